@@ -1,0 +1,65 @@
+import { ReplicatorError } from '../core/errors.js';
+import { parseCommandArgs, type CliIO, type Command } from './command.js';
+import { COMMANDS } from './commands/index.js';
+
+const BIN = 'dynamodb-replicator';
+
+export function globalHelp(commands: readonly Command[] = COMMANDS): string {
+  const width = Math.max(0, ...commands.map((c) => c.name.length));
+  return [
+    `Usage: ${BIN} <command> [arguments] [options]`,
+    '',
+    'Commands:',
+    ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    `Run \`${BIN} <command> --help\` for a command's arguments and options.`,
+    'Exit codes: 0 ok, 1 differences found, 2 error.',
+    '',
+  ].join('\n');
+}
+
+/** Maps an error to what the user sees and the exit code. User mistakes never show a stack trace. */
+export function reportError(error: unknown, io: CliIO, debug: boolean): number {
+  if (error instanceof ReplicatorError) {
+    io.stderr.write(`error: ${error.message}\n`);
+    if (debug && error.stack) io.stderr.write(error.stack + '\n');
+    return error.exitCode;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  io.stderr.write(`error: ${message}\n`);
+  if (debug && error instanceof Error && error.stack) io.stderr.write(error.stack + '\n');
+  return 2;
+}
+
+/** Runs one CLI invocation and returns its exit code; never calls process.exit. */
+export async function runCli(
+  argv: readonly string[],
+  io: CliIO,
+  commands: readonly Command[] = COMMANDS,
+): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    (name === undefined ? io.stderr : io.stdout).write(globalHelp(commands));
+    return name === undefined ? 2 : 0;
+  }
+  if (name === '--version') {
+    io.stdout.write('dynamodb-replicator\n');
+    return 0;
+  }
+  const command = commands.find((c) => c.name === name);
+  if (!command) {
+    io.stderr.write(`error: unknown command "${name}"\n\n${globalHelp(commands)}`);
+    return 2;
+  }
+  const debug = rest.includes('--debug');
+  try {
+    const args = parseCommandArgs(command, [...rest]);
+    if (args.values.help) {
+      io.stdout.write(command.help.endsWith('\n') ? command.help : command.help + '\n');
+      return 0;
+    }
+    return await command.run(args, io);
+  } catch (error) {
+    return reportError(error, io, debug);
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * One base class for every error the toolkit raises on purpose. `exitCode` is what a CLI returns
+ * for it; `userError` marks mistakes in the caller's input, printed without a stack trace.
+ */
+export class ReplicatorError extends Error {
+  readonly exitCode: number = 2;
+  readonly userError: boolean = false;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** The caller asked for something invalid: bad arguments, locations, keys, config. Changes nothing. */
+export class UsageError extends ReplicatorError {
+  override readonly userError = true;
+}
+
+/** Invalid configuration read from environment variables or options objects; names the variable. */
+export class ConfigError extends UsageError {}
+
+/** A table, stream, bucket or backup that should exist does not. */
+export class NotFoundError extends UsageError {}
+
+/** Two tables whose key schemas differ were asked to be compared or replicated. */
+export class KeySchemaMismatchError extends UsageError {}
+
+/** Input data that cannot be trusted: malformed events, corrupt or truncated backups. */
+export class InvalidDataError extends UsageError {}
+
+/** An item exceeds DynamoDB's 400 KB limit. */
+export class ItemTooLargeError extends UsageError {
+  constructor(
+    message: string,
+    readonly keyJson: string,
+    readonly size: number,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Writes or reads that were still unprocessed after the retry budget. Lists every key that was not
+ * written (or read) so nothing is lost silently.
+ */
+export class UnprocessedError extends ReplicatorError {
+  constructor(
+    message: string,
+    /** Canonical key JSON of each item not processed, grouped by table name. */
+    readonly unprocessed: ReadonlyArray<{ readonly table: string; readonly keys: readonly string[] }>,
+  ) {
+    super(message);
+  }
+}
+
+/** A failure talking to AWS or a compatible service that is not the caller's fault. */
+export class ServiceError extends ReplicatorError {}
