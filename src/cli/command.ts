@@ -1,11 +1,13 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import type { Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { UsageError } from '../core/errors.js';
 
 export interface CliIO {
   readonly stdout: Writable & { isTTY?: boolean };
   readonly stderr: Writable & { isTTY?: boolean };
   readonly env: Readonly<Record<string, string | undefined>>;
+  /** Standard input for commands that read `-`; defaults to process.stdin when absent. */
+  readonly stdin?: Readable;
 }
 
 type Options = NonNullable<ParseArgsConfig['options']>;

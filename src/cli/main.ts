@@ -5,5 +5,6 @@ const { runCli } = await import('./run.js');
 process.exitCode = await runCli(process.argv.slice(2), {
   stdout: process.stdout,
   stderr: process.stderr,
+  stdin: process.stdin,
   env: process.env,
 });
