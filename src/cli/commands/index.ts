@@ -1,7 +1,20 @@
 import type { Command } from '../command.js';
+import { copyCommand } from './copy.js';
+import { describeCommand } from './describe.js';
+import { exportCommand } from './export.js';
+import { importCommand } from './import.js';
+import { scanCommand } from './scan.js';
+import { tablesCommand } from './tables.js';
 
 /**
  * Every subcommand of the `dynamodb-replicator` binary. Each lives in its own module next to this
  * file; add one import and one entry per command.
  */
-export const COMMANDS: readonly Command[] = [];
+export const COMMANDS: readonly Command[] = [
+  tablesCommand,
+  describeCommand,
+  scanCommand,
+  exportCommand,
+  importCommand,
+  copyCommand,
+];

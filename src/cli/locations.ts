@@ -1,0 +1,43 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  formatServiceLocation,
+  formatTableLocation,
+  parseServiceLocation,
+  parseTableLocation,
+  type TableLocation,
+} from '../core/location.js';
+import { createDynamoClient } from '../dynamodb/client.js';
+
+export interface OpenTable {
+  readonly location: TableLocation;
+  readonly table: string;
+  /** The location as the user can write it, for messages. */
+  readonly label: string;
+  readonly client: DynamoDBClient;
+}
+
+/** Parses a table location argument (UsageError naming the accepted forms) and creates its client. */
+export function openTable(text: string): OpenTable {
+  const location = parseTableLocation(text);
+  return {
+    location,
+    table: location.table,
+    label: formatTableLocation(location),
+    client: createDynamoClient(location),
+  };
+}
+
+/** Parses a region or endpoint argument and creates its client. */
+export function openService(text: string): { label: string; client: DynamoDBClient } {
+  const location = parseServiceLocation(text);
+  return { label: formatServiceLocation(location), client: createDynamoClient(location) };
+}
+
+/** Runs `fn` and always releases the clients' sockets, so in-process callers do not hang. */
+export async function closing<T>(clients: readonly { destroy(): void }[], fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } finally {
+    for (const c of clients) c.destroy();
+  }
+}

@@ -1,0 +1,186 @@
+import { once } from 'node:events';
+import { mkdtemp, open, rename, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { finished, pipeline } from 'node:stream/promises';
+import type { Readable, Writable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
+import { createGunzip, createGzip } from 'node:zlib';
+import { InvalidDataError, NotFoundError, UsageError } from '../core/errors.js';
+
+/*
+ * Files that hold table exports: plain or gzip NDJSON. Reading detects gzip by its magic bytes
+ * (whatever the name says); writing gzips when the name ends in .gz and goes through a temporary
+ * file renamed into place on success, so a failed export never leaves a file that looks complete.
+ */
+
+const GZIP_MAGIC_0 = 0x1f;
+const GZIP_MAGIC_1 = 0x8b;
+
+/** One line of text with its 1-based number in the file. */
+export interface NumberedLine {
+  readonly lineNumber: number;
+  readonly text: string;
+}
+
+/** Something that can be read from the start more than once (validate first, then load). */
+export interface ExportSource {
+  /** A label for messages, e.g. the file name. */
+  readonly name: string;
+  lines(): AsyncIterable<NumberedLine>;
+}
+
+/** An export file on disk, plain or gzip (detected by magic bytes). */
+export async function exportFileSource(file: string): Promise<ExportSource> {
+  await assertReadableFile(file);
+  const gzip = await isGzipFile(file);
+  return {
+    name: file,
+    lines: () => fileLines(file, gzip),
+  };
+}
+
+export async function isGzipFile(file: string): Promise<boolean> {
+  const handle = await open(file, 'r');
+  try {
+    const head = Buffer.alloc(2);
+    const { bytesRead } = await handle.read(head, 0, 2, 0);
+    return bytesRead === 2 && head[0] === GZIP_MAGIC_0 && head[1] === GZIP_MAGIC_1;
+  } finally {
+    await handle.close();
+  }
+}
+
+async function assertReadableFile(file: string): Promise<void> {
+  let info;
+  try {
+    info = await stat(file);
+  } catch (cause) {
+    throw new NotFoundError(`cannot read ${file}: no such file`, { cause });
+  }
+  if (!info.isFile()) throw new UsageError(`cannot read ${file}: not a regular file`);
+}
+
+async function* fileLines(file: string, gzip: boolean): AsyncIterable<NumberedLine> {
+  const handle = await open(file, 'r');
+  const raw = handle.createReadStream();
+  const input: Readable = gzip ? raw.pipe(createGunzip()) : raw;
+  if (gzip) raw.on('error', (error) => input.destroy(error));
+  try {
+    yield* splitLines(input, file);
+  } finally {
+    input.destroy();
+    raw.destroy();
+  }
+}
+
+/**
+ * Splits a byte stream into lines (LF or CRLF; a final line without a newline counts). Memory is
+ * bounded by the longest line. Decompression errors become InvalidDataError naming the file.
+ */
+export async function* splitLines(input: Readable, name: string): AsyncIterable<NumberedLine> {
+  const decoder = new StringDecoder('utf8');
+  let pending = '';
+  let lineNumber = 0;
+  try {
+    for await (const chunk of input) {
+      pending += typeof chunk === 'string' ? chunk : decoder.write(chunk as Buffer);
+      let start = 0;
+      for (let nl = pending.indexOf('\n'); nl !== -1; nl = pending.indexOf('\n', start)) {
+        lineNumber++;
+        yield { lineNumber, text: stripCr(pending.slice(start, nl)) };
+        start = nl + 1;
+      }
+      pending = pending.slice(start);
+    }
+  } catch (error) {
+    if (isZlibError(error)) {
+      throw new InvalidDataError(
+        `${name}: not a valid gzip stream or truncated (${(error as Error).message})`,
+        {
+          cause: error,
+        },
+      );
+    }
+    throw error;
+  }
+  pending += decoder.end();
+  if (pending !== '') yield { lineNumber: lineNumber + 1, text: stripCr(pending) };
+}
+
+function stripCr(text: string): string {
+  return text.endsWith('\r') ? text.slice(0, -1) : text;
+}
+
+function isZlibError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('Z_');
+}
+
+/**
+ * Copies a one-shot stream (stdin) to a temporary file so it can be validated before anything is
+ * written and then read again. `cleanup` removes the file.
+ */
+export async function spoolToTempFile(input: Readable): Promise<{ file: string; cleanup(): Promise<void> }> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'ddbr-import-'));
+  const file = path.join(dir, 'stdin');
+  const cleanup = () => rm(dir, { recursive: true, force: true });
+  try {
+    const handle = await open(file, 'w');
+    await pipeline(input, handle.createWriteStream());
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+  return { file, cleanup };
+}
+
+/** A destination for an export being written; `commit` makes it visible, `abort` removes it. */
+export interface ExportSink {
+  readonly stream: Writable;
+  commit(): Promise<void>;
+  abort(): Promise<void>;
+}
+
+/**
+ * Creates `file` (gzip when it ends in .gz) through a temporary file in the same directory. Errors
+ * such as a missing directory surface here, before any table is read.
+ */
+export async function createExportFile(file: string): Promise<ExportSink> {
+  const temp = path.join(path.dirname(file), `.${path.basename(file)}.partial-${process.pid}`);
+  let handle;
+  try {
+    handle = await open(temp, 'w');
+  } catch (cause) {
+    throw new UsageError(`cannot write ${file}: ${(cause as Error).message}`, { cause });
+  }
+  const out = handle.createWriteStream();
+  const gzip = file.endsWith('.gz') ? createGzip() : undefined;
+  const done = gzip ? pipeline(gzip, out) : undefined;
+  done?.catch(() => {}); // surfaced by commit()
+  const stream = gzip ?? out;
+  return {
+    stream,
+    async commit() {
+      stream.end();
+      await (done ?? finished(out));
+      await rename(temp, file);
+    },
+    async abort() {
+      stream.destroy();
+      out.destroy();
+      await rm(temp, { force: true });
+    },
+  };
+}
+
+/** Writes text, waiting for the stream to drain when its buffer is full (bounded memory). */
+export async function writeText(out: Writable, text: string): Promise<void> {
+  if (out.errored) throw out.errored;
+  if (!out.write(text)) await once(out, 'drain');
+}
+
+/** Ends a stream we do not own (stdout) once everything written so far is flushed. */
+export async function flush(out: Writable): Promise<void> {
+  if (out.writableNeedDrain) await once(out, 'drain');
+}
