@@ -1,0 +1,72 @@
+/**
+ * Item size as DynamoDB computes it for the 400 KB limit and capacity units (the "Item sizes and
+ * formats" page of the DynamoDB developer guide): UTF-8 bytes of every attribute name plus its value;
+ * S is its UTF-8 bytes, N is 1 byte per two significant digits plus 1, B its raw bytes, BOOL and NULL
+ * 1 byte, M and L 3 bytes plus 1 per element plus the elements (map keys count like attribute names),
+ * sets the sum of their members. Checking before sending turns DynamoDB's opaque ValidationException
+ * into an error that names the item.
+ */
+import { canonicalKey, keyOf } from './canonical-key.js';
+import { significantDigits } from './decimal.js';
+import { ItemTooLargeError } from './errors.js';
+import type { AttributeValue, Item, KeySchema } from './types.js';
+
+export const MAX_ITEM_BYTES = 409600;
+
+const MAP_OR_LIST_OVERHEAD = 3;
+const ELEMENT_OVERHEAD = 1;
+
+export function utf8Length(text: string): number {
+  return Buffer.byteLength(text, 'utf8');
+}
+
+export function numberSize(text: string): number {
+  return Math.ceil(significantDigits(text) / 2) + 1;
+}
+
+/** Size of one value, without its attribute name. */
+export function valueSize(v: AttributeValue): number {
+  if ('S' in v) return utf8Length(v.S);
+  if ('N' in v) return numberSize(v.N);
+  if ('B' in v) return v.B.byteLength;
+  if ('BOOL' in v || 'NULL' in v) return 1;
+  if ('SS' in v) return v.SS.reduce((sum, s) => sum + utf8Length(s), 0);
+  if ('NS' in v) return v.NS.reduce((sum, n) => sum + numberSize(n), 0);
+  if ('BS' in v) return v.BS.reduce((sum, b) => sum + b.byteLength, 0);
+  if ('L' in v) {
+    return v.L.reduce((sum, e) => sum + ELEMENT_OVERHEAD + valueSize(e), MAP_OR_LIST_OVERHEAD);
+  }
+  if ('M' in v) {
+    let sum = MAP_OR_LIST_OVERHEAD;
+    for (const [name, e] of Object.entries(v.M)) sum += ELEMENT_OVERHEAD + utf8Length(name) + valueSize(e);
+    return sum;
+  }
+  return 0;
+}
+
+export function itemSize(item: Item): number {
+  let sum = 0;
+  for (const [name, v] of Object.entries(item)) sum += utf8Length(name) + valueSize(v);
+  return sum;
+}
+
+/** Throws ItemTooLargeError naming the item's key (when `schema` is given) and its size. */
+export function assertItemSize(item: Item, schema?: KeySchema): void {
+  const size = itemSize(item);
+  if (size <= MAX_ITEM_BYTES) return;
+  let keyJson = '';
+  if (schema) {
+    try {
+      keyJson = canonicalKey(keyOf(item, schema));
+    } catch {
+      // The size is the error being reported; a missing key attribute is reported when it is written.
+      keyJson = '';
+    }
+  }
+  const named = keyJson ? `item ${keyJson}` : 'item';
+  throw new ItemTooLargeError(
+    `${named} is ${size} bytes, over DynamoDB's limit of ${MAX_ITEM_BYTES} bytes (400 KB)`,
+    keyJson,
+    size,
+  );
+}
