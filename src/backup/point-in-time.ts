@@ -1,0 +1,227 @@
+/**
+ * The state of a table at a moment T, rebuilt from a change log: a base snapshot plus every logged
+ * change created at or before T, the last change of each key winning in order of (creation time,
+ * sequence number) — never upload time.
+ *
+ * Snapshots live in the log under `snapshots/<id>/` (export layout + `snapshot.json`, written by
+ * `incremental-backfill` and `incremental-snapshot`). A backfill's scan takes time, so its items are
+ * a mix of states between `startedAt` and `completedAt`; the log fixes that up: every key changed
+ * since shortly before the scan started takes its last logged change, and a key that did not change
+ * cannot differ from what the scan read. Hence:
+ * - the log covers T from the earliest snapshot's `completedAt` on (an earlier T is refused);
+ * - changes are read from the base's `startedAt - CLOCK_MARGIN_MS`: stream creation times are
+ *   truncated to the second and come from DynamoDB's clock, the scan times from ours; re-applying a
+ *   change the scan already saw is harmless because only the last change of each key counts;
+ * - the log must have been recording when the backfill started (start the backup first).
+ *
+ * Memory bound: one entry per distinct key changed between the base's start and T (the key id and
+ * the key's last image), plus one segment being decoded; the base snapshot's items are streamed.
+ * Compact regularly with `incremental-snapshot` to keep that window short.
+ */
+import type { TableDescription } from '@aws-sdk/client-dynamodb';
+import { keyId, keyOf } from '../core/canonical-key.js';
+import { InvalidDataError, NotFoundError, UsageError } from '../core/errors.js';
+import type { Item, KeySchema } from '../core/types.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import { compareLogged, readChanges, type LoggedChange } from './change-log.js';
+
+export const SNAPSHOTS_FOLDER = 'snapshots';
+export const SNAPSHOT_INFO = 'snapshot.json';
+export const SNAPSHOT_FORMAT = 'dynamodb-replicator/snapshot';
+/** How far before a base snapshot's start changes are re-read (clock skew, whole-second times). */
+export const CLOCK_MARGIN_MS = 5 * 60_000;
+
+/** What `snapshot.json` records about a snapshot in the log. */
+export interface SnapshotInfo {
+  readonly format: typeof SNAPSHOT_FORMAT;
+  readonly version: 1;
+  /** Folder name under `snapshots/`: a sortable UTC time. */
+  readonly id: string;
+  readonly kind: 'backfill' | 'compaction';
+  readonly table: string;
+  /** Epoch ms: when the scan started (for a compaction: the moment it represents). */
+  readonly startedAt: number;
+  /** Epoch ms: from this moment on the snapshot plus the log give the exact state. */
+  readonly completedAt: number;
+  readonly itemCount: number;
+}
+
+/** A sortable folder name for a time: `20261127T095715123Z`. */
+export function snapshotId(ms: number): string {
+  return new Date(ms).toISOString().replace(/[-:.]/g, '');
+}
+
+/** Parses a time argument: an ISO 8601 date-time or epoch milliseconds. UsageError naming `label`. */
+export function parseTimeArgument(text: string, label: string): number {
+  const raw = text.trim();
+  if (/^\d{1,15}$/.test(raw)) return Number(raw);
+  const iso = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
+  const ms = iso.test(raw) ? Date.parse(raw) : NaN;
+  if (!Number.isFinite(ms))
+    throw new UsageError(
+      `${label} must be an ISO 8601 time (e.g. 2026-11-27T09:30:00Z) or epoch milliseconds, got "${text}"`,
+    );
+  return ms;
+}
+
+export function formatTime(ms: number): string {
+  return `${new Date(ms).toISOString()} (${ms})`;
+}
+
+export async function writeSnapshotInfo(snapshotStore: ObjectStore, info: SnapshotInfo): Promise<void> {
+  await snapshotStore.put(SNAPSHOT_INFO, JSON.stringify(info, null, 2) + '\n', {
+    contentType: 'application/json',
+  });
+}
+
+function parseSnapshotInfo(text: string, where: string): SnapshotInfo {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (cause) {
+    throw new InvalidDataError(`${where} is not valid JSON`, { cause });
+  }
+  const info = v as Partial<SnapshotInfo> | null;
+  if (
+    !info ||
+    info.format !== SNAPSHOT_FORMAT ||
+    typeof info.startedAt !== 'number' ||
+    typeof info.completedAt !== 'number' ||
+    typeof info.id !== 'string'
+  )
+    throw new InvalidDataError(`${where} is not a ${SNAPSHOT_FORMAT} description`);
+  return info as SnapshotInfo;
+}
+
+/**
+ * The snapshots of a log, oldest first by `completedAt`. Folders without a `snapshot.json` (a
+ * backfill still running or one that failed) are ignored: they are not usable bases.
+ */
+export async function listSnapshots(logStore: ObjectStore): Promise<SnapshotInfo[]> {
+  const out: SnapshotInfo[] = [];
+  for (const folder of await logStore.listFolders(SNAPSHOTS_FOLDER)) {
+    const key = `${SNAPSHOTS_FOLDER}/${folder}/${SNAPSHOT_INFO}`;
+    if (!(await logStore.exists(key))) continue;
+    out.push(parseSnapshotInfo((await logStore.get(key)).toString('utf8'), key));
+  }
+  return out.sort((a, b) => a.completedAt - b.completedAt || a.id.localeCompare(b.id));
+}
+
+/** The newest snapshot complete at `at`; a clear error when the log does not reach back that far. */
+export function chooseBase(snapshots: readonly SnapshotInfo[], at: number, where: string): SnapshotInfo {
+  if (snapshots.length === 0)
+    throw new NotFoundError(
+      `${where} has no base snapshot; run \`dynamodb-replicator incremental-backfill <table> ${where}\` to seed it`,
+    );
+  let base: SnapshotInfo | undefined;
+  for (const s of snapshots) if (s.completedAt <= at) base = s;
+  if (!base)
+    throw new UsageError(
+      `${formatTime(at)} is before the coverage of ${where}, which starts at ${formatTime((snapshots[0] as SnapshotInfo).completedAt)}`,
+    );
+  return base;
+}
+
+/** The last change of each key, by key id. */
+export type LatestChanges = Map<string, LoggedChange>;
+
+/**
+ * Reads every change in [from, to] and keeps the last one of each key. Re-delivered copies are
+ * harmless: a copy of the winning change is the same change. Reads the whole range before
+ * returning, so a corrupt segment fails before anything is written.
+ */
+export async function latestChangePerKey(
+  logStore: ObjectStore,
+  range: { readonly from: number; readonly to: number },
+): Promise<{ latest: LatestChanges; read: number }> {
+  const latest: LatestChanges = new Map();
+  let read = 0;
+  for await (const change of readChanges(logStore, range)) {
+    read++;
+    if (change.eventName !== 'REMOVE' && !change.newImage)
+      throw new InvalidDataError(
+        `change ${change.shardId}/${change.sequenceNumber} has no new image: the log was written from a stream without new images (KEYS_ONLY or OLD_IMAGE) and cannot rebuild items`,
+      );
+    const id = keyId(change.keys);
+    const current = latest.get(id);
+    if (!current || compareLogged(current, change) < 0) {
+      // Keep only what rebuilding needs; the old image can be large.
+      const { oldImage: _oldImage, ...slim } = change;
+      latest.set(id, slim as LoggedChange);
+    }
+  }
+  return { latest, read };
+}
+
+/**
+ * Base items with the latest changes applied: an item whose key changed is replaced by its last
+ * image or dropped if its last change is a REMOVE; keys created after the base are appended.
+ * Consumes `latest`.
+ */
+export async function* applyLatest(
+  baseItems: AsyncIterable<Item>,
+  latest: LatestChanges,
+  schema: KeySchema,
+): AsyncIterable<Item> {
+  for await (const item of baseItems) {
+    const id = keyId(keyOf(item, schema));
+    const change = latest.get(id);
+    if (!change) {
+      yield item;
+      continue;
+    }
+    latest.delete(id);
+    if (change.eventName !== 'REMOVE' && change.newImage) yield change.newImage;
+  }
+  for (const change of latest.values())
+    if (change.eventName !== 'REMOVE' && change.newImage) yield change.newImage;
+  latest.clear();
+}
+
+/** How to read a snapshot's items and description (the export-layout reader). */
+export interface SnapshotReader {
+  readonly description: TableDescription;
+  readonly keySchema: KeySchema;
+  /** Items streamed; checksums verified before the first item is yielded. */
+  items(): AsyncIterable<Item>;
+}
+
+export interface PointInTimeState {
+  readonly base: SnapshotInfo;
+  readonly at: number;
+  readonly description: TableDescription;
+  readonly keySchema: KeySchema;
+  /** Logged changes read (duplicates included) and distinct keys they touched. */
+  readonly changesRead: number;
+  readonly keysChanged: number;
+  items(): AsyncIterable<Item>;
+}
+
+/**
+ * Plans the state of the logged table at `at`: picks the base snapshot, opens it with
+ * `openSnapshot` (which verifies it), reads and verifies the changes up to `at`. Only `items()`
+ * streams, after everything has been checked.
+ */
+export async function stateAt(
+  logStore: ObjectStore,
+  at: number,
+  openSnapshot: (snapshotStore: ObjectStore, info: SnapshotInfo) => Promise<SnapshotReader>,
+  where: string,
+): Promise<PointInTimeState> {
+  const base = chooseBase(await listSnapshots(logStore), at, where);
+  const reader = await openSnapshot(logStore.at(`${SNAPSHOTS_FOLDER}/${base.id}`), base);
+  const { latest, read } = await latestChangePerKey(logStore, {
+    from: base.startedAt - CLOCK_MARGIN_MS,
+    to: at,
+  });
+  const keysChanged = latest.size;
+  return {
+    base,
+    at,
+    description: reader.description,
+    keySchema: reader.keySchema,
+    changesRead: read,
+    keysChanged,
+    items: () => applyLatest(reader.items(), latest, reader.keySchema),
+  };
+}
