@@ -1,0 +1,236 @@
+import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import {
+  GetItemCommand,
+  PutItemCommand,
+  ResourceNotFoundException,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
+import { InvalidDataError, NotFoundError } from '../core/errors.js';
+
+/**
+ * How far one shard has been durably applied. `sequenceNumber` with `inclusive` false (the normal
+ * case) means "every record up to and including it is applied: resume after it"; `inclusive` true
+ * means "resume at it" (a backfill's recorded position: the first record after the copy started).
+ */
+export interface ShardCheckpoint {
+  readonly sequenceNumber?: string;
+  readonly inclusive?: boolean;
+  /** The shard is closed and fully applied. */
+  readonly finished?: boolean;
+}
+
+export interface CheckpointState {
+  readonly version: 1;
+  readonly streamArn: string;
+  readonly shards: Readonly<Record<string, ShardCheckpoint>>;
+  /**
+   * Shards that were open when a backfill recorded its position and are absent from `shards` must
+   * not be read from TRIM_HORIZON, they are positioned by the backfill. Shards the stream lists that
+   * are neither here nor in `shards` appeared later and are read from TRIM_HORIZON.
+   */
+  readonly knownShards?: readonly string[];
+  readonly updatedAt: string;
+}
+
+export interface CheckpointStore {
+  /** Where the checkpoint lives, for messages. */
+  readonly description: string;
+  load(): Promise<CheckpointState | undefined>;
+  save(state: CheckpointState): Promise<void>;
+}
+
+function parseState(text: string, where: string): CheckpointState {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (cause) {
+    throw new InvalidDataError(`Checkpoint ${where} is not valid JSON; delete it to start over`, { cause });
+  }
+  const v = value as Partial<CheckpointState> | null;
+  if (!v || v.version !== 1 || typeof v.streamArn !== 'string' || typeof v.shards !== 'object' || !v.shards)
+    throw new InvalidDataError(`Checkpoint ${where} is not a dynamodb-replicator checkpoint (version 1)`);
+  return v as CheckpointState;
+}
+
+/**
+ * A local JSON file, replaced atomically: written to a temporary file in the same directory,
+ * flushed, then renamed over the old one, so a crash leaves either the old or the new checkpoint.
+ */
+export class FileCheckpointStore implements CheckpointStore {
+  readonly description: string;
+  constructor(private readonly file: string) {
+    this.description = `file ${file}`;
+  }
+
+  async load(): Promise<CheckpointState | undefined> {
+    let text: string;
+    try {
+      text = await readFile(this.file, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
+    return parseState(text, this.file);
+  }
+
+  async save(state: CheckpointState): Promise<void> {
+    await mkdir(path.dirname(path.resolve(this.file)), { recursive: true });
+    const temp = `${this.file}.${process.pid}.tmp`;
+    const handle = await open(temp, 'w');
+    try {
+      await handle.writeFile(JSON.stringify(state, null, 1) + '\n');
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    try {
+      await rename(temp, this.file);
+    } catch (error) {
+      await unlink(temp).catch(() => {});
+      throw error;
+    }
+  }
+}
+
+/**
+ * One item per checkpoint in a DynamoDB table whose hash key is `id` (S). The state is stored as a
+ * JSON string; the item grows with the number of unfinished shards only (finished shards the stream
+ * no longer lists are pruned by the runner).
+ */
+export class DynamoCheckpointStore implements CheckpointStore {
+  readonly description: string;
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly table: string,
+    private readonly id: string,
+  ) {
+    this.description = `item ${JSON.stringify(id)} of table ${table}`;
+  }
+
+  async load(): Promise<CheckpointState | undefined> {
+    try {
+      const out = await this.client.send(
+        new GetItemCommand({ TableName: this.table, Key: { id: { S: this.id } }, ConsistentRead: true }),
+      );
+      const state = out.Item?.state;
+      if (!state) return undefined;
+      if (!('S' in state) || typeof state.S !== 'string')
+        throw new InvalidDataError(`Checkpoint ${this.description} has no string attribute "state"`);
+      return parseState(state.S, this.description);
+    } catch (error) {
+      throw this.translate(error);
+    }
+  }
+
+  async save(state: CheckpointState): Promise<void> {
+    try {
+      await this.client.send(
+        new PutItemCommand({
+          TableName: this.table,
+          Item: {
+            id: { S: this.id },
+            state: { S: JSON.stringify(state) },
+            updatedAt: { S: state.updatedAt },
+          },
+        }),
+      );
+    } catch (error) {
+      throw this.translate(error);
+    }
+  }
+
+  private translate(error: unknown): unknown {
+    if (error instanceof ResourceNotFoundException)
+      return new NotFoundError(
+        `Checkpoint table ${this.table} does not exist; create it with a hash key "id" of type S`,
+        { cause: error },
+      );
+    return error;
+  }
+}
+
+/**
+ * Coalesces checkpoint updates from many shards into serialized saves. `commit` resolves once a save
+ * that includes the update has completed, so a caller never moves on before its progress is durable.
+ */
+export class CheckpointWriter {
+  private shards: Record<string, ShardCheckpoint>;
+  private knownShards: readonly string[] | undefined;
+  private saving: Promise<void> | undefined;
+  private pending: Promise<void> | undefined;
+  private saves = 0;
+
+  constructor(
+    private readonly store: CheckpointStore,
+    private readonly streamArn: string,
+    initial?: CheckpointState,
+  ) {
+    this.shards = { ...(initial?.streamArn === streamArn ? initial.shards : {}) };
+    this.knownShards = initial?.streamArn === streamArn ? initial.knownShards : undefined;
+  }
+
+  get(shardId: string): ShardCheckpoint | undefined {
+    return this.shards[shardId];
+  }
+
+  get known(): readonly string[] | undefined {
+    return this.knownShards;
+  }
+
+  get saveCount(): number {
+    return this.saves;
+  }
+
+  snapshot(): CheckpointState {
+    return {
+      version: 1,
+      streamArn: this.streamArn,
+      shards: { ...this.shards },
+      ...(this.knownShards ? { knownShards: this.knownShards } : {}),
+      updatedAt: new Date().toISOString(),
+    };
+  }
+
+  /** Records a shard's progress and resolves when it is durable. */
+  commit(shardId: string, checkpoint: ShardCheckpoint): Promise<void> {
+    this.shards[shardId] = checkpoint;
+    return this.flush();
+  }
+
+  /** Forgets finished shards the stream no longer lists (they were trimmed). Saved with the next commit. */
+  prune(listed: ReadonlySet<string>): void {
+    for (const [id, c] of Object.entries(this.shards))
+      if (c.finished && !listed.has(id)) delete this.shards[id];
+    if (this.knownShards) this.knownShards = this.knownShards.filter((id) => listed.has(id));
+  }
+
+  /** Replaces the whole state (a backfill's recorded position) and saves it. */
+  async reset(shards: Record<string, ShardCheckpoint>, knownShards: readonly string[]): Promise<void> {
+    this.shards = { ...shards };
+    this.knownShards = [...knownShards];
+    await this.flush();
+  }
+
+  flush(): Promise<void> {
+    // One save in flight; updates arriving meanwhile share the next save, whose snapshot is taken
+    // only once the previous save has finished.
+    if (this.pending) return this.pending;
+    const previous = this.saving ?? Promise.resolve();
+    const next: { promise?: Promise<void> } = {};
+    next.promise = (async () => {
+      await previous.catch(() => {});
+      if (this.pending === next.promise) this.pending = undefined;
+      const current = this.store.save(this.snapshot());
+      this.saving = current;
+      try {
+        await current;
+        this.saves++;
+      } finally {
+        if (this.saving === current) this.saving = undefined;
+      }
+    })();
+    this.pending = next.promise;
+    return next.promise;
+  }
+}

@@ -1,0 +1,430 @@
+import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
+import pLimit from 'p-limit';
+import { backoffDelay, sleep, type RetryPolicy } from '../core/backoff.js';
+import { compareSequenceNumbers, type Change } from '../core/change.js';
+import { changeFromSdkRecord } from '../core/change-sources.js';
+import { ReplicatorError, ServiceError } from '../core/errors.js';
+import {
+  describeStream,
+  GAP_ADVICE,
+  parentFirstOrder,
+  ShardReader,
+  StreamGapError,
+  type PollingOptions,
+  type ShardInfo,
+  type ShardStart,
+} from '../streams/reader.js';
+import {
+  CheckpointWriter,
+  type CheckpointState,
+  type CheckpointStore,
+  type ShardCheckpoint,
+} from './checkpoint.js';
+import { applyChanges, type ApplyOptions, type ApplyResult } from './engine.js';
+
+export type StartFrom = 'trim-horizon' | 'latest';
+
+export interface RunnerOptions {
+  readonly streams: DynamoDBStreamsClient;
+  readonly streamArn: string;
+  /** Everything the apply engine needs except the stop signal (the runner finishes a batch it began). */
+  readonly apply: Omit<ApplyOptions, 'signal'>;
+  readonly checkpoint: CheckpointStore;
+  /** First start only (no checkpoint): read open shards from their oldest record or from now. */
+  readonly from?: StartFrom;
+  /** Shards whose page is being fetched or applied at the same time (per-shard order is kept). */
+  readonly parallel?: number;
+  readonly polling?: PollingOptions;
+  /** How often DescribeStream looks for new (child) shards. */
+  readonly discoveryIntervalMs?: number;
+  /** Stop once every shard is caught up and no record arrived for this long. */
+  readonly stopWhenIdleMs?: number;
+  /** Delays between attempts to apply the part of a batch that failed. */
+  readonly retry?: RetryPolicy;
+  /** Give up (ServiceError) after this many attempts at one batch; unlimited by default, like Lambda. */
+  readonly maxBatchAttempts?: number;
+  /** Stop request: the batch in flight is finished and checkpointed, then run() resolves. */
+  readonly signal?: AbortSignal;
+  /** Start positions handed over by a backfill: a live iterator per shard. */
+  readonly initialIterators?: ReadonlyMap<string, string>;
+  /**
+   * When a change was made, for the lag figures (epoch ms). Defaults to the record's approximate
+   * creation time; DynamoDB Local truncates that to the minute, so the demo and the benchmark pass
+   * a write timestamp carried in the items.
+   */
+  readonly originTime?: (change: Change) => number | undefined;
+  /** Called after each batch is durably applied and checkpointed. */
+  readonly onBatch?: (event: BatchEvent) => void;
+  /** Structured log lines (failures, gaps, shard lifecycle): keys and counts, never item values. */
+  readonly log?: (event: Readonly<Record<string, unknown>>) => void;
+}
+
+export interface BatchEvent {
+  readonly shardId: string;
+  readonly changes: readonly Change[];
+  readonly result: ApplyResult;
+  readonly attempts: number;
+  /** performance.timeOrigin-based epoch ms when the batch was durable. */
+  readonly appliedAt: number;
+}
+
+export interface ShardStats {
+  readonly shardId: string;
+  readonly parentShardId?: string;
+  readonly state: 'waiting' | 'reading' | 'finished';
+  readonly records: number;
+  readonly lastSequenceNumber?: string;
+  /** now - newest applied record's origin time while records are waiting; 0 once caught up. */
+  readonly lagMs?: number;
+  readonly caughtUp: boolean;
+}
+
+export interface RunnerStats {
+  readonly streamArn: string;
+  readonly uptimeMs: number;
+  /** Stream records applied (or skipped as superseded within their batch), cumulative. */
+  readonly records: number;
+  /** Writes issued to replicas (puts + deletes), cumulative. */
+  readonly applied: number;
+  readonly skipped: number;
+  /** Batch attempts that left some keys unapplied (then retried). */
+  readonly failedAttempts: number;
+  readonly checkpoints: number;
+  /** Max over shards. */
+  readonly lagMs?: number;
+  readonly shards: readonly ShardStats[];
+}
+
+export interface RunnerSummary extends RunnerStats {
+  readonly reason: 'stopped' | 'idle' | 'stream-ended';
+}
+
+interface ShardTrack {
+  readonly info: ShardInfo;
+  state: 'waiting' | 'reading' | 'finished';
+  records: number;
+  lastSequenceNumber?: string;
+  newestOrigin?: number;
+  caughtUp: boolean;
+}
+
+const DEFAULT_RETRY: RetryPolicy = { maxAttempts: Infinity, baseDelayMs: 100, maxDelayMs: 10_000 };
+
+/**
+ * Reads a table's stream and applies it to replicas. Shards are read parent before child, each in
+ * order, several at once; each applied batch is checkpointed before the next page of that shard is
+ * read, and the checkpoint never passes a record that is not durably applied on every replica.
+ */
+export class StreamRunner {
+  private readonly tracks = new Map<string, ShardTrack>();
+  private readonly started = performance.now();
+  private readonly internal = new AbortController();
+  private writer: CheckpointWriter | undefined;
+  private firstStart = false;
+  /** On a first start with --from latest: the shards open at that moment, read from their tip. */
+  private readonly latestAtStart = new Set<string>();
+  private wake = new AbortController();
+  private records = 0;
+  private applied = 0;
+  private skipped = 0;
+  private failedAttempts = 0;
+  private lastRecordAt = performance.now();
+  private fatal: unknown;
+  private streamDisabled = false;
+
+  constructor(private readonly options: RunnerOptions) {}
+
+  stats(): RunnerStats {
+    const now = Date.now();
+    const shards: ShardStats[] = [...this.tracks.values()].map((t) => ({
+      shardId: t.info.shardId,
+      ...(t.info.parentShardId ? { parentShardId: t.info.parentShardId } : {}),
+      state: t.state,
+      records: t.records,
+      ...(t.lastSequenceNumber ? { lastSequenceNumber: t.lastSequenceNumber } : {}),
+      ...(t.caughtUp || t.state === 'finished'
+        ? { lagMs: 0 }
+        : t.newestOrigin !== undefined
+          ? { lagMs: Math.max(0, now - t.newestOrigin) }
+          : {}),
+      caughtUp: t.caughtUp,
+    }));
+    const lags = shards.flatMap((s) => (s.lagMs === undefined ? [] : [s.lagMs]));
+    return {
+      streamArn: this.options.streamArn,
+      uptimeMs: Math.round(performance.now() - this.started),
+      records: this.records,
+      applied: this.applied,
+      skipped: this.skipped,
+      failedAttempts: this.failedAttempts,
+      checkpoints: this.writer?.saveCount ?? 0,
+      ...(lags.length ? { lagMs: Math.max(...lags) } : {}),
+      shards,
+    };
+  }
+
+  async run(): Promise<RunnerSummary> {
+    const o = this.options;
+    const state = await o.checkpoint.load();
+    if (state && state.streamArn !== o.streamArn)
+      throw new StreamGapError(
+        `The checkpoint in ${o.checkpoint.description} belongs to stream ${state.streamArn}, but the table's ` +
+          `stream is now ${o.streamArn} (the stream was disabled and re-enabled, or this is another table). ${GAP_ADVICE}`,
+      );
+    this.firstStart = state === undefined;
+    this.writer = new CheckpointWriter(o.checkpoint, o.streamArn, state);
+    const stop = (): void => this.internal.abort();
+    o.signal?.addEventListener('abort', stop, { once: true });
+    if (o.signal?.aborted) stop();
+    const limit = pLimit(Math.max(1, o.parallel ?? 4));
+    const loops = new Map<string, Promise<void>>();
+    let reason: RunnerSummary['reason'] = 'stopped';
+    try {
+      await this.discover(state, true);
+      const discoveryEvery = o.discoveryIntervalMs ?? 1_000;
+      let lastDiscovery = performance.now();
+      while (!this.internal.signal.aborted) {
+        for (const track of this.runnable()) {
+          track.state = 'reading';
+          const loop = this.shardLoop(track, limit)
+            .catch((error: unknown) => {
+              this.fatal ??= error;
+              this.internal.abort();
+            })
+            .finally(() => {
+              loops.delete(track.info.shardId);
+              // A finished parent unblocks its children, which DescribeStream may list by now.
+              lastDiscovery = 0;
+              this.wake.abort();
+            });
+          loops.set(track.info.shardId, loop);
+        }
+        if (this.streamDisabled && [...this.tracks.values()].every((t) => t.state === 'finished')) {
+          reason = 'stream-ended';
+          break;
+        }
+        if (this.isIdle()) {
+          reason = 'idle';
+          break;
+        }
+        this.wake = new AbortController();
+        await sleep(100, AbortSignal.any([this.wake.signal, this.internal.signal])).catch(() => {});
+        if (!this.internal.signal.aborted && performance.now() - lastDiscovery >= discoveryEvery) {
+          lastDiscovery = performance.now();
+          try {
+            await this.discover(undefined, false);
+          } catch (error) {
+            if (this.internal.signal.aborted) break;
+            o.log?.({ event: 'describe-stream-failed', error: (error as Error).message });
+          }
+        }
+      }
+    } catch (error) {
+      this.fatal ??= error;
+    } finally {
+      this.internal.abort();
+      await Promise.allSettled(loops.values());
+      o.signal?.removeEventListener('abort', stop);
+      await this.writer.flush().catch((error: unknown) => (this.fatal ??= error));
+    }
+    if (this.fatal) throw this.fatal;
+    return { ...this.stats(), reason };
+  }
+
+  private isIdle(): boolean {
+    const idleMs = this.options.stopWhenIdleMs;
+    if (idleMs === undefined) return false;
+    const tracks = [...this.tracks.values()];
+    return (
+      tracks.every((t) => t.state === 'finished' || (t.state === 'reading' && t.caughtUp)) &&
+      performance.now() - this.lastRecordAt >= idleMs
+    );
+  }
+
+  /** Shards whose parent is finished (or no longer listed), not yet started. */
+  private runnable(): ShardTrack[] {
+    const out: ShardTrack[] = [];
+    for (const t of this.tracks.values()) {
+      if (t.state !== 'waiting') continue;
+      const parent = t.info.parentShardId ? this.tracks.get(t.info.parentShardId) : undefined;
+      if (!parent || parent.state === 'finished') out.push(t);
+    }
+    return out;
+  }
+
+  private async discover(state: CheckpointState | undefined, first: boolean): Promise<void> {
+    const writer = this.writer as CheckpointWriter;
+    const stream = await describeStream(this.options.streams, this.options.streamArn, this.internal.signal);
+    this.streamDisabled = stream.status === 'DISABLED' || stream.status === 'DISABLING';
+    const listed = new Set(stream.shards.map((s) => s.shardId));
+    if (first && state) {
+      // A shard the checkpoint had not finished is gone: its remaining records were trimmed.
+      const lost = Object.entries(state.shards).filter(([id, c]) => !c.finished && !listed.has(id));
+      if (lost.length)
+        throw new StreamGapError(
+          `Shard ${lost.map(([id]) => id).join(', ')} of ${this.options.streamArn} was not fully replicated ` +
+            `and is no longer in the stream (older than its 24-hour retention). ${GAP_ADVICE}`,
+        );
+    }
+    for (const info of parentFirstOrder(stream.shards)) {
+      if (this.tracks.has(info.shardId)) continue;
+      const finished = writer.get(info.shardId)?.finished === true;
+      // First start from LATEST: closed shards hold only the past (skipped), open ones start at their tip.
+      const latest = first && this.firstStart && this.options.from === 'latest';
+      const skip = latest && !!info.endingSequenceNumber;
+      if (latest && !skip) this.latestAtStart.add(info.shardId);
+      this.tracks.set(info.shardId, {
+        info,
+        state: finished || skip ? 'finished' : 'waiting',
+        records: 0,
+        caughtUp: finished || skip,
+        ...(writer.get(info.shardId)?.sequenceNumber
+          ? { lastSequenceNumber: writer.get(info.shardId)?.sequenceNumber }
+          : {}),
+      });
+    }
+    writer.prune(listed);
+  }
+
+  private startFor(track: ShardTrack): ShardStart {
+    const c: ShardCheckpoint | undefined = this.writer?.get(track.info.shardId);
+    if (c?.sequenceNumber)
+      return {
+        type: c.inclusive ? 'AT_SEQUENCE_NUMBER' : 'AFTER_SEQUENCE_NUMBER',
+        sequenceNumber: c.sequenceNumber,
+      };
+    // Without a checkpoint entry: shards open at a first start with --from latest begin at their tip;
+    // everything else (children that appeared later, shards after a restart) starts at the oldest
+    // record, which replays rather than skips (at least once).
+    return this.latestAtStart.has(track.info.shardId) ? { type: 'LATEST' } : { type: 'TRIM_HORIZON' };
+  }
+
+  private async shardLoop(track: ShardTrack, limit: ReturnType<typeof pLimit>): Promise<void> {
+    const o = this.options;
+    const shardId = track.info.shardId;
+    const effectiveStart = this.startFor(track);
+    const reader = new ShardReader(
+      o.streams,
+      o.streamArn,
+      shardId,
+      effectiveStart,
+      o.polling,
+      o.initialIterators?.get(shardId),
+    );
+    o.log?.({ event: 'shard-start', shardId, start: effectiveStart.type });
+    const signal = this.internal.signal;
+    while (!signal.aborted) {
+      const done = await limit(async () => {
+        if (signal.aborted) return false;
+        let page;
+        try {
+          page = await reader.next(signal);
+        } catch (error) {
+          if (signal.aborted) return true;
+          throw error;
+        }
+        if (page.records.length > 0) {
+          this.lastRecordAt = performance.now();
+          track.caughtUp = false;
+          const changes = page.records.map((r, i) => changeFromSdkRecord(r, i, shardId));
+          // Stopped while retrying a failed part: what is durable is checkpointed; stop here.
+          if (!(await this.applyBatch(track, changes))) return true;
+        }
+        track.caughtUp = page.caughtUp;
+        if (page.end) {
+          await (this.writer as CheckpointWriter).commit(shardId, {
+            finished: true,
+            ...(track.lastSequenceNumber ? { sequenceNumber: track.lastSequenceNumber } : {}),
+          });
+          track.state = 'finished';
+          track.caughtUp = true;
+          o.log?.({ event: 'shard-finished', shardId, records: track.records });
+          return true;
+        }
+        return false;
+      });
+      if (done) return;
+    }
+  }
+
+  /**
+   * Applies one page; on a partial failure, checkpoints what is durable (every record before the
+   * lowest failed sequence number) and retries the rest with backoff until it is applied.
+   */
+  private async applyBatch(track: ShardTrack, changes: readonly Change[]): Promise<boolean> {
+    const o = this.options;
+    const writer = this.writer as CheckpointWriter;
+    const retry = o.retry ?? DEFAULT_RETRY;
+    const maxAttempts = o.maxBatchAttempts ?? retry.maxAttempts;
+    let pending = changes;
+    for (let attempt = 1; ; attempt++) {
+      let result: ApplyResult;
+      try {
+        result = await applyChanges(pending, o.apply);
+      } catch (error) {
+        // Bad input (e.g. a malformed record, a KEYS_ONLY stream) cannot get better by retrying.
+        if (error instanceof ReplicatorError && error.userError) throw error;
+        // Anything else failed the whole batch: nothing new is durable; retry all of it.
+        const first = pending[0]?.sequenceNumber ?? '';
+        const message = error instanceof Error ? error.message : String(error);
+        result = {
+          received: pending.length,
+          applied: 0,
+          skipped: 0,
+          failed: [{ keyId: '*', key: '(whole batch)', firstSequenceNumber: first, error: message }],
+          lowestFailedSequenceNumber: first,
+          keys: 0,
+          durationMs: 0,
+        };
+      }
+      this.applied += result.applied;
+      this.skipped += result.skipped;
+      const lowest = result.failed.length ? result.lowestFailedSequenceNumber : undefined;
+      const durable =
+        lowest === undefined
+          ? pending
+          : pending.filter((c) => compareSequenceNumbers(c.sequenceNumber, lowest) < 0);
+      const last = durable.at(-1);
+      if (last) {
+        this.records += durable.length;
+        track.records += durable.length;
+        track.lastSequenceNumber = last.sequenceNumber;
+        const originOf = o.originTime ?? ((c: Change) => c.approximateCreationTime);
+        for (const c of durable) {
+          const t = originOf(c);
+          if (t !== undefined && (track.newestOrigin === undefined || t > track.newestOrigin))
+            track.newestOrigin = t;
+        }
+        await writer.commit(track.info.shardId, { sequenceNumber: last.sequenceNumber });
+      }
+      if (lowest === undefined) {
+        o.onBatch?.({
+          shardId: track.info.shardId,
+          changes,
+          result,
+          attempts: attempt,
+          appliedAt: Date.now(),
+        });
+        return true;
+      }
+      this.failedAttempts++;
+      pending = pending.filter((c) => compareSequenceNumbers(c.sequenceNumber, lowest) >= 0);
+      o.log?.({
+        event: 'batch-partially-failed',
+        shardId: track.info.shardId,
+        attempt,
+        failedKeys: result.failed.map((f) => f.key),
+        errors: [...new Set(result.failed.map((f) => f.error))].slice(0, 3),
+        retryFrom: lowest,
+      });
+      if (attempt >= maxAttempts)
+        throw new ServiceError(
+          `Shard ${track.info.shardId}: ${result.failed.length} key(s) could not be applied after ${attempt} attempts ` +
+            `(first: ${result.failed[0]?.key}: ${result.failed[0]?.error}); the checkpoint stops before sequence number ${lowest}.`,
+        );
+      if (this.internal.signal.aborted) return false; // stop requested: what is durable is checkpointed
+      await sleep(backoffDelay(attempt, retry), this.internal.signal).catch(() => {});
+      if (this.internal.signal.aborted) return false;
+    }
+  }
+}

@@ -1,0 +1,209 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import {
+  DeleteItemCommand,
+  PutItemCommand,
+  UpdateItemCommand,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
+import { itemsEqual } from '../../src/core/equality.js';
+import type { Item, KeySchema } from '../../src/core/types.js';
+import { FileCheckpointStore, type CheckpointState } from '../../src/replicate/checkpoint.js';
+import { StreamRunner, type RunnerSummary } from '../../src/replicate/runner.js';
+import { createTestTable, dynamoClient, dynamoEndpoint, streamsClient } from '../harness/dynamodb.js';
+import { streamArnOf } from '../harness/stream-capture.js';
+import { scanAll } from '../harness/table-items.js';
+
+const HASH: KeySchema = { hash: { name: 'id', type: 'S' } };
+
+interface Setup {
+  source: DynamoDBClient;
+  replicaClient: DynamoDBClient;
+  sourceTable: string;
+  replicas: string[];
+  checkpointFile: string;
+  run(extra?: { stopWhenIdleMs?: number }): Promise<RunnerSummary>;
+}
+
+/** Source in us-east-1 with a stream, replicas in eu-west-1 on the same DynamoDB Local. */
+async function setup(options: { replicas?: number; range?: boolean } = {}): Promise<Setup> {
+  const endpoint = await dynamoEndpoint();
+  const source = dynamoClient(endpoint, 'us-east-1');
+  const replicaClient = dynamoClient(endpoint, 'eu-west-1');
+  const range = options.range ? { range: { name: 'range', type: 'N' as const } } : {};
+  const sourceTable = await createTestTable(source, { ...range, stream: 'NEW_AND_OLD_IMAGES' });
+  const replicas: string[] = [];
+  for (let i = 0; i < (options.replicas ?? 1); i++)
+    replicas.push(await createTestTable(replicaClient, range));
+  const dir = await mkdtemp(path.join(tmpdir(), 'runner-'));
+  const checkpointFile = path.join(dir, 'checkpoint.json');
+  const streamArn = await streamArnOf(source, sourceTable);
+  const keySchema: KeySchema = options.range ? { ...HASH, range: { name: 'range', type: 'N' } } : HASH;
+  return {
+    source,
+    replicaClient,
+    sourceTable,
+    replicas,
+    checkpointFile,
+    run: (extra = {}) =>
+      new StreamRunner({
+        streams: streamsClient(endpoint, 'us-east-1'),
+        streamArn,
+        apply: { replicas: replicas.map((table) => ({ client: replicaClient, table })), keySchema },
+        checkpoint: new FileCheckpointStore(checkpointFile),
+        from: 'trim-horizon',
+        stopWhenIdleMs: extra.stopWhenIdleMs ?? 800,
+      }).run(),
+  };
+}
+
+const put = (client: DynamoDBClient, table: string, item: Item) =>
+  client.send(new PutItemCommand({ TableName: table, Item: item }));
+const del = (client: DynamoDBClient, table: string, key: Item) =>
+  client.send(new DeleteItemCommand({ TableName: table, Key: key }));
+const setRange = (client: DynamoDBClient, table: string, id: string, value: number) =>
+  client.send(
+    new UpdateItemCommand({
+      TableName: table,
+      Key: { id: { S: id } },
+      UpdateExpression: 'SET #r = :v',
+      ExpressionAttributeNames: { '#r': 'range' },
+      ExpressionAttributeValues: { ':v': { N: String(value) } },
+    }),
+  );
+
+async function assertReplicaEqualsSource(s: Setup, table: string): Promise<Item[]> {
+  const want = await scanAll(s.source, s.sourceTable);
+  const got = await scanAll(s.replicaClient, table);
+  const key = (i: Item) => JSON.stringify([i.id, i.range]);
+  const byKey = new Map(got.map((i) => [key(i), i]));
+  assert.equal(got.length, want.length, 'replica item count');
+  for (const item of want) assert.ok(itemsEqual(byKey.get(key(item)), item), `item ${key(item)} differs`);
+  return got;
+}
+
+test('insert -> the replica has the item', async () => {
+  const s = await setup();
+  await put(s.source, s.sourceTable, { id: { S: 'record-1' }, range: { N: '1' } });
+  const summary = await s.run();
+  assert.equal(summary.records, 1);
+  assert.equal(summary.reason, 'idle');
+  const items = await scanAll(s.replicaClient, s.replicas[0] as string);
+  assert.deepEqual(items, [{ id: { S: 'record-1' }, range: { N: '1' } }]);
+});
+
+test('insert then modify -> the replica has the modified item', async () => {
+  const s = await setup();
+  await put(s.source, s.sourceTable, { id: { S: 'record-1' }, range: { N: '1' } });
+  await setRange(s.source, s.sourceTable, 'record-1', 2);
+  const summary = await s.run();
+  assert.equal(summary.records, 2);
+  assert.deepEqual(await scanAll(s.replicaClient, s.replicas[0] as string), [
+    { id: { S: 'record-1' }, range: { N: '2' } },
+  ]);
+});
+
+test('insert, modify, delete -> the replica is empty', async () => {
+  const s = await setup();
+  await put(s.source, s.sourceTable, { id: { S: 'record-1' }, range: { N: '1' } });
+  const replica = s.replicas[0] as string;
+  // The replica holds a stale copy so the delete has something to remove.
+  await put(s.replicaClient, replica, { id: { S: 'record-1' }, range: { N: '0' } });
+  await setRange(s.source, s.sourceTable, 'record-1', 2);
+  await del(s.source, s.sourceTable, { id: { S: 'record-1' } });
+  const summary = await s.run();
+  assert.equal(summary.records, 3);
+  assert.deepEqual(await scanAll(s.replicaClient, replica), []);
+});
+
+test('ten interleaved changes over three keys -> r2 = 22, r3 = 33, r1 absent', async () => {
+  const s = await setup();
+  const t = s.sourceTable;
+  await put(s.source, t, { id: { S: 'r1' }, range: { N: '1' } });
+  await setRange(s.source, t, 'r1', 11);
+  await put(s.source, t, { id: { S: 'r3' }, range: { N: '1' } });
+  await put(s.source, t, { id: { S: 'r2' }, range: { N: '1' } });
+  await setRange(s.source, t, 'r2', 22);
+  await del(s.source, t, { id: { S: 'r1' } });
+  await setRange(s.source, t, 'r3', 33);
+  await put(s.source, t, { id: { S: 'r1' }, range: { N: '1' } });
+  await setRange(s.source, t, 'r1', 2);
+  await del(s.source, t, { id: { S: 'r1' } });
+  const summary = await s.run();
+  assert.equal(summary.records, 10);
+  const items = await scanAll(s.replicaClient, s.replicas[0] as string);
+  const byId = new Map(items.map((i) => [(i.id as { S: string }).S, i]));
+  assert.equal(items.length, 2);
+  assert.deepEqual(byId.get('r2'), { id: { S: 'r2' }, range: { N: '22' } });
+  assert.deepEqual(byId.get('r3'), { id: { S: 'r3' }, range: { N: '33' } });
+  assert.equal(byId.has('r1'), false);
+});
+
+test('binary values and 38-digit numbers replicate byte for byte', async () => {
+  const s = await setup();
+  const bytes = new Uint8Array([0, 1, 2, 253, 254, 255]);
+  const item: Item = {
+    id: { S: 'bin' },
+    b: { B: bytes },
+    bs: { BS: [new Uint8Array([1]), new Uint8Array([0, 255])] },
+    m: {
+      M: { inner: { B: new Uint8Array([9, 8, 7]) }, n: { N: '-0.00000000000000000000000000000000000001' } },
+    },
+    l: { L: [{ B: new Uint8Array([42]) }, { N: '12345678901234567890123456789012345678' }] },
+    big: { N: '99999999999999999999999999999999999999' },
+    ns: { NS: ['12345678901234567890123456789012345678', '1E+125'] },
+    empty: { S: '' },
+  };
+  await put(s.source, s.sourceTable, item);
+  await s.run();
+  const [got] = await scanAll(s.replicaClient, s.replicas[0] as string);
+  assert.ok(got);
+  assert.deepEqual(Buffer.from((got.b as { B: Uint8Array }).B), Buffer.from(bytes));
+  assert.equal((got.big as { N: string }).N, '99999999999999999999999999999999999999');
+  const l = (got.l as { L: Item[keyof Item][] }).L;
+  assert.equal((l[1] as { N: string }).N, '12345678901234567890123456789012345678');
+  assert.deepEqual(Buffer.from((l[0] as { B: Uint8Array }).B), Buffer.from([42]));
+  assert.ok(itemsEqual(got, item));
+});
+
+test('hash+range table: items with the same hash key and different range keys', async () => {
+  const s = await setup({ range: true });
+  for (let r = 1; r <= 5; r++)
+    await put(s.source, s.sourceTable, { id: { S: 'h' }, range: { N: String(r) }, v: { N: String(r * 10) } });
+  await del(s.source, s.sourceTable, { id: { S: 'h' }, range: { N: '3' } });
+  await put(s.source, s.sourceTable, { id: { S: 'h' }, range: { N: '5' }, v: { S: 'changed' } });
+  const summary = await s.run();
+  assert.equal(summary.records, 7);
+  const got = await assertReplicaEqualsSource(s, s.replicas[0] as string);
+  assert.equal(got.length, 4);
+});
+
+test('several replicas all converge to the source', async () => {
+  const s = await setup({ replicas: 3 });
+  for (let i = 0; i < 60; i++)
+    await put(s.source, s.sourceTable, { id: { S: `k${i % 20}` }, n: { N: String(i) } });
+  for (let i = 0; i < 5; i++) await del(s.source, s.sourceTable, { id: { S: `k${i}` } });
+  const summary = await s.run();
+  assert.equal(summary.records, 65);
+  for (const table of s.replicas) assert.equal((await assertReplicaEqualsSource(s, table)).length, 15);
+});
+
+test('a restart resumes after the checkpoint and reads only the new records', async () => {
+  const s = await setup();
+  for (let i = 0; i < 30; i++) await put(s.source, s.sourceTable, { id: { S: `a${i}` } });
+  const first = await s.run();
+  assert.equal(first.records, 30);
+  const checkpoint = JSON.parse(await readFile(s.checkpointFile, 'utf8')) as CheckpointState;
+  const shardEntries = Object.values(checkpoint.shards);
+  assert.ok(
+    shardEntries.some((c) => c.sequenceNumber),
+    'checkpoint holds a sequence number',
+  );
+  for (let i = 0; i < 7; i++) await put(s.source, s.sourceTable, { id: { S: `b${i}` } });
+  const second = await s.run();
+  assert.equal(second.records, 7, 'only the records after the checkpoint are read again');
+  await assertReplicaEqualsSource(s, s.replicas[0] as string);
+});
