@@ -228,7 +228,7 @@ export async function decodeSegment(bytes: Uint8Array, name: string): Promise<Lo
     text = (await gunzipAsync(bytes)).toString('utf8');
   } catch (error) {
     throw new InvalidDataError(
-      `change log segment ${name} is truncated or corrupt (${(error as Error).message}); nothing was written`,
+      `change log segment ${name} is truncated or corrupt (${(error as Error).message})`,
       { cause: error },
     );
   }
