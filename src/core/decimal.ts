@@ -74,7 +74,7 @@ export function compareDecimals(a: Decimal, b: Decimal): number {
   if (a.exponent !== b.exponent) magnitude = a.exponent < b.exponent ? -1 : 1;
   else magnitude = a.digits === b.digits ? 0 : a.digits < b.digits ? -1 : 1;
   // Digit strings without trailing zeros compare correctly as text: a proper prefix is the smaller.
-  return magnitude * a.sign;
+  return magnitude === 0 ? 0 : magnitude * a.sign;
 }
 
 /** Canonical text of a decimal for hashing or display: "0", or "-0.123E5" style. */
