@@ -1,0 +1,38 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { UsageError } from '../core/errors.js';
+import { joinKey, type StoreLocation } from './object-store.js';
+
+const EXPECTED = 'expected s3://bucket/prefix, a directory path, or a file:///absolute/path URL';
+
+// S3 bucket naming rules (3-63 chars, lowercase letters, digits, dots, hyphens).
+const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+/** Parses a backup location: `s3://bucket[/prefix]`, `file:///dir`, or a plain directory path. */
+export function parseStoreLocation(text: string, cwd: string = process.cwd()): StoreLocation {
+  const raw = text.trim();
+  if (raw === '') throw new UsageError(`empty backup location; ${EXPECTED}`);
+  if (/^s3:\/\//i.test(raw)) {
+    const rest = raw.slice(5);
+    const slash = rest.indexOf('/');
+    const bucket = slash < 0 ? rest : rest.slice(0, slash);
+    const prefix = slash < 0 ? '' : joinKey(rest.slice(slash + 1));
+    if (!BUCKET.test(bucket))
+      throw new UsageError(`invalid S3 bucket name "${bucket}" in "${text}"; ${EXPECTED}`);
+    if (prefix.split('/').some((p) => p === '.' || p === '..'))
+      throw new UsageError(`"." and ".." are not allowed in an S3 prefix: "${text}"; ${EXPECTED}`);
+    return { kind: 's3', bucket, prefix };
+  }
+  if (/^file:/i.test(raw)) {
+    let directory: string;
+    try {
+      directory = fileURLToPath(raw);
+    } catch (cause) {
+      throw new UsageError(`invalid file URL "${text}"; ${EXPECTED}`, { cause });
+    }
+    return { kind: 'file', directory: path.resolve(directory) };
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(raw))
+    throw new UsageError(`unsupported backup location "${text}"; ${EXPECTED}`);
+  return { kind: 'file', directory: path.resolve(cwd, raw) };
+}

@@ -1,0 +1,268 @@
+import { Readable } from 'node:stream';
+import { createHash } from 'node:crypto';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+  type PutObjectCommandInput,
+  type S3ClientConfig,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { NotFoundError, ServiceError } from '../core/errors.js';
+import {
+  folderPrefix,
+  joinKey,
+  readAll,
+  type ObjectInfo,
+  type ObjectStore,
+  type PutOptions,
+  type PutResult,
+  type StoreLocation,
+} from './object-store.js';
+
+export interface S3StoreOptions {
+  /** A ready client; otherwise one is created from region/endpoint/credentials below. */
+  readonly client?: S3Client;
+  readonly region?: string;
+  /** An S3-compatible endpoint (e.g. s3rver); implies path-style addressing unless set otherwise. */
+  readonly endpoint?: string;
+  readonly forcePathStyle?: boolean;
+  readonly credentials?: S3ClientConfig['credentials'];
+  /** Encrypt new objects with this KMS key (SSE-KMS). */
+  readonly sseKmsKeyId?: string;
+  /** Refuse to talk to a bucket owned by another account (sent with every request). */
+  readonly expectedBucketOwner?: string;
+  /** Multipart part size for streamed uploads; at least 5 MiB. */
+  readonly partSize?: number;
+  /** Parts uploaded in parallel per object; memory is at most partSize * queueSize per upload. */
+  readonly queueSize?: number;
+  /**
+   * List sub-folders with S3's Delimiter (one request per 1,000 folders). Default: true on AWS, false
+   * with an endpoint override, because some S3-compatible servers (s3rver) drop common prefixes
+   * more than one level deep; then folders are derived from a full listing.
+   */
+  readonly delimiterListing?: boolean;
+}
+
+export function createS3Client(options: S3StoreOptions): S3Client {
+  if (options.client) return options.client;
+  return new S3Client({
+    ...(options.region ? { region: options.region } : { region: process.env.AWS_REGION ?? 'us-east-1' }),
+    ...(options.endpoint
+      ? {
+          endpoint: options.endpoint,
+          forcePathStyle: options.forcePathStyle ?? true,
+          // S3-compatible servers rarely support the SDK's default flexible checksums (aws-chunked).
+          requestChecksumCalculation: 'WHEN_REQUIRED' as const,
+          responseChecksumValidation: 'WHEN_REQUIRED' as const,
+        }
+      : options.forcePathStyle !== undefined
+        ? { forcePathStyle: options.forcePathStyle }
+        : {}),
+    ...(options.credentials ? { credentials: options.credentials } : {}),
+  });
+}
+
+function errorName(error: unknown): string | undefined {
+  return error instanceof S3ServiceException ? error.name : (error as { name?: string } | undefined)?.name;
+}
+
+function status(error: unknown): number | undefined {
+  return (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
+}
+
+/**
+ * The S3 backend. Buffers go up in one PutObject with Content-MD5; streams go through lib-storage's
+ * Upload (a single PUT when small, multipart otherwise) so memory stays bounded by the part size.
+ */
+export class S3ObjectStore implements ObjectStore {
+  readonly location: StoreLocation;
+  readonly client: S3Client;
+
+  constructor(
+    readonly bucket: string,
+    private readonly root: string,
+    private readonly options: S3StoreOptions = {},
+    client?: S3Client,
+  ) {
+    this.root = joinKey(root);
+    this.location = { kind: 's3', bucket, prefix: this.root };
+    this.client = client ?? createS3Client(options);
+  }
+
+  at(subPrefix: string): ObjectStore {
+    return new S3ObjectStore(this.bucket, joinKey(this.root, subPrefix), this.options, this.client);
+  }
+
+  private keyOf(key: string): string {
+    return joinKey(this.root, key);
+  }
+
+  private url(key: string): string {
+    return `s3://${this.bucket}/${this.keyOf(key)}`;
+  }
+
+  private owner() {
+    return this.options.expectedBucketOwner ? { ExpectedBucketOwner: this.options.expectedBucketOwner } : {};
+  }
+
+  private translate(error: unknown, action: string, key: string): Error {
+    const name = errorName(error);
+    if (name === 'NoSuchBucket')
+      return new NotFoundError(`S3 bucket "${this.bucket}" does not exist (${action} ${this.url(key)})`, {
+        cause: error,
+      });
+    if (name === 'NoSuchKey' || name === 'NotFound' || status(error) === 404)
+      return new NotFoundError(`no object ${this.url(key)}`, { cause: error });
+    const message = error instanceof Error ? error.message : String(error);
+    return new ServiceError(`S3 ${action} ${this.url(key)} failed: ${name ?? ''} ${message}`.trim(), {
+      cause: error,
+    });
+  }
+
+  async put(
+    key: string,
+    body: Buffer | Uint8Array | string | Readable,
+    options: PutOptions = {},
+  ): Promise<PutResult> {
+    const params: PutObjectCommandInput = {
+      Bucket: this.bucket,
+      Key: this.keyOf(key),
+      ...this.owner(),
+      ...(options.contentType ? { ContentType: options.contentType } : {}),
+      ...(this.options.sseKmsKeyId
+        ? { ServerSideEncryption: 'aws:kms' as const, SSEKMSKeyId: this.options.sseKmsKeyId }
+        : {}),
+    };
+    try {
+      if (body instanceof Readable) {
+        const upload = new Upload({
+          client: this.client,
+          params: { ...params, Body: body },
+          partSize: Math.max(this.options.partSize ?? 8 * 1024 * 1024, 5 * 1024 * 1024),
+          queueSize: this.options.queueSize ?? 4,
+          leavePartsOnError: false,
+        });
+        const out = await upload.done();
+        return out.ETag ? { etag: out.ETag.replace(/"/g, '') } : {};
+      }
+      const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+      const out = await this.client.send(
+        new PutObjectCommand({
+          ...params,
+          Body: bytes,
+          ContentLength: bytes.byteLength,
+          ContentMD5: createHash('md5').update(bytes).digest('base64'),
+        }),
+      );
+      return out.ETag ? { etag: out.ETag.replace(/"/g, '') } : {};
+    } catch (error) {
+      throw this.translate(error, 'put', key);
+    }
+  }
+
+  async get(key: string): Promise<Buffer> {
+    const stream = await this.getStream(key);
+    try {
+      return await readAll(stream);
+    } catch (error) {
+      throw this.translate(error, 'get', key);
+    }
+  }
+
+  async getStream(key: string): Promise<Readable> {
+    try {
+      const out = await this.client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key), ...this.owner() }),
+      );
+      if (!out.Body) return Readable.from([]);
+      return out.Body as Readable;
+    } catch (error) {
+      throw this.translate(error, 'get', key);
+    }
+  }
+
+  async exists(key: string): Promise<boolean> {
+    try {
+      await this.client.send(
+        new HeadObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key), ...this.owner() }),
+      );
+      return true;
+    } catch (error) {
+      const translated = this.translate(error, 'head', key);
+      if (translated instanceof NotFoundError && errorName(error) !== 'NoSuchBucket') return false;
+      throw translated;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    try {
+      await this.client.send(
+        new DeleteObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key), ...this.owner() }),
+      );
+    } catch (error) {
+      throw this.translate(error, 'delete', key);
+    }
+  }
+
+  /** ListObjectsV2 pages under the folder `prefix`, following continuation tokens. */
+  private async *pages(prefix: string, delimiter?: string) {
+    const listPrefix = folderPrefix(joinKey(this.root, prefix));
+    let token: string | undefined;
+    do {
+      let out;
+      try {
+        out = await this.client.send(
+          new ListObjectsV2Command({
+            Bucket: this.bucket,
+            Prefix: listPrefix,
+            ...(delimiter ? { Delimiter: delimiter } : {}),
+            ...(token ? { ContinuationToken: token } : {}),
+            ...this.owner(),
+          }),
+        );
+      } catch (error) {
+        throw this.translate(error, 'list', prefix);
+      }
+      yield { listPrefix, out };
+      token = out.IsTruncated ? out.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    const rootFolder = folderPrefix(this.root);
+    for await (const { out } of this.pages(prefix)) {
+      for (const o of out.Contents ?? []) {
+        if (!o.Key || o.Key.endsWith('/')) continue; // folder placeholder objects
+        yield {
+          key: o.Key.slice(rootFolder.length),
+          size: o.Size ?? 0,
+          lastModified: o.LastModified ?? new Date(0),
+        };
+      }
+    }
+  }
+
+  async listFolders(prefix: string): Promise<string[]> {
+    const folders = new Set<string>();
+    if (!(this.options.delimiterListing ?? !this.options.endpoint)) {
+      for await (const o of this.list(prefix)) {
+        const rest = o.key.slice(folderPrefix(prefix).length);
+        const slash = rest.indexOf('/');
+        if (slash > 0) folders.add(rest.slice(0, slash));
+      }
+    } else {
+      for await (const { listPrefix, out } of this.pages(prefix, '/')) {
+        for (const p of out.CommonPrefixes ?? []) {
+          const name = p.Prefix?.slice(listPrefix.length, -1);
+          if (name) folders.add(name);
+        }
+      }
+    }
+    return [...folders].sort();
+  }
+}
