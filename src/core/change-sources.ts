@@ -1,0 +1,243 @@
+/**
+ * Builds the one change model from the two shapes a stream record arrives in: a Lambda
+ * `DynamoDBStreamEvent` record (images as DynamoDB JSON, binary as base64, creation time in epoch
+ * seconds) and a DynamoDB Streams `GetRecords` record from the AWS SDK (images already typed,
+ * creation time a Date). Lambda input is validated strictly: a malformed record is an
+ * InvalidDataError naming the record's index and the problem, before anything is written.
+ */
+import type { Change, EventName, StreamViewType } from './change.js';
+import { InvalidDataError } from './errors.js';
+import { fromDynamoJson } from './ddb-json.js';
+import { secondsToEpochMs } from './turnover.js';
+import type { Item } from './types.js';
+
+/** One record of a Lambda DynamoDB stream event, as Lambda delivers it (JSON). */
+export interface LambdaStreamRecord {
+  eventID?: string;
+  eventName?: string;
+  eventVersion?: string;
+  eventSource?: string;
+  awsRegion?: string;
+  dynamodb?: {
+    ApproximateCreationDateTime?: number;
+    Keys?: Record<string, unknown>;
+    NewImage?: Record<string, unknown>;
+    OldImage?: Record<string, unknown>;
+    SequenceNumber?: string;
+    SizeBytes?: number;
+    StreamViewType?: string;
+  };
+  eventSourceARN?: string;
+}
+
+/** A Lambda `DynamoDBStreamEvent`. */
+export interface LambdaStreamEvent {
+  Records: LambdaStreamRecord[];
+}
+
+/**
+ * The part of the SDK's `_Record` (client-dynamodb-streams) this module reads. Declared here because
+ * core/ does not import the SDK; the SDK type is assignable to it.
+ */
+export interface SdkStreamRecord {
+  readonly eventID?: string | undefined;
+  readonly eventName?: string | undefined;
+  readonly dynamodb?:
+    | {
+        readonly ApproximateCreationDateTime?: Date | undefined;
+        readonly Keys?: Record<string, unknown> | undefined;
+        readonly NewImage?: Record<string, unknown> | undefined;
+        readonly OldImage?: Record<string, unknown> | undefined;
+        readonly SequenceNumber?: string | undefined;
+        readonly SizeBytes?: number | undefined;
+        readonly StreamViewType?: string | undefined;
+      }
+    | undefined;
+}
+
+const EVENT_NAMES: ReadonlySet<string> = new Set(['INSERT', 'MODIFY', 'REMOVE']);
+const VIEW_TYPES: ReadonlySet<string> = new Set([
+  'KEYS_ONLY',
+  'NEW_IMAGE',
+  'OLD_IMAGE',
+  'NEW_AND_OLD_IMAGES',
+]);
+const SEQUENCE_NUMBER = /^\d{1,64}$/;
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'string') return `"${v.length > 40 ? v.slice(0, 40) + '...' : v}"`;
+  return typeof v === 'object' ? 'an object' : `${typeof v} ${String(v)}`;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function recordLabel(index: number, record: unknown): string {
+  const id = isObject(record) && typeof record.eventID === 'string' ? ` (eventID ${record.eventID})` : '';
+  return `stream record ${index}${id}`;
+}
+
+/** Fields both record shapes share once their images are typed. */
+interface CommonFields {
+  readonly eventName: unknown;
+  readonly keys: Item;
+  readonly newImage: Item | undefined;
+  readonly oldImage: Item | undefined;
+  readonly sequenceNumber: unknown;
+  readonly sizeBytes: unknown;
+  readonly streamViewType: unknown;
+  readonly eventId: unknown;
+}
+
+function buildChange(where: string, f: CommonFields, approximateCreationTime: number | undefined): Change {
+  const fail = (problem: string): never => {
+    throw new InvalidDataError(`${where}: ${problem}`);
+  };
+  if (typeof f.eventName !== 'string' || !EVENT_NAMES.has(f.eventName)) {
+    fail(`eventName must be INSERT, MODIFY or REMOVE, got ${describe(f.eventName)}`);
+  }
+  const eventName = f.eventName as EventName;
+  if (typeof f.sequenceNumber !== 'string' || !SEQUENCE_NUMBER.test(f.sequenceNumber)) {
+    fail(`dynamodb.SequenceNumber must be a decimal string, got ${describe(f.sequenceNumber)}`);
+  }
+  if (Object.keys(f.keys).length === 0) fail('dynamodb.Keys is empty');
+  let streamViewType: StreamViewType | undefined;
+  if (f.streamViewType !== undefined) {
+    if (typeof f.streamViewType !== 'string' || !VIEW_TYPES.has(f.streamViewType)) {
+      fail(
+        `dynamodb.StreamViewType must be KEYS_ONLY, NEW_IMAGE, OLD_IMAGE or NEW_AND_OLD_IMAGES, got ${describe(f.streamViewType)}`,
+      );
+    }
+    streamViewType = f.streamViewType as StreamViewType;
+  }
+  // A stream that promises new images but sent none for an insert or update is corrupt, not KEYS_ONLY.
+  const promisesNewImage = streamViewType === 'NEW_IMAGE' || streamViewType === 'NEW_AND_OLD_IMAGES';
+  if (promisesNewImage && eventName !== 'REMOVE' && f.newImage === undefined) {
+    fail(`${eventName} record of a ${streamViewType} stream has no dynamodb.NewImage`);
+  }
+  if (
+    f.sizeBytes !== undefined &&
+    !(typeof f.sizeBytes === 'number' && Number.isInteger(f.sizeBytes) && f.sizeBytes >= 0)
+  ) {
+    fail(`dynamodb.SizeBytes must be a non-negative integer, got ${describe(f.sizeBytes)}`);
+  }
+  if (f.eventId !== undefined && typeof f.eventId !== 'string') {
+    fail(`eventID must be a string, got ${describe(f.eventId)}`);
+  }
+  return {
+    eventName,
+    keys: f.keys,
+    ...(f.newImage !== undefined ? { newImage: f.newImage } : {}),
+    ...(f.oldImage !== undefined ? { oldImage: f.oldImage } : {}),
+    sequenceNumber: f.sequenceNumber as string,
+    ...(approximateCreationTime !== undefined ? { approximateCreationTime } : {}),
+    ...(streamViewType !== undefined ? { streamViewType } : {}),
+    ...(typeof f.eventId === 'string' ? { eventId: f.eventId } : {}),
+    ...(typeof f.sizeBytes === 'number' ? { sizeBytes: f.sizeBytes } : {}),
+  };
+}
+
+/**
+ * One Lambda stream record -> Change. `index` is the record's position in the event, used in
+ * error messages. Lambda gives no shard id, so `shardId` stays undefined.
+ */
+export function changeFromLambdaRecord(record: unknown, index: number): Change {
+  const where = recordLabel(index, record);
+  if (!isObject(record)) throw new InvalidDataError(`${where}: expected an object, got ${describe(record)}`);
+  const ddb = record.dynamodb;
+  if (!isObject(ddb))
+    throw new InvalidDataError(`${where}: dynamodb must be an object, got ${describe(ddb)}`);
+  if (ddb.Keys === undefined) throw new InvalidDataError(`${where}: dynamodb.Keys is missing`);
+  const image = (name: 'Keys' | 'NewImage' | 'OldImage'): Item | undefined =>
+    ddb[name] === undefined ? undefined : fromDynamoJson(ddb[name], `${where}: dynamodb.${name}`);
+  const time = ddb.ApproximateCreationDateTime;
+  if (time !== undefined && !(typeof time === 'number' && Number.isFinite(time) && time >= 0)) {
+    throw new InvalidDataError(
+      `${where}: dynamodb.ApproximateCreationDateTime must be a non-negative number of epoch seconds, got ${describe(time)}`,
+    );
+  }
+  return buildChange(
+    where,
+    {
+      eventName: record.eventName,
+      keys: image('Keys') as Item,
+      newImage: image('NewImage'),
+      oldImage: image('OldImage'),
+      sequenceNumber: ddb.SequenceNumber,
+      sizeBytes: ddb.SizeBytes,
+      streamViewType: ddb.StreamViewType,
+      eventId: record.eventID,
+    },
+    time === undefined ? undefined : secondsToEpochMs(time),
+  );
+}
+
+/** Every record of a Lambda DynamoDB stream event -> Changes, in order. Throws on the first bad record. */
+export function changesFromLambdaEvent(event: unknown): Change[] {
+  if (!isObject(event) || !Array.isArray(event.Records)) {
+    throw new InvalidDataError(
+      `not a DynamoDB stream event: expected an object with a Records array, got ${isObject(event) ? `Records ${describe(event.Records)}` : describe(event)}`,
+    );
+  }
+  return event.Records.map((record, index) => changeFromLambdaRecord(record, index));
+}
+
+function typedImage(where: string, name: string, value: unknown): Item | undefined {
+  if (value === undefined) return undefined;
+  if (!isObject(value))
+    throw new InvalidDataError(`${where}: dynamodb.${name} must be an object, got ${describe(value)}`);
+  return value as Item;
+}
+
+/**
+ * One SDK GetRecords record -> Change, keeping the Date's millisecond precision. Images are typed by
+ * the SDK already (its AttributeValue is structurally the core type). `shardId` is the shard read.
+ */
+export function changeFromSdkRecord(record: SdkStreamRecord, index: number, shardId?: string): Change {
+  const where = recordLabel(index, record);
+  const ddb = record.dynamodb;
+  if (!isObject(ddb))
+    throw new InvalidDataError(`${where}: dynamodb must be an object, got ${describe(ddb)}`);
+  const keys = typedImage(where, 'Keys', ddb.Keys);
+  if (keys === undefined) throw new InvalidDataError(`${where}: dynamodb.Keys is missing`);
+  const time = ddb.ApproximateCreationDateTime;
+  let ms: number | undefined;
+  if (time !== undefined) {
+    ms = time instanceof Date ? time.getTime() : NaN;
+    if (!Number.isFinite(ms)) {
+      throw new InvalidDataError(`${where}: dynamodb.ApproximateCreationDateTime is not a valid date`);
+    }
+  }
+  const change = buildChange(
+    where,
+    {
+      eventName: record.eventName,
+      keys,
+      newImage: typedImage(where, 'NewImage', ddb.NewImage),
+      oldImage: typedImage(where, 'OldImage', ddb.OldImage),
+      sequenceNumber: ddb.SequenceNumber,
+      sizeBytes: ddb.SizeBytes,
+      streamViewType: ddb.StreamViewType,
+      eventId: record.eventID,
+    },
+    ms,
+  );
+  return shardId === undefined ? change : { ...change, shardId };
+}
+
+/**
+ * The table a stream belongs to, from a stream ARN
+ * (`arn:aws:dynamodb:us-east-1:123456789012:table/users/stream/2026-01-01T00:00:00.000`).
+ */
+export function tableOfStreamArn(arn: string): {
+  readonly region: string;
+  readonly account: string;
+  readonly table: string;
+} {
+  const match = /^arn:aws[a-z-]*:dynamodb:([^:]*):([^:]*):table\/([^/]+)\/stream\/.+$/.exec(arn);
+  if (!match) throw new InvalidDataError(`eventSourceARN "${arn}" is not a DynamoDB stream ARN`);
+  return { region: match[1] as string, account: match[2] as string, table: match[3] as string };
+}
