@@ -1,0 +1,102 @@
+/**
+ * Creating DynamoDB and DynamoDB Streams clients from a location.
+ *
+ * Credentials:
+ * - AWS region locations use the AWS SDK's default provider chain (environment, shared
+ *   config/credentials files and AWS_PROFILE, SSO, web identity, container or instance role).
+ * - Endpoint locations (DynamoDB Local or a compatible server) use the same chain, but when it finds
+ *   nothing at all they fall back to LOCAL_CREDENTIALS, the fixed pair every local component uses
+ *   (DynamoDB Local keeps one database per access key + region, so they must all agree).
+ * - `options.credentials` overrides both.
+ *
+ * Retries: the SDK's own retry strategy (standard mode) retries throttling and transient errors up
+ * to `maxAttempts` times. UnprocessedItems/UnprocessedKeys are not errors to the SDK; batch-write
+ * and batch-get retry those themselves.
+ */
+import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
+import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
+import { defaultProvider } from '@aws-sdk/credential-provider-node';
+import type { ServiceLocation, TableLocation } from '../core/location.js';
+import { LOCAL_CREDENTIALS } from '../embedded/dynamodb-local.js';
+
+/** Credentials or a credentials provider, as the SDK clients accept them. */
+export type ClientCredentials = NonNullable<DynamoDBClientConfig['credentials']>;
+
+export interface ClientOptions {
+  /** Explicit credentials; default: the SDK chain (with the local fallback for endpoints). */
+  readonly credentials?: ClientCredentials;
+  /** Attempts per request by the SDK's retry strategy (throttling, 5xx, network). Default 6. */
+  readonly maxAttempts?: number;
+}
+
+/** Enough attempts to ride out short throttling bursts without hiding a dead endpoint for long. */
+export const DEFAULT_MAX_ATTEMPTS = 6;
+
+/** Region used for endpoint locations that name none: DynamoDB Local only uses it to pick a database. */
+export const DEFAULT_ENDPOINT_REGION = 'us-east-1';
+
+type AnyLocation = TableLocation | ServiceLocation;
+
+/** The endpoint as a URL; `host:port` gets `http://`, as local servers rarely speak TLS. */
+export function endpointUrl(endpoint: string): string {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(endpoint) ? endpoint : `http://${endpoint}`;
+}
+
+/**
+ * The SDK default chain, but LOCAL_CREDENTIALS when the chain finds nothing configured. Errors other
+ * than "nothing found" (e.g. a broken profile) are not hidden.
+ */
+function endpointCredentialProvider(): ClientCredentials {
+  const chain = defaultProvider();
+  return async () => {
+    try {
+      return await chain();
+    } catch (error) {
+      if (error instanceof Error && error.name === 'CredentialsProviderError') return LOCAL_CREDENTIALS;
+      throw error;
+    }
+  };
+}
+
+function clientConfig(loc: AnyLocation, options: ClientOptions): DynamoDBClientConfig {
+  const maxAttempts = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
+  if (loc.kind === 'aws') {
+    return {
+      region: loc.region,
+      maxAttempts,
+      retryMode: 'standard',
+      ...(options.credentials ? { credentials: options.credentials } : {}),
+    };
+  }
+  return {
+    endpoint: endpointUrl(loc.endpoint),
+    region: loc.region ?? DEFAULT_ENDPOINT_REGION,
+    maxAttempts,
+    retryMode: 'standard',
+    credentials: options.credentials ?? endpointCredentialProvider(),
+  };
+}
+
+export function createDynamoClient(loc: AnyLocation, options: ClientOptions = {}): DynamoDBClient {
+  return new DynamoDBClient(clientConfig(loc, options));
+}
+
+export function createStreamsClient(loc: AnyLocation, options: ClientOptions = {}): DynamoDBStreamsClient {
+  return new DynamoDBStreamsClient(clientConfig(loc, options));
+}
+
+/**
+ * Where a client sends requests, for error messages: "region eu-west-1" or
+ * "http://127.0.0.1:8000 (region us-east-1)". Never throws.
+ */
+export async function clientLocation(client: DynamoDBClient | DynamoDBStreamsClient): Promise<string> {
+  try {
+    const region = await client.config.region();
+    const endpoint = client.config.endpoint ? await client.config.endpoint() : undefined;
+    if (!endpoint) return `region ${region}`;
+    const port = endpoint.port ? `:${endpoint.port}` : '';
+    return `${endpoint.protocol}//${endpoint.hostname}${port} (region ${region})`;
+  } catch {
+    return 'an unknown location';
+  }
+}

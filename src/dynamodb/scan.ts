@@ -1,0 +1,144 @@
+/**
+ * Scans as async iterators, page by page, with an optional capacity budget: one segment (or the
+ * whole table), several segments concurrently in one process, or one share of a scan split across
+ * processes or machines.
+ */
+import { ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { UsageError } from '../core/errors.js';
+import type { Item } from '../core/types.js';
+import type { CapacityBudget } from './capacity.js';
+import { PageChannel } from './page-channel.js';
+import { projectionExpression, readPages } from './paging.js';
+
+export interface ScanOptions {
+  readonly table: string;
+  readonly segment?: number;
+  readonly totalSegments?: number;
+  readonly consistentRead?: boolean;
+  /** Scan Limit: items evaluated per request (DynamoDB also stops a page at 1 MB). */
+  readonly pageSize?: number;
+  /** Top-level attributes to return (all when absent). */
+  readonly projection?: readonly string[];
+  readonly budget?: CapacityBudget;
+  readonly signal?: AbortSignal;
+}
+
+export type ParallelScanOptions = Omit<ScanOptions, 'segment' | 'totalSegments'> & {
+  /** Segments scanned concurrently by this process. */
+  readonly segments: number;
+  /** This process's share of a scan split across `totalSegments` processes (0-based). */
+  readonly segment?: number;
+  readonly totalSegments?: number;
+};
+
+function checkSegment(segment: number | undefined, totalSegments: number | undefined): void {
+  if (segment === undefined && totalSegments === undefined) return;
+  if (
+    segment === undefined ||
+    totalSegments === undefined ||
+    !Number.isInteger(segment) ||
+    !Number.isInteger(totalSegments) ||
+    totalSegments < 1 ||
+    segment < 0 ||
+    segment >= totalSegments
+  ) {
+    throw new UsageError(
+      `segment ${segment} of ${totalSegments} is not valid: give both, as integers with 0 <= segment < totalSegments`,
+    );
+  }
+}
+
+/** Pages of one segment (or of the whole table when no segment is given). */
+export async function* scanPages(client: DynamoDBClient, o: ScanOptions): AsyncGenerator<Item[]> {
+  checkSegment(o.segment, o.totalSegments);
+  const split =
+    o.totalSegments !== undefined && o.totalSegments > 1
+      ? { Segment: o.segment, TotalSegments: o.totalSegments }
+      : {};
+  yield* readPages(
+    client,
+    { action: 'Scan', table: o.table, budget: o.budget, signal: o.signal },
+    (start, signal) =>
+      client.send(
+        new ScanCommand({
+          TableName: o.table,
+          ExclusiveStartKey: start,
+          ConsistentRead: o.consistentRead,
+          Limit: o.pageSize,
+          ReturnConsumedCapacity: 'TOTAL',
+          ...split,
+          ...projectionExpression(o.projection),
+        }),
+        { abortSignal: signal },
+      ),
+  );
+}
+
+/**
+ * Pages of `segments` segments scanned concurrently, in whatever order they arrive. With
+ * `segment`/`totalSegments`, only that share: DynamoDB segments
+ * `segment * segments ... segment * segments + segments - 1` of `totalSegments * segments`, so
+ * processes that use the same `segments` and `totalSegments` together cover the table exactly
+ * (with `segments: 1` that is plain DynamoDB segment `segment` of `totalSegments`).
+ * Memory: at most about two pages per segment are held at a time.
+ */
+export async function* parallelScanPages(
+  client: DynamoDBClient,
+  o: ParallelScanOptions,
+): AsyncGenerator<Item[]> {
+  const { segments, segment, totalSegments, ...rest } = o;
+  if (!Number.isInteger(segments) || segments < 1) {
+    throw new UsageError(`segments must be a positive integer, got ${segments}`);
+  }
+  checkSegment(segment, totalSegments);
+  const total = (totalSegments ?? 1) * segments;
+  const first = (segment ?? 0) * segments;
+  if (total === 1) {
+    yield* scanPages(client, rest);
+    return;
+  }
+  if (segments === 1) {
+    yield* scanPages(client, { ...rest, segment: first, totalSegments: total });
+    return;
+  }
+  const stop = new AbortController();
+  const outer = o.signal;
+  const onAbort = () => stop.abort(outer?.reason);
+  if (outer?.aborted) onAbort();
+  outer?.addEventListener('abort', onAbort, { once: true });
+  const channel = new PageChannel<Item[]>(segments);
+  const workers = Array.from({ length: segments }, async (_, i) => {
+    const pages = scanPages(client, {
+      ...rest,
+      segment: first + i,
+      totalSegments: total,
+      signal: stop.signal,
+    });
+    for await (const page of pages) if (!(await channel.push(page))) return;
+  });
+  const all = Promise.all(workers).then(
+    () => channel.close(),
+    (error: unknown) => {
+      channel.fail(error);
+      stop.abort(error);
+    },
+  );
+  try {
+    yield* channel;
+  } finally {
+    // The consumer stopped early or failed: stop the other segments and let them settle.
+    channel.close();
+    if (!stop.signal.aborted) stop.abort();
+    outer?.removeEventListener('abort', onAbort);
+    await Promise.allSettled([all, ...workers]);
+  }
+}
+
+/** Items of a scan: parallel when `segments` is given, else one segment or the whole table. */
+export async function* scanItems(
+  client: DynamoDBClient,
+  o: ScanOptions | ParallelScanOptions,
+): AsyncGenerator<Item> {
+  const pages = 'segments' in o ? parallelScanPages(client, o) : scanPages(client, o);
+  for await (const page of pages) yield* page;
+}

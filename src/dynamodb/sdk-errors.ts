@@ -1,0 +1,123 @@
+/**
+ * Turns AWS SDK errors into the toolkit's error classes at the adapter boundary, so engines and
+ * shells only ever see ReplicatorError subclasses (with the SDK error kept as `cause`).
+ */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
+import {
+  ConfigError,
+  InvalidDataError,
+  NotFoundError,
+  ReplicatorError,
+  ServiceError,
+} from '../core/errors.js';
+import { clientLocation } from './client.js';
+
+export interface ErrorContext {
+  /** The DynamoDB action, e.g. "BatchWriteItem". */
+  readonly action: string;
+  /** Table (or stream) the request was about, named in the message. */
+  readonly table?: string;
+  /** Where the table lives, e.g. "region us-east-1" or "http://localhost:8000 (region us-east-1)". */
+  readonly location?: string;
+}
+
+/** SDK error names that mean "slow down": the SDK already retried them; callers may back off further. */
+const THROTTLING = new Set([
+  'ProvisionedThroughputExceededException',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+  'LimitExceededException',
+]);
+
+/** Errors that mean the caller has no usable credentials or the wrong ones. */
+const CREDENTIALS = new Set([
+  'CredentialsProviderError',
+  'UnrecognizedClientException',
+  'InvalidSignatureException',
+  'MissingAuthenticationTokenException',
+  'ExpiredTokenException',
+]);
+
+function errorName(error: unknown): string | undefined {
+  return error instanceof Error ? error.name : undefined;
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+export function isThrottlingError(error: unknown): boolean {
+  return THROTTLING.has(errorName(error) ?? '');
+}
+
+export function isAbortError(error: unknown): boolean {
+  return errorName(error) === 'AbortError';
+}
+
+function where(context: ErrorContext): string {
+  const table = context.table ? ` table "${context.table}"` : '';
+  const location = context.location ? ` at ${context.location}` : '';
+  return `${table}${location}`;
+}
+
+/**
+ * The toolkit error for an SDK failure. ReplicatorErrors and aborts pass through unchanged.
+ * - ResourceNotFoundException -> NotFoundError naming the table
+ * - ValidationException -> InvalidDataError with DynamoDB's message
+ * - missing or rejected credentials -> ConfigError saying how to provide them
+ * - anything else -> ServiceError
+ */
+export function translateSdkError(error: unknown, context: ErrorContext): Error {
+  if (error instanceof ReplicatorError || isAbortError(error)) return error as Error;
+  const name = errorName(error) ?? 'Error';
+  const message = errorMessage(error);
+  if (name === 'ResourceNotFoundException') {
+    const what = context.table ? `Table "${context.table}"` : 'The requested resource';
+    const location = context.location ? ` at ${context.location}` : '';
+    return new NotFoundError(`${what} was not found${location} (${context.action}: ${message})`, {
+      cause: error,
+    });
+  }
+  if (name === 'ValidationException' || name === 'SerializationException') {
+    return new InvalidDataError(`DynamoDB rejected ${context.action} on${where(context)}: ${message}`, {
+      cause: error,
+    });
+  }
+  if (CREDENTIALS.has(name)) {
+    return new ConfigError(
+      `No usable AWS credentials for ${context.action} on${where(context)}: ${message}. ` +
+        'Provide credentials through the AWS SDK default chain (AWS_ACCESS_KEY_ID and ' +
+        'AWS_SECRET_ACCESS_KEY, AWS_PROFILE with ~/.aws/credentials, SSO, or an instance/task role).',
+      { cause: error },
+    );
+  }
+  return new ServiceError(`DynamoDB ${context.action} on${where(context)} failed: ${name}: ${message}`, {
+    cause: error,
+  });
+}
+
+/** Runs `fn` and rethrows any failure translated with `context`. */
+export async function withSdkErrors<T>(context: ErrorContext, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    throw translateSdkError(error, context);
+  }
+}
+
+/**
+ * Runs one SDK call against `client`; a failure is translated with the client's location in the
+ * message (looked up only when something failed).
+ */
+export async function callDynamo<T>(
+  client: DynamoDBClient | DynamoDBStreamsClient,
+  context: Omit<ErrorContext, 'location'>,
+  fn: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    throw translateSdkError(error, { ...context, location: await clientLocation(client) });
+  }
+}

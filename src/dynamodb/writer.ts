@@ -1,0 +1,51 @@
+/**
+ * writeAll: stream writes from an (async) iterable into one table with backpressure: the source is
+ * read only as fast as DynamoDB (and the capacity budget) accepts writes, so memory stays bounded
+ * by `concurrency` requests of 25 writes whatever the source's size.
+ */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { RetryPolicy } from '../core/backoff.js';
+import type { KeySchema } from '../core/types.js';
+import type { CapacityBudget } from './capacity.js';
+import { describeTable } from './tables.js';
+import { prepareWrite, WriteScheduler, type BatchWriteResult, type WriteRequest } from './write-scheduler.js';
+
+export type { BatchWriteResult, WriteRequest } from './write-scheduler.js';
+
+export interface WriteAllOptions {
+  /** BatchWriteItem requests in flight at once; default DEFAULT_WRITE_CONCURRENCY. */
+  readonly concurrency?: number;
+  readonly budget?: CapacityBudget;
+  readonly retry?: RetryPolicy;
+  /** The table's key schema; described once when absent. */
+  readonly keySchema?: KeySchema;
+  /** Called with the number of writes acknowledged so far. */
+  readonly onProgress?: (done: number) => void;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Writes every request to `table`, in order per key. Invalid writes (missing key attributes, items
+ * over 400 KB) throw as they are reached; writes still unprocessed after the retry policy stop the
+ * stream and throw UnprocessedError naming their keys (writes not yet read from the source are not
+ * listed: `onProgress` tells how far the stream got).
+ */
+export async function writeAll(
+  client: DynamoDBClient,
+  table: string,
+  requests: AsyncIterable<WriteRequest> | Iterable<WriteRequest>,
+  o: WriteAllOptions = {},
+): Promise<BatchWriteResult> {
+  const schema = o.keySchema ?? (await describeTable(client, table)).keySchema;
+  const scheduler = new WriteScheduler(client, { ...o, stopOnUnprocessed: true });
+  try {
+    for await (const request of requests) {
+      if (!(await scheduler.add(prepareWrite(table, request, schema)))) break;
+    }
+  } catch (error) {
+    // Let the requests already sent finish (their outcome is not reported) before failing.
+    await scheduler.finish().catch(() => undefined);
+    throw error;
+  }
+  return scheduler.finish();
+}
