@@ -1,0 +1,189 @@
+/**
+ * The `backup` Lambda handler: subscribed to a table's stream, it appends each batch to the table's
+ * change log at `s3://<BackupBucket>/<BackupPrefix>/<table>/` as one gzipped segment (one PUT per
+ * batch; see backup/change-log.ts). With the event source mapping's BatchSize at 100 or more (and a
+ * MaximumBatchingWindowInSeconds so quiet periods still fill batches), that is at most one PUT per
+ * 100 changes.
+ *
+ * Environment (validated on the first invocation of a container, errors name the variable):
+ * - BackupBucket (required), BackupPrefix (optional folder inside the bucket), BackupRegion (the
+ *   bucket's region; default AWS_REGION), BackupEndpoint (optional: an S3-compatible endpoint).
+ * - TurnoverRole (BEFORE|AFTER) + TurnoverAt (epoch ms): the cut-over filter, as for `replicate`.
+ * - LogLevel: debug|info|warn|error.
+ *
+ * Outcome per batch: an empty batch succeeds; a malformed event or an insert/update without a new
+ * image (a KEYS_ONLY or OLD_IMAGE stream: the log could not rebuild items) throws before anything
+ * is written; when some segments fail to upload, the response names the first sequence number of
+ * the first failed segment; when none could be written, the handler throws so Lambda retries.
+ * Lambda records carry no shard id, so the log files them under the stream's label.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Change } from '../core/change.js';
+import { changesFromLambdaEvent, tableOfStreamArn } from '../core/change-sources.js';
+import { ConfigError, InvalidDataError } from '../core/errors.js';
+import { isRegionName } from '../core/location.js';
+import { applyTurnover, type TurnoverFilter } from '../core/turnover.js';
+import { compareSequenceNumbers } from '../core/change.js';
+import { openObjectStore } from '../storage/open-store.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import { writeChangeBatch } from '../backup/change-log.js';
+import { BatchFailedError, batchResponse, type StreamBatchResponse } from './batch-response.js';
+import { envLogLevel, envTurnover, envValue, requireEnv, type Env } from './config.js';
+import { createLogger, type Logger, type LogLevel } from './log.js';
+import type { LambdaContext } from './replicate.js';
+
+export interface BackupConfig {
+  readonly bucket: string;
+  /** Folder inside the bucket; each table's log is `<prefix>/<table>/`. */
+  readonly prefix: string;
+  readonly region?: string;
+  readonly endpoint?: string;
+  readonly turnover?: TurnoverFilter;
+  readonly logLevel: LogLevel;
+}
+
+const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+/** The `backup` handler's configuration; throws ConfigError naming the first bad variable. */
+export function readBackupConfig(env: Env): BackupConfig {
+  const bucket = requireEnv(env, 'BackupBucket', 'the S3 bucket the change log is written to');
+  if (!BUCKET.test(bucket))
+    throw new ConfigError(`BackupBucket must be an S3 bucket name (not a URL or path), got "${bucket}"`);
+  const prefix = (envValue(env, 'BackupPrefix') ?? '').replace(/^\/+|\/+$/g, '');
+  if (prefix.split('/').some((p) => p === '.' || p === '..'))
+    throw new ConfigError(`BackupPrefix must not contain "." or ".." folders, got "${prefix}"`);
+  const region = envValue(env, 'BackupRegion') ?? envValue(env, 'AWS_REGION');
+  if (region !== undefined && !isRegionName(region))
+    throw new ConfigError(`BackupRegion must be an AWS region such as eu-west-1, got "${region}"`);
+  const endpoint = envValue(env, 'BackupEndpoint');
+  if (endpoint !== undefined && !/^https?:\/\/[^/\s]+\/?$/.test(endpoint))
+    throw new ConfigError(`BackupEndpoint must be an http(s)://host[:port] URL, got "${endpoint}"`);
+  const turnover = envTurnover(env);
+  return {
+    bucket,
+    prefix,
+    ...(region ? { region } : {}),
+    ...(endpoint ? { endpoint } : {}),
+    ...(turnover ? { turnover } : {}),
+    logLevel: envLogLevel(env),
+  };
+}
+
+export type BackupHandler = (event: unknown, context?: LambdaContext) => Promise<StreamBatchResponse>;
+
+export interface BackupDeps {
+  /** The store holding every table's log (rooted at bucket/prefix); default: S3 from the config. */
+  readonly store?: ObjectStore;
+  readonly logger?: Logger;
+  /** Clock for changes without a creation time (tests). */
+  readonly now?: () => number;
+}
+
+/** The stream a Lambda event came from: table name and stream label, from eventSourceARN. */
+function eventSource(event: unknown, count: number): { table: string; streamLabel: string } {
+  const records = (event as { Records: { eventSourceARN?: unknown }[] }).Records;
+  const arns = new Set(records.map((r) => r.eventSourceARN));
+  const arn = [...arns][0];
+  if (arns.size !== 1 || typeof arn !== 'string')
+    throw new InvalidDataError(
+      `backup needs the table name from eventSourceARN, but the ${count} records name ${arns.size === 1 ? 'none' : `${arns.size} different sources`}`,
+    );
+  const { table } = tableOfStreamArn(arn);
+  return { table, streamLabel: arn.slice(arn.lastIndexOf('/stream/') + '/stream/'.length) };
+}
+
+function requireNewImages(changes: readonly Change[]): void {
+  for (const c of changes) {
+    if (c.eventName !== 'REMOVE' && !c.newImage)
+      throw new InvalidDataError(
+        `${c.eventName} record ${c.sequenceNumber} has no NewImage: a backup needs a stream with view type NEW_IMAGE or NEW_AND_OLD_IMAGES (got ${c.streamViewType ?? 'unknown'})`,
+      );
+  }
+}
+
+/** Builds a handler from a validated config; tests call this, `backup` below reads process.env. */
+export function createBackupHandler(config: BackupConfig, deps: BackupDeps = {}): BackupHandler {
+  const baseLog = deps.logger ?? createLogger({ level: config.logLevel });
+  const root =
+    deps.store ??
+    openObjectStore(
+      { kind: 's3', bucket: config.bucket, prefix: config.prefix },
+      {
+        s3: {
+          ...(config.region ? { region: config.region } : {}),
+          ...(config.endpoint ? { endpoint: config.endpoint } : {}),
+        },
+      },
+    );
+  const now = deps.now ?? Date.now;
+
+  return async (event, context) => {
+    const log = baseLog.child({ correlationId: context?.awsRequestId ?? randomUUID() });
+    const started = performance.now();
+    try {
+      const received = changesFromLambdaEvent(event);
+      if (received.length === 0) {
+        log.info('empty batch', { records: 0 });
+        return batchResponse(undefined);
+      }
+      const { table, streamLabel } = eventSource(event, received.length);
+      const kept = applyTurnover(received, config.turnover);
+      requireNewImages(kept);
+      if (kept.length === 0) {
+        log.info('batch skipped by the cut-over filter', {
+          table,
+          records: received.length,
+          turnover: config.turnover,
+        });
+        return batchResponse(undefined);
+      }
+      const changes = kept.map((c) => (c.shardId ? c : { ...c, shardId: `stream-${streamLabel}` }));
+      const result = await writeChangeBatch(root.at(table), changes, { now: now() });
+      const fields = {
+        table,
+        records: received.length,
+        logged: result.written,
+        skipped: received.length - kept.length,
+        objects: result.objects.length,
+        firstSequenceNumber: received[0]?.sequenceNumber,
+        lastSequenceNumber: received[received.length - 1]?.sequenceNumber,
+        writeMs: Math.round(performance.now() - started),
+      };
+      if (result.failed.length === 0) {
+        log.info('batch logged', fields);
+        return batchResponse(undefined);
+      }
+      const firstFailed = result.failed
+        .map((f) => f.segment.header.firstSequenceNumber)
+        .sort(compareSequenceNumbers)[0] as string;
+      log.error('segments failed', {
+        ...fields,
+        lowestFailedSequenceNumber: firstFailed,
+        failed: result.failed.map((f) => ({ object: f.segment.name, error: f.error })),
+      });
+      if (result.written === 0)
+        throw new BatchFailedError(
+          `no record of the batch could be logged: ${result.failed.length} segment(s) failed, e.g. ${String((result.failed[0]?.error as Error | undefined)?.message)}`,
+        );
+      return batchResponse(firstFailed);
+    } catch (error) {
+      if (!(error instanceof BatchFailedError)) log.error('batch refused', { error });
+      throw error;
+    }
+  };
+}
+
+let defaultHandler: BackupHandler | undefined;
+
+/** The Lambda entry point: `dynamodb-replicator/lambda` -> `backup`. */
+export async function backup(event: unknown, context?: LambdaContext): Promise<StreamBatchResponse> {
+  if (!defaultHandler) {
+    try {
+      defaultHandler = createBackupHandler(readBackupConfig(process.env));
+    } catch (error) {
+      createLogger().error('invalid configuration', { error });
+      throw error;
+    }
+  }
+  return defaultHandler(event, context);
+}
