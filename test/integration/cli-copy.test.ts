@@ -47,8 +47,8 @@ test('copy --create creates the target from the source description and copies ev
 
   const copied = await scanAll(client, target);
   assert.equal(copied.length, 600);
-  const original = new Map((await scanAll(client, source)).map((i) => [`${i.id?.S}`, i]));
-  for (const item of copied) assert.ok(itemsEqual(item, original.get(`${item.id?.S}`)));
+  const original = byId(await scanAll(client, source));
+  for (const [id, item] of byId(copied)) assert.ok(itemsEqual(item, original.get(id)), id);
 
   // Copying again into the now existing target (same key schema) is fine and idempotent.
   const again = await runCliCapture(['copy', `${endpoint}/${source}`, `${endpoint}/${target}`, '--json']);

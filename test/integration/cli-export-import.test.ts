@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { BatchWriteItemCommand, PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
-import { itemsEqual } from '../../src/core/equality.js';
+import { fromDynamoJson } from '../../src/core/ddb-json.js';
+import { compareNumberStrings, itemsEqual } from '../../src/core/equality.js';
 import type { AttributeValue, Item } from '../../src/core/types.js';
 import { runCliCapture } from '../harness/cli.js';
 import { createTestTable, dynamoClient, dynamoEndpoint, uniqueName } from '../harness/dynamodb.js';
@@ -113,22 +114,46 @@ async function assertSameTables(endpoint: string, source: string, target: string
     assert.ok(copy);
     assert.deepEqual(Object.keys(copy).sort(), Object.keys(item).sort(), `attributes of ${id}`);
     for (const name of Object.keys(item)) {
-      const [x, y] = [item[name] as AttributeValue, copy[name] as AttributeValue];
+      const x = item[name] as AttributeValue;
+      const y = copy[name] as AttributeValue;
       assert.deepEqual(numberStrings(y), numberStrings(x), `numbers of ${id}.${name}`);
       assert.deepEqual(bytesOf(y), bytesOf(x), `bytes of ${id}.${name}`);
     }
   }
 }
 
-/** The source table kept the tricky numbers exactly as written (so the comparison above means something). */
-async function assertTrickyNumbersStored(endpoint: string, table: string) {
+/**
+ * The source table kept the tricky values (so the comparisons mean something). DynamoDB stores
+ * numbers normalized: DynamoDB Local returns 1E-130 as a plain decimal, equal in value.
+ */
+async function assertTrickyValuesStored(endpoint: string, table: string): Promise<Map<string, Item>> {
   const client = dynamoClient(endpoint);
   const items = byId(await scanAll(client, table));
   client.destroy();
   assert.deepEqual(items.get('big')?.n, { N: '12345678901234567890123456789012345678' });
-  assert.deepEqual(items.get('tiny')?.n, { N: '1E-130' });
   assert.deepEqual(items.get('negative')?.n, { N: '-0.000000000000000000000000000000000001' });
+  const tiny = items.get('tiny')?.n as { N: string };
+  assert.equal(compareNumberStrings(tiny.N, '1E-130'), 0, tiny.N);
+  assert.equal(compareNumberStrings(tiny.N, '1E-129'), -1);
   assert.deepEqual(items.get('empty')?.s, { S: '' });
+  return items;
+}
+
+/** Every item line of an export carries exactly the source's wire values (numbers, bytes). */
+function assertLinesMatch(itemLines: readonly string[], source: Map<string, Item>): void {
+  assert.equal(itemLines.length, source.size);
+  for (const [i, line] of itemLines.entries()) {
+    const item = fromDynamoJson(JSON.parse(line), `line ${i + 2}`);
+    const id = (item.id as { S: string }).S;
+    const original = source.get(id);
+    assert.ok(original && itemsEqual(item, original), `line ${i + 2} (${id})`);
+    for (const name of Object.keys(original)) {
+      const x = original[name] as AttributeValue;
+      const y = item[name] as AttributeValue;
+      assert.deepEqual(numberStrings(y), numberStrings(x), `numbers of ${id}.${name}`);
+      assert.deepEqual(bytesOf(y), bytesOf(x), `bytes of ${id}.${name}`);
+    }
+  }
 }
 
 async function tempDir(): Promise<string> {
@@ -161,15 +186,12 @@ for (const fileName of ['export.ndjson', 'export.ndjson.gz']) {
     assert.equal(description.TableName, source);
     assert.deepEqual(description.KeySchema, [{ AttributeName: 'id', KeyType: 'HASH' }]);
     // The wire strings in the file are the exact ones DynamoDB stored, B as base64.
-    const big = lines.find((l) => l.includes('"big"')) as string;
+    const stored = await assertTrickyValuesStored(endpoint, source);
+    assertLinesMatch(lines.slice(1), stored);
+    const lineOf = (id: string) => lines.find((l) => JSON.parse(l).id?.S === id) as string;
+    const big = lineOf('big');
     assert.ok(big.includes('"n":{"N":"12345678901234567890123456789012345678"}'), big);
-    assert.deepEqual(JSON.parse(big), {
-      id: { S: 'big' },
-      n: { N: '12345678901234567890123456789012345678' },
-    });
-    const tiny = lines.find((l) => l.includes('"tiny"')) as string;
-    assert.deepEqual(JSON.parse(tiny), { id: { S: 'tiny' }, n: { N: '1E-130' } });
-    const binary = JSON.parse(lines.find((l) => l.includes('"binary"')) as string);
+    const binary = JSON.parse(lineOf('binary'));
     assert.equal(binary.b.B, Buffer.from([0, 1, 2, 127, 128, 254, 255]).toString('base64'));
 
     const target = uniqueName('imported');
@@ -177,7 +199,6 @@ for (const fileName of ['export.ndjson', 'export.ndjson.gz']) {
     assert.equal(imported.code, 0, imported.stderr);
     assert.match(imported.stdout, new RegExp(`^imported ${items.length} items into .*/${target} \\(created`));
 
-    await assertTrickyNumbersStored(endpoint, source);
     await assertSameTables(endpoint, source, target, items.length);
     await rm(dir, { recursive: true });
   });
