@@ -24,12 +24,6 @@ export interface CheckpointState {
   readonly version: 1;
   readonly streamArn: string;
   readonly shards: Readonly<Record<string, ShardCheckpoint>>;
-  /**
-   * Shards that were open when a backfill recorded its position and are absent from `shards` must
-   * not be read from TRIM_HORIZON, they are positioned by the backfill. Shards the stream lists that
-   * are neither here nor in `shards` appeared later and are read from TRIM_HORIZON.
-   */
-  readonly knownShards?: readonly string[];
   readonly updatedAt: string;
 }
 
@@ -156,7 +150,6 @@ export class DynamoCheckpointStore implements CheckpointStore {
  */
 export class CheckpointWriter {
   private shards: Record<string, ShardCheckpoint>;
-  private knownShards: readonly string[] | undefined;
   private saving: Promise<void> | undefined;
   private pending: Promise<void> | undefined;
   private saves = 0;
@@ -167,15 +160,10 @@ export class CheckpointWriter {
     initial?: CheckpointState,
   ) {
     this.shards = { ...(initial?.streamArn === streamArn ? initial.shards : {}) };
-    this.knownShards = initial?.streamArn === streamArn ? initial.knownShards : undefined;
   }
 
   get(shardId: string): ShardCheckpoint | undefined {
     return this.shards[shardId];
-  }
-
-  get known(): readonly string[] | undefined {
-    return this.knownShards;
   }
 
   get saveCount(): number {
@@ -187,7 +175,6 @@ export class CheckpointWriter {
       version: 1,
       streamArn: this.streamArn,
       shards: { ...this.shards },
-      ...(this.knownShards ? { knownShards: this.knownShards } : {}),
       updatedAt: new Date().toISOString(),
     };
   }
@@ -202,13 +189,11 @@ export class CheckpointWriter {
   prune(listed: ReadonlySet<string>): void {
     for (const [id, c] of Object.entries(this.shards))
       if (c.finished && !listed.has(id)) delete this.shards[id];
-    if (this.knownShards) this.knownShards = this.knownShards.filter((id) => listed.has(id));
   }
 
   /** Replaces the whole state (a backfill's recorded position) and saves it. */
-  async reset(shards: Record<string, ShardCheckpoint>, knownShards: readonly string[]): Promise<void> {
+  async reset(shards: Readonly<Record<string, ShardCheckpoint>>): Promise<void> {
     this.shards = { ...shards };
-    this.knownShards = [...knownShards];
     await this.flush();
   }
 

@@ -1,8 +1,12 @@
 import type { Command } from '../command.js';
 import { copyCommand } from './copy.js';
 import { describeCommand } from './describe.js';
+import { diffRecordCommand } from './diff-record.js';
+import { diffTablesCommand } from './diff-tables.js';
 import { exportCommand } from './export.js';
 import { importCommand } from './import.js';
+import { replicateRecordCommand } from './replicate-record.js';
+import { replicateCommand } from './replicate.js';
 import { scanCommand } from './scan.js';
 import { tablesCommand } from './tables.js';
 
@@ -17,4 +21,8 @@ export const COMMANDS: readonly Command[] = [
   exportCommand,
   importCommand,
   copyCommand,
+  diffTablesCommand,
+  diffRecordCommand,
+  replicateRecordCommand,
+  replicateCommand,
 ];

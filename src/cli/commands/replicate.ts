@@ -1,0 +1,402 @@
+import { createServer, type Server } from 'node:http';
+import path from 'node:path';
+import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
+import { NotFoundError, UsageError } from '../../core/errors.js';
+import { parseTableLocation } from '../../core/location.js';
+import type { TurnoverFilter } from '../../core/turnover.js';
+import { createDynamoClient, createStreamsClient } from '../../dynamodb/client.js';
+import { describeTable } from '../../dynamodb/tables.js';
+import { backfill } from '../../replicate/backfill.js';
+import {
+  CheckpointWriter,
+  DynamoCheckpointStore,
+  FileCheckpointStore,
+  type CheckpointStore,
+} from '../../replicate/checkpoint.js';
+import { prepareReplicas, type ApplyOptions, type ReplicaTarget } from '../../replicate/engine.js';
+import { prometheusText } from '../../replicate/metrics.js';
+import {
+  StreamRunner,
+  type RunnerStats,
+  type RunnerSummary,
+  type StartFrom,
+} from '../../replicate/runner.js';
+import { loadTransform } from '../../replicate/transform.js';
+import { StreamGapError } from '../../streams/reader.js';
+import { WRITE_BUDGET_HELP, WRITE_BUDGET_OPTIONS, writeBudgetOption } from '../budgets.js';
+import { intOption, stringOption, type CliIO, type Command, type ParsedArgs } from '../command.js';
+import { parseDuration } from '../duration.js';
+import { closing, openTable, type OpenTable } from '../locations.js';
+
+export const replicateCommand: Command = {
+  name: 'replicate',
+  summary: "Follow a table's stream and apply every change to one or more replicas (standalone runner)",
+  help: `Usage: dynamodb-replicator replicate <source> <replica> [<replica>...] [options]
+
+Reads the source table's DynamoDB stream (it must be enabled, NEW_IMAGE or NEW_AND_OLD_IMAGES unless
+--read-through) and applies every change to each replica: the same engine as the Lambda handler,
+without Lambda. Shards are read parent before child, several at once, each in order; the position is
+checkpointed after every applied batch and never passes a change that is not on every replica, so a
+restart resumes where it stopped (at least once). SIGINT/SIGTERM finish the batch in flight,
+checkpoint and exit 0.
+
+Arguments:
+  source     region/table, host:port/table or http(s)://host:port/table[?region=r]
+  replica    same forms; must exist with the source's key schema
+
+Options:
+  --checkpoint FILE        checkpoint file (default .dynamodb-replicator/<source table>.checkpoint.json)
+  --checkpoint-table LOC   keep the checkpoint in a DynamoDB table instead (hash key "id" S)
+  --from WHERE             first start without a checkpoint: trim-horizon (default, everything the
+                           stream still holds) or latest (only changes from now on)
+  --backfill               copy every existing item first, then replay the stream from a position
+                           recorded before the copy (no change is lost; see the README on the 24-hour
+                           stream retention)
+  --parallel K             shards read at once, and scan segments for --backfill (default 4)
+${WRITE_BUDGET_HELP}
+                           (both apply to the --backfill copy)
+  --transform MODULE       a module exporting transform(change) -> change | null (drop)
+  --turnover-role ROLE     BEFORE or AFTER: the cut-over filter, with --turnover-at
+  --turnover-at MS         cut-over instant in epoch milliseconds
+  --read-through           read the current item from the source (consistent read) instead of
+                           taking the stream's new image; required for KEYS_ONLY/OLD_IMAGE streams
+  --on-gap WHAT            when changes were trimmed from the stream before being applied: stop
+                           (default, exit 2) or resync (backfill, then continue)
+  --stop-when-idle DUR     exit 0 once caught up and no change arrived for DUR (e.g. 5s)
+  --stats-every DUR        how often to print records/s and lag (default 5s)
+  --metrics-port PORT      serve the figures as Prometheus text on http://127.0.0.1:PORT/metrics
+  --json                   print stats and the final summary as JSON lines on stdout
+  --debug                  print stack traces on errors`,
+  options: {
+    checkpoint: { type: 'string' },
+    'checkpoint-table': { type: 'string' },
+    from: { type: 'string' },
+    backfill: { type: 'boolean' },
+    parallel: { type: 'string' },
+    transform: { type: 'string' },
+    'turnover-role': { type: 'string' },
+    'turnover-at': { type: 'string' },
+    'read-through': { type: 'boolean' },
+    'on-gap': { type: 'string' },
+    'stop-when-idle': { type: 'string' },
+    'stats-every': { type: 'string' },
+    'metrics-port': { type: 'string' },
+    ...WRITE_BUDGET_OPTIONS,
+  },
+  positionals: [2, Infinity],
+  async run(args, io) {
+    const settings = parseSettings(args);
+    const source = openTable(args.positionals[0] as string);
+    const replicas = args.positionals.slice(1).map((text) => openTable(text));
+    const labels = new Set<string>([source.label]);
+    for (const r of replicas) {
+      if (labels.has(r.label))
+        throw new UsageError(`replicate: ${r.label} is given twice (or is the source)`);
+      labels.add(r.label);
+    }
+    const streams = createStreamsClient(source.location);
+    const checkpointClient = settings.checkpointTable
+      ? createDynamoClient(settings.checkpointTable)
+      : undefined;
+    const clients = [
+      source.client,
+      ...replicas.map((r) => r.client),
+      streams,
+      ...(checkpointClient ? [checkpointClient] : []),
+    ];
+    return closing(clients, async () => {
+      const prepared = await prepare(source, replicas, settings);
+      const store: CheckpointStore =
+        settings.checkpointTable && checkpointClient
+          ? new DynamoCheckpointStore(
+              checkpointClient,
+              settings.checkpointTable.table,
+              `${source.label} -> ${replicas.map((r) => r.label).join(', ')}`,
+            )
+          : new FileCheckpointStore(settings.checkpointFile ?? defaultCheckpointFile(source.table));
+      return replicateLoop({ io, settings, source, streams, store, ...prepared });
+    });
+  },
+};
+
+interface Settings {
+  readonly checkpointFile?: string;
+  readonly checkpointTable?: ReturnType<typeof parseTableLocation>;
+  readonly from: StartFrom;
+  readonly backfill: boolean;
+  readonly parallel: number;
+  readonly writeBudget: ReturnType<typeof writeBudgetOption>;
+  readonly transform?: string;
+  readonly turnover?: TurnoverFilter;
+  readonly readThrough: boolean;
+  readonly onGap: 'stop' | 'resync';
+  readonly stopWhenIdleMs?: number;
+  readonly statsEveryMs: number;
+  readonly metricsPort?: number;
+  readonly json: boolean;
+}
+
+function parseSettings(args: ParsedArgs): Settings {
+  const from = stringOption(args, 'from') ?? 'trim-horizon';
+  if (from !== 'trim-horizon' && from !== 'latest')
+    throw new UsageError(`--from must be trim-horizon or latest, got "${from}"`);
+  const onGap = stringOption(args, 'on-gap') ?? 'stop';
+  if (onGap !== 'stop' && onGap !== 'resync')
+    throw new UsageError(`--on-gap must be stop or resync, got "${onGap}"`);
+  const checkpointFile = stringOption(args, 'checkpoint');
+  const checkpointTableText = stringOption(args, 'checkpoint-table');
+  if (checkpointFile && checkpointTableText)
+    throw new UsageError('--checkpoint and --checkpoint-table are alternatives: give one');
+  const idle = stringOption(args, 'stop-when-idle');
+  const every = stringOption(args, 'stats-every');
+  const metricsPort = intOption(args, 'metrics-port', undefined, { min: 0, max: 65535 });
+  const transform = stringOption(args, 'transform');
+  const turnover = parseTurnover(args);
+  return {
+    ...(checkpointFile ? { checkpointFile } : {}),
+    ...(checkpointTableText ? { checkpointTable: parseTableLocation(checkpointTableText) } : {}),
+    from,
+    backfill: args.values.backfill === true,
+    parallel: intOption(args, 'parallel', 4, { min: 1, max: 1000 }) as number,
+    writeBudget: writeBudgetOption(args),
+    ...(transform ? { transform } : {}),
+    ...(turnover ? { turnover } : {}),
+    readThrough: args.values['read-through'] === true,
+    onGap,
+    ...(idle !== undefined ? { stopWhenIdleMs: parseDuration(idle, 'stop-when-idle') } : {}),
+    statsEveryMs: every !== undefined ? Math.max(100, parseDuration(every, 'stats-every')) : 5_000,
+    ...(metricsPort !== undefined ? { metricsPort } : {}),
+    json: args.values.json === true,
+  };
+}
+
+function parseTurnover(args: ParsedArgs): TurnoverFilter | undefined {
+  const role = stringOption(args, 'turnover-role');
+  const at = stringOption(args, 'turnover-at');
+  if (role === undefined && at === undefined) return undefined;
+  if (role !== 'BEFORE' && role !== 'AFTER')
+    throw new UsageError(
+      `--turnover-role must be BEFORE or AFTER${role === undefined ? ' (with --turnover-at)' : `, got "${role}"`}`,
+    );
+  if (at === undefined || !/^\d+$/.test(at) || !Number.isSafeInteger(Number(at)))
+    throw new UsageError(
+      `--turnover-at must be a time in epoch milliseconds${at === undefined ? ' (with --turnover-role)' : `, got "${at}"`}`,
+    );
+  return { role, at: Number(at) };
+}
+
+function defaultCheckpointFile(table: string): string {
+  return path.join('.dynamodb-replicator', `${table}.checkpoint.json`);
+}
+
+interface Prepared {
+  readonly streamArn: string;
+  readonly itemCount?: number;
+  readonly apply: Omit<ApplyOptions, 'signal'>;
+}
+
+/** Every check that can refuse the run happens here, before anything is written. */
+async function prepare(source: OpenTable, replicas: readonly OpenTable[], s: Settings): Promise<Prepared> {
+  const info = await describeTable(source.client, source.table);
+  if (!info.streamArn)
+    throw new NotFoundError(
+      `${source.label} has no stream enabled. Enable one (StreamViewType NEW_AND_OLD_IMAGES or NEW_IMAGE), ` +
+        'e.g. `aws dynamodb update-table --table-name ' +
+        `${source.table} --stream-specification StreamEnabled=true,StreamViewType=NEW_AND_OLD_IMAGES\``,
+    );
+  if ((info.streamViewType === 'KEYS_ONLY' || info.streamViewType === 'OLD_IMAGE') && !s.readThrough)
+    throw new UsageError(
+      `The stream of ${source.label} is ${info.streamViewType}: its records carry no new image to replicate. ` +
+        'Switch the stream to NEW_AND_OLD_IMAGES (or NEW_IMAGE), or pass --read-through to read each changed item from the source.',
+    );
+  const targets: ReplicaTarget[] = replicas.map((r) => ({
+    client: r.client,
+    table: r.table,
+    label: r.label,
+  }));
+  await prepareReplicas(targets, { keySchema: info.keySchema, label: source.label });
+  const transform = s.transform ? await loadTransform(s.transform, { label: '--transform' }) : undefined;
+  return {
+    streamArn: info.streamArn,
+    ...(info.itemCount !== undefined ? { itemCount: info.itemCount } : {}),
+    apply: {
+      replicas: targets,
+      keySchema: info.keySchema,
+      ...(transform ? { transform } : {}),
+      ...(s.turnover ? { turnover: s.turnover } : {}),
+      ...(s.readThrough ? { readThrough: { client: source.client, table: source.table } } : {}),
+    },
+  };
+}
+
+interface LoopInput extends Prepared {
+  readonly io: CliIO;
+  readonly settings: Settings;
+  readonly source: OpenTable;
+  readonly streams: DynamoDBStreamsClient;
+  readonly store: CheckpointStore;
+}
+
+/** Runs the runner (after a backfill if asked), resyncing on a gap if asked; returns the exit code. */
+async function replicateLoop(input: LoopInput): Promise<number> {
+  const { io, settings: s } = input;
+  const stop = new AbortController();
+  const onSignal = (): void => stop.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  let current: StreamRunner | undefined;
+  const metrics =
+    s.metricsPort !== undefined ? await serveMetrics(s.metricsPort, () => current?.stats(), io) : undefined;
+  const log = (event: Readonly<Record<string, unknown>>): void => {
+    if (s.json) io.stdout.write(JSON.stringify(event) + '\n');
+    else io.stderr.write(`${String(event.event)}: ${JSON.stringify({ ...event, event: undefined })}\n`);
+  };
+  try {
+    let doBackfill = s.backfill;
+    for (;;) {
+      let iterators: ReadonlyMap<string, string> | undefined;
+      if (doBackfill) {
+        iterators = await runBackfill(input, stop.signal, log);
+        if (stop.signal.aborted) return 0;
+      }
+      const runner = new StreamRunner({
+        streams: input.streams,
+        streamArn: input.streamArn,
+        apply: input.apply,
+        checkpoint: input.store,
+        from: s.from,
+        parallel: s.parallel,
+        signal: stop.signal,
+        ...(s.stopWhenIdleMs !== undefined ? { stopWhenIdleMs: s.stopWhenIdleMs } : {}),
+        ...(iterators ? { initialIterators: iterators } : {}),
+        log,
+      });
+      current = runner;
+      const ticker = statsTicker(runner, s, io);
+      let summary: RunnerSummary;
+      try {
+        summary = await runner.run();
+      } catch (error) {
+        if (error instanceof StreamGapError && s.onGap === 'resync' && !stop.signal.aborted) {
+          log({ event: 'gap', message: error.message, action: 'resync' });
+          doBackfill = true;
+          continue;
+        }
+        throw error;
+      } finally {
+        clearInterval(ticker);
+      }
+      printSummary(io, summary, s.json);
+      return 0;
+    }
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await new Promise<void>((resolve) => (metrics ? metrics.close(() => resolve()) : resolve()));
+  }
+}
+
+async function runBackfill(
+  input: LoopInput,
+  signal: AbortSignal,
+  log: (event: Readonly<Record<string, unknown>>) => void,
+): Promise<ReadonlyMap<string, string>> {
+  const s = input.settings;
+  log({ event: 'backfill-start', source: input.source.label, itemCount: input.itemCount });
+  let lastReport = 0;
+  const result = await backfill({
+    source: { client: input.source.client, table: input.source.table },
+    streams: input.streams,
+    streamArn: input.streamArn,
+    apply: {
+      replicas: input.apply.replicas,
+      keySchema: input.apply.keySchema,
+      ...(input.apply.transform ? { transform: input.apply.transform } : {}),
+    },
+    parallel: s.parallel,
+    ...(s.writeBudget ? { writeBudget: s.writeBudget } : {}),
+    ...(input.itemCount !== undefined ? { itemCount: input.itemCount } : {}),
+    signal,
+    warn: (message) => log({ event: 'backfill-warning', message }),
+    onProgress: (copied) => {
+      const now = performance.now();
+      if (now - lastReport < s.statsEveryMs) return;
+      lastReport = now;
+      log({ event: 'backfill-progress', copied });
+    },
+  });
+  // The recorded position becomes the checkpoint: a restart after this point replays from it.
+  await new CheckpointWriter(input.store, input.streamArn).reset(result.position.shards);
+  log({
+    event: 'backfill-done',
+    scanned: result.copy.scanned,
+    written: result.copy.written,
+    skipped: result.copy.skipped,
+    seconds: Number(result.copy.seconds.toFixed(3)),
+  });
+  return result.position.iterators;
+}
+
+function statsTicker(runner: StreamRunner, s: Settings, io: CliIO): NodeJS.Timeout {
+  let previous = { records: 0, at: performance.now() };
+  const timer = setInterval(() => {
+    const stats = runner.stats();
+    const now = performance.now();
+    const rate = ((stats.records - previous.records) * 1000) / Math.max(1, now - previous.at);
+    previous = { records: stats.records, at: now };
+    if (s.json)
+      io.stdout.write(
+        JSON.stringify({ event: 'stats', recordsPerSecond: Math.round(rate), ...stats }) + '\n',
+      );
+    else io.stderr.write(statsLine(stats, rate) + '\n');
+  }, s.statsEveryMs);
+  timer.unref();
+  return timer;
+}
+
+export function statsLine(stats: RunnerStats, recordsPerSecond: number): string {
+  const reading = stats.shards.filter((x) => x.state === 'reading');
+  const perShard = reading
+    .map(
+      (x) => `${x.shardId.slice(-8)}: ${x.records} rec, lag ${x.lagMs === undefined ? '-' : `${x.lagMs} ms`}`,
+    )
+    .join('; ');
+  return (
+    `replicate: ${stats.records} records, ${Math.round(recordsPerSecond)}/s, ` +
+    `lag ${stats.lagMs === undefined ? '-' : `${stats.lagMs} ms`}, ${reading.length} shard(s) open` +
+    (perShard ? ` [${perShard}]` : '')
+  );
+}
+
+function printSummary(io: CliIO, summary: RunnerSummary, json: boolean): void {
+  if (json) {
+    io.stdout.write(JSON.stringify({ event: 'stopped', ...summary }) + '\n');
+    return;
+  }
+  io.stdout.write(
+    `replicate stopped (${summary.reason}): ${summary.records} records applied, ${summary.skipped} skipped, ` +
+      `${summary.failedAttempts} failed attempts retried, ${summary.checkpoints} checkpoints in ${(summary.uptimeMs / 1000).toFixed(1)} s\n`,
+  );
+}
+
+async function serveMetrics(port: number, stats: () => RunnerStats | undefined, io: CliIO): Promise<Server> {
+  const server = createServer((req, res) => {
+    const current = stats();
+    if (req.url?.split('?')[0] !== '/metrics' || !current) {
+      res.writeHead(current ? 404 : 503).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(prometheusText(current));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error) =>
+      reject(new UsageError(`--metrics-port ${port}: ${(error as Error).message}`, { cause: error })),
+    );
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
+  server.unref();
+  const address = server.address();
+  const actual = typeof address === 'object' && address ? address.port : port;
+  io.stderr.write(`metrics on http://127.0.0.1:${actual}/metrics\n`);
+  return server;
+}

@@ -1,0 +1,341 @@
+/**
+ * Backfill hand-off: copy a live table to its replicas, then follow its stream, without a window in
+ * which a change can be lost.
+ *
+ * 1. Record the stream position first. For every shard open at that moment a LATEST iterator is
+ *    taken and polled during the copy until the shard's first new record shows up; that record's
+ *    sequence number becomes the shard's resume point (AT_SEQUENCE_NUMBER). A shard with no new
+ *    record keeps its live iterator, which is handed to the runner. Shards closed at that moment are
+ *    history the copy already contains (finished). Shards that appear later are read from
+ *    TRIM_HORIZON by the runner.
+ * 2. Copy every item with a strongly consistent parallel scan within a capacity budget. Any write
+ *    that completed before the copy read an item is in the copy; any write after the position was
+ *    taken is in the stream after it.
+ * 3. Replay the stream from the recorded position. Items the copy already holds in a newer state are
+ *    rewritten with older states on the way, but each key ends at its latest change, so the replica
+ *    converges (at least once, per key in order).
+ *
+ * Retention: DynamoDB Streams keeps records for 24 hours. The replay must start before the first
+ * record after the position is trimmed, so the copy must finish well within 24 hours. With a write
+ * budget, the expected copy time (item count / items per second) is checked before starting:
+ * over 24 hours the backfill is refused, over 12 hours it warns. During the copy, the projected total
+ * is checked again from the measured rate. If the replay still finds its position trimmed, the
+ * runner stops with a StreamGapError (TrimmedDataAccessException) rather than skip changes.
+ */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  ExpiredIteratorException,
+  GetRecordsCommand,
+  TrimmedDataAccessException,
+  type DynamoDBStreamsClient,
+  type GetRecordsCommandOutput,
+} from '@aws-sdk/client-dynamodb-streams';
+import { backoffDelay, sleep, type RetryPolicy } from '../core/backoff.js';
+import type { Change } from '../core/change.js';
+import { keyId, keyOf } from '../core/canonical-key.js';
+import { ServiceError, UsageError } from '../core/errors.js';
+import { itemSize } from '../core/item-size.js';
+import type { Item } from '../core/types.js';
+import type { CapacityBudget } from '../dynamodb/capacity.js';
+import { parallelScanPages } from '../dynamodb/scan.js';
+import { describeStream, getShardIterator, GAP_ADVICE, StreamGapError } from '../streams/reader.js';
+import type { ShardCheckpoint } from './checkpoint.js';
+import { applyChanges, type ApplyOptions } from './engine.js';
+
+export const STREAM_RETENTION_MS = 24 * 60 * 60 * 1000;
+/** Above this expected copy time the backfill warns: little room is left for the replay. */
+export const RETENTION_WARNING_MS = 12 * 60 * 60 * 1000;
+
+export interface CopyEstimate {
+  readonly items: number;
+  readonly itemsPerSecond: number;
+  readonly seconds: number;
+  readonly verdict: 'ok' | 'warn' | 'refuse';
+}
+
+/** Expected copy time from the table's (approximate) item count and the write rate per replica. */
+export function estimateCopy(items: number, itemsPerSecond: number): CopyEstimate {
+  const seconds = items / itemsPerSecond;
+  const ms = seconds * 1000;
+  const verdict = ms >= STREAM_RETENTION_MS ? 'refuse' : ms >= RETENTION_WARNING_MS ? 'warn' : 'ok';
+  return { items, itemsPerSecond, seconds, verdict };
+}
+
+export function describeEstimate(e: CopyEstimate): string {
+  const hours = (e.seconds / 3600).toFixed(1);
+  return `copying ~${e.items} items at ${e.itemsPerSecond} items/s takes about ${hours} h`;
+}
+
+export interface StreamPosition {
+  /** Per shard: finished (closed before the copy) or AT the first record after the copy began. */
+  readonly shards: Readonly<Record<string, ShardCheckpoint>>;
+  /** Open shards that had no new record: their live iterators, to continue from exactly there. */
+  readonly iterators: ReadonlyMap<string, string>;
+  readonly recordedAt: number;
+}
+
+interface WatchedShard {
+  iterator: string | undefined;
+  resolved?: ShardCheckpoint;
+}
+
+/**
+ * Takes the stream position and keeps it alive during the copy (see the module comment). Polling is
+ * slow (every `pollMs`) and one record per call: it only needs the first sequence number per shard.
+ */
+export class PositionRecorder {
+  private readonly watched = new Map<string, WatchedShard>();
+  private readonly closed: string[] = [];
+  private readonly stop = new AbortController();
+  private loop: Promise<void> = Promise.resolve();
+  private failure: unknown;
+  private recordedAt = 0;
+
+  private constructor(
+    private readonly streams: DynamoDBStreamsClient,
+    private readonly streamArn: string,
+    private readonly pollMs: number,
+  ) {}
+
+  static async start(
+    streams: DynamoDBStreamsClient,
+    streamArn: string,
+    options: { pollMs?: number } = {},
+  ): Promise<PositionRecorder> {
+    const recorder = new PositionRecorder(streams, streamArn, options.pollMs ?? 500);
+    const stream = await describeStream(streams, streamArn);
+    recorder.recordedAt = Date.now();
+    for (const shard of stream.shards) {
+      if (shard.endingSequenceNumber) {
+        recorder.closed.push(shard.shardId);
+        continue;
+      }
+      const iterator = await getShardIterator(streams, streamArn, shard.shardId, { type: 'LATEST' });
+      recorder.watched.set(shard.shardId, { iterator });
+    }
+    recorder.loop = recorder.poll();
+    return recorder;
+  }
+
+  private async poll(): Promise<void> {
+    while (!this.stop.signal.aborted) {
+      for (const [shardId, w] of this.watched) {
+        if (w.resolved || this.stop.signal.aborted) continue;
+        try {
+          await this.pollShard(shardId, w);
+        } catch (error) {
+          if (this.stop.signal.aborted) return;
+          this.failure = error;
+          return;
+        }
+      }
+      await sleep(this.pollMs, this.stop.signal).catch(() => {});
+    }
+  }
+
+  private async pollShard(shardId: string, w: WatchedShard): Promise<void> {
+    if (!w.iterator) {
+      w.resolved = { finished: true };
+      return;
+    }
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const out: GetRecordsCommandOutput = await this.streams.send(
+          new GetRecordsCommand({ ShardIterator: w.iterator, Limit: 1 }),
+          {
+            abortSignal: this.stop.signal,
+          },
+        );
+        const first = out.Records?.[0]?.dynamodb?.SequenceNumber;
+        if (first) w.resolved = { sequenceNumber: first, inclusive: true };
+        else if (!out.NextShardIterator) w.resolved = { finished: true };
+        else w.iterator = out.NextShardIterator;
+        return;
+      } catch (error) {
+        if (error instanceof ExpiredIteratorException)
+          throw new StreamGapError(
+            `Shard ${shardId}: the stream position recorded before the copy expired unexpectedly; run the backfill again`,
+            { cause: error },
+          );
+        if (error instanceof TrimmedDataAccessException)
+          throw new StreamGapError(
+            `Shard ${shardId}: the recorded stream position was trimmed. ${GAP_ADVICE}`,
+            {
+              cause: error,
+            },
+          );
+        if (this.stop.signal.aborted || attempt >= 8) throw error;
+        await sleep(backoffDelay(attempt, { maxAttempts: 8, baseDelayMs: 100, maxDelayMs: 5_000 }));
+      }
+    }
+  }
+
+  /** Stops polling and returns the position to replay from. */
+  async finish(): Promise<StreamPosition> {
+    this.stop.abort();
+    await this.loop;
+    if (this.failure) throw this.failure;
+    const shards: Record<string, ShardCheckpoint> = {};
+    const iterators = new Map<string, string>();
+    for (const id of this.closed) shards[id] = { finished: true };
+    for (const [id, w] of this.watched) {
+      if (w.resolved) shards[id] = w.resolved;
+      else if (w.iterator) iterators.set(id, w.iterator);
+    }
+    return { shards, iterators, recordedAt: this.recordedAt };
+  }
+
+  /** Abandons the recorder (the copy failed). */
+  async cancel(): Promise<void> {
+    this.stop.abort();
+    await this.loop.catch(() => {});
+  }
+}
+
+export interface CopyOptions {
+  readonly source: { readonly client: DynamoDBClient; readonly table: string };
+  /** Replicas, key schema and transform; the cut-over filter does not apply to a copy. */
+  readonly apply: Omit<ApplyOptions, 'signal' | 'turnover'>;
+  /** Scan segments read at once; also the scan pages being written at once. */
+  readonly parallel?: number;
+  /** Items per second written (charged once per replica), and/or write units per second. */
+  readonly writeBudget?: CapacityBudget;
+  readonly readBudget?: CapacityBudget;
+  readonly retry?: RetryPolicy;
+  /** Attempts per page at keys that failed to write before the copy fails. */
+  readonly maxAttempts?: number;
+  readonly onProgress?: (copied: number) => void;
+  readonly signal?: AbortSignal;
+}
+
+export interface CopyResult {
+  readonly scanned: number;
+  readonly written: number;
+  readonly skipped: number;
+  readonly seconds: number;
+}
+
+/** A scanned item as a change, so the copy shares the engine (transform, several replicas) with replay. */
+function insertOf(item: Item, keys: Item): Change {
+  return { eventName: 'INSERT', keys, newImage: item, sequenceNumber: '0' };
+}
+
+/** Copies every item of the source to every replica through the apply engine. Memory: `parallel` pages. */
+export async function copyToReplicas(o: CopyOptions): Promise<CopyResult> {
+  const started = performance.now();
+  const parallel = Math.max(1, o.parallel ?? 4);
+  const retry = o.retry ?? { maxAttempts: 8, baseDelayMs: 100, maxDelayMs: 5_000 };
+  const maxAttempts = o.maxAttempts ?? retry.maxAttempts;
+  let scanned = 0;
+  let written = 0;
+  let skipped = 0;
+  const inFlight = new Set<Promise<void>>();
+  let failure: unknown;
+
+  const writePage = async (page: readonly Item[]): Promise<void> => {
+    let pending = page.map((item) => insertOf(item, keyOf(item, o.apply.keySchema)));
+    for (let attempt = 1; ; attempt++) {
+      await o.writeBudget?.acquire(pending.length * o.apply.replicas.length, o.signal);
+      const result = await applyChanges(pending, { ...o.apply, concurrency: o.apply.concurrency ?? 4 });
+      written += result.applied;
+      skipped += result.skipped;
+      // BatchWriteItem's consumed capacity is not reported through the engine: charge the units the
+      // items cost (1 per started KB per replica) so a --write-budget in units holds too.
+      const units = pending.reduce((sum, c) => sum + Math.ceil(itemSize(c.newImage ?? c.keys) / 1024), 0);
+      o.writeBudget?.record(units * o.apply.replicas.length);
+      if (result.failed.length === 0) break;
+      if (attempt >= maxAttempts)
+        throw new ServiceError(
+          `Backfill: ${result.failed.length} item(s) could not be written after ${attempt} attempts ` +
+            `(first: ${result.failed[0]?.key}: ${result.failed[0]?.error})`,
+        );
+      const failedKeys = new Set(result.failed.map((f) => f.keyId));
+      pending = pending.filter((c) => failedKeys.has(keyId(c.keys)));
+      await sleep(backoffDelay(attempt, retry), o.signal);
+    }
+    o.onProgress?.(written);
+  };
+
+  for await (const page of parallelScanPages(o.source.client, {
+    table: o.source.table,
+    segments: parallel,
+    consistentRead: true,
+    ...(o.readBudget ? { budget: o.readBudget } : {}),
+    ...(o.signal ? { signal: o.signal } : {}),
+  })) {
+    if (failure) break;
+    scanned += page.length;
+    const task: Promise<void> = writePage(page)
+      .catch((error: unknown) => {
+        failure ??= error;
+      })
+      .finally(() => inFlight.delete(task));
+    inFlight.add(task);
+    // Backpressure: at most `parallel` pages held in memory.
+    while (inFlight.size >= parallel) await Promise.race(inFlight);
+  }
+  await Promise.all(inFlight);
+  if (failure) throw failure;
+  return { scanned, written, skipped, seconds: (performance.now() - started) / 1000 };
+}
+
+export interface BackfillOptions extends CopyOptions {
+  readonly streams: DynamoDBStreamsClient;
+  readonly streamArn: string;
+  /** DescribeTable's approximate item count, for the retention check. */
+  readonly itemCount?: number;
+  /** Told when the copy may come close to the stream's 24-hour retention. */
+  readonly warn?: (message: string) => void;
+  readonly recorderPollMs?: number;
+}
+
+export interface BackfillResult {
+  readonly copy: CopyResult;
+  readonly position: StreamPosition;
+}
+
+/**
+ * Records the stream position, copies the table, and returns the position to replay from (the
+ * caller saves it as the checkpoint and starts the runner with its live iterators).
+ */
+export async function backfill(o: BackfillOptions): Promise<BackfillResult> {
+  const rate = o.writeBudget?.options.itemsPerSecond;
+  if (rate && o.itemCount !== undefined) {
+    const estimate = estimateCopy(o.itemCount * o.apply.replicas.length, rate);
+    if (estimate.verdict === 'refuse')
+      throw new UsageError(
+        `Backfill refused: ${describeEstimate(estimate)}, longer than the stream's 24-hour retention, so changes ` +
+          `made during the copy would be trimmed before the replay. Raise --write-budget or --parallel.`,
+      );
+    if (estimate.verdict === 'warn')
+      o.warn?.(`${describeEstimate(estimate)}; the replay must start within 24 hours of the copy's start.`);
+  }
+  const recorder = await PositionRecorder.start(o.streams, o.streamArn, {
+    ...(o.recorderPollMs !== undefined ? { pollMs: o.recorderPollMs } : {}),
+  });
+  let warned = false;
+  const started = Date.now();
+  let copy: CopyResult;
+  try {
+    copy = await copyToReplicas({
+      ...o,
+      onProgress: (copied) => {
+        o.onProgress?.(copied);
+        const elapsed = Date.now() - started;
+        const total = o.itemCount ? (elapsed * o.itemCount) / Math.max(1, copied) : elapsed;
+        if (!warned && (total >= STREAM_RETENTION_MS * 0.8 || elapsed >= STREAM_RETENTION_MS * 0.75)) {
+          warned = true;
+          o.warn?.(
+            `the copy is projected to take ${(total / 3_600_000).toFixed(1)} h; changes older than 24 h are trimmed ` +
+              'from the stream, and if the replay finds its position trimmed it stops with an error.',
+          );
+        }
+      },
+    });
+  } catch (error) {
+    await recorder.cancel();
+    throw error;
+  }
+  const position = await recorder.finish();
+  return { copy, position };
+}

@@ -1,0 +1,72 @@
+import type { RunnerStats } from './runner.js';
+
+function label(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
+/** The runner's figures in the Prometheus text exposition format (served by `--metrics-port`). */
+export function prometheusText(stats: RunnerStats): string {
+  const stream = `stream="${label(stats.streamArn)}"`;
+  const lines: string[] = [];
+  const metric = (
+    name: string,
+    type: 'counter' | 'gauge',
+    help: string,
+    samples: [string, number][],
+  ): void => {
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    for (const [labels, value] of samples) lines.push(`${name}{${labels}} ${value}`);
+  };
+  metric(
+    'dynamodb_replicator_records_total',
+    'counter',
+    'Stream records durably applied (or filtered out).',
+    [[stream, stats.records]],
+  );
+  metric('dynamodb_replicator_applied_total', 'counter', 'Records whose key was written to every replica.', [
+    [stream, stats.applied],
+  ]);
+  metric(
+    'dynamodb_replicator_skipped_total',
+    'counter',
+    'Records dropped by the cut-over filter or transform.',
+    [[stream, stats.skipped]],
+  );
+  metric('dynamodb_replicator_failed_attempts_total', 'counter', 'Batch attempts that left keys unapplied.', [
+    [stream, stats.failedAttempts],
+  ]);
+  metric('dynamodb_replicator_checkpoints_total', 'counter', 'Checkpoint saves.', [
+    [stream, stats.checkpoints],
+  ]);
+  metric('dynamodb_replicator_uptime_seconds', 'gauge', 'Seconds since the runner started.', [
+    [stream, stats.uptimeMs / 1000],
+  ]);
+  metric(
+    'dynamodb_replicator_lag_milliseconds',
+    'gauge',
+    'Now minus the newest applied record creation time while records wait; 0 when caught up.',
+    [
+      [stream, stats.lagMs ?? 0],
+      ...stats.shards
+        .filter((s) => s.state === 'reading')
+        .map((s): [string, number] => [`${stream},shard="${label(s.shardId)}"`, s.lagMs ?? 0]),
+    ],
+  );
+  metric(
+    'dynamodb_replicator_shard_records_total',
+    'counter',
+    'Records applied per shard.',
+    stats.shards.map((s) => [`${stream},shard="${label(s.shardId)}"`, s.records]),
+  );
+  const states = ['waiting', 'reading', 'finished'] as const;
+  metric(
+    'dynamodb_replicator_shards',
+    'gauge',
+    'Shards by state.',
+    states.map((state) => [
+      `${stream},state="${state}"`,
+      stats.shards.filter((s) => s.state === state).length,
+    ]),
+  );
+  return lines.join('\n') + '\n';
+}
