@@ -1,0 +1,248 @@
+import { createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+import type { Writable } from 'node:stream';
+import { UsageError } from '../../core/errors.js';
+import { toDynamoJson } from '../../core/ddb-json.js';
+import { CapacityBudget } from '../../dynamodb/capacity.js';
+import { writeText } from '../../dynamodb/export-file.js';
+import { assertSameKeySchema, describeTable, type TableInfo } from '../../dynamodb/tables.js';
+import { backfill, diffTables, type Discrepancy, type Share } from '../../diff/diff-tables.js';
+import { diffSummary, formatDiffSummary, reportLine } from '../../diff/report.js';
+import { tableSide, tableTarget, type DiffSide, type RepairTarget } from '../../diff/side.js';
+import {
+  intOption,
+  numberOption,
+  stringOption,
+  writeJson,
+  type CliIO,
+  type Command,
+  type ParsedArgs,
+} from '../command.js';
+import { parseDuration } from '../duration.js';
+import { closing, openTable, type OpenTable } from '../locations.js';
+import { progressReporter } from '../progress.js';
+
+export interface OpenPair {
+  readonly primary: OpenTable & { readonly info: TableInfo };
+  readonly replica: OpenTable & { readonly info: TableInfo };
+}
+
+/**
+ * Parses both table locations, refuses the same table twice, describes both (NotFoundError naming a
+ * missing one) and refuses different key schemas — all before any item is read.
+ */
+export async function openPair(
+  command: string,
+  primaryText: string,
+  replicaText: string,
+  run: (pair: OpenPair) => Promise<number>,
+): Promise<number> {
+  const primary = openTable(primaryText);
+  const replica = openTable(replicaText);
+  if (primary.label === replica.label) {
+    throw new UsageError(`${command}: the primary and the replica are the same table (${primary.label})`);
+  }
+  return closing([primary.client, replica.client], async () => {
+    const [p, r] = await Promise.all([
+      describeTable(primary.client, primary.table),
+      describeTable(replica.client, replica.table),
+    ]);
+    assertSameKeySchema(p.keySchema, r.keySchema, [`primary ${primary.label}`, `replica ${replica.label}`]);
+    return run({ primary: { ...primary, info: p }, replica: { ...replica, info: r } });
+  });
+}
+
+export function sideOf(t: OpenPair['primary'], budget?: CapacityBudget): DiffSide {
+  return tableSide(t.client, t.table, t.info.keySchema, {
+    label: t.label,
+    ...(budget ? { budget } : {}),
+    ...(t.info.itemCount !== undefined ? { itemCountEstimate: t.info.itemCount } : {}),
+  });
+}
+
+export function targetOf(t: OpenPair['replica']): RepairTarget {
+  return tableTarget(t.client, t.table, { label: t.label, keySchema: t.info.keySchema });
+}
+
+/** --segment and --segments go together (the old tool's names); undefined scans the whole table. */
+function shareOption(args: ParsedArgs): Share | undefined {
+  const segments = intOption(args, 'segments', undefined, { min: 1, max: 1_000_000 });
+  const segment = intOption(args, 'segment', undefined, { min: 0 });
+  if (segment === undefined && segments === undefined) return undefined;
+  if (segment === undefined || segments === undefined) {
+    throw new UsageError('--segment and --segments must be given together');
+  }
+  if (segment >= segments) {
+    throw new UsageError(`--segment must be less than --segments (${segments}), got ${segment}`);
+  }
+  if (args.values.parallel !== undefined) {
+    throw new UsageError(
+      '--parallel cannot be combined with --segment/--segments: each process scans exactly its one segment; use more segments (processes) instead',
+    );
+  }
+  return { segment, segments };
+}
+
+/** One read budget per table (each table has its own capacity), from --read-budget and --items-per-second. */
+function readBudget(args: ParsedArgs): CapacityBudget | undefined {
+  const unitsPerSecond = numberOption(args, 'read-budget');
+  const itemsPerSecond = numberOption(args, 'items-per-second');
+  if (unitsPerSecond === undefined && itemsPerSecond === undefined) return undefined;
+  return new CapacityBudget({ unitsPerSecond, itemsPerSecond });
+}
+
+async function openReport(file: string | undefined): Promise<Writable | undefined> {
+  if (file === undefined) return undefined;
+  const out = createWriteStream(file);
+  await new Promise<void>((resolve, reject) => {
+    const onError = (error: Error) =>
+      reject(new UsageError(`--report: cannot write ${file}: ${error.message}`, { cause: error }));
+    out.once('error', onError);
+    out.once('open', () => {
+      out.off('error', onError);
+      resolve();
+    });
+  });
+  return out;
+}
+
+async function closeReport(out: Writable | undefined): Promise<void> {
+  if (!out) return;
+  out.end();
+  await once(out, 'finish');
+}
+
+export const diffTablesCommand: Command = {
+  name: 'diff-tables',
+  summary: 'Compare a primary and a replica table item by item; --repair fixes the replica',
+  help: `Usage: dynamodb-replicator diff-tables <primary> <replica> [--repair] [--backfill] [--settle 2s] [--report FILE] [--json]
+
+Scans both tables side by side (the same segment of each at once), joins them by canonical key in
+bounded memory, re-reads every key that does not match from both tables with a strongly consistent
+read, and reports each differing key once as missing (only on the primary), different, or
+extraneous (only on the replica). Equality is DynamoDB's: sets ignore order, numbers compare by
+value ("1.50" = "1.5"), binary by bytes. Without --repair nothing is ever written.
+
+Arguments:
+  primary   region/table, host:port/table or http(s)://host:port/table[?region=r]
+  replica   same forms; must have the primary's key schema
+
+Options:
+  --repair                 fix the replica: put missing and different items from the primary,
+                           delete extraneous ones (unprocessed writes are retried, never dropped)
+  --backfill               with --repair: copy every primary item onto the replica without
+                           comparing (no reads of the replica, no deletes); without --repair it is
+                           refused, so nothing is written by accident
+  --settle DURATION        re-check each difference after DURATION (e.g. 2s) and report it only if
+                           it persists, so changes still replicating on a live pair are not drift
+  --parallel K             segments scanned concurrently on each table (default 4)
+  --segment N              compare only segment N (0-based) of --segments M, to split one diff
+  --segments M             over several processes or machines; every key is examined by exactly
+                           one of them
+  --read-budget RCU        at most RCU read capacity units per second on each table
+  --items-per-second N     at most N items read per second from each table
+  --report FILE            write every discrepancy as a JSON line {"kind","key"} to FILE
+  --show-items             include both items (DynamoDB JSON) in the report lines
+  --json                   print the summary as one JSON object on stdout
+  --debug                  print stack traces on errors
+
+Output: without --json, each discrepancy as "<kind> <key>" and a summary; progress on stderr when
+it is a terminal. Exit codes: 0 the tables are equal, 1 differences were found (with --repair: found
+and repaired), 2 error (nothing found can be trusted).`,
+  options: {
+    repair: { type: 'boolean' },
+    backfill: { type: 'boolean' },
+    settle: { type: 'string' },
+    parallel: { type: 'string' },
+    segment: { type: 'string' },
+    segments: { type: 'string' },
+    'read-budget': { type: 'string' },
+    'items-per-second': { type: 'string' },
+    report: { type: 'string' },
+    'show-items': { type: 'boolean' },
+  },
+  positionals: [2, 2],
+  async run(args, io) {
+    const repair = args.values.repair === true;
+    if (args.values.backfill === true && !repair) {
+      throw new UsageError(
+        '--backfill writes every primary item to the replica; add --repair to confirm (nothing was written)',
+      );
+    }
+    const share = shareOption(args);
+    const parallel = intOption(args, 'parallel', undefined, { min: 1, max: 1000 });
+    const settleText = stringOption(args, 'settle');
+    const settleMs = settleText === undefined ? 0 : parseDuration(settleText, 'settle');
+    const [primaryText, replicaText] = args.positionals as [string, string];
+    const reportFile = stringOption(args, 'report');
+    return openPair('diff-tables', primaryText, replicaText, async (pair) => {
+      const primary = sideOf(pair.primary, readBudget(args));
+      const scope = { ...(share ? { share } : {}), ...(parallel ? { parallel } : {}) };
+      if (args.values.backfill === true) return runBackfill(io, args, primary, targetOf(pair.replica), scope);
+      const replica = sideOf(pair.replica, readBudget(args));
+      const estimate = (pair.primary.info.itemCount ?? 0) + (pair.replica.info.itemCount ?? 0);
+      const progress = progressReporter(io, `diff ${primary.label} ${replica.label}`, estimate || undefined);
+      const report = await openReport(reportFile);
+      const showItems = args.values['show-items'] === true;
+      const json = args.values.json === true;
+      const onDiscrepancy = async (d: Discrepancy) => {
+        if (report) await writeText(report, reportLine(d, showItems));
+        if (!json)
+          await writeText(io.stdout, `${d.kind.padEnd(10)} ${JSON.stringify(toDynamoJson(d.key))}\n`);
+      };
+      try {
+        const result = await diffTables(primary, replica, {
+          ...scope,
+          settleMs,
+          ...(repair ? { repair: targetOf(pair.replica) } : {}),
+          onDiscrepancy,
+          onProgress: (p) => progress.update(p.scannedPrimary + p.scannedReplica),
+        });
+        progress.done();
+        const summary = diffSummary({ primary: primary.label, replica: replica.label }, result, {
+          repair,
+          ...(share ? { share } : {}),
+        });
+        if (json) writeJson(io, summary);
+        else io.stdout.write(formatDiffSummary(summary));
+        return result.discrepancies.total > 0 ? 1 : 0;
+      } finally {
+        progress.done();
+        await closeReport(report);
+      }
+    });
+  },
+};
+
+async function runBackfill(
+  io: CliIO,
+  args: ParsedArgs,
+  primary: DiffSide,
+  target: RepairTarget,
+  scope: { share?: Share; parallel?: number },
+): Promise<number> {
+  const progress = progressReporter(io, `backfill ${target.label}`, primary.itemCountEstimate);
+  const result = await backfill(primary, target, {
+    ...scope,
+    onProgress: (p) => progress.update(p.repaired),
+  }).finally(() => progress.done());
+  const summary = {
+    mode: 'backfill',
+    primary: primary.label,
+    replica: target.label,
+    ...(scope.share ? { share: scope.share } : {}),
+    scanned: result.scanned,
+    written: result.written,
+    retries: result.retries,
+    seconds: result.seconds,
+    itemsPerSecond: result.written / Math.max(result.seconds, 1e-9),
+  };
+  if (args.values.json === true) writeJson(io, summary);
+  else {
+    io.stdout.write(
+      `backfilled ${result.written} items from ${primary.label} to ${target.label} in ${result.seconds.toFixed(1)} s ` +
+        `(${Math.round(summary.itemsPerSecond)} items/s); run diff-tables without --backfill to verify\n`,
+    );
+  }
+  return 0;
+}

@@ -1,0 +1,423 @@
+/**
+ * Compares a primary and a replica and optionally repairs the replica.
+ *
+ * 1. Scan: segment s of the primary and segment s of the replica are read side by side, a page from
+ *    each at a time, for every segment at once. Each item is reduced to (canonical key, fingerprint)
+ *    and fed to a KeyJoin, which pairs the two sides in bounded memory (spilling to disk if needed).
+ * 2. Re-read: only keys the join could not match (one side only, or different fingerprints) are read
+ *    again from both sides with strongly consistent BatchGetItem, and judged with `itemsEqual`.
+ * 3. Settle (optional): a confirmed difference is read again after `settleMs`, so a change still on
+ *    its way through replication is not reported as drift.
+ * 4. Report and repair: each differing key is reported once with its kind; with a repair target, the
+ *    primary's image is put (missing, different) or the key deleted (extraneous) through the
+ *    never-drop writer, fed through a bounded channel so a slow writer slows the scans.
+ *
+ * Running one share of the key space (`share`, for several processes): a key is owned by the
+ * process whose primary segment holds it. A key seen only in this share's replica segment is
+ * reported only when the primary does not have it (extraneous); if the primary has it, the process
+ * owning the primary's segment compares it. So the shares report every key once even if the two
+ * tables were to place a key in different segments.
+ */
+import { canonicalKey, keyOf } from '../core/canonical-key.js';
+import { fromDynamoJson } from '../core/ddb-json.js';
+import { itemsEqual } from '../core/equality.js';
+import { UsageError } from '../core/errors.js';
+import type { Item, Key } from '../core/types.js';
+import { sleep } from '../core/backoff.js';
+import { assertSameKeySchema } from '../dynamodb/tables.js';
+import { PageChannel } from '../dynamodb/page-channel.js';
+import type { WriteRequest } from '../dynamodb/writer.js';
+import { Batcher } from './batcher.js';
+import { itemFingerprint } from './fingerprint.js';
+import { KeyJoin, type JoinCandidate, type KeyJoinStats, type Side } from './join.js';
+import type { DiffSide, RepairTarget } from './side.js';
+
+export type DiscrepancyKind = 'missing' | 'different' | 'extraneous';
+
+export interface Discrepancy {
+  readonly kind: DiscrepancyKind;
+  readonly key: Key;
+  /** The canonical key JSON (core/canonical-key), the item's one name. */
+  readonly keyText: string;
+  /** The primary's item as last read; absent for `extraneous`. */
+  readonly primary?: Item;
+  /** The replica's item as last read; absent for `missing`. */
+  readonly replica?: Item;
+}
+
+/** Which part of the key space one run covers: segment `segment` of `segments` on both sides. */
+export interface Share {
+  readonly segment: number;
+  readonly segments: number;
+}
+
+export interface DiffTablesOptions {
+  /** Segments scanned concurrently on each side when the whole table is compared (default 4). */
+  readonly parallel?: number;
+  /** Compare only this share of the key space (for several processes); excludes `parallel`. */
+  readonly share?: Share;
+  /** Re-check each confirmed difference after this many milliseconds; 0 reports at once. */
+  readonly settleMs?: number;
+  /** Where to write repairs; without it nothing is ever written. */
+  readonly repair?: RepairTarget;
+  /** Called once per discrepancy, after it was confirmed (and settled). */
+  readonly onDiscrepancy?: (d: Discrepancy) => void | Promise<void>;
+  readonly onProgress?: (p: DiffProgress) => void;
+  /** Waiting join entries kept in memory before spilling to disk. */
+  readonly maxInMemory?: number;
+  readonly tempDir?: string;
+  /** Keys per re-read batch (BatchGetItem takes 100). */
+  readonly recheckBatchSize?: number;
+  /** Re-read batches in flight. */
+  readonly recheckConcurrency?: number;
+  readonly signal?: AbortSignal;
+}
+
+export interface DiffProgress {
+  readonly scannedPrimary: number;
+  readonly scannedReplica: number;
+  readonly discrepancies: number;
+  readonly repaired: number;
+}
+
+export interface DiscrepancyCounts {
+  missing: number;
+  different: number;
+  extraneous: number;
+  total: number;
+}
+
+export interface DiffTablesResult {
+  readonly scanned: { readonly primary: number; readonly replica: number };
+  /** Keys re-read from both sides because the scans did not match them. */
+  readonly rechecked: number;
+  readonly discrepancies: DiscrepancyCounts;
+  /** Differences seen on the first re-read that were gone on the settle re-check. */
+  readonly settled: number;
+  /** Only with a repair target. */
+  readonly repaired?: {
+    readonly written: number;
+    readonly retries: number;
+    readonly consumedCapacity: number;
+  };
+  readonly seconds: number;
+  readonly join: KeyJoinStats;
+}
+
+const DEFAULT_PARALLEL = 4;
+const DEFAULT_RECHECK_BATCH = 100;
+const DEFAULT_RECHECK_CONCURRENCY = 4;
+/** A candidate waits at most this long for its batch to fill before it is re-read anyway. */
+const RECHECK_MAX_WAIT_MS = 200;
+/** A difference whose primary keeps changing is re-checked at most this many times before it is reported. */
+const MAX_SETTLE_ROUNDS = 5;
+/** Repairs queued ahead of the writer. */
+const REPAIR_QUEUE = 2_000;
+
+interface Pending {
+  readonly candidate: JoinCandidate;
+  readonly key: Key;
+  /** Settle re-checks done so far. */
+  readonly rounds: number;
+  /** When the settle re-check is due (ms, performance.now()). */
+  readonly due: number;
+  /** The primary image at the previous read, to tell a still-changing item from real drift. */
+  readonly primary?: Item;
+}
+
+/** The segments this run scans: its share, or all `parallel` segments of the table. */
+export function segmentsToScan(options: Pick<DiffTablesOptions, 'parallel' | 'share'>): {
+  readonly segments: readonly number[];
+  readonly totalSegments: number;
+} {
+  if (options.share) {
+    const { segment, segments } = options.share;
+    if (!Number.isInteger(segments) || segments < 1 || !Number.isInteger(segment) || segment < 0) {
+      throw new UsageError(`invalid share: segment ${segment} of ${segments}`);
+    }
+    if (segment >= segments) {
+      throw new UsageError(`--segment must be less than --segments (got ${segment} of ${segments})`);
+    }
+    return { segments: [segment], totalSegments: segments };
+  }
+  const parallel = options.parallel ?? DEFAULT_PARALLEL;
+  if (!Number.isInteger(parallel) || parallel < 1) throw new UsageError(`invalid parallel: ${parallel}`);
+  return { segments: Array.from({ length: parallel }, (_, i) => i), totalSegments: parallel };
+}
+
+/** The kind of difference between two current images, or undefined when they are equal. */
+export function classify(primary: Item | undefined, replica: Item | undefined): DiscrepancyKind | undefined {
+  if (primary === undefined) return replica === undefined ? undefined : 'extraneous';
+  if (replica === undefined) return 'missing';
+  return itemsEqual(primary, replica) ? undefined : 'different';
+}
+
+export async function diffTables(
+  primary: DiffSide,
+  replica: DiffSide,
+  options: DiffTablesOptions = {},
+): Promise<DiffTablesResult> {
+  assertSameKeySchema(primary.keySchema, replica.keySchema, [primary.label, replica.label]);
+  const { segments, totalSegments } = segmentsToScan(options);
+  const schema = primary.keySchema;
+  const sharded = options.share !== undefined;
+  const settleMs = options.settleMs ?? 0;
+  const started = performance.now();
+  const abort = new AbortController();
+  const signal = options.signal ? AbortSignal.any([options.signal, abort.signal]) : abort.signal;
+
+  const counts: DiscrepancyCounts = { missing: 0, different: 0, extraneous: 0, total: 0 };
+  const scanned = { primary: 0, replica: 0 };
+  let rechecked = 0;
+  let settled = 0;
+  let repairedSoFar = 0;
+  const progress = () =>
+    options.onProgress?.({
+      scannedPrimary: scanned.primary,
+      scannedReplica: scanned.replica,
+      discrepancies: counts.total,
+      repaired: repairedSoFar,
+    });
+
+  // Repairs: a bounded channel drained by the never-drop writer, running alongside everything else.
+  const repairs = options.repair ? new PageChannel<WriteRequest>(REPAIR_QUEUE) : undefined;
+  const repairDone = options.repair?.write(
+    repairs as PageChannel<WriteRequest>,
+    (written) => {
+      repairedSoFar = written;
+      progress();
+    },
+    signal,
+  );
+  repairDone?.catch((error: unknown) => {
+    repairs?.fail(error);
+    abort.abort(error);
+  });
+
+  const emit = async (kind: DiscrepancyKind, p: Pending, primaryItem?: Item, replicaItem?: Item) => {
+    counts[kind]++;
+    counts.total++;
+    await options.onDiscrepancy?.({
+      kind,
+      key: p.key,
+      keyText: p.candidate.key,
+      ...(primaryItem ? { primary: primaryItem } : {}),
+      ...(replicaItem ? { replica: replicaItem } : {}),
+    });
+    // A closed channel means the writer failed; its error is what the run reports.
+    if (repairs && !(await repairs.push(primaryItem ? { put: primaryItem } : { delete: p.key }))) {
+      throw signal.reason;
+    }
+    progress();
+  };
+
+  /** Reads a batch of keys from both sides at once; returns their current images by canonical key. */
+  const readBoth = async (batch: readonly Pending[]) => {
+    const keys = batch.map((p) => p.key);
+    const [p, r] = await Promise.all([primary.getItems(keys, signal), replica.getItems(keys, signal)]);
+    const byKey = (items: Item[]) => new Map(items.map((item) => [canonicalKey(keyOf(item, schema)), item]));
+    return { primary: byKey(p), replica: byKey(r) };
+  };
+
+  const settleBatcher = new Batcher<Pending>({
+    batchSize: options.recheckBatchSize ?? DEFAULT_RECHECK_BATCH,
+    concurrency: options.recheckConcurrency ?? DEFAULT_RECHECK_CONCURRENCY,
+    maxWaitMs: settleMs,
+    process: async (batch) => {
+      const last = batch[batch.length - 1] as Pending;
+      await sleep(Math.max(0, last.due - performance.now()), signal);
+      await judge(batch);
+    },
+  });
+
+  /** Decides each key of a batch from fresh reads: equal, report, or (settling) look again later. */
+  const judge = async (batch: readonly Pending[]) => {
+    const current = await readBoth(batch);
+    for (const p of batch) {
+      const primaryItem = current.primary.get(p.candidate.key);
+      const replicaItem = current.replica.get(p.candidate.key);
+      const kind = classify(primaryItem, replicaItem);
+      // In a share, a key our primary segment did not hold belongs to another share unless the
+      // primary has no such item at all.
+      if (kind === undefined || (sharded && !p.candidate.inPrimary && kind !== 'extraneous')) {
+        if (p.rounds > 0) settled++;
+        continue;
+      }
+      const stillChanging = p.rounds > 0 && !itemsEqual(p.primary, primaryItem);
+      if (settleMs > 0 && (p.rounds === 0 || (stillChanging && p.rounds < MAX_SETTLE_ROUNDS))) {
+        await settleBatcher.add({
+          ...p,
+          rounds: p.rounds + 1,
+          due: performance.now() + settleMs,
+          ...(primaryItem ? { primary: primaryItem } : {}),
+        });
+        continue;
+      }
+      await emit(kind, p, primaryItem, replicaItem);
+    }
+  };
+
+  const recheckBatcher = new Batcher<Pending>({
+    batchSize: options.recheckBatchSize ?? DEFAULT_RECHECK_BATCH,
+    concurrency: options.recheckConcurrency ?? DEFAULT_RECHECK_CONCURRENCY,
+    maxWaitMs: RECHECK_MAX_WAIT_MS,
+    process: async (batch) => {
+      rechecked += batch.length;
+      await judge(batch);
+    },
+  });
+
+  const recheck = (candidate: JoinCandidate) =>
+    recheckBatcher.add({
+      candidate,
+      key: fromDynamoJson(JSON.parse(candidate.key), 'canonical key'),
+      rounds: 0,
+      due: 0,
+    });
+
+  const join = new KeyJoin({
+    ...(options.maxInMemory ? { maxInMemory: options.maxInMemory } : {}),
+    ...(options.tempDir ? { tempDir: options.tempDir } : {}),
+  });
+
+  const ingest = async (side: Side, items: readonly Item[]) => {
+    for (const item of items) {
+      const candidate = join.add(side, canonicalKey(keyOf(item, schema)), itemFingerprint(item));
+      if (candidate) await recheck(candidate);
+    }
+    scanned[side] += items.length;
+    progress();
+  };
+
+  /** Segment s of both sides, one page from each at a time, so the join's waiting set stays small. */
+  const scanPair = async (segment: number) => {
+    const p = primary.scanSegment(segment, totalSegments, signal)[Symbol.asyncIterator]();
+    const r = replica.scanSegment(segment, totalSegments, signal)[Symbol.asyncIterator]();
+    let primaryDone = false;
+    let replicaDone = false;
+    while (!primaryDone || !replicaDone) {
+      const [pp, rp] = await Promise.all([
+        primaryDone ? undefined : p.next(),
+        replicaDone ? undefined : r.next(),
+      ]);
+      if (pp?.done) primaryDone = true;
+      else if (pp) await ingest('primary', pp.value);
+      if (rp?.done) replicaDone = true;
+      else if (rp) await ingest('replica', rp.value);
+    }
+  };
+
+  try {
+    await Promise.all(
+      segments.map((s) =>
+        scanPair(s).catch((error: unknown) => {
+          abort.abort(error);
+          throw error;
+        }),
+      ),
+    );
+    for await (const candidate of join.finish()) await recheck(candidate);
+    await recheckBatcher.flush();
+    await settleBatcher.flush();
+    repairs?.close();
+    const written = await repairDone;
+    const seconds = (performance.now() - started) / 1000;
+    return {
+      scanned: { ...scanned },
+      rechecked,
+      discrepancies: counts,
+      settled,
+      ...(written
+        ? {
+            repaired: {
+              written: written.written,
+              retries: written.retries,
+              consumedCapacity: written.consumedCapacity,
+            },
+          }
+        : {}),
+      seconds,
+      join: join.stats,
+    };
+  } catch (error) {
+    abort.abort(error);
+    repairs?.fail(error);
+    // The writer's own failure (e.g. UnprocessedError listing keys) explains more than the abort it caused.
+    if (repairDone) await repairDone.catch((writeError: unknown) => Promise.reject(writeError));
+    throw error;
+  } finally {
+    join.close();
+  }
+}
+
+export interface BackfillOptions {
+  readonly parallel?: number;
+  readonly share?: Share;
+  readonly onProgress?: (p: DiffProgress) => void;
+  readonly signal?: AbortSignal;
+}
+
+export interface BackfillResult {
+  readonly scanned: number;
+  readonly written: number;
+  readonly retries: number;
+  readonly consumedCapacity: number;
+  readonly seconds: number;
+}
+
+/**
+ * `--backfill`: copies every primary item onto the replica without reading the replica (puts only;
+ * nothing is deleted). Used to seed an empty or partial replica; a plain diff afterwards proves it.
+ */
+export async function backfill(
+  primary: DiffSide,
+  target: RepairTarget,
+  options: BackfillOptions = {},
+): Promise<BackfillResult> {
+  const { segments, totalSegments } = segmentsToScan(options);
+  const started = performance.now();
+  const abort = new AbortController();
+  const signal = options.signal ? AbortSignal.any([options.signal, abort.signal]) : abort.signal;
+  const puts = new PageChannel<WriteRequest>(REPAIR_QUEUE);
+  let scanned = 0;
+  let written = 0;
+  const progress = () =>
+    options.onProgress?.({ scannedPrimary: scanned, scannedReplica: 0, discrepancies: 0, repaired: written });
+  const writing = target.write(
+    puts,
+    (n) => {
+      written = n;
+      progress();
+    },
+    signal,
+  );
+  writing.catch((error: unknown) => {
+    puts.fail(error);
+    abort.abort(error);
+  });
+  try {
+    await Promise.all(
+      segments.map(async (segment) => {
+        for await (const page of primary.scanSegment(segment, totalSegments, signal)) {
+          for (const item of page) if (!(await puts.push({ put: item }))) throw signal.reason;
+          scanned += page.length;
+          progress();
+        }
+      }),
+    );
+    puts.close();
+    const result = await writing;
+    return {
+      scanned,
+      written: result.written,
+      retries: result.retries,
+      consumedCapacity: result.consumedCapacity,
+      seconds: (performance.now() - started) / 1000,
+    };
+  } catch (error) {
+    abort.abort(error);
+    puts.fail(error);
+    await writing;
+    throw error;
+  }
+}
