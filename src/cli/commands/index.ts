@@ -3,11 +3,8 @@ import { copyCommand } from './copy.js';
 import { describeCommand } from './describe.js';
 import { diffRecordCommand } from './diff-record.js';
 import { diffTablesCommand } from './diff-tables.js';
-import { diffRecordCommand } from './diff-record.js';
-import { diffTablesCommand } from './diff-tables.js';
 import { exportCommand } from './export.js';
 import { importCommand } from './import.js';
-import { replicateRecordCommand } from './replicate-record.js';
 import { replicateRecordCommand } from './replicate-record.js';
 import { replicateCommand } from './replicate.js';
 import { scanCommand } from './scan.js';
@@ -24,9 +21,6 @@ export const COMMANDS: readonly Command[] = [
   exportCommand,
   importCommand,
   copyCommand,
-  diffTablesCommand,
-  diffRecordCommand,
-  replicateRecordCommand,
   diffTablesCommand,
   diffRecordCommand,
   replicateRecordCommand,
