@@ -61,11 +61,6 @@ export function isValidNumber(text: string): boolean {
   return numberProblem(text) === undefined;
 }
 
-/** Number of significant digits (leading and trailing zeros trimmed), as DynamoDB counts them. */
-export function significantDigits(text: string): number {
-  return parseDecimal(text)?.digits.length ?? text.length;
-}
-
 /** Exact comparison of two parsed decimals: -1, 0 or 1. */
 export function compareDecimals(a: Decimal, b: Decimal): number {
   if (a.sign !== b.sign) return a.sign < b.sign ? -1 : 1;

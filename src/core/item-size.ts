@@ -1,13 +1,13 @@
 /**
  * Item size as DynamoDB computes it for the 400 KB limit and capacity units (the "Item sizes and
- * formats" page of the DynamoDB developer guide): UTF-8 bytes of every attribute name plus its value;
- * S is its UTF-8 bytes, N is 1 byte per two significant digits plus 1, B its raw bytes, BOOL and NULL
- * 1 byte, M and L 3 bytes plus 1 per element plus the elements (map keys count like attribute names),
- * sets the sum of their members. Checking before sending turns DynamoDB's opaque ValidationException
- * into an error that names the item.
+ * formats" page of the DynamoDB developer guide, made exact by measuring DynamoDB Local): UTF-8 bytes
+ * of every attribute name plus its value; S is its UTF-8 bytes, N see numberSize, B its raw bytes,
+ * BOOL and NULL 1 byte, M and L 3 bytes plus 1 per element plus the elements (map keys count like
+ * attribute names), sets the sum of their members. Checking before sending turns DynamoDB's opaque
+ * ValidationException into an error that names the item.
  */
 import { canonicalKey, keyOf } from './canonical-key.js';
-import { significantDigits } from './decimal.js';
+import { parseDecimal } from './decimal.js';
 import { ItemTooLargeError } from './errors.js';
 import type { AttributeValue, Item, KeySchema } from './types.js';
 
@@ -20,8 +20,20 @@ export function utf8Length(text: string): number {
   return Buffer.byteLength(text, 'utf8');
 }
 
+/**
+ * The guide says "approximately 1 byte per two significant digits, plus 1". Measured against
+ * DynamoDB Local, the exact rule is a base-100 encoding: digits are paired from the decimal point
+ * (so 1.5 is "01|50", 2 bytes, while 15 is one byte), plus 1 byte of exponent, plus 1 more for a
+ * negative number. That is never below the approximation, so an item that passes this check also
+ * passes the service's.
+ */
 export function numberSize(text: string): number {
-  return Math.ceil(significantDigits(text) / 2) + 1;
+  const d = parseDecimal(text);
+  if (!d) return Math.ceil(text.length / 2) + 1;
+  if (d.sign === 0) return 1;
+  // `exponent` counts the digits before the point; an odd count leaves a half-filled first pair.
+  const alignedDigits = d.digits.length + (d.exponent % 2 === 0 ? 0 : 1);
+  return Math.ceil(alignedDigits / 2) + 1 + (d.sign < 0 ? 1 : 0);
 }
 
 /** Size of one value, without its attribute name. */
