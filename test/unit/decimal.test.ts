@@ -1,12 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  isValidNumber,
-  numberIdentity,
-  numberProblem,
-  parseDecimal,
-  significantDigits,
-} from '../../src/core/decimal.js';
+import { isValidNumber, numberIdentity, numberProblem, parseDecimal } from '../../src/core/decimal.js';
 
 describe('parseDecimal', () => {
   it('splits sign, significant digits and exponent', () => {
