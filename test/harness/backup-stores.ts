@@ -47,26 +47,41 @@ export const STORE_BACKENDS: readonly StoreBackend[] = [
   },
 ];
 
-/** Wraps a store, counting PUTs made through it and through every `at()` view of it. */
-export function countingStore(
+type PutResultPromise = ReturnType<ObjectStore['put']>;
+
+/** The same store with its PUTs (in it and in every `at()` view) going through `intercept`. */
+export function interceptPuts(
   inner: ObjectStore,
-  counter = { puts: 0 },
-): ObjectStore & { counter: { puts: number } } {
+  intercept: (next: () => PutResultPromise, key: string) => PutResultPromise,
+): ObjectStore {
   return {
     location: inner.location,
-    counter,
-    put: (key, body, options) => {
-      counter.puts++;
-      return inner.put(key, body, options);
-    },
+    put: (key, body, options) => intercept(() => inner.put(key, body, options), key),
     get: (key) => inner.get(key),
     getStream: (key) => inner.getStream(key),
     list: (prefix) => inner.list(prefix),
     listFolders: (prefix) => inner.listFolders(prefix),
     exists: (key) => inner.exists(key),
     delete: (key) => inner.delete(key),
-    at: (sub) => countingStore(inner.at(sub), counter),
+    at: (sub) => interceptPuts(inner.at(sub), intercept),
   };
+}
+
+/** Wraps a store, counting PUTs made through it and through every `at()` view of it. */
+export function countingStore(inner: ObjectStore): ObjectStore & { counter: { puts: number } } {
+  const counter = { puts: 0 };
+  const store = interceptPuts(inner, (next) => {
+    counter.puts++;
+    return next();
+  });
+  return Object.assign(store, { counter });
+}
+
+/** A store whose PUTs fail for keys matching `pattern` (an S3 server cannot be made to fail selectively). */
+export function failingStore(inner: ObjectStore, pattern: RegExp): ObjectStore {
+  return interceptPuts(inner, (next, key) =>
+    pattern.test(key) ? Promise.reject(new Error('injected PUT failure')) : next(),
+  );
 }
 
 /** Every object key under `prefix`. */

@@ -7,11 +7,10 @@ import { createBackupHandler, readBackupConfig, type BackupConfig } from '../../
 import { createLogger } from '../../src/lambda/log.js';
 import { recordHistory } from '../../src/backup/history.js';
 import { readChanges } from '../../src/backup/change-log.js';
-import type { ObjectStore } from '../../src/storage/object-store.js';
 import type { LambdaStreamEvent } from '../../src/core/change-sources.js';
 import { createTestTable, dynamoClient, dynamoEndpoint, streamsClient } from '../harness/dynamodb.js';
 import { captureChanges, toLambdaEvent } from '../harness/stream-capture.js';
-import { countingStore, listKeys, STORE_BACKENDS } from '../harness/backup-stores.js';
+import { countingStore, failingStore, listKeys, STORE_BACKENDS } from '../harness/backup-stores.js';
 
 const CONFIG: BackupConfig = { bucket: 'unused', prefix: '', logLevel: 'error' };
 const quiet = createLogger({ level: 'error', write: () => {} });
@@ -155,23 +154,6 @@ for (const backend of STORE_BACKENDS) {
       assert.deepEqual(await listKeys(root), []);
     });
   });
-}
-
-/** A store whose PUTs fail for object names matching `pattern` (S3 cannot be made to fail selectively). */
-function failingStore(inner: ObjectStore, pattern: RegExp): ObjectStore {
-  return {
-    ...inner,
-    location: inner.location,
-    put: (key, body, options) =>
-      pattern.test(key) ? Promise.reject(new Error('injected PUT failure')) : inner.put(key, body, options),
-    get: (key) => inner.get(key),
-    getStream: (key) => inner.getStream(key),
-    list: (prefix) => inner.list(prefix),
-    listFolders: (prefix) => inner.listFolders(prefix),
-    exists: (key) => inner.exists(key),
-    delete: (key) => inner.delete(key),
-    at: (sub) => failingStore(inner.at(sub), pattern),
-  };
 }
 
 describe('backup handler partial failures', () => {
