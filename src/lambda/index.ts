@@ -1,0 +1,8 @@
+// Public entry point `dynamodb-replicator/lambda`: the Lambda handlers.
+export { replicate, createReplicateHandler } from './replicate.js';
+export type { LambdaContext, ReplicateDeps, ReplicateHandler } from './replicate.js';
+export { readReplicateConfig } from './config.js';
+export { backup, createBackupHandler, readBackupConfig } from './backup.js';
+export type { BackupConfig, BackupDeps, BackupHandler } from './backup.js';
+export type { ReplicaConfig, ReplicateConfig, ReadThroughConfig } from './config.js';
+export type { StreamBatchResponse, BatchItemFailure } from './batch-response.js';

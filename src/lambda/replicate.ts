@@ -1,0 +1,200 @@
+/**
+ * The `replicate` Lambda handler: subscribed to a table's stream, it applies each batch to one or
+ * several replica tables through the apply engine. Configuration comes from environment variables
+ * (see config.ts), validated on the first invocation of a container and kept; replica tables are
+ * checked (exist, same key schema) once and the result kept too.
+ *
+ * Outcome per batch: an empty batch succeeds; a malformed event, a stream without images (and no
+ * read-through) or records whose key does not fit the replicas throw before anything is written;
+ * when some keys fail, the response names the lowest sequence number not durably applied
+ * (`batchItemFailures`, which needs FunctionResponseTypes ReportBatchItemFailures on the event
+ * source mapping); when nothing could be applied, the handler throws so Lambda retries the batch.
+ */
+import { randomUUID } from 'node:crypto';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { Change } from '../core/change.js';
+import { changesFromLambdaEvent, tableOfStreamArn } from '../core/change-sources.js';
+import { toDynamoJson } from '../core/ddb-json.js';
+import { ConfigError, InvalidDataError } from '../core/errors.js';
+import { formatServiceLocation, type ServiceLocation } from '../core/location.js';
+import { applyChanges, prepareReplicas, type ApplyResult, type ReplicaTarget } from '../replicate/engine.js';
+import { loadTransform, type TransformFn } from '../replicate/transform.js';
+import type { KeySchema } from '../core/types.js';
+import type { RetryPolicy } from '../core/backoff.js';
+import { BatchFailedError, batchResponse, type StreamBatchResponse } from './batch-response.js';
+import { replicaClient, serviceClient } from './clients.js';
+import { readReplicateConfig, type ReplicaConfig, type ReplicateConfig } from './config.js';
+import { lazyEntry } from './entry.js';
+import { createLogger, type Logger } from './log.js';
+
+/** The part of Lambda's context object the handlers use. */
+export interface LambdaContext {
+  readonly awsRequestId?: string;
+  readonly functionName?: string;
+}
+
+export type ReplicateHandler = (event: unknown, context?: LambdaContext) => Promise<StreamBatchResponse>;
+
+export interface ReplicateDeps {
+  /** Builds one replica's client; default: from its location and credentials (config.ts). */
+  readonly replicaClient?: (replica: ReplicaConfig) => DynamoDBClient;
+  /** Builds the read-through client for the source table's region or endpoint. */
+  readonly sourceClient?: (location: ServiceLocation) => DynamoDBClient;
+  /** A transform function instead of loading config.transformModule. */
+  readonly transform?: TransformFn;
+  readonly logger?: Logger;
+  /** Retry policy for unprocessed writes; default DEFAULT_RETRY (tests shorten it). */
+  readonly retry?: RetryPolicy;
+}
+
+interface Setup {
+  readonly replicas: readonly ReplicaTarget[];
+  readonly keySchema: KeySchema;
+  readonly transform?: TransformFn;
+}
+
+function sourceLocation(
+  config: ReplicateConfig,
+  event: unknown,
+  changes: readonly Change[],
+): { location: ServiceLocation; table: string } {
+  const records = (event as { Records: { eventSourceARN?: unknown }[] }).Records;
+  const arns = new Set(records.map((r) => r.eventSourceARN));
+  const arn = [...arns][0];
+  if (arns.size !== 1 || typeof arn !== 'string') {
+    throw new InvalidDataError(
+      `read-through needs the source table from eventSourceARN, but the ${changes.length} records name ${arns.size === 1 ? 'none' : `${arns.size} different sources`}`,
+    );
+  }
+  const source = tableOfStreamArn(arn);
+  const rt = config.readThrough;
+  const location: ServiceLocation =
+    rt === undefined || rt.kind === 'source-region' ? { kind: 'aws', region: source.region } : rt;
+  return { location, table: source.table };
+}
+
+function summary(
+  changes: readonly Change[],
+  result: ApplyResult,
+  replicas: readonly ReplicaTarget[],
+): Record<string, unknown> {
+  return {
+    records: result.received,
+    applied: result.applied,
+    skipped: result.skipped,
+    keys: result.keys,
+    failedKeys: result.failed.length,
+    firstSequenceNumber: changes[0]?.sequenceNumber,
+    lastSequenceNumber: changes[changes.length - 1]?.sequenceNumber,
+    replicas: replicas.map((r) => r.label ?? r.table),
+    applyMs: Math.round(result.durationMs),
+  };
+}
+
+/** Builds a handler from a validated config; tests call this, `replicate` below reads process.env. */
+export function createReplicateHandler(config: ReplicateConfig, deps: ReplicateDeps = {}): ReplicateHandler {
+  if (config.replicas.length === 0)
+    throw new ConfigError('no replica configured: set ReplicaTable or Replicas');
+  const baseLog = deps.logger ?? createLogger({ level: config.logLevel });
+  const fallbackRegion = process.env.AWS_REGION ?? 'us-east-1';
+  const makeReplicaClient = deps.replicaClient ?? ((r: ReplicaConfig) => replicaClient(r, fallbackRegion));
+  const makeSourceClient = deps.sourceClient ?? serviceClient;
+  const replicas: ReplicaTarget[] = config.replicas.map((r) => ({
+    client: makeReplicaClient(r),
+    table: r.table,
+    label: r.label,
+  }));
+  const sourceClients = new Map<string, DynamoDBClient>();
+
+  let setup: Promise<Setup> | undefined;
+  const init = (): Promise<Setup> => {
+    setup ??= (async () => {
+      const started = performance.now();
+      const transform =
+        deps.transform ??
+        (config.transformModule
+          ? await loadTransform(config.transformModule, { baseDir: config.baseDir, label: 'TransformModule' })
+          : undefined);
+      const prepared = await prepareReplicas(replicas);
+      baseLog.info('replicas ready', {
+        replicas: replicas.map((r) => r.label),
+        keySchema: prepared.keySchema,
+        transform: transform !== undefined,
+        turnover: config.turnover,
+        readThrough: config.readThrough !== undefined,
+        initMs: Math.round(performance.now() - started),
+      });
+      return { replicas, keySchema: prepared.keySchema, ...(transform ? { transform } : {}) };
+    })();
+    // A replica table created later, or a transient error, must not poison the container.
+    setup.catch(() => (setup = undefined));
+    return setup;
+  };
+
+  return async (event, context) => {
+    const log = baseLog.child({ correlationId: context?.awsRequestId ?? randomUUID() });
+    try {
+      const changes = changesFromLambdaEvent(event);
+      if (changes.length === 0) {
+        log.info('empty batch', { records: 0 });
+        return batchResponse(undefined);
+      }
+      const { keySchema, transform } = await init();
+      let readThrough: { client: DynamoDBClient; table: string } | undefined;
+      if (config.readThrough) {
+        const source = sourceLocation(config, event, changes);
+        const id = formatServiceLocation(source.location);
+        let client = sourceClients.get(id);
+        if (!client) sourceClients.set(id, (client = makeSourceClient(source.location)));
+        readThrough = { client, table: source.table };
+      }
+      if (log.isDebug) {
+        log.debug('batch received', {
+          changes: changes.map((c) => ({
+            eventName: c.eventName,
+            sequenceNumber: c.sequenceNumber,
+            keys: toDynamoJson(c.keys),
+            ...(c.newImage ? { newImage: toDynamoJson(c.newImage) } : {}),
+          })),
+        });
+      }
+      const result = await applyChanges(changes, {
+        replicas,
+        keySchema,
+        concurrency: config.concurrency,
+        ...(deps.retry ? { retry: deps.retry } : {}),
+        ...(transform ? { transform } : {}),
+        ...(config.turnover ? { turnover: config.turnover } : {}),
+        ...(readThrough ? { readThrough } : {}),
+      });
+      const fields = summary(changes, result, replicas);
+      if (result.failed.length === 0) {
+        log.info('batch applied', fields);
+        return batchResponse(undefined);
+      }
+      log.error('keys failed', {
+        ...fields,
+        lowestFailedSequenceNumber: result.lowestFailedSequenceNumber,
+        failed: result.failed.map((f) => ({
+          key: f.key,
+          firstSequenceNumber: f.firstSequenceNumber,
+          error: f.error,
+        })),
+      });
+      if (result.applied === 0) {
+        throw new BatchFailedError(
+          `no record of the batch could be applied: ${result.failed.length} key(s) failed, e.g. ${result.failed[0]?.key}: ${result.failed[0]?.error}`,
+        );
+      }
+      return batchResponse(result.lowestFailedSequenceNumber);
+    } catch (error) {
+      if (!(error instanceof BatchFailedError)) log.error('batch refused', { error });
+      throw error;
+    }
+  };
+}
+
+/** The Lambda entry point: `dynamodb-replicator/lambda` -> `replicate`. */
+export const replicate: ReplicateHandler = lazyEntry(() =>
+  createReplicateHandler(readReplicateConfig(process.env)),
+);

@@ -1,0 +1,342 @@
+/**
+ * The replication apply engine, shared by the Lambda handler, the stream runner and the backfill:
+ * cut-over filter, then transform, then plan (last change per key wins), then writes of distinct keys
+ * to every replica in BatchWriteItem-sized chunks with several requests in flight. The outcome of
+ * every key is known: what could not be written is reported with the key and the first sequence
+ * number of that key in the batch, so the caller can retry from there (at least once; re-applying a
+ * batch converges because each key's write is its latest state).
+ */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import pLimit from 'p-limit';
+import type { RetryPolicy } from '../core/backoff.js';
+import { canonicalKey, keyId, keyOf } from '../core/canonical-key.js';
+import { compareSequenceNumbers, type Change } from '../core/change.js';
+import { UnprocessedError } from '../core/errors.js';
+import { turnoverKeeps, type TurnoverFilter } from '../core/turnover.js';
+import type { Key, KeySchema } from '../core/types.js';
+import { batchGetAll } from '../dynamodb/batch-get.js';
+import { batchWriteAll, type WriteRequest } from '../dynamodb/batch-write.js';
+import { assertSameKeySchema, describeTable, type TableInfo } from '../dynamodb/tables.js';
+import { assertImagesAvailable, planChanges, recordKey, type PlannedWrite } from './plan.js';
+import { runTransform, type TransformFn } from './transform.js';
+
+export interface ReplicaTarget {
+  readonly client: DynamoDBClient;
+  readonly table: string;
+  /** How logs and errors name this replica; defaults to the table name. */
+  readonly label?: string;
+}
+
+export interface ApplyOptions {
+  readonly replicas: readonly ReplicaTarget[];
+  /** The source's key schema (equal to every replica's, see prepareReplicas). */
+  readonly keySchema: KeySchema;
+  /** BatchWriteItem requests in flight, over all replicas. Default DEFAULT_APPLY_CONCURRENCY. */
+  readonly concurrency?: number;
+  readonly retry?: RetryPolicy;
+  readonly transform?: TransformFn;
+  readonly turnover?: TurnoverFilter;
+  /** The source table, for streams without new images: read the current item with a consistent read. */
+  readonly readThrough?: { readonly client: DynamoDBClient; readonly table: string };
+  readonly signal?: AbortSignal;
+}
+
+export interface KeyFailure {
+  readonly keyId: string;
+  /** canonicalKey of the item's key. */
+  readonly key: string;
+  /** The first record of this key in the batch: a retry must start there. */
+  readonly firstSequenceNumber: string;
+  readonly error: string;
+}
+
+export interface ApplyResult {
+  /** Records given. */
+  readonly received: number;
+  /** Records whose key's latest state is durably written to every replica. */
+  readonly applied: number;
+  /** Records dropped by the cut-over filter or the transform. */
+  readonly skipped: number;
+  readonly failed: readonly KeyFailure[];
+  /** The lowest firstSequenceNumber of `failed`: everything from here on must be delivered again. */
+  readonly lowestFailedSequenceNumber?: string;
+  /** Distinct keys written (per replica). */
+  readonly keys: number;
+  readonly durationMs: number;
+}
+
+export const DEFAULT_APPLY_CONCURRENCY = 8;
+const MAX_BATCH_WRITE = 25;
+const MAX_BATCH_GET = 100;
+/**
+ * Smallest chunk when a batch is spread over the requests in flight: a Lambda batch of 100 records
+ * fills 8 requests of 13 rather than 4 of 25, but tiny requests cost more per item than they save.
+ */
+const MIN_CHUNK = 8;
+
+export function replicaLabel(target: ReplicaTarget): string {
+  return target.label ?? target.table;
+}
+
+export interface PreparedReplicas {
+  /** The key schema every replica shares. */
+  readonly keySchema: KeySchema;
+  readonly tables: readonly TableInfo[];
+}
+
+/**
+ * Checks, once at start, that every replica table exists (NotFoundError naming it) and has the same
+ * key schema as `expected` (the source's, when known) and as each other (KeySchemaMismatchError).
+ */
+export async function prepareReplicas(
+  replicas: readonly ReplicaTarget[],
+  expected?: { readonly keySchema: KeySchema; readonly label: string },
+): Promise<PreparedReplicas> {
+  if (replicas.length === 0) throw new TypeError('prepareReplicas: no replica given');
+  const tables = await Promise.all(replicas.map((r) => describeTable(r.client, r.table)));
+  const reference = expected ?? {
+    keySchema: (tables[0] as TableInfo).keySchema,
+    label: replicaLabel(replicas[0] as ReplicaTarget),
+  };
+  tables.forEach((info, i) => {
+    assertSameKeySchema(reference.keySchema, info.keySchema, [
+      reference.label,
+      replicaLabel(replicas[i] as ReplicaTarget),
+    ]);
+  });
+  return { keySchema: reference.keySchema, tables };
+}
+
+/** Failed keys of one batch, merged over stages and replicas. */
+class Failures {
+  private readonly byKey = new Map<string, { first: string; errors: string[] }>();
+
+  add(canonical: string, firstSequenceNumber: string, error: string): void {
+    const entry = this.byKey.get(canonical);
+    if (entry === undefined) {
+      this.byKey.set(canonical, { first: firstSequenceNumber, errors: [error] });
+      return;
+    }
+    if (compareSequenceNumbers(firstSequenceNumber, entry.first) < 0) entry.first = firstSequenceNumber;
+    if (!entry.errors.includes(error)) entry.errors.push(error);
+  }
+
+  has(canonical: string): boolean {
+    return this.byKey.has(canonical);
+  }
+
+  list(): KeyFailure[] {
+    return [...this.byKey].map(([key, e]) => ({
+      keyId: keyId(JSON.parse(key) as Key),
+      key,
+      firstSequenceNumber: e.first,
+      error: e.errors.join('; '),
+    }));
+  }
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** DynamoDB refused the request as invalid (one bad item fails a whole BatchWriteItem). */
+function isValidationError(error: unknown): boolean {
+  for (let e = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (e.name === 'ValidationException') return true;
+  }
+  return false;
+}
+
+/** Keys listed as unprocessed by an UnprocessedError, or undefined for any other error. */
+function unprocessedKeys(error: unknown): Set<string> | undefined {
+  if (!(error instanceof UnprocessedError)) return undefined;
+  return new Set(error.unprocessed.flatMap((u) => u.keys));
+}
+
+interface KeyWrite {
+  readonly planned: PlannedWrite;
+  readonly request: WriteRequest;
+}
+
+function chunk<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/** Applies a batch of changes to every replica; see the module comment. Throws only for a batch that
+ * cannot be replicated at all (UsageError: key schema mismatch, a stream without images), before
+ * anything is written. */
+export async function applyChanges(changes: readonly Change[], options: ApplyOptions): Promise<ApplyResult> {
+  const started = performance.now();
+  const schema = options.keySchema;
+  const readThrough = options.readThrough !== undefined;
+  const limit = pLimit(Math.max(1, options.concurrency ?? DEFAULT_APPLY_CONCURRENCY));
+  const failures = new Failures();
+
+  assertImagesAvailable(changes, readThrough);
+  const origins = changes.map((c) => canonicalKey(recordKey(c, schema)));
+  const firstOfOrigin = new Map<string, string>();
+  changes.forEach((c, i) => {
+    const o = origins[i] as string;
+    const first = firstOfOrigin.get(o);
+    if (first === undefined || compareSequenceNumbers(c.sequenceNumber, first) < 0)
+      firstOfOrigin.set(o, c.sequenceNumber);
+  });
+
+  let skipped = 0;
+  let kept = changes.map((change, i) => ({ change, origin: origins[i] as string }));
+  if (options.turnover) {
+    const filter = options.turnover;
+    kept = kept.filter((k) => turnoverKeeps(filter, k.change.approximateCreationTime));
+    skipped += changes.length - kept.length;
+  }
+
+  let planned = kept.map((k) => k.change);
+  if (options.transform) {
+    const transform = options.transform;
+    const results = await Promise.all(
+      kept.map((k) =>
+        runTransform(transform, k.change, { keySchema: schema, readThrough }).then(
+          (value) => ({ value }),
+          (error: unknown) => ({ error }),
+        ),
+      ),
+    );
+    // A key whose transform failed is not written at all, so the retry from its first record replays
+    // its changes in order.
+    results.forEach((r, i) => {
+      if ('error' in r) {
+        const o = kept[i]?.origin as string;
+        failures.add(o, firstOfOrigin.get(o) as string, `transform failed: ${message(r.error)}`);
+      }
+    });
+    planned = [];
+    results.forEach((r, i) => {
+      const origin = kept[i]?.origin as string;
+      if (failures.has(origin)) return;
+      if ('value' in r && r.value !== null) planned.push(r.value);
+      else skipped++;
+    });
+  }
+
+  const plan = planChanges(planned, { keySchema: schema, readThrough });
+  for (const f of plan.failures) failures.add(f.canonical, f.firstSequenceNumber, f.error);
+
+  const resolved: KeyWrite[] = [];
+  const reads: PlannedWrite[] = [];
+  for (const w of plan.writes) {
+    if (w.action.kind === 'put') resolved.push({ planned: w, request: { put: w.action.item } });
+    else if (w.action.kind === 'delete') resolved.push({ planned: w, request: { delete: w.key } });
+    else reads.push(w);
+  }
+  if (reads.length > 0 && options.readThrough) {
+    resolved.push(...(await readCurrentItems(reads, options.readThrough, schema, limit, failures, options)));
+  }
+
+  const chunkSize = Math.min(
+    MAX_BATCH_WRITE,
+    Math.max(MIN_CHUNK, Math.ceil((resolved.length * options.replicas.length) / limit.concurrency)),
+  );
+  const tasks: Promise<void>[] = [];
+  for (const replica of options.replicas) {
+    for (const part of chunk(resolved, chunkSize)) {
+      tasks.push(limit(() => writeChunk(replica, part, schema, failures, options)));
+    }
+  }
+  await Promise.all(tasks);
+
+  let applied = 0;
+  for (const w of resolved) if (!failures.has(w.planned.canonical)) applied += w.planned.records;
+  const failed = failures.list();
+  const lowest = failed.reduce<string | undefined>(
+    (min, f) =>
+      min === undefined || compareSequenceNumbers(f.firstSequenceNumber, min) < 0
+        ? f.firstSequenceNumber
+        : min,
+    undefined,
+  );
+  return {
+    received: changes.length,
+    applied,
+    skipped,
+    failed,
+    ...(lowest !== undefined ? { lowestFailedSequenceNumber: lowest } : {}),
+    keys: resolved.length,
+    durationMs: performance.now() - started,
+  };
+}
+
+async function writeChunk(
+  replica: ReplicaTarget,
+  part: readonly KeyWrite[],
+  schema: KeySchema,
+  failures: Failures,
+  options: ApplyOptions,
+): Promise<void> {
+  const label = replicaLabel(replica);
+  try {
+    await batchWriteAll(
+      replica.client,
+      { [replica.table]: part.map((w) => w.request) },
+      {
+        keySchemas: { [replica.table]: schema },
+        ...(options.retry ? { retry: options.retry } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+      },
+    );
+  } catch (error) {
+    if (part.length > 1 && isValidationError(error)) {
+      // One invalid item fails the whole request: write the chunk's keys one by one to find it.
+      await Promise.all(part.map((w) => writeChunk(replica, [w], schema, failures, options)));
+      return;
+    }
+    const unprocessed = unprocessedKeys(error);
+    const known = unprocessed !== undefined && part.some((w) => unprocessed.has(w.planned.canonical));
+    for (const w of part) {
+      if (known && !unprocessed.has(w.planned.canonical)) continue;
+      failures.add(w.planned.canonical, w.planned.firstSequenceNumber, `replica ${label}: ${message(error)}`);
+    }
+  }
+}
+
+async function readCurrentItems(
+  reads: readonly PlannedWrite[],
+  source: NonNullable<ApplyOptions['readThrough']>,
+  schema: KeySchema,
+  limit: ReturnType<typeof pLimit>,
+  failures: Failures,
+  options: ApplyOptions,
+): Promise<KeyWrite[]> {
+  const out: KeyWrite[] = [];
+  await Promise.all(
+    chunk(reads, MAX_BATCH_GET).map((part) =>
+      limit(async () => {
+        try {
+          const { items } = await batchGetAll(
+            source.client,
+            { [source.table]: { keys: part.map((w) => w.key), consistentRead: true } },
+            options.retry ? { retry: options.retry } : {},
+          );
+          const found = new Map(
+            (items[source.table] ?? []).map((item) => [canonicalKey(keyOf(item, schema)), item]),
+          );
+          for (const w of part) {
+            const item = found.get(w.canonical);
+            out.push({ planned: w, request: item ? { put: item } : { delete: w.key } });
+          }
+        } catch (error) {
+          // Items read before the error are not returned, so every key of the chunk is unresolved.
+          for (const w of part) {
+            failures.add(
+              w.canonical,
+              w.firstSequenceNumber,
+              `read-through from ${source.table}: ${message(error)}`,
+            );
+          }
+        }
+      }),
+    ),
+  );
+  return out;
+}
