@@ -9,6 +9,7 @@ import type { Item } from '../core/types.js';
 import type { CapacityBudget } from './capacity.js';
 import { PageChannel } from './page-channel.js';
 import { projectionExpression, readPages } from './paging.js';
+import { linkedAbortController } from './unprocessed.js';
 
 export interface ScanOptions {
   readonly table: string;
@@ -101,11 +102,7 @@ export async function* parallelScanPages(
     yield* scanPages(client, { ...rest, segment: first, totalSegments: total });
     return;
   }
-  const stop = new AbortController();
-  const outer = o.signal;
-  const onAbort = () => stop.abort(outer?.reason);
-  if (outer?.aborted) onAbort();
-  outer?.addEventListener('abort', onAbort, { once: true });
+  const { controller: stop, dispose } = linkedAbortController(o.signal);
   const channel = new PageChannel<Item[]>(segments);
   const workers = Array.from({ length: segments }, async (_, i) => {
     const pages = scanPages(client, {
@@ -129,7 +126,7 @@ export async function* parallelScanPages(
     // The consumer stopped early or failed: stop the other segments and let them settle.
     channel.close();
     if (!stop.signal.aborted) stop.abort();
-    outer?.removeEventListener('abort', onAbort);
+    dispose();
     await Promise.allSettled([all, ...workers]);
   }
 }

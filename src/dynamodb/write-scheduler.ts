@@ -14,12 +14,13 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { canonicalKey, keyOf } from '../core/canonical-key.js';
 import { backoffDelay, DEFAULT_RETRY, sleep, type RetryPolicy } from '../core/backoff.js';
-import { UnprocessedError } from '../core/errors.js';
+import type { UnprocessedError } from '../core/errors.js';
 import { assertItemSize, itemSize, MAX_ITEM_BYTES } from '../core/item-size.js';
 import type { Item, Key, KeySchema } from '../core/types.js';
 import type { CapacityBudget } from './capacity.js';
 import { clientLocation } from './client.js';
 import { isThrottlingError, translateSdkError } from './sdk-errors.js';
+import { linkedAbortController, unprocessedError } from './unprocessed.js';
 
 /** One write: put a whole item, or delete by key. */
 export type WriteRequest = { put: Item } | { delete: Key };
@@ -144,7 +145,7 @@ export class WriteScheduler {
   private readonly unwritten = new Map<string, Set<string>>();
   private unwrittenCount = 0;
   private fatal: unknown;
-  private readonly abort = new AbortController();
+  private readonly abort: AbortController;
   private readonly concurrency: number;
   private readonly retry: RetryPolicy;
   private location: Promise<string> | undefined;
@@ -158,11 +159,8 @@ export class WriteScheduler {
   ) {
     this.concurrency = Math.max(1, Math.floor(options.concurrency ?? DEFAULT_WRITE_CONCURRENCY));
     this.retry = options.retry ?? DEFAULT_RETRY;
-    const outer = options.signal;
-    if (outer) {
-      if (outer.aborted) this.abort.abort(outer.reason);
-      else outer.addEventListener('abort', () => this.abort.abort(outer.reason), { once: true });
-    }
+    // Never disposed: the listener lives as long as the caller's signal, which is the job's.
+    this.abort = linkedAbortController(options.signal).controller;
   }
 
   /** False once the scheduler takes no more writes (a failure happened); call finish() then. */
@@ -322,17 +320,11 @@ export class WriteScheduler {
 
   private unprocessedError(): UnprocessedError {
     const unprocessed = [...this.unwritten].map(([table, keys]) => ({ table, keys: [...keys] }));
-    const sample = unprocessed
-      .map(({ table, keys }) => {
-        const shown = keys.slice(0, 10).join(', ');
-        const more = keys.length > 10 ? ` and ${keys.length - 10} more` : '';
-        return `table "${table}": ${shown}${more}`;
-      })
-      .join('; ');
-    return new UnprocessedError(
-      `${this.unwrittenCount} write(s) were not made after ${this.retry.maxAttempts} attempts ` +
-        `(DynamoDB kept returning them as UnprocessedItems or throttled them): ${sample}`,
+    return unprocessedError(
+      'write(s) were not made',
+      this.retry.maxAttempts,
       unprocessed,
+      this.unwrittenCount,
     );
   }
 }
