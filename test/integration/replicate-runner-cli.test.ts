@@ -1,0 +1,424 @@
+/**
+ * The `replicate` command end to end against DynamoDB Local: as a child process killed with SIGKILL
+ * and restarted, the backfill hand-off under concurrent writes, SIGTERM, metrics and bad input.
+ * The source lives in "region" us-east-1 and the replicas in eu-west-1 of the same server.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import {
+  BatchWriteItemCommand,
+  DeleteItemCommand,
+  PutItemCommand,
+  UpdateItemCommand,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
+import { compareSequenceNumbers } from '../../src/core/change.js';
+import { itemsEqual } from '../../src/core/equality.js';
+import type { Item } from '../../src/core/types.js';
+import { freePort } from '../../src/embedded/dynamodb-local.js';
+import type { CheckpointState } from '../../src/replicate/checkpoint.js';
+import { runCliCapture } from '../harness/cli.js';
+import { createTestTable, dynamoClient, dynamoEndpoint, streamsClient } from '../harness/dynamodb.js';
+import { readStream } from '../harness/stream-capture.js';
+import { scanAll } from '../harness/table-items.js';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+
+interface Fixture {
+  endpoint: string;
+  source: DynamoDBClient;
+  replica: DynamoDBClient;
+  sourceTable: string;
+  replicaTable: string;
+  sourceLoc: string;
+  replicaLoc: string;
+  checkpoint: string;
+  dir: string;
+}
+
+async function fixture(
+  options: { stream?: 'NEW_AND_OLD_IMAGES' | 'KEYS_ONLY' | null } = {},
+): Promise<Fixture> {
+  const endpoint = await dynamoEndpoint();
+  const source = dynamoClient(endpoint, 'us-east-1');
+  const replica = dynamoClient(endpoint, 'eu-west-1');
+  const stream = options.stream === undefined ? 'NEW_AND_OLD_IMAGES' : options.stream;
+  const sourceTable = await createTestTable(source, stream ? { stream } : {});
+  const replicaTable = await createTestTable(replica);
+  const dir = await mkdtemp(path.join(tmpdir(), 'replicate-cli-'));
+  return {
+    endpoint,
+    source,
+    replica,
+    sourceTable,
+    replicaTable,
+    sourceLoc: `${endpoint}/${sourceTable}?region=us-east-1`,
+    replicaLoc: `${endpoint}/${replicaTable}?region=eu-west-1`,
+    checkpoint: path.join(dir, 'checkpoint.json'),
+    dir,
+  };
+}
+
+async function putMany(client: DynamoDBClient, table: string, items: Item[]): Promise<void> {
+  for (let i = 0; i < items.length; i += 25) {
+    const out = await client.send(
+      new BatchWriteItemCommand({
+        RequestItems: { [table]: items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })) },
+      }),
+    );
+    assert.equal(Object.keys(out.UnprocessedItems ?? {}).length, 0, 'setup writes are not throttled locally');
+  }
+}
+
+/** Puts, updates and deletes on random keys among `keys` (and new ones) until `stop.done`. */
+async function mutate(
+  client: DynamoDBClient,
+  table: string,
+  keys: number,
+  stop: { done: boolean },
+): Promise<number> {
+  let n = 0;
+  const worker = async (w: number): Promise<void> => {
+    while (!stop.done) {
+      const id = `k${Math.floor(Math.random() * (keys + 200))}`;
+      const op = n % 3;
+      n++;
+      if (op === 0)
+        await client.send(
+          new PutItemCommand({
+            TableName: table,
+            Item: { id: { S: id }, v: { N: `${n}123456789012345678901234567890` }, w: { N: String(w) } },
+          }),
+        );
+      else if (op === 1)
+        await client.send(
+          new UpdateItemCommand({
+            TableName: table,
+            Key: { id: { S: id } },
+            UpdateExpression: 'SET u = :u, b = :b',
+            ExpressionAttributeValues: {
+              ':u': { N: String(n) },
+              ':b': { B: new Uint8Array([n % 256, 0, 255]) },
+            },
+          }),
+        );
+      else await client.send(new DeleteItemCommand({ TableName: table, Key: { id: { S: id } } }));
+    }
+  };
+  await Promise.all([0, 1, 2, 3].map(worker));
+  return n;
+}
+
+async function assertEqualTables(f: Fixture): Promise<number> {
+  const want = await scanAll(f.source, f.sourceTable);
+  const got = await scanAll(f.replica, f.replicaTable);
+  const byId = new Map(got.map((i) => [(i.id as { S: string }).S, i]));
+  let differences = 0;
+  for (const item of want) if (!itemsEqual(byId.get((item.id as { S: string }).S), item)) differences++;
+  differences += Math.max(0, got.length - want.length);
+  assert.equal(differences, 0, `replica differs from source in ${differences} item(s)`);
+  assert.equal(got.length, want.length);
+  return got.length;
+}
+
+function spawnCli(args: string[]): {
+  child: ChildProcess;
+  output: Promise<{ code: number | null; stdout: string; stderr: string }>;
+} {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: process.env,
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const output = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+    child.on('exit', (code) => resolve({ code, stdout, stderr })),
+  );
+  return { child, output };
+}
+
+function jsonLines(text: string): Record<string, unknown>[] {
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+async function readCheckpoint(file: string): Promise<CheckpointState | undefined> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as CheckpointState;
+  } catch {
+    return undefined;
+  }
+}
+
+test('killed with SIGKILL mid-stream and restarted: converges and resumes after the checkpoint', async () => {
+  const f = await fixture();
+  await putMany(
+    f.source,
+    f.sourceTable,
+    Array.from({ length: 1000 }, (_, i) => ({ id: { S: `k${i}` }, n: { N: String(i) } })),
+  );
+  const stop = { done: false };
+  const load = mutate(f.source, f.sourceTable, 1000, stop);
+  const first = spawnCli(['replicate', f.sourceLoc, f.replicaLoc, '--checkpoint', f.checkpoint, '--json']);
+  try {
+    // Kill it once it has checkpointed some progress, while the writes are still flowing.
+    await waitFor(
+      async () => Object.keys((await readCheckpoint(f.checkpoint))?.shards ?? {}).length > 0,
+      60_000,
+      'a checkpoint',
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    first.child.kill('SIGKILL');
+  } finally {
+    first.child.kill('SIGKILL');
+  }
+  const killed = await first.output;
+  assert.equal(killed.code, null, 'the first runner died from SIGKILL');
+  // More changes after the crash.
+  await new Promise((r) => setTimeout(r, 500));
+  stop.done = true;
+  await load;
+
+  const saved = (await readCheckpoint(f.checkpoint)) as CheckpointState;
+  const capture = await readStream(f.source, streamsClient(f.endpoint, 'us-east-1'), f.sourceTable, 0);
+  const total = capture.records.length;
+  const shards = Object.values(saved.shards);
+  assert.equal(shards.length, 1, 'DynamoDB Local gives a new table one shard');
+  const position = shards[0]?.sequenceNumber as string;
+  const after = capture.records.filter(
+    (r) => compareSequenceNumbers(r.dynamodb?.SequenceNumber ?? '', position) > 0,
+  ).length;
+  assert.ok(after > 0 && after < total, `the kill happened mid-stream (${after} of ${total} records left)`);
+
+  const second = spawnCli([
+    'replicate',
+    f.sourceLoc,
+    f.replicaLoc,
+    '--checkpoint',
+    f.checkpoint,
+    '--json',
+    '--stop-when-idle',
+    '1500ms',
+  ]);
+  const done = await second.output;
+  assert.equal(done.code, 0, done.stderr);
+  const summary = jsonLines(done.stdout).find((l) => l.event === 'stopped');
+  assert.ok(summary, done.stdout);
+  assert.equal(summary.reason, 'idle');
+  assert.equal(
+    summary.records,
+    after,
+    'the restart reads exactly the records after the checkpoint, not from the start',
+  );
+  await assertEqualTables(f);
+});
+
+test('--backfill: copy under concurrent puts, updates and deletes, then catch up -> replica equals source', async () => {
+  const f = await fixture();
+  await putMany(
+    f.source,
+    f.sourceTable,
+    Array.from({ length: 3000 }, (_, i) => ({
+      id: { S: `k${i}` },
+      n: { N: `${i}.000000000000000000000000000001` },
+      bin: { B: new Uint8Array([i % 256, 7]) },
+    })),
+  );
+  const stop = { done: false };
+  const load = mutate(f.source, f.sourceTable, 3000, stop);
+  // 1,000 items/s makes the copy last ~3 s, all of it under the write load.
+  const run = runCliCapture([
+    'replicate',
+    f.sourceLoc,
+    f.replicaLoc,
+    '--backfill',
+    '--items-per-second',
+    '1000',
+    '--checkpoint',
+    f.checkpoint,
+    '--json',
+    '--stop-when-idle',
+    '2s',
+  ]);
+  let copyDone = false;
+  await waitFor(
+    async () => {
+      copyDone = (await readCheckpoint(f.checkpoint)) !== undefined;
+      return copyDone;
+    },
+    120_000,
+    'the copy to finish',
+  );
+  await new Promise((r) => setTimeout(r, 1000));
+  stop.done = true;
+  const mutations = await load;
+  const result = await run;
+  assert.equal(result.code, 0, result.stderr);
+  const lines = jsonLines(result.stdout);
+  const copied = lines.find((l) => l.event === 'backfill-done');
+  assert.ok(copied, result.stdout);
+  assert.ok((copied.scanned as number) >= 2900, `the copy scanned the table (${String(copied.scanned)})`);
+  const summary = lines.find((l) => l.event === 'stopped');
+  assert.ok(
+    summary && (summary.records as number) > 0,
+    'the stream replay applied the changes made during the copy',
+  );
+  assert.ok(mutations > 100, `writes hit the source during the copy (${mutations})`);
+  await assertEqualTables(f);
+});
+
+test('SIGTERM finishes the batch, checkpoints and exits 0; --metrics-port serves Prometheus text', async () => {
+  const f = await fixture();
+  await putMany(
+    f.source,
+    f.sourceTable,
+    Array.from({ length: 200 }, (_, i) => ({ id: { S: `k${i}` } })),
+  );
+  const port = await freePort();
+  const run = runCliCapture([
+    'replicate',
+    f.sourceLoc,
+    f.replicaLoc,
+    '--checkpoint',
+    f.checkpoint,
+    '--metrics-port',
+    String(port),
+    '--json',
+  ]);
+  await waitFor(async () => (await scanAll(f.replica, f.replicaTable)).length === 200, 60_000, 'replication');
+  const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  assert.match(metrics, /^dynamodb_replicator_records_total\{stream="[^"]+"\} 200$/m);
+  assert.match(metrics, /# TYPE dynamodb_replicator_lag_milliseconds gauge/);
+  process.emit('SIGTERM');
+  const result = await run;
+  assert.equal(result.code, 0, result.stderr);
+  const summary = jsonLines(result.stdout).find((l) => l.event === 'stopped');
+  assert.equal(summary?.reason, 'stopped');
+  assert.equal(summary?.records, 200);
+  const saved = (await readCheckpoint(f.checkpoint)) as CheckpointState;
+  assert.ok(Object.values(saved.shards).some((c) => c.sequenceNumber));
+});
+
+test('--transform drops and rewrites; --turnover-role BEFORE with a past cut-over replicates nothing', async () => {
+  const f = await fixture();
+  const module = path.join(f.dir, 'transform.mjs');
+  await writeFile(
+    module,
+    `export function transform(change) {
+      if (change.keys.id.S.startsWith('drop')) return null;
+      if (!change.newImage) return change;
+      return { ...change, newImage: { ...change.newImage, tagged: { S: 'yes' } } };
+    }\n`,
+  );
+  await putMany(f.source, f.sourceTable, [
+    { id: { S: 'keep-1' }, v: { N: '1' } },
+    { id: { S: 'drop-1' }, v: { N: '2' } },
+  ]);
+  const common = [f.sourceLoc, f.replicaLoc, '--json', '--stop-when-idle', '800ms'];
+  const before = await runCliCapture([
+    'replicate',
+    ...common,
+    '--checkpoint',
+    path.join(f.dir, 'before.json'),
+    '--turnover-role',
+    'BEFORE',
+    '--turnover-at',
+    '1000',
+  ]);
+  assert.equal(before.code, 0, before.stderr);
+  assert.deepEqual(
+    await scanAll(f.replica, f.replicaTable),
+    [],
+    'BEFORE keeps only records created before 1970+1s',
+  );
+  const res = await runCliCapture([
+    'replicate',
+    ...common,
+    '--checkpoint',
+    f.checkpoint,
+    '--transform',
+    module,
+  ]);
+  assert.equal(res.code, 0, res.stderr);
+  assert.deepEqual(await scanAll(f.replica, f.replicaTable), [
+    { id: { S: 'keep-1' }, v: { N: '1' }, tagged: { S: 'yes' } },
+  ]);
+});
+
+test('bad input: no stream, KEYS_ONLY without --read-through, missing replica, other key schema -> exit 2, nothing written', async () => {
+  const noStream = await fixture({ stream: null });
+  await putMany(noStream.source, noStream.sourceTable, [{ id: { S: 'a' } }]);
+  let r = await runCliCapture([
+    'replicate',
+    noStream.sourceLoc,
+    noStream.replicaLoc,
+    '--checkpoint',
+    noStream.checkpoint,
+  ]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /has no stream enabled/);
+  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+
+  const keysOnly = await fixture({ stream: 'KEYS_ONLY' });
+  await putMany(keysOnly.source, keysOnly.sourceTable, [{ id: { S: 'a' } }]);
+  r = await runCliCapture([
+    'replicate',
+    keysOnly.sourceLoc,
+    keysOnly.replicaLoc,
+    '--checkpoint',
+    keysOnly.checkpoint,
+  ]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /KEYS_ONLY/);
+  assert.deepEqual(await scanAll(keysOnly.replica, keysOnly.replicaTable), []);
+
+  const f = await fixture();
+  await putMany(f.source, f.sourceTable, [{ id: { S: 'a' } }]);
+  r = await runCliCapture([
+    'replicate',
+    f.sourceLoc,
+    f.replicaLoc,
+    `${f.endpoint}/no-such-table-xyz?region=eu-west-1`,
+    '--checkpoint',
+    f.checkpoint,
+  ]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /no-such-table-xyz/);
+  assert.deepEqual(await scanAll(f.replica, f.replicaTable), [], 'the existing replica got nothing');
+
+  const other = await createTestTable(f.replica, { hash: { name: 'pk', type: 'S' } });
+  r = await runCliCapture([
+    'replicate',
+    f.sourceLoc,
+    f.replicaLoc,
+    `${f.endpoint}/${other}?region=eu-west-1`,
+    '--checkpoint',
+    f.checkpoint,
+  ]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /key schema/i);
+  assert.deepEqual(await scanAll(f.replica, f.replicaTable), []);
+  assert.deepEqual(await scanAll(f.replica, other), []);
+  assert.equal(await readCheckpoint(f.checkpoint), undefined, 'no checkpoint was written');
+
+  r = await runCliCapture(['replicate', f.sourceLoc, f.replicaLoc, '--from', 'yesterday']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--from must be trim-horizon or latest/);
+});
