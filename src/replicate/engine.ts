@@ -63,6 +63,8 @@ export interface ApplyResult {
   /** Distinct keys written (per replica). */
   readonly keys: number;
   readonly durationMs: number;
+  /** BatchWriteItem requests sent again for unprocessed items (throttling), over all replicas. */
+  readonly retries: number;
 }
 
 export const DEFAULT_APPLY_CONCURRENCY = 8;
@@ -239,9 +241,10 @@ export async function applyChanges(changes: readonly Change[], options: ApplyOpt
     Math.max(MIN_CHUNK, Math.ceil((resolved.length * options.replicas.length) / limit.concurrency)),
   );
   const tasks: Promise<void>[] = [];
+  const counters = { retries: 0 };
   for (const replica of options.replicas) {
     for (const part of chunk(resolved, chunkSize)) {
-      tasks.push(limit(() => writeChunk(replica, part, schema, failures, options)));
+      tasks.push(limit(() => writeChunk(replica, part, schema, failures, options, counters)));
     }
   }
   await Promise.all(tasks);
@@ -264,6 +267,7 @@ export async function applyChanges(changes: readonly Change[], options: ApplyOpt
     ...(lowest !== undefined ? { lowestFailedSequenceNumber: lowest } : {}),
     keys: resolved.length,
     durationMs: performance.now() - started,
+    retries: counters.retries,
   };
 }
 
@@ -273,10 +277,11 @@ async function writeChunk(
   schema: KeySchema,
   failures: Failures,
   options: ApplyOptions,
+  counters: { retries: number },
 ): Promise<void> {
   const label = replicaLabel(replica);
   try {
-    await batchWriteAll(
+    const written = await batchWriteAll(
       replica.client,
       { [replica.table]: part.map((w) => w.request) },
       {
@@ -285,10 +290,11 @@ async function writeChunk(
         ...(options.signal ? { signal: options.signal } : {}),
       },
     );
+    counters.retries += written.retries;
   } catch (error) {
     if (part.length > 1 && isValidationError(error)) {
       // One invalid item fails the whole request: write the chunk's keys one by one to find it.
-      await Promise.all(part.map((w) => writeChunk(replica, [w], schema, failures, options)));
+      await Promise.all(part.map((w) => writeChunk(replica, [w], schema, failures, options, counters)));
       return;
     }
     const unprocessed = unprocessedKeys(error);

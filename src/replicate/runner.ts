@@ -375,6 +375,7 @@ export class StreamRunner {
           lowestFailedSequenceNumber: first,
           keys: 0,
           durationMs: 0,
+          retries: 0,
         };
       }
       this.applied += result.applied;
