@@ -5,7 +5,10 @@
  * Finding one key reads the segments of the requested time range (the log is organised by time,
  * not by key); narrow it with `since`/`until` on a long log.
  */
-import { canonicalKey, keyId, keyOf } from '../core/canonical-key.js';
+import type { TableDescription } from '@aws-sdk/client-dynamodb';
+import { canonicalKey, keyId, keyOf, scalarType } from '../core/canonical-key.js';
+import { NotFoundError } from '../core/errors.js';
+import { keySchemaFromDescription } from '../dynamodb/tables.js';
 import type { Change } from '../core/change.js';
 import type { Item, Key, KeySchema } from '../core/types.js';
 import type { ObjectStore } from '../storage/object-store.js';
@@ -17,8 +20,9 @@ import {
   type LoggedBatch,
   type LoggedChange,
 } from './change-log.js';
+import { TABLE_DESCRIPTION } from './export-layout.js';
 import type { TimeRange } from './log-manifest.js';
-import { listSnapshots, SNAPSHOTS_FOLDER, type SnapshotInfo, type SnapshotReader } from './point-in-time.js';
+import { listSnapshots, openSnapshot, snapshotStore, type SnapshotInfo } from './point-in-time.js';
 
 /** One version of an item: what happened, when, and the item after it (absent after a REMOVE). */
 export interface ItemVersion {
@@ -77,7 +81,6 @@ export async function latestBackedUpState(
   logStore: ObjectStore,
   key: Key,
   schema: KeySchema,
-  openSnapshot: (snapshotStore: ObjectStore, info: SnapshotInfo) => Promise<SnapshotReader>,
 ): Promise<LatestState> {
   const history = await recordHistory(logStore, key);
   const last = history[history.length - 1];
@@ -85,7 +88,7 @@ export async function latestBackedUpState(
   const id = keyId(key);
   const snapshots = await listSnapshots(logStore);
   for (const info of [...snapshots].reverse()) {
-    const reader = await openSnapshot(logStore.at(`${SNAPSHOTS_FOLDER}/${info.id}`), info);
+    const reader = await openSnapshot(snapshotStore(logStore, info), info);
     for await (const item of reader.items())
       if (keyId(keyOf(item, schema)) === id) return { source: 'snapshot', snapshot: info, item };
   }
@@ -120,4 +123,28 @@ export async function backupRecord(
 /** A key for messages: its canonical JSON. */
 export function describeKey(key: Key): string {
   return canonicalKey(key);
+}
+
+/**
+ * The key schema of a logged table: from the newest snapshot's table description, else from the
+ * key attributes of the first logged change (their names and scalar types).
+ */
+export async function logKeySchema(logStore: ObjectStore, where: string): Promise<KeySchema> {
+  const snapshots = await listSnapshots(logStore);
+  const newest = snapshots[snapshots.length - 1];
+  if (newest) {
+    const exportStore = snapshotStore(logStore, newest).at(newest.exportFolder);
+    const text = (await exportStore.get(TABLE_DESCRIPTION)).toString('utf8');
+    return keySchemaFromDescription(JSON.parse(text) as TableDescription);
+  }
+  for await (const change of readChanges(logStore)) {
+    const [hash, range] = Object.entries(change.keys).map(([name, value]) => ({
+      name,
+      type: scalarType(value) ?? 'S',
+    }));
+    if (hash) return range ? { hash, range } : { hash };
+  }
+  throw new NotFoundError(
+    `${where} holds no snapshot and no change: it is not a change log (or it is empty)`,
+  );
 }

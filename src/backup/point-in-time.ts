@@ -22,8 +22,9 @@ import type { TableDescription } from '@aws-sdk/client-dynamodb';
 import { keyId, keyOf } from '../core/canonical-key.js';
 import { InvalidDataError, NotFoundError, UsageError } from '../core/errors.js';
 import type { Item, KeySchema } from '../core/types.js';
-import type { ObjectStore } from '../storage/object-store.js';
+import { formatStoreLocation, type ObjectStore } from '../storage/object-store.js';
 import { compareLogged, readChanges, type LoggedChange } from './change-log.js';
+import { openExport } from './export-layout.js';
 
 export const SNAPSHOTS_FOLDER = 'snapshots';
 export const SNAPSHOT_INFO = 'snapshot.json';
@@ -44,6 +45,8 @@ export interface SnapshotInfo {
   /** Epoch ms: from this moment on the snapshot plus the log give the exact state. */
   readonly completedAt: number;
   readonly itemCount: number;
+  /** The export folder (AWS export layout) inside the snapshot folder, e.g. `AWSDynamoDB/<id>`. */
+  readonly exportFolder: string;
 }
 
 /** A sortable folder name for a time: `20261127T095715123Z`. */
@@ -87,7 +90,8 @@ function parseSnapshotInfo(text: string, where: string): SnapshotInfo {
     info.format !== SNAPSHOT_FORMAT ||
     typeof info.startedAt !== 'number' ||
     typeof info.completedAt !== 'number' ||
-    typeof info.id !== 'string'
+    typeof info.id !== 'string' ||
+    typeof info.exportFolder !== 'string'
   )
     throw new InvalidDataError(`${where} is not a ${SNAPSHOT_FORMAT} description`);
   return info as SnapshotInfo;
@@ -105,6 +109,11 @@ export async function listSnapshots(logStore: ObjectStore): Promise<SnapshotInfo
     out.push(parseSnapshotInfo((await logStore.get(key)).toString('utf8'), key));
   }
   return out.sort((a, b) => a.completedAt - b.completedAt || a.id.localeCompare(b.id));
+}
+
+/** The folder of a snapshot in its log. */
+export function snapshotStore(logStore: ObjectStore, info: SnapshotInfo): ObjectStore {
+  return logStore.at(`${SNAPSHOTS_FOLDER}/${info.id}`);
 }
 
 /** The newest snapshot complete at `at`; a clear error when the log does not reach back that far. */
@@ -186,6 +195,15 @@ export interface SnapshotReader {
   items(): AsyncIterable<Item>;
 }
 
+/** Opens (and verifies: MD5, gzip, counts, keys) a snapshot's export folder. */
+export async function openSnapshot(snapshotStore: ObjectStore, info: SnapshotInfo): Promise<SnapshotReader> {
+  const reader = await openExport(snapshotStore.at(info.exportFolder));
+  const where = formatStoreLocation(snapshotStore.location);
+  if (!reader.description || !reader.keySchema)
+    throw new InvalidDataError(`snapshot ${where} has no table description; it cannot be used as a base`);
+  return { description: reader.description, keySchema: reader.keySchema, items: () => reader.items() };
+}
+
 export interface PointInTimeState {
   readonly base: SnapshotInfo;
   readonly at: number;
@@ -198,18 +216,17 @@ export interface PointInTimeState {
 }
 
 /**
- * Plans the state of the logged table at `at`: picks the base snapshot, opens it with
- * `openSnapshot` (which verifies it), reads and verifies the changes up to `at`. Only `items()`
+ * Plans the state of the logged table at `at`: picks the base snapshot, opens it (which verifies
+ * it), reads and verifies the changes up to `at`. Only `items()`
  * streams, after everything has been checked.
  */
 export async function stateAt(
   logStore: ObjectStore,
   at: number,
-  openSnapshot: (snapshotStore: ObjectStore, info: SnapshotInfo) => Promise<SnapshotReader>,
-  where: string,
+  where: string = formatStoreLocation(logStore.location),
 ): Promise<PointInTimeState> {
   const base = chooseBase(await listSnapshots(logStore), at, where);
-  const reader = await openSnapshot(logStore.at(`${SNAPSHOTS_FOLDER}/${base.id}`), base);
+  const reader = await openSnapshot(snapshotStore(logStore, base), base);
   const { latest, read } = await latestChangePerKey(logStore, {
     from: base.startedAt - CLOCK_MARGIN_MS,
     to: at,

@@ -5,6 +5,11 @@ import { diffRecordCommand } from './diff-record.js';
 import { diffTablesCommand } from './diff-tables.js';
 import { exportCommand } from './export.js';
 import { importCommand } from './import.js';
+import { incrementalBackfillCommand } from './incremental-backfill.js';
+import { incrementalBackupRecordCommand } from './incremental-backup-record.js';
+import { incrementalDiffRecordCommand } from './incremental-diff-record.js';
+import { incrementalRecordHistoryCommand } from './incremental-record-history.js';
+import { incrementalSnapshotCommand } from './incremental-snapshot.js';
 import { replicateRecordCommand } from './replicate-record.js';
 import { replicateCommand } from './replicate.js';
 import { scanCommand } from './scan.js';
@@ -25,4 +30,9 @@ export const COMMANDS: readonly Command[] = [
   diffRecordCommand,
   replicateRecordCommand,
   replicateCommand,
+  incrementalBackfillCommand,
+  incrementalSnapshotCommand,
+  incrementalRecordHistoryCommand,
+  incrementalDiffRecordCommand,
+  incrementalBackupRecordCommand,
 ];

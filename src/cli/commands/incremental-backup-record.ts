@@ -1,0 +1,56 @@
+import { toDynamoJson } from '../../core/ddb-json.js';
+import { parseKeyArgument } from '../../core/key-input.js';
+import { backupRecord } from '../../backup/history.js';
+import { batchGetAll } from '../../dynamodb/batch-get.js';
+import { describeTable } from '../../dynamodb/tables.js';
+import { writeJson, type Command } from '../command.js';
+import { closing, openTable } from '../locations.js';
+import { openStoreArgument } from '../store-location.js';
+
+export const incrementalBackupRecordCommand: Command = {
+  name: 'incremental-backup-record',
+  summary: "Write one item's current state into the change log",
+  help: `Usage: dynamodb-replicator incremental-backup-record <table> <location> <key> [--json]
+
+Reads the item from the table (strongly consistent) and appends its current state to the change
+log at <location> as a change of its own (MODIFY with the item, or REMOVE when it does not exist),
+timed now, in an object named after the key and the time. Use it to repair one item's backup;
+record history lists it as recorded by this command.
+
+Arguments:
+  table      region/table, host:port/table or http(s)://host:port/table[?region=r]
+  location   the table's change log: s3://bucket/prefix/<table>, a directory or file:// URL
+  key        the item's key as plain JSON {"id":"abc"} or DynamoDB JSON {"id":{"S":"abc"}}
+
+Options:
+  --json     print {"key","eventName","object","time"} as JSON
+  --debug    print stack traces on errors`,
+  options: {},
+  positionals: [3, 3],
+  async run(args, io) {
+    const [tableText, locationText, keyText] = args.positionals as [string, string, string];
+    const source = openTable(tableText);
+    const { store, label } = openStoreArgument(locationText, io);
+    return closing([source.client], async () => {
+      const info = await describeTable(source.client, source.table);
+      const key = parseKeyArgument(keyText, info.keySchema);
+      const read = await batchGetAll(source.client, {
+        [source.table]: { keys: [key], consistentRead: true },
+      });
+      const item = read.items[source.table]?.[0];
+      const result = await backupRecord(store, key, item);
+      const view = {
+        key: toDynamoJson(key),
+        eventName: result.change.eventName,
+        object: result.objects[0],
+        time: result.change.approximateCreationTime,
+      };
+      if (args.values.json === true) writeJson(io, view);
+      else
+        io.stdout.write(
+          `recorded ${view.eventName} of ${JSON.stringify(view.key)} from ${source.label} in ${label}/${view.object}\n`,
+        );
+      return 0;
+    });
+  },
+};
