@@ -2,6 +2,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Item, KeySchema } from '../core/types.js';
 import type { CapacityBudget } from './capacity.js';
 import { parallelScanPages } from './scan.js';
+import { DEFAULT_WRITE_CONCURRENCY } from './write-scheduler.js';
 import { writeAll, type WriteRequest } from './writer.js';
 
 export interface CopyTableOptions {
@@ -34,7 +35,7 @@ export async function copyTable(
   target: { client: DynamoDBClient; table: string },
   options: CopyTableOptions,
 ): Promise<CopyTableResult> {
-  const parallel = options.parallel ?? 4;
+  const parallel = options.parallel ?? DEFAULT_WRITE_CONCURRENCY;
   const started = performance.now();
   const pages = parallelScanPages(source.client, {
     table: source.table,

@@ -2,6 +2,7 @@ import { UsageError } from '../../core/errors.js';
 import { intOption, type CliIO, type Command } from '../command.js';
 import { readBudgetOption, WRITE_BUDGET_HELP, WRITE_BUDGET_OPTIONS, writeBudgetOption } from '../budgets.js';
 import { closing, openTable } from '../locations.js';
+import { DEFAULT_WRITE_CONCURRENCY } from '../../dynamodb/write-scheduler.js';
 import { progressReporter } from '../progress.js';
 import { copyTable } from '../../dynamodb/copy-table.js';
 import { describeTable } from '../../dynamodb/tables.js';
@@ -22,7 +23,7 @@ Arguments:
 
 Options:
   --create                 create the target from the source's description if it does not exist
-  --parallel K             scan segments and BatchWriteItem requests in flight (default 4)
+  --parallel K             scan segments and BatchWriteItem requests in flight (default ${DEFAULT_WRITE_CONCURRENCY})
 ${WRITE_BUDGET_HELP}
   --read-budget RCU        at most RCU read capacity units per second on the source
   --consistent-read        strongly consistent reads on the source
@@ -37,7 +38,7 @@ ${WRITE_BUDGET_HELP}
   },
   positionals: [2, 2],
   async run(args, io) {
-    const parallel = intOption(args, 'parallel', 4, { min: 1, max: 1000 }) as number;
+    const parallel = intOption(args, 'parallel', DEFAULT_WRITE_CONCURRENCY, { min: 1, max: 1000 }) as number;
     const writeBudget = writeBudgetOption(args);
     const readBudget = readBudgetOption(args);
     const source = openTable(args.positionals[0] as string);

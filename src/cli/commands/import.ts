@@ -2,6 +2,7 @@ import { ServiceError } from '../../core/errors.js';
 import { intOption, type CliIO, type Command } from '../command.js';
 import { WRITE_BUDGET_HELP, WRITE_BUDGET_OPTIONS, writeBudgetOption } from '../budgets.js';
 import { closing, openTable } from '../locations.js';
+import { DEFAULT_WRITE_CONCURRENCY } from '../../dynamodb/write-scheduler.js';
 import { progressReporter } from '../progress.js';
 import { exportFileSource, spoolToTempFile } from '../../dynamodb/export-file.js';
 import { importItems, validateExport } from '../../dynamodb/import-table.js';
@@ -28,7 +29,7 @@ Arguments:
 Options:
   --create                 create the table from the export's description if it does not exist
                            (without it, a missing table is an error)
-  --parallel K             BatchWriteItem requests in flight (default 4)
+  --parallel K             BatchWriteItem requests in flight (default ${DEFAULT_WRITE_CONCURRENCY})
 ${WRITE_BUDGET_HELP}
   --json                   print the summary as JSON on stdout
   --debug                  print stack traces on errors`,
@@ -39,7 +40,7 @@ ${WRITE_BUDGET_HELP}
   },
   positionals: [2, 2],
   async run(args, io) {
-    const parallel = intOption(args, 'parallel', 4, { min: 1, max: 1000 }) as number;
+    const parallel = intOption(args, 'parallel', DEFAULT_WRITE_CONCURRENCY, { min: 1, max: 1000 }) as number;
     const budget = writeBudgetOption(args);
     const [input, target] = args.positionals as [string, string];
     const { client, table, label } = openTable(target);
