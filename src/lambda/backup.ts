@@ -9,7 +9,7 @@
  * - BackupBucket (required), BackupPrefix (optional folder inside the bucket), BackupRegion (the
  *   bucket's region; default AWS_REGION), BackupEndpoint (optional: an S3-compatible endpoint).
  * - TurnoverRole (BEFORE|AFTER) + TurnoverAt (epoch ms): the cut-over filter, as for `replicate`.
- * - LogLevel: debug|info|warn|error.
+ * - LogLevel: debug|info|warn|error. MetricsNamespace: the EMF metrics' namespace (metrics.ts).
  *
  * Outcome per batch: an empty batch succeeds; a malformed event or an insert/update without a new
  * image (a KEYS_ONLY or OLD_IMAGE stream: the log could not rebuild items) throws before anything
@@ -30,6 +30,7 @@ import { writeChangeBatch } from '../backup/change-log.js';
 import { BatchFailedError, batchResponse, type StreamBatchResponse } from './batch-response.js';
 import { envLogLevel, envTurnover, envValue, requireEnv, type Env } from './config.js';
 import { createLogger, type Logger, type LogLevel } from './log.js';
+import { DEFAULT_METRICS_NAMESPACE, emitBatchMetrics, stdoutMetrics, type MetricsWriter } from './metrics.js';
 import type { LambdaContext } from './replicate.js';
 
 export interface BackupConfig {
@@ -40,6 +41,7 @@ export interface BackupConfig {
   readonly endpoint?: string;
   readonly turnover?: TurnoverFilter;
   readonly logLevel: LogLevel;
+  readonly metricsNamespace?: string;
 }
 
 const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
@@ -59,6 +61,7 @@ export function readBackupConfig(env: Env): BackupConfig {
   if (endpoint !== undefined && !/^https?:\/\/[^/\s]+\/?$/.test(endpoint))
     throw new ConfigError(`BackupEndpoint must be an http(s)://host[:port] URL, got "${endpoint}"`);
   const turnover = envTurnover(env);
+  const metricsNamespace = envValue(env, 'MetricsNamespace');
   return {
     bucket,
     prefix,
@@ -66,6 +69,7 @@ export function readBackupConfig(env: Env): BackupConfig {
     ...(endpoint ? { endpoint } : {}),
     ...(turnover ? { turnover } : {}),
     logLevel: envLogLevel(env),
+    ...(metricsNamespace ? { metricsNamespace } : {}),
   };
 }
 
@@ -77,6 +81,8 @@ export interface BackupDeps {
   readonly logger?: Logger;
   /** Clock for changes without a creation time (tests). */
   readonly now?: () => number;
+  /** Where EMF metric lines go; default stdout (the function's log group). */
+  readonly metrics?: MetricsWriter;
 }
 
 /** The stream a Lambda event came from: table name and stream label, from eventSourceARN. */
@@ -139,6 +145,24 @@ export function createBackupHandler(config: BackupConfig, deps: BackupDeps = {})
       }
       const changes = kept.map((c) => (c.shardId ? c : { ...c, shardId: `stream-${streamLabel}` }));
       const result = await writeChangeBatch(root.at(table), changes, { now: now() });
+      emitBatchMetrics(deps.metrics ?? stdoutMetrics, {
+        namespace: config.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE,
+        sourceTable: table,
+        destinations: [
+          {
+            dimension: 'BackupLocation',
+            value: `s3://${[config.bucket, config.prefix].filter(Boolean).join('/')}`,
+          },
+        ],
+        figures: {
+          received: received.length,
+          applied: result.written,
+          failed: kept.length - result.written,
+          retries: 0,
+          creationTimes: received.flatMap((c) => c.approximateCreationTime ?? []),
+        },
+        now: now(),
+      });
       const fields = {
         table,
         records: received.length,

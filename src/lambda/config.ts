@@ -14,6 +14,7 @@
  * - ReadThrough: for KEYS_ONLY/OLD_IMAGE streams, read each item from the source table (named by the
  *   event's eventSourceARN): `true` for the source's own region, or a region or endpoint.
  * - ApplyConcurrency: BatchWriteItem requests in flight (default 8). LogLevel: debug|info|warn|error.
+ * - MetricsNamespace: the CloudWatch namespace of the EMF metrics (default DynamoDBReplicator).
  */
 import { ConfigError, UsageError } from '../core/errors.js';
 import {
@@ -144,6 +145,8 @@ export interface ReplicateConfig {
   readonly readThrough?: ReadThroughConfig;
   readonly concurrency: number;
   readonly logLevel: LogLevel;
+  /** CloudWatch namespace of the EMF metrics (metrics.ts); default DEFAULT_METRICS_NAMESPACE. */
+  readonly metricsNamespace?: string;
 }
 
 function replicaLocation(
@@ -269,6 +272,7 @@ export function readReplicateConfig(env: Env): ReplicateConfig {
   const turnover = envTurnover(env);
   const transformModule = envValue(env, 'TransformModule');
   const readThrough = readThroughConfig(env);
+  const metricsNamespace = envValue(env, 'MetricsNamespace');
   return {
     replicas,
     ...(turnover ? { turnover } : {}),
@@ -277,5 +281,6 @@ export function readReplicateConfig(env: Env): ReplicateConfig {
     ...(readThrough ? { readThrough } : {}),
     concurrency: envInteger(env, 'ApplyConcurrency', { min: 1, max: 64 }) ?? DEFAULT_APPLY_CONCURRENCY,
     logLevel: envLogLevel(env),
+    ...(metricsNamespace ? { metricsNamespace } : {}),
   };
 }

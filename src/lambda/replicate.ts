@@ -26,6 +26,13 @@ import { replicaClient, serviceClient } from './clients.js';
 import { readReplicateConfig, type ReplicaConfig, type ReplicateConfig } from './config.js';
 import { lazyEntry } from './entry.js';
 import { createLogger, type Logger } from './log.js';
+import {
+  DEFAULT_METRICS_NAMESPACE,
+  emitBatchMetrics,
+  eventSourceTable,
+  stdoutMetrics,
+  type MetricsWriter,
+} from './metrics.js';
 
 /** The part of Lambda's context object the handlers use. */
 export interface LambdaContext {
@@ -45,6 +52,8 @@ export interface ReplicateDeps {
   readonly logger?: Logger;
   /** Retry policy for unprocessed writes; default DEFAULT_RETRY (tests shorten it). */
   readonly retry?: RetryPolicy;
+  /** Where EMF metric lines go; default stdout (the function's log group). */
+  readonly metrics?: MetricsWriter;
 }
 
 interface Setup {
@@ -166,6 +175,18 @@ export function createReplicateHandler(config: ReplicateConfig, deps: ReplicateD
         ...(transform ? { transform } : {}),
         ...(config.turnover ? { turnover: config.turnover } : {}),
         ...(readThrough ? { readThrough } : {}),
+      });
+      emitBatchMetrics(deps.metrics ?? stdoutMetrics, {
+        namespace: config.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE,
+        sourceTable: eventSourceTable(event),
+        destinations: replicas.map((r) => ({ dimension: 'ReplicaTable', value: r.label ?? r.table })),
+        figures: {
+          received: result.received,
+          applied: result.applied,
+          failed: result.received - result.applied - result.skipped,
+          retries: result.retries,
+          creationTimes: changes.flatMap((c) => c.approximateCreationTime ?? []),
+        },
       });
       const fields = summary(changes, result, replicas);
       if (result.failed.length === 0) {

@@ -1,0 +1,151 @@
+/**
+ * Metrics from the Lambda handlers in CloudWatch Embedded Metric Format (EMF): one JSON log line per
+ * batch and destination, which CloudWatch Logs turns into metrics without any API call (nothing to
+ * grant, nothing to batch, no latency added to the invocation). A document is
+ *
+ *   { "_aws": { "Timestamp": <epoch ms>, "CloudWatchMetrics": [{ "Namespace": "...",
+ *       "Dimensions": [["SourceTable", "ReplicaTable"]], "Metrics": [{ "Name": "...", "Unit": "..." }] }] },
+ *     "SourceTable": "...", "ReplicaTable": "...", "<metric name>": <number>, ... }
+ *
+ * Dimension values are strings on the root; each metric's value is a number on the root.
+ */
+import { tableOfStreamArn } from '../core/change-sources.js';
+
+export const DEFAULT_METRICS_NAMESPACE = 'DynamoDBReplicator';
+
+export type MetricUnit = 'Count' | 'Milliseconds';
+
+export interface MetricValue {
+  readonly name: string;
+  readonly unit: MetricUnit;
+  readonly value: number;
+}
+
+export interface MetricsDocument {
+  readonly namespace: string;
+  /** Dimension name -> value; together they form the document's one dimension set. */
+  readonly dimensions: Readonly<Record<string, string>>;
+  readonly metrics: readonly MetricValue[];
+  /** Epoch milliseconds; default now. */
+  readonly timestamp?: number;
+}
+
+/** CloudWatch's limits: at most 30 dimensions and 100 metrics per directive. */
+const MAX_DIMENSIONS = 30;
+const MAX_METRICS = 100;
+
+/** The EMF document as a plain object (tests parse lines back into this shape). */
+export function emfDocument(doc: MetricsDocument): Record<string, unknown> {
+  const dimensionNames = Object.keys(doc.dimensions);
+  if (dimensionNames.length > MAX_DIMENSIONS || doc.metrics.length > MAX_METRICS)
+    throw new RangeError(`EMF allows ${MAX_DIMENSIONS} dimensions and ${MAX_METRICS} metrics per document`);
+  if (doc.namespace.length === 0 || doc.namespace.length > 255)
+    throw new RangeError('EMF namespace must have 1 to 255 characters');
+  const root: Record<string, unknown> = {
+    _aws: {
+      Timestamp: Math.round(doc.timestamp ?? Date.now()),
+      CloudWatchMetrics: [
+        {
+          Namespace: doc.namespace,
+          Dimensions: [dimensionNames],
+          Metrics: doc.metrics.map((m) => ({ Name: m.name, Unit: m.unit })),
+        },
+      ],
+    },
+  };
+  for (const [name, value] of Object.entries(doc.dimensions)) root[name] = value;
+  for (const m of doc.metrics) {
+    if (!Number.isFinite(m.value)) throw new RangeError(`EMF metric ${m.name} must be a finite number`);
+    root[m.name] = m.value;
+  }
+  return root;
+}
+
+export function emfLine(doc: MetricsDocument): string {
+  return JSON.stringify(emfDocument(doc));
+}
+
+/** Where EMF lines go: stdout by default, which Lambda sends to the function's log group. */
+export type MetricsWriter = (line: string) => void;
+
+export const stdoutMetrics: MetricsWriter = (line) => {
+  process.stdout.write(line + '\n');
+};
+
+/** The figures of one batch, as the handlers know them after applying it. */
+export interface BatchFigures {
+  /** Records in the event. */
+  readonly received: number;
+  /** Records durably applied (replicate) or logged (backup). */
+  readonly applied: number;
+  /** Records not durably applied: Lambda delivers them again. */
+  readonly failed: number;
+  /** Requests sent again for unprocessed items. */
+  readonly retries: number;
+  /** Creation times (epoch ms) of the batch's records that carry one. */
+  readonly creationTimes: readonly number[];
+}
+
+/**
+ * Replication lag of a batch: now minus the oldest record's creation time, in ms (the worst record
+ * of the batch; Lambda gives creation times in whole seconds, so this is precise to about a second).
+ * Undefined when no record carries a creation time.
+ */
+export function batchLagMs(creationTimes: readonly number[], now: number): number | undefined {
+  if (creationTimes.length === 0) return undefined;
+  let oldest = Infinity;
+  for (const t of creationTimes) if (t < oldest) oldest = t;
+  return Math.max(0, now - oldest);
+}
+
+/** The metric values of one batch: RecordsReceived, ChangesApplied, FailedRecords, Retries, ReplicationLag. */
+export function batchMetrics(figures: BatchFigures, now: number): MetricValue[] {
+  const metrics: MetricValue[] = [
+    { name: 'RecordsReceived', unit: 'Count', value: figures.received },
+    { name: 'ChangesApplied', unit: 'Count', value: figures.applied },
+    { name: 'FailedRecords', unit: 'Count', value: figures.failed },
+    { name: 'Retries', unit: 'Count', value: figures.retries },
+  ];
+  const lag = batchLagMs(figures.creationTimes, now);
+  if (lag !== undefined) metrics.push({ name: 'ReplicationLag', unit: 'Milliseconds', value: lag });
+  return metrics;
+}
+
+/**
+ * Writes one EMF line per destination for a batch: dimensions SourceTable plus the destination's
+ * dimension (ReplicaTable for `replicate`, e.g. `eu-west-1/users`; BackupLocation for `backup`).
+ */
+export function emitBatchMetrics(
+  write: MetricsWriter,
+  options: {
+    readonly namespace: string;
+    readonly sourceTable: string;
+    readonly destinations: readonly { readonly dimension: string; readonly value: string }[];
+    readonly figures: BatchFigures;
+    readonly now?: number;
+  },
+): void {
+  const now = options.now ?? Date.now();
+  const metrics = batchMetrics(options.figures, now);
+  for (const d of options.destinations) {
+    write(
+      emfLine({
+        namespace: options.namespace,
+        dimensions: { SourceTable: options.sourceTable, [d.dimension]: d.value },
+        metrics,
+        timestamp: now,
+      }),
+    );
+  }
+}
+
+/** The source table's name from a Lambda stream event's eventSourceARN; "unknown" when absent. */
+export function eventSourceTable(event: unknown): string {
+  const arn = (event as { Records?: { eventSourceARN?: unknown }[] }).Records?.[0]?.eventSourceARN;
+  if (typeof arn !== 'string') return 'unknown';
+  try {
+    return tableOfStreamArn(arn).table;
+  } catch {
+    return 'unknown';
+  }
+}
