@@ -10,6 +10,7 @@ import {
   NotFoundError,
   ReplicatorError,
   ServiceError,
+  UsageError,
 } from '../core/errors.js';
 import { clientLocation } from './client.js';
 
@@ -64,6 +65,7 @@ function where(context: ErrorContext): string {
 /**
  * The toolkit error for an SDK failure. ReplicatorErrors and aborts pass through unchanged.
  * - ResourceNotFoundException -> NotFoundError naming the table
+ * - ResourceInUseException -> UsageError (the table already exists or is being created/deleted)
  * - ValidationException -> InvalidDataError with DynamoDB's message
  * - missing or rejected credentials -> ConfigError saying how to provide them
  * - anything else -> ServiceError
@@ -78,6 +80,14 @@ export function translateSdkError(error: unknown, context: ErrorContext): Error 
     return new NotFoundError(`${what} was not found${location} (${context.action}: ${message})`, {
       cause: error,
     });
+  }
+  if (name === 'ResourceInUseException') {
+    const what = context.table ? `Table "${context.table}"` : 'The resource';
+    const location = context.location ? ` at ${context.location}` : '';
+    return new UsageError(
+      `${what}${location} already exists or is being changed (${context.action}: ${message})`,
+      { cause: error },
+    );
   }
   if (name === 'ValidationException' || name === 'SerializationException') {
     return new InvalidDataError(`DynamoDB rejected ${context.action} on${where(context)}: ${message}`, {
