@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { runCli } from '../src/cli/run.js';
+import { rawBatchWrite } from './baselines.js';
 import { round, type BenchContext, type BenchSuite } from './context.js';
 
 /** Runs a CLI command in-process; returns its wall time and its stdout. Throws on a non-zero exit. */
@@ -23,7 +24,8 @@ async function timedCli(argv: string[]): Promise<{ seconds: number; stdout: stri
 /**
  * The table CLI against the ceilings: `copy` (scan + write) and `import` as ratios of the raw write
  * ceiling, `export` as a ratio of the raw scan ceiling. Wall time of the whole command, start-up
- * and DescribeTable included.
+ * and DescribeTable included. `copy` is also compared with a raw write of the same items made just
+ * before it, which cancels most of the drift of a shared, noisy machine.
  */
 export const foundationSuite: BenchSuite = {
   name: 'foundation',
@@ -32,6 +34,10 @@ export const foundationSuite: BenchSuite = {
     const at = (table: string) => `${endpoint}/${table}`;
     const dir = await mkdtemp(path.join(tmpdir(), 'bench-foundation-'));
     try {
+      // A raw write of the same items right before the copy: the ceiling at this moment of the run.
+      const rawTarget = await ctx.createEmptyTable('bench-raw');
+      const adjacentCeiling = await rawBatchWrite(ctx.client, rawTarget, items);
+      await ctx.dropTable(rawTarget);
       const copyTarget = await ctx.createEmptyTable('bench-copy');
       const copy = await timedCli(['copy', at(ctx.sourceTable), at(copyTarget), '--json']);
       const copied = JSON.parse(copy.stdout) as { items: number };
@@ -52,6 +58,8 @@ export const foundationSuite: BenchSuite = {
         items,
         copyItemsPerSecond: Math.round(copyRate),
         copyVsWriteCeiling: round(copyRate / baselines.writeItemsPerSecond),
+        adjacentWriteCeiling: Math.round(adjacentCeiling),
+        copyVsAdjacentWriteCeiling: round(copyRate / adjacentCeiling),
         copyTarget: 0.9,
         exportItemsPerSecond: Math.round(exportRate),
         exportVsScanCeiling: round(exportRate / baselines.scanItemsPerSecond),

@@ -49,13 +49,18 @@ async function main(): Promise<void> {
   const items = benchItems();
   const only = process.env.BENCH_SUITES?.split(',').map((s) => s.trim());
   const suites = only ? SUITES.filter((s) => only.includes(s.name)) : SUITES;
-  const server = await startDynamoDbLocal();
+  const server = await startDynamoDbLocal({ timeoutMs: 120_000 });
   const client = new DynamoDBClient({
     endpoint: server.endpoint,
     region: 'us-east-1',
     credentials: LOCAL_CREDENTIALS,
   });
   try {
+    // Warm the emulator's JVM first: a cold JIT would make the ceilings, and so every ratio, wrong.
+    const warmup = await createTable(client, 'bench-warmup');
+    await rawBatchWrite(client, warmup, Math.min(items, 10_000));
+    await rawParallelScan(client, warmup);
+    await client.send(new DeleteTableCommand({ TableName: warmup }));
     const sourceTable = await createTable(client, 'bench-source');
     const writeItemsPerSecond = await rawBatchWrite(client, sourceTable, items);
     const scan = await rawParallelScan(client, sourceTable);

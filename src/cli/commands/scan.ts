@@ -45,7 +45,13 @@ Options:
         consistentRead: args.values['consistent-read'] === true,
       })) {
         if (page.length === 0) continue;
-        await writeText(io.stdout, page.map(itemLine).join(''));
+        try {
+          await writeText(io.stdout, page.map(itemLine).join(''));
+        } catch (error) {
+          // The reader went away (`scan ... | head`): stop scanning quietly, as other Unix tools do.
+          if ((error as { code?: unknown }).code === 'EPIPE') break;
+          throw error;
+        }
         items += page.length;
         progress.update(items);
       }
