@@ -174,13 +174,17 @@ export class WriteScheduler {
 
   /**
    * Queues one write. Resolves once it is buffered; waits (backpressure) while the buffer is full
-   * and `concurrency` requests are in flight. Returns false when the scheduler stopped accepting.
+   * and `concurrency` requests are in flight. Returns false when the scheduler stopped accepting
+   * (the write then counts as not made).
    */
   async add(write: PendingWrite): Promise<boolean> {
-    if (!this.accepting) return false;
     const full = this.buffer.length >= MAX_BATCH_WRITES || this.bufferBytes + write.size > MAX_BATCH_BYTES;
-    if (full || this.bufferIds.has(write.id)) await this.dispatch();
-    if (!this.accepting) return false;
+    if (this.accepting && (full || this.bufferIds.has(write.id))) await this.dispatch();
+    if (!this.accepting) {
+      // The caller handed it over: it is reported as not written rather than forgotten.
+      this.markUnwritten(write);
+      return false;
+    }
     this.buffer.push(write);
     this.bufferIds.add(write.id);
     this.bufferBytes += write.size;
