@@ -7,7 +7,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
-  CreateTableCommand,
   DeleteItemCommand,
   DynamoDBClient,
   PutItemCommand,
@@ -18,7 +17,7 @@ import { canonicalKey, keyOf } from '../core/canonical-key.js';
 import { itemsEqual } from '../core/equality.js';
 import type { Item, KeySchema } from '../core/types.js';
 import { scanItems } from '../dynamodb/scan.js';
-import { describeTable, waitUntilActive } from '../dynamodb/tables.js';
+import { createTableFromDescription, describeTable } from '../dynamodb/tables.js';
 import { FileCheckpointStore } from '../replicate/checkpoint.js';
 import { LagRecorder, originFromAttribute } from '../replicate/lag.js';
 import { StreamRunner } from '../replicate/runner.js';
@@ -50,19 +49,14 @@ export interface ReplicationDemoResult {
   readonly lag: { count: number; p50?: number; p99?: number; max?: number };
 }
 
-async function createTable(client: DynamoDBClient, name: string, stream: boolean): Promise<void> {
-  await client.send(
-    new CreateTableCommand({
-      TableName: name,
-      KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
-      AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
-      BillingMode: 'PAY_PER_REQUEST',
-      ...(stream
-        ? { StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' } }
-        : {}),
-    }),
-  );
-  await waitUntilActive(client, name);
+/** A table keyed by `id` (S), on demand, optionally with a NEW_AND_OLD_IMAGES stream. */
+export async function createDemoTable(client: DynamoDBClient, name: string, stream: boolean): Promise<void> {
+  await createTableFromDescription(client, {
+    TableName: name,
+    KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+    AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
+    ...(stream ? { StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' } } : {}),
+  });
 }
 
 /** One write of the mixed load: half puts of varied items, 30% updates, 20% deletes. */
@@ -144,8 +138,8 @@ export async function runReplicationDemo(
   const stopRunner = new AbortController();
   let runner: Promise<unknown> | undefined;
   try {
-    await createTable(source, sourceTable, true);
-    await createTable(replica, replicaTable, false);
+    await createDemoTable(source, sourceTable, true);
+    await createDemoTable(replica, replicaTable, false);
     const info = await describeTable(source, sourceTable);
     log(`source  ${SOURCE_REGION}/${sourceTable} (stream NEW_AND_OLD_IMAGES)`);
     log(`replica ${REPLICA_REGION}/${replicaTable}`);

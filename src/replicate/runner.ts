@@ -12,6 +12,7 @@ import {
   StreamGapError,
   type PollingOptions,
   type ShardInfo,
+  type ShardPage,
   type ShardStart,
 } from '../streams/reader.js';
 import {
@@ -53,7 +54,7 @@ export interface RunnerOptions {
    * a write timestamp carried in the items.
    */
   readonly originTime?: (change: Change) => number | undefined;
-  /** Called after each batch is durably applied and checkpointed. */
+  /** Called after each batch is durably applied (its checkpoint save is under way). */
   readonly onBatch?: (event: BatchEvent) => void;
   /** Structured log lines (failures, gaps, shard lifecycle): keys and counts, never item values. */
   readonly log?: (event: Readonly<Record<string, unknown>>) => void;
@@ -64,7 +65,7 @@ export interface BatchEvent {
   readonly changes: readonly Change[];
   readonly result: ApplyResult;
   readonly attempts: number;
-  /** performance.timeOrigin-based epoch ms when the batch was durable. */
+  /** Epoch ms (Date.now()) when every replica acknowledged the batch's writes. */
   readonly appliedAt: number;
 }
 
@@ -106,6 +107,8 @@ interface ShardTrack {
   lastSequenceNumber?: string;
   newestOrigin?: number;
   caughtUp: boolean;
+  /** The last checkpoint save of this shard, awaited before the next one. */
+  commit?: Promise<void>;
 }
 
 const DEFAULT_RETRY: RetryPolicy = { maxAttempts: Infinity, baseDelayMs: 100, maxDelayMs: 10_000 };
@@ -313,25 +316,30 @@ export class StreamRunner {
     );
     o.log?.({ event: 'shard-start', shardId, start: effectiveStart.type });
     const signal = this.internal.signal;
-    while (!signal.aborted) {
-      const done = await limit(async () => {
-        if (signal.aborted) return false;
-        let page;
-        try {
-          page = await reader.next(signal);
-        } catch (error) {
-          if (signal.aborted) return true;
-          throw error;
-        }
+    const fetch = (): Promise<ShardPage | undefined> =>
+      reader.next(signal).catch((error: unknown) => {
+        if (signal.aborted) return undefined;
+        throw error;
+      });
+    // While records flow, the next page is fetched while this one is applied (two pages in memory
+    // per shard at most); pages are still applied strictly one after the other.
+    let fetching: Promise<ShardPage | undefined> | undefined = fetch();
+    try {
+      while (fetching && !signal.aborted) {
+        const page: ShardPage | undefined = await fetching;
+        fetching = undefined;
+        if (!page || signal.aborted) break;
+        if (!page.end) fetching = fetch();
         if (page.records.length > 0) {
           this.lastRecordAt = performance.now();
           track.caughtUp = false;
           const changes = page.records.map((r, i) => changeFromSdkRecord(r, i, shardId));
           // Stopped while retrying a failed part: what is durable is checkpointed; stop here.
-          if (!(await this.applyBatch(track, changes))) return true;
+          if (!(await limit(() => this.applyBatch(track, changes)))) break;
         }
         track.caughtUp = page.caughtUp;
         if (page.end) {
+          await track.commit;
           await (this.writer as CheckpointWriter).commit(shardId, {
             finished: true,
             ...(track.lastSequenceNumber ? { sequenceNumber: track.lastSequenceNumber } : {}),
@@ -339,11 +347,12 @@ export class StreamRunner {
           track.state = 'finished';
           track.caughtUp = true;
           o.log?.({ event: 'shard-finished', shardId, records: track.records });
-          return true;
+          return;
         }
-        return false;
-      });
-      if (done) return;
+      }
+    } finally {
+      await fetching?.catch(() => {});
+      await track.commit;
     }
   }
 
@@ -378,6 +387,7 @@ export class StreamRunner {
           retries: 0,
         };
       }
+      const appliedAt = Date.now();
       this.applied += result.applied;
       this.skipped += result.skipped;
       const lowest = result.failed.length ? result.lowestFailedSequenceNumber : undefined;
@@ -396,7 +406,11 @@ export class StreamRunner {
           if (t !== undefined && (track.newestOrigin === undefined || t > track.newestOrigin))
             track.newestOrigin = t;
         }
-        await writer.commit(track.info.shardId, { sequenceNumber: last.sequenceNumber });
+        // The save runs while the next page is applied; the one before must have succeeded first,
+        // so a failing checkpoint store stops the shard instead of being ignored.
+        await track.commit;
+        track.commit = writer.commit(track.info.shardId, { sequenceNumber: last.sequenceNumber });
+        track.commit.catch(() => {}); // awaited later; this only marks it handled meanwhile
       }
       if (lowest === undefined) {
         o.onBatch?.({
@@ -404,7 +418,7 @@ export class StreamRunner {
           changes,
           result,
           attempts: attempt,
-          appliedAt: Date.now(),
+          appliedAt,
         });
         return true;
       }
