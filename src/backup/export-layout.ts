@@ -336,6 +336,15 @@ export interface OpenExportOptions {
   readonly keySchema?: KeySchema;
   /** Data files verified concurrently (default 4). */
   readonly concurrency?: number;
+  /**
+   * Manifests built elsewhere (a multi-process job merged in memory) instead of the stored ones;
+   * the data files are still verified against them.
+   */
+  readonly manifests?: {
+    readonly summary: ManifestSummary;
+    readonly files: readonly ManifestFileEntry[];
+    readonly description?: TableDescription;
+  };
 }
 
 function parseJsonObject(text: string, where: string): Record<string, unknown> {
@@ -463,13 +472,10 @@ async function* readDataFile(
     );
 }
 
-/**
- * Opens and verifies an export folder (the one holding manifest-summary.json): every data file is
- * read once, in full, before this returns. NotFoundError when there is no summary (not an export,
- * or one still being written); InvalidDataError naming the file for any corruption.
- */
-export async function openExport(store: ObjectStore, options: OpenExportOptions = {}): Promise<ExportReader> {
-  const label = formatStoreLocation(store.location);
+async function readManifests(
+  store: ObjectStore,
+  label: string,
+): Promise<{ summary: ManifestSummary; files: ManifestFileEntry[]; description?: TableDescription }> {
   if (!(await store.exists(MANIFEST_SUMMARY)))
     throw new NotFoundError(`${label} holds no ${MANIFEST_SUMMARY}: not a complete export`);
   const summaryBytes = await store.get(MANIFEST_SUMMARY);
@@ -490,17 +496,28 @@ export async function openExport(store: ObjectStore, options: OpenExportOptions 
     .map((text, i) => ({ text, i }))
     .filter(({ text }) => text.trim() !== '')
     .map(({ text, i }) => parseFileEntry(text, `${label}/${MANIFEST_FILES} line ${i + 1}`));
-  const listed = files.reduce((n, f) => n + f.itemCount, 0);
-  if (listed !== summary.itemCount)
-    throw new InvalidDataError(
-      `${label}: ${MANIFEST_FILES} lists ${listed} items but ${MANIFEST_SUMMARY} says ${summary.itemCount}`,
-    );
   const description = (await store.exists(TABLE_DESCRIPTION))
     ? (parseJsonObject(
         (await store.get(TABLE_DESCRIPTION)).toString('utf8'),
         `${label}/${TABLE_DESCRIPTION}`,
       ) as TableDescription)
     : undefined;
+  return { summary, files, ...(description ? { description } : {}) };
+}
+
+/**
+ * Opens and verifies an export folder (the one holding manifest-summary.json): every data file is
+ * read once, in full, before this returns. NotFoundError when there is no summary (not an export,
+ * or one still being written); InvalidDataError naming the file for any corruption.
+ */
+export async function openExport(store: ObjectStore, options: OpenExportOptions = {}): Promise<ExportReader> {
+  const label = formatStoreLocation(store.location);
+  const { summary, files, description } = options.manifests ?? (await readManifests(store, label));
+  const listed = files.reduce((n, f) => n + f.itemCount, 0);
+  if (listed !== summary.itemCount)
+    throw new InvalidDataError(
+      `${label}: ${MANIFEST_FILES} lists ${listed} items but ${MANIFEST_SUMMARY} says ${summary.itemCount}`,
+    );
   let keySchema = options.keySchema;
   if (!keySchema && description) {
     try {

@@ -1,4 +1,5 @@
 import type { Command } from '../command.js';
+import { backupTableCommand } from './backup-table.js';
 import { copyCommand } from './copy.js';
 import { describeCommand } from './describe.js';
 import { diffRecordCommand } from './diff-record.js';
@@ -12,6 +13,7 @@ import { incrementalRecordHistoryCommand } from './incremental-record-history.js
 import { incrementalSnapshotCommand } from './incremental-snapshot.js';
 import { replicateRecordCommand } from './replicate-record.js';
 import { replicateCommand } from './replicate.js';
+import { restoreCommand } from './restore.js';
 import { scanCommand } from './scan.js';
 import { tablesCommand } from './tables.js';
 
@@ -30,6 +32,8 @@ export const COMMANDS: readonly Command[] = [
   diffRecordCommand,
   replicateRecordCommand,
   replicateCommand,
+  backupTableCommand,
+  restoreCommand,
   incrementalBackfillCommand,
   incrementalSnapshotCommand,
   incrementalRecordHistoryCommand,
