@@ -299,7 +299,8 @@ export interface BackfillResult {
  * caller saves it as the checkpoint and starts the runner with its live iterators).
  */
 export async function backfill(o: BackfillOptions): Promise<BackfillResult> {
-  const rate = o.writeBudget?.options.itemsPerSecond;
+  // A budget in write units allows at most that many items per second (1 unit per item up to 1 KB).
+  const rate = o.writeBudget?.options.itemsPerSecond ?? o.writeBudget?.options.unitsPerSecond;
   if (rate && o.itemCount !== undefined) {
     const estimate = estimateCopy(o.itemCount * o.apply.replicas.length, rate);
     if (estimate.verdict === 'refuse')
