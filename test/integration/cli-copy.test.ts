@@ -81,14 +81,19 @@ test('copy between two regions of one endpoint', async () => {
   west.destroy();
 });
 
-test('copy of 20,000 items with a write budget stays within 10% of the budget', async () => {
+test('copy of 20,000 items with a write budget stays within 10% of the budget', async (t) => {
   const endpoint = await dynamoEndpoint();
   const client = dynamoClient(endpoint);
   const source = await createTestTable(client);
   const target = await createTestTable(client);
+  const loadStarted = performance.now();
   await load(client, source, items(20_000));
-  // 20,000 one-unit writes at 1,000 WCU/s: about 20 s, well below what DynamoDB Local takes.
-  const budget = 1000;
+  const ceiling = 20_000 / ((performance.now() - loadStarted) / 1000);
+  // 20,000 one-unit writes at 1,000 WCU/s take about 20 s, far below what DynamoDB Local takes
+  // (~8,000 items/s). A machine busy with other work may not even reach 1,000/s, and a budget the
+  // server cannot sustain is not a test of the budget: stay at half the write rate just measured.
+  const budget = Math.min(1000, Math.floor(ceiling / 2));
+  t.diagnostic(`write rate while loading ${Math.round(ceiling)} items/s; budget ${budget} WCU/s`);
   const started = performance.now();
   const result = await runCliCapture([
     'copy',
@@ -109,9 +114,13 @@ test('copy of 20,000 items with a write budget stays within 10% of the budget', 
     Math.abs(rate - budget) <= budget * 0.1,
     `consumed ${rate.toFixed(0)} WCU/s for a ${budget} budget`,
   );
-  // Measured around the whole command too (describe and start-up included).
+  // Measured around the whole command too: DescribeTable calls add time, never units, so this rate
+  // can only be lower; it must not exceed the budget either.
   const outerRate = summary.consumedWriteUnits / elapsed;
-  assert.ok(Math.abs(outerRate - budget) <= budget * 0.1, `outer rate ${outerRate.toFixed(0)} WCU/s`);
+  assert.ok(outerRate <= rate && outerRate <= budget * 1.1, `outer rate ${outerRate.toFixed(0)} WCU/s`);
+  t.diagnostic(
+    `consumed ${summary.consumedWriteUnits} WCU in ${summary.seconds.toFixed(1)} s: ${rate.toFixed(0)} WCU/s`,
+  );
   const copied = await runCliCapture(['scan', `${endpoint}/${target}`, '--segments', '4']);
   assert.equal(copied.stdout.split('\n').filter((l) => l !== '').length, 20_000);
   client.destroy();

@@ -1,0 +1,504 @@
+/**
+ * `DynamoDbReplicator`: a CDK construct that deploys replication (and optionally an incremental
+ * backup) of one DynamoDB table from its stream: the `replicate` (and `backup`) Lambda functions
+ * from this package's bundles, their event source mappings with partial batch failures, on-failure
+ * SQS queues, least-privilege IAM roles and CloudWatch alarms. Props are checked at synth time with
+ * errors (ConfigError) that name the prop.
+ */
+import { copyFileSync } from 'node:fs';
+import path from 'node:path';
+import { Arn, ArnFormat, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { ConfigError } from '../core/errors.js';
+import { isRegionName, tableNameProblem } from '../core/location.js';
+import { BUNDLE_FILE, bundleScratchDir, bundleTransformModule, lambdaBundle } from '../deploy/bundle.js';
+
+/** One table the source is replicated to. */
+export interface ReplicaTableProps {
+  /** The replica table's name; the table must exist with the source's key schema. */
+  readonly tableName: string;
+  /** The replica table's region, e.g. `eu-west-1`. */
+  readonly region: string;
+  /**
+   * The account owning the replica table. Default: the stack's account. For another account without
+   * `roleArn`, the replica table needs a resource-based policy letting this function's role write.
+   */
+  readonly account?: string;
+  /**
+   * A role the function assumes to write to this replica (typically in the replica's account; it
+   * must trust this function's role and allow BatchWriteItem, PutItem, DeleteItem, DescribeTable on
+   * the table). Default: none, the function writes with its own role. A replica with a role gets no
+   * DynamoDB permission on the function's own role: it writes only through the assumed role.
+   */
+  readonly roleArn?: string;
+}
+
+/** The incremental backup: every change appended to a change log in S3. */
+export interface IncrementalBackupProps {
+  /**
+   * The bucket the change log is written to. Default: a new bucket with S3-managed encryption,
+   * public access blocked, TLS enforced and retained when the stack is deleted.
+   */
+  readonly bucket?: s3.IBucket;
+  /** Folder inside the bucket; the table's log is `<prefix>/<table>/`. Default: `dynamodb-replicator`. */
+  readonly prefix?: string;
+  /** Records per invocation of the backup function (one S3 PUT per batch). Default: 500. */
+  readonly batchSize?: number;
+  /** How long to wait to fill a batch. Default: 30 seconds. */
+  readonly maxBatchingWindow?: Duration;
+}
+
+/** The cut-over filter, to hand over between two deployments (see the README). */
+export interface TurnoverProps {
+  /** BEFORE: apply records created before `at` only; AFTER: from `at` on. */
+  readonly role: 'BEFORE' | 'AFTER';
+  /** The cut-over time in epoch milliseconds. */
+  readonly at: number;
+}
+
+export interface DynamoDbReplicatorProps {
+  /**
+   * The table to replicate, with a stream of view type NEW_IMAGE or NEW_AND_OLD_IMAGES. A table
+   * defined elsewhere can be imported with `Table.fromTableAttributes({ tableName, tableStreamArn })`.
+   */
+  readonly sourceTable: dynamodb.ITable;
+  /** Tables to replicate to. Default: none (then `backup` is required). */
+  readonly replicas?: readonly ReplicaTableProps[];
+  /** Also keep an incremental backup of every change in S3. Default: no backup function. */
+  readonly backup?: IncrementalBackupProps;
+  /**
+   * Path of a JavaScript or TypeScript module exporting `transform(change)` (return the change to
+   * replicate, a rewritten one, or null to drop it), bundled into the replicate function with
+   * esbuild at synth time. Default: none, every change is replicated as is.
+   */
+  readonly transformModule?: string;
+  /** Records per invocation of the replicate function (1 to 10,000). Default: 100. */
+  readonly batchSize?: number;
+  /**
+   * Records older than this are not retried but sent to the on-failure queue (60 seconds to 7
+   * days). Default: 1 day, the stream's retention.
+   */
+  readonly maxRecordAge?: Duration;
+  /** Retries of a failed batch before it goes to the on-failure queue (0 to 10,000). Default: 10. */
+  readonly retryAttempts?: number;
+  /**
+   * Batches processed concurrently per shard (1 to 10); Lambda keeps the order of each partition
+   * key. Default: 1.
+   */
+  readonly parallelizationFactor?: number;
+  /** Where a new mapping starts reading. Default: TRIM_HORIZON (every record still in the stream). */
+  readonly startingPosition?: lambda.StartingPosition;
+  /** The cut-over filter (TurnoverRole/TurnoverAt) of both functions. Default: none. */
+  readonly turnover?: TurnoverProps;
+  /** Memory of each function in MB. Default: 512. */
+  readonly memorySize?: number;
+  /** Timeout of each function. Default: 5 minutes. */
+  readonly timeout?: Duration;
+  /** Retention of the functions' log groups. Default: one month. */
+  readonly logRetention?: logs.RetentionDays;
+  /** CloudWatch namespace of the EMF metrics. Default: `DynamoDBReplicator`. */
+  readonly metricsNamespace?: string;
+  /** The iterator age that raises the iterator-age alarm. Default: 5 minutes. */
+  readonly iteratorAgeAlarmThreshold?: Duration;
+  /**
+   * The functions' code. Default: this package's pre-built bundles (`dynamodb-replicator bundle`).
+   * The `template` command passes `Code.fromCfnParameters()` here.
+   */
+  readonly code?: { readonly replicate?: lambda.Code; readonly backup?: lambda.Code };
+}
+
+const DEFAULTS = {
+  batchSize: 100,
+  maxRecordAge: Duration.days(1),
+  retryAttempts: 10,
+  parallelizationFactor: 1,
+  memorySize: 512,
+  timeout: Duration.minutes(5),
+  backupPrefix: 'dynamodb-replicator',
+  backupBatchSize: 500,
+  backupBatchingWindow: Duration.seconds(30),
+  iteratorAge: Duration.minutes(5),
+} as const;
+
+/** Lambda runs the bundles on this runtime (they target Node.js 20 and later). */
+export const REPLICATOR_RUNTIME = lambda.Runtime.NODEJS_24_X;
+
+const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
+const ACCOUNT = /^\d{12}$/;
+const NEW_IMAGE_VIEWS = ['NEW_IMAGE', 'NEW_AND_OLD_IMAGES'];
+
+function checkInteger(name: string, value: number, min: number, max: number): number {
+  if (!Number.isInteger(value) || value < min || value > max)
+    throw new ConfigError(
+      `DynamoDbReplicator: ${name} must be a whole number from ${min} to ${max}, got ${value}`,
+    );
+  return value;
+}
+
+/** The stream view type of a table defined in this app; undefined for imported tables. */
+function streamViewTypeOf(table: dynamodb.ITable): string | undefined {
+  const child = table.node.defaultChild;
+  let spec: unknown;
+  if (child instanceof dynamodb.CfnTable) spec = child.streamSpecification;
+  else if (child instanceof dynamodb.CfnGlobalTable) spec = child.streamSpecification;
+  if (spec === undefined || Token.isUnresolved(spec)) return undefined;
+  const view = (spec as { streamViewType?: unknown }).streamViewType;
+  return typeof view === 'string' && !Token.isUnresolved(view) ? view : undefined;
+}
+
+/** The source table's region and account when they are known at synth time. */
+function sourceEnvironment(table: dynamodb.ITable, streamArn: string): { region?: string; account?: string } {
+  if (!Token.isUnresolved(streamArn)) {
+    const parts = Arn.split(streamArn, ArnFormat.SLASH_RESOURCE_NAME);
+    return { region: parts.region, account: parts.account };
+  }
+  const { region, account } = Stack.of(table);
+  return {
+    ...(Token.isUnresolved(region) ? {} : { region }),
+    ...(Token.isUnresolved(account) ? {} : { account }),
+  };
+}
+
+function validateReplicas(
+  replicas: readonly ReplicaTableProps[],
+  source: { table: string; region?: string; account?: string },
+): void {
+  const seen = new Set<string>();
+  replicas.forEach((r, i) => {
+    const where = `DynamoDbReplicator: replicas[${i}]`;
+    const problem = tableNameProblem(r.tableName);
+    if (problem) throw new ConfigError(`${where}.tableName: ${problem}`);
+    if (!isRegionName(r.region))
+      throw new ConfigError(`${where}.region must be an AWS region such as eu-west-1, got "${r.region}"`);
+    if (r.account !== undefined && !ACCOUNT.test(r.account))
+      throw new ConfigError(`${where}.account must be a 12-digit account id, got "${r.account}"`);
+    if (r.roleArn !== undefined && !ROLE_ARN.test(r.roleArn))
+      throw new ConfigError(
+        `${where}.roleArn must be an IAM role ARN (arn:aws:iam::123456789012:role/name), got "${r.roleArn}"`,
+      );
+    const id = `${r.account ?? ''}/${r.region}/${r.tableName}`;
+    if (seen.has(id)) throw new ConfigError(`${where} lists ${r.region}/${r.tableName} a second time`);
+    seen.add(id);
+    const sameAccount = r.account === undefined || r.account === source.account;
+    if (r.tableName === source.table && r.region === source.region && sameAccount)
+      throw new ConfigError(
+        `${where} is the source table itself (${r.region}/${r.tableName}): a replica must differ in region, table name or account`,
+      );
+  });
+}
+
+/** Lambda environment variables naming the replicas (lambda/config.ts reads them). */
+function replicaEnvironment(replicas: readonly ReplicaTableProps[]): Record<string, string> {
+  const [only] = replicas;
+  if (replicas.length === 1 && only) {
+    return {
+      ReplicaTable: only.tableName,
+      ReplicaRegion: only.region,
+      ...(only.roleArn ? { ReplicaRoleArn: only.roleArn } : {}),
+    };
+  }
+  return {
+    Replicas: JSON.stringify(
+      replicas.map((r) => ({
+        table: r.tableName,
+        region: r.region,
+        ...(r.roleArn ? { roleArn: r.roleArn } : {}),
+      })),
+    ),
+  };
+}
+
+export class DynamoDbReplicator extends Construct {
+  /** The `replicate` function; undefined when no replica is configured. */
+  readonly replicateFunction?: lambda.Function;
+  /** The `backup` function; undefined without `backup`. */
+  readonly backupFunction?: lambda.Function;
+  /** Batches that failed every retry (or got too old), per function. */
+  readonly replicateFailureQueue?: sqs.Queue;
+  readonly backupFailureQueue?: sqs.Queue;
+  /** The bucket holding the change log (given or created). */
+  readonly backupBucket?: s3.IBucket;
+  /** Iterator age, function errors and on-failure queue depth, per function. */
+  readonly alarms: cloudwatch.Alarm[] = [];
+
+  constructor(scope: Construct, id: string, props: DynamoDbReplicatorProps) {
+    super(scope, id);
+    const source = props.sourceTable;
+    const streamArn = source.tableStreamArn;
+    if (streamArn === undefined)
+      throw new ConfigError(
+        'DynamoDbReplicator: sourceTable has no stream; enable one with view type NEW_AND_OLD_IMAGES (Table prop `stream`), or import the table with Table.fromTableAttributes({ tableName, tableStreamArn })',
+      );
+    const view = streamViewTypeOf(source);
+    if (view !== undefined && !NEW_IMAGE_VIEWS.includes(view))
+      throw new ConfigError(
+        `DynamoDbReplicator: sourceTable's stream has view type ${view}, which carries no new item images; use NEW_IMAGE or NEW_AND_OLD_IMAGES`,
+      );
+    const replicas = props.replicas ?? [];
+    if (replicas.length === 0 && props.backup === undefined)
+      throw new ConfigError('DynamoDbReplicator: nothing to deploy; give at least one replica or a backup');
+    const env = sourceEnvironment(source, streamArn);
+    if (!Token.isUnresolved(source.tableName))
+      validateReplicas(replicas, { table: source.tableName, ...env });
+    else validateReplicas(replicas, { table: '' });
+    if (props.transformModule !== undefined && replicas.length === 0)
+      throw new ConfigError('DynamoDbReplicator: transformModule needs at least one replica');
+
+    const batchSize = checkInteger('batchSize', props.batchSize ?? DEFAULTS.batchSize, 1, 10_000);
+    const retryAttempts = checkInteger(
+      'retryAttempts',
+      props.retryAttempts ?? DEFAULTS.retryAttempts,
+      0,
+      10_000,
+    );
+    const parallelizationFactor = checkInteger(
+      'parallelizationFactor',
+      props.parallelizationFactor ?? DEFAULTS.parallelizationFactor,
+      1,
+      10,
+    );
+    const maxRecordAge = props.maxRecordAge ?? DEFAULTS.maxRecordAge;
+    checkInteger('maxRecordAge (seconds)', maxRecordAge.toSeconds(), 60, 604_800);
+    const memorySize = checkInteger('memorySize', props.memorySize ?? DEFAULTS.memorySize, 128, 10_240);
+    if (props.turnover) checkInteger('turnover.at', props.turnover.at, 0, Number.MAX_SAFE_INTEGER);
+
+    const common: Record<string, string> = {
+      ...(props.turnover ? { TurnoverRole: props.turnover.role, TurnoverAt: String(props.turnover.at) } : {}),
+      ...(props.metricsNamespace ? { MetricsNamespace: props.metricsNamespace } : {}),
+    };
+    const mapping = {
+      startingPosition: props.startingPosition ?? lambda.StartingPosition.TRIM_HORIZON,
+      bisectBatchOnError: true,
+      reportBatchItemFailures: true,
+      retryAttempts,
+      maxRecordAge,
+      parallelizationFactor,
+    };
+    const make = (
+      name: 'Replicate' | 'Backup',
+      code: lambda.Code,
+      handler: string,
+      environment: Record<string, string>,
+    ) => this.streamFunction(name, { code, handler, environment, memorySize, props, streamArn, source });
+
+    if (replicas.length > 0) {
+      const code = props.code?.replicate ?? replicateCode(props.transformModule);
+      const made = make('Replicate', code, 'index.replicate', {
+        ...replicaEnvironment(replicas),
+        ...(props.transformModule ? { TransformModule: TRANSFORM_FILE } : {}),
+        ...common,
+      });
+      this.replicateFunction = made.fn;
+      this.replicateFailureQueue = made.queue;
+      made.fn.addEventSourceMapping('StreamMapping', {
+        eventSourceArn: streamArn,
+        batchSize,
+        onFailure: new SqsDlq(made.queue),
+        ...mapping,
+      });
+      grantReplicaWrites(made.role, replicas);
+    }
+
+    if (props.backup) {
+      const prefix = (props.backup.prefix ?? DEFAULTS.backupPrefix).replace(/^\/+|\/+$/g, '');
+      if (prefix.split('/').some((p) => p === '' || p === '.' || p === '..'))
+        throw new ConfigError(
+          `DynamoDbReplicator: backup.prefix must be a folder path like "backups/prod", got "${props.backup.prefix}"`,
+        );
+      const bucket =
+        props.backup.bucket ??
+        new s3.Bucket(this, 'BackupBucket', {
+          encryption: s3.BucketEncryption.S3_MANAGED,
+          blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+          enforceSSL: true,
+          removalPolicy: RemovalPolicy.RETAIN,
+        });
+      this.backupBucket = bucket;
+      const made = make('Backup', props.code?.backup ?? bundleCode('backup'), 'index.backup', {
+        BackupBucket: bucket.bucketName,
+        BackupPrefix: prefix,
+        BackupRegion: bucket.env.region,
+        ...common,
+      });
+      this.backupFunction = made.fn;
+      this.backupFailureQueue = made.queue;
+      made.fn.addEventSourceMapping('StreamMapping', {
+        eventSourceArn: streamArn,
+        batchSize: checkInteger(
+          'backup.batchSize',
+          props.backup.batchSize ?? DEFAULTS.backupBatchSize,
+          1,
+          10_000,
+        ),
+        maxBatchingWindow: props.backup.maxBatchingWindow ?? DEFAULTS.backupBatchingWindow,
+        onFailure: new SqsDlq(made.queue),
+        ...mapping,
+      });
+      // The handler only PUTs new segments (backup/change-log.ts): no read, list or delete.
+      made.role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          sid: 'WriteChangeLog',
+          actions: ['s3:PutObject'],
+          resources: [bucket.arnForObjects(`${prefix}/*`)],
+        }),
+      );
+      bucket.encryptionKey?.grantEncrypt(made.role);
+    }
+  }
+
+  private streamFunction(
+    name: 'Replicate' | 'Backup',
+    o: {
+      code: lambda.Code;
+      handler: string;
+      environment: Record<string, string>;
+      memorySize: number;
+      props: DynamoDbReplicatorProps;
+      streamArn: string;
+      source: dynamodb.ITable;
+    },
+  ): { fn: lambda.Function; role: iam.Role; queue: sqs.Queue } {
+    // An explicit role and log group: no managed policy, logs writable only to this log group.
+    const role = new iam.Role(this, `${name}Role`, {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `dynamodb-replicator ${name.toLowerCase()} function`,
+    });
+    const logGroup = new logs.LogGroup(this, `${name}Logs`, {
+      retention: o.props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    logGroup.grantWrite(role);
+    const fn = new lambda.Function(this, `${name}Function`, {
+      runtime: REPLICATOR_RUNTIME,
+      architecture: lambda.Architecture.ARM_64,
+      code: o.code,
+      handler: o.handler,
+      role,
+      logGroup,
+      memorySize: o.memorySize,
+      timeout: o.props.timeout ?? DEFAULTS.timeout,
+      environment: o.environment,
+      description: `dynamodb-replicator: ${name.toLowerCase()} from the source table's stream`,
+    });
+    const queue = new sqs.Queue(this, `${name}FailureQueue`, {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      retentionPeriod: Duration.days(14),
+      enforceSSL: true,
+    });
+    // Stream read on the source stream only (what Lambda's event source mapping polls with).
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadSourceStream',
+        actions: ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator'],
+        resources: [o.streamArn],
+      }),
+    );
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'ListSourceStreams',
+        actions: ['dynamodb:ListStreams'],
+        resources: [`${o.source.tableArn}/stream/*`],
+      }),
+    );
+    this.alarmsFor(name, fn, queue, o.props);
+    return { fn, role, queue };
+  }
+
+  private alarmsFor(
+    name: string,
+    fn: lambda.Function,
+    queue: sqs.Queue,
+    props: DynamoDbReplicatorProps,
+  ): void {
+    const threshold = props.iteratorAgeAlarmThreshold ?? DEFAULTS.iteratorAge;
+    this.alarms.push(
+      new cloudwatch.Alarm(this, `${name}IteratorAgeAlarm`, {
+        alarmDescription: `${name}: the oldest stream record waits longer than ${threshold.toHumanString()} (the function falls behind or keeps failing)`,
+        metric: fn.metric('IteratorAge', {
+          statistic: cloudwatch.Stats.MAXIMUM,
+          period: Duration.minutes(1),
+        }),
+        threshold: threshold.toMilliseconds(),
+        evaluationPeriods: 5,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+      new cloudwatch.Alarm(this, `${name}ErrorsAlarm`, {
+        alarmDescription: `${name}: invocations failed (whole batches are retried)`,
+        metric: fn.metricErrors({ statistic: cloudwatch.Stats.SUM, period: Duration.minutes(5) }),
+        threshold: 0,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+      new cloudwatch.Alarm(this, `${name}FailureQueueAlarm`, {
+        alarmDescription: `${name}: batches gave up and were sent to the on-failure queue (records were not applied)`,
+        metric: queue.metricApproximateNumberOfMessagesVisible({
+          statistic: cloudwatch.Stats.MAXIMUM,
+          period: Duration.minutes(1),
+        }),
+        threshold: 0,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    );
+  }
+}
+
+/** Exact write actions on exactly the replica tables; replicas with a role: sts:AssumeRole only. */
+function grantReplicaWrites(role: iam.Role, replicas: readonly ReplicaTableProps[]): void {
+  const direct = replicas.filter((r) => r.roleArn === undefined);
+  if (direct.length > 0) {
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'WriteReplicaTables',
+        actions: [
+          'dynamodb:BatchWriteItem',
+          'dynamodb:PutItem',
+          'dynamodb:DeleteItem',
+          'dynamodb:DescribeTable',
+        ],
+        resources: direct.map((r) =>
+          Stack.of(role).formatArn({
+            service: 'dynamodb',
+            region: r.region,
+            ...(r.account ? { account: r.account } : {}),
+            resource: 'table',
+            resourceName: r.tableName,
+          }),
+        ),
+      }),
+    );
+  }
+  const roles = [...new Set(replicas.flatMap((r) => r.roleArn ?? []))];
+  if (roles.length > 0) {
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ sid: 'AssumeReplicaRoles', actions: ['sts:AssumeRole'], resources: roles }),
+    );
+  }
+}
+
+/** The file name of the bundled transform inside the replicate function's package. */
+const TRANSFORM_FILE = 'transform.mjs';
+
+function bundleCode(handler: 'replicate' | 'backup'): lambda.Code {
+  return lambda.Code.fromAsset(lambdaBundle(handler).zip);
+}
+
+/** The replicate bundle, plus the user's transform module bundled next to it when given. */
+function replicateCode(transformModule: string | undefined): lambda.Code {
+  if (transformModule === undefined) return bundleCode('replicate');
+  const dir = bundleScratchDir('transform');
+  copyFileSync(path.join(lambdaBundle('replicate').dir, BUNDLE_FILE), path.join(dir, BUNDLE_FILE));
+  bundleTransformModule(path.resolve(transformModule), path.join(dir, TRANSFORM_FILE));
+  return lambda.Code.fromAsset(dir);
+}
