@@ -1,5 +1,6 @@
 import type { Command } from '../command.js';
 import { backupTableCommand } from './backup-table.js';
+import { bundleCommand } from './bundle.js';
 import { copyCommand } from './copy.js';
 import { describeCommand } from './describe.js';
 import { diffRecordCommand } from './diff-record.js';
@@ -16,6 +17,7 @@ import { replicateCommand } from './replicate.js';
 import { restoreCommand } from './restore.js';
 import { scanCommand } from './scan.js';
 import { tablesCommand } from './tables.js';
+import { templateCommand } from './template.js';
 
 /**
  * Every subcommand of the `dynamodb-replicator` binary. Each lives in its own module next to this
@@ -39,4 +41,6 @@ export const COMMANDS: readonly Command[] = [
   incrementalRecordHistoryCommand,
   incrementalDiffRecordCommand,
   incrementalBackupRecordCommand,
+  templateCommand,
+  bundleCommand,
 ];
