@@ -289,21 +289,28 @@ export async function diffTables(
     progress();
   };
 
-  /** Segment s of both sides, one page from each at a time, so the join's waiting set stays small. */
+  /**
+   * Segment s of both sides, one page from each at a time, so the join's waiting set stays small.
+   * The next pages are requested before the current ones are joined, so reading overlaps joining.
+   */
   const scanPair = async (segment: number) => {
     const p = primary.scanSegment(segment, totalSegments, signal)[Symbol.asyncIterator]();
     const r = replica.scanSegment(segment, totalSegments, signal)[Symbol.asyncIterator]();
-    let primaryDone = false;
-    let replicaDone = false;
-    while (!primaryDone || !replicaDone) {
-      const [pp, rp] = await Promise.all([
-        primaryDone ? undefined : p.next(),
-        replicaDone ? undefined : r.next(),
-      ]);
-      if (pp?.done) primaryDone = true;
-      else if (pp) await ingest('primary', pp.value);
-      if (rp?.done) replicaDone = true;
-      else if (rp) await ingest('replica', rp.value);
+    const ended: Promise<IteratorResult<Item[]>> = Promise.resolve({ done: true, value: undefined });
+    let nextP = p.next();
+    let nextR = r.next();
+    nextP.catch(() => undefined);
+    nextR.catch(() => undefined);
+    for (;;) {
+      const [pp, rp] = await Promise.all([nextP, nextR]);
+      if (pp.done && rp.done) return;
+      nextP = pp.done ? ended : p.next();
+      nextR = rp.done ? ended : r.next();
+      // If joining fails below, these prefetches are never awaited: keep their errors handled.
+      nextP.catch(() => undefined);
+      nextR.catch(() => undefined);
+      if (!pp.done) await ingest('primary', pp.value);
+      if (!rp.done) await ingest('replica', rp.value);
     }
   };
 

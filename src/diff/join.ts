@@ -55,10 +55,6 @@ const BYTES_PER_ENTRY = 80;
 /** Waiting entries are one string each: side flag ('p'/'r') followed by the fingerprint. */
 type Waiting = Map<string, string>;
 
-function flag(side: Side): string {
-  return side === 'primary' ? 'p' : 'r';
-}
-
 function candidateOf(key: string, entry: string): JoinCandidate {
   return { key, inPrimary: entry[0] === 'p', inReplica: entry[0] === 'r' };
 }
@@ -117,10 +113,12 @@ export class KeyJoin {
    * fingerprint; undefined otherwise (matched, or now waiting).
    */
   add(side: Side, key: string, fingerprint: string): JoinCandidate | undefined {
+    const mine = side === 'primary' ? 'p' : 'r';
     const entry = this.waiting.get(key);
-    if (entry !== undefined && entry[0] !== flag(side)) {
+    if (entry !== undefined && entry.charCodeAt(0) !== mine.charCodeAt(0)) {
       this.waiting.delete(key);
-      if (entry.slice(1) === fingerprint) {
+      // entry is flag + fingerprint: compare without slicing (this runs once per scanned item).
+      if (entry.length === fingerprint.length + 1 && entry.endsWith(fingerprint)) {
         this.stats.matched++;
         return undefined;
       }
@@ -128,7 +126,7 @@ export class KeyJoin {
     }
     // A repeated key on the same side replaces the earlier entry; the re-read decides with current
     // data anyway.
-    this.waiting.set(key, flag(side) + fingerprint);
+    this.waiting.set(key, mine + fingerprint);
     if (this.waiting.size > this.stats.peakWaiting) this.stats.peakWaiting = this.waiting.size;
     if (this.waiting.size >= this.maxInMemory) this.spillWaiting();
     return undefined;

@@ -21,6 +21,18 @@ test('sets with the same members in a different order have one fingerprint', () 
 test('numbers compare by value: "1.50" equals "1.5"; the 38th digit counts', () => {
   agree({ n: { N: '1.50' } }, { n: { N: '1.5' } }, true);
   agree({ n: { N: '15E-1' } }, { n: { N: '1.5' } }, true);
+  for (const [a, b] of [
+    ['-0', '0'],
+    ['0.000', '0'],
+    ['1E3', '1000'],
+    ['1e-3', '0.001'],
+    ['-012.3400', '-12.34'],
+    ['+7', '7'],
+  ]) {
+    agree({ n: { N: a as string } }, { n: { N: b as string } }, true);
+  }
+  agree({ n: { N: '1E3' } }, { n: { N: '100' } }, false);
+  agree({ n: { N: '-1' } }, { n: { N: '1' } }, false);
   const a = '1234567890123456789012345678901234567'; // 37 digits
   agree({ n: { N: a + '1' } }, { n: { N: a + '2' } }, false);
 });
