@@ -25,6 +25,8 @@ import type { Item, KeySchema } from '../core/types.js';
 import { formatStoreLocation, type ObjectStore } from '../storage/object-store.js';
 import { compareLogged, readChanges, type LoggedChange } from './change-log.js';
 import { openExport } from './export-layout.js';
+import { CHANGES_FOLDER } from './log-manifest.js';
+import type { RestoreSourceDetector } from './restore-source.js';
 
 export const SNAPSHOTS_FOLDER = 'snapshots';
 export const SNAPSHOT_INFO = 'snapshot.json';
@@ -242,3 +244,27 @@ export async function stateAt(
     items: () => applyLatest(reader.items(), latest, reader.keySchema),
   };
 }
+
+/** True when `store` is the root of a change log (it has logged changes or snapshots). */
+export async function isChangeLog(store: ObjectStore): Promise<boolean> {
+  if ((await store.listFolders(CHANGES_FOLDER)).length > 0) return true;
+  return (await listSnapshots(store)).length > 0;
+}
+
+/**
+ * The restore source of a change log: the state at `options.at` (default: now, the latest state).
+ * Claims a location holding `changes/` or `snapshots/`; everything is verified before it returns.
+ */
+export const detectChangeLog: RestoreSourceDetector = async (store, options) => {
+  if (!(await isChangeLog(store))) return undefined;
+  const where = formatStoreLocation(store.location);
+  const at = options.at ?? Date.now();
+  const state = await stateAt(store, at, where);
+  return {
+    kind: 'change-log',
+    label: `change log ${where} at ${formatTime(at)} (base ${state.base.id} + ${state.changesRead} logged changes)`,
+    description: state.description,
+    keySchema: state.keySchema,
+    items: () => state.items(),
+  };
+};

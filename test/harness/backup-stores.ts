@@ -36,11 +36,11 @@ export const STORE_BACKENDS: readonly StoreBackend[] = [
       return {
         url,
         store: openObjectStore(url, { s3: { endpoint: s3.endpoint, credentials: S3_CREDENTIALS } }),
-        // How the CLI reaches the same server: the SDK reads endpoint and keys from the environment.
+        // How the CLI reaches the same server (src/cli/backup-store.ts).
         env: {
-          AWS_ENDPOINT_URL_S3: s3.endpoint,
-          AWS_ACCESS_KEY_ID: S3_CREDENTIALS.accessKeyId,
-          AWS_SECRET_ACCESS_KEY: S3_CREDENTIALS.secretAccessKey,
+          S3_ENDPOINT: s3.endpoint,
+          S3_ACCESS_KEY_ID: S3_CREDENTIALS.accessKeyId,
+          S3_SECRET_ACCESS_KEY: S3_CREDENTIALS.secretAccessKey,
         },
       };
     },

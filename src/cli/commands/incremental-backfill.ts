@@ -5,7 +5,7 @@ import { readBudgetOption } from '../budgets.js';
 import { intOption, writeJson, type Command } from '../command.js';
 import { closing, openTable } from '../locations.js';
 import { progressReporter } from '../progress.js';
-import { openStoreArgument } from '../store-location.js';
+import { openBackupStore, STORE_HELP, STORE_OPTIONS } from '../backup-store.js';
 
 export const incrementalBackfillCommand: Command = {
   name: 'incremental-backfill',
@@ -26,13 +26,14 @@ Options:
   --parallel K        scan segments read concurrently (default 4)
   --read-budget RCU   at most RCU read capacity units per second
   --json              print the snapshot record as JSON
+${STORE_HELP}
   --debug             print stack traces on errors`,
-  options: { parallel: { type: 'string' }, 'read-budget': { type: 'string' } },
+  options: { parallel: { type: 'string' }, 'read-budget': { type: 'string' }, ...STORE_OPTIONS },
   positionals: [2, 2],
   async run(args, io) {
     const [sourceText, locationText] = args.positionals as [string, string];
     const source = openTable(sourceText);
-    const { store, label } = openStoreArgument(locationText, io);
+    const { store, label } = openBackupStore(locationText, args, io);
     const parallel = intOption(args, 'parallel', 4, { min: 1, max: 1000 });
     const budget = readBudgetOption(args);
     return closing([source.client], async () => {

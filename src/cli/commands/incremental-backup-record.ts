@@ -5,7 +5,7 @@ import { batchGetAll } from '../../dynamodb/batch-get.js';
 import { describeTable } from '../../dynamodb/tables.js';
 import { writeJson, type Command } from '../command.js';
 import { closing, openTable } from '../locations.js';
-import { openStoreArgument } from '../store-location.js';
+import { openBackupStore, STORE_HELP, STORE_OPTIONS } from '../backup-store.js';
 
 export const incrementalBackupRecordCommand: Command = {
   name: 'incremental-backup-record',
@@ -24,13 +24,14 @@ Arguments:
 
 Options:
   --json     print {"key","eventName","object","time"} as JSON
+${STORE_HELP}
   --debug    print stack traces on errors`,
-  options: {},
+  options: { ...STORE_OPTIONS },
   positionals: [3, 3],
   async run(args, io) {
     const [tableText, locationText, keyText] = args.positionals as [string, string, string];
     const source = openTable(tableText);
-    const { store, label } = openStoreArgument(locationText, io);
+    const { store, label } = openBackupStore(locationText, args, io);
     return closing([source.client], async () => {
       const info = await describeTable(source.client, source.table);
       const key = parseKeyArgument(keyText, info.keySchema);

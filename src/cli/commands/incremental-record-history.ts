@@ -3,7 +3,8 @@ import { parseKeyArgument } from '../../core/key-input.js';
 import { UsageError } from '../../core/errors.js';
 import { describeKey, logKeySchema, recordHistory, type ItemVersion } from '../../backup/history.js';
 import { writeJson, type Command } from '../command.js';
-import { openStoreArgument, timeOption } from '../store-location.js';
+import { openBackupStore, STORE_HELP, STORE_OPTIONS } from '../backup-store.js';
+import { timeOption } from '../time-option.js';
 
 function versionJson(v: ItemVersion): Record<string, unknown> {
   return {
@@ -36,8 +37,9 @@ Options:
   --since TIME   only changes created at or after TIME (ISO 8601 or epoch milliseconds)
   --until TIME   only changes created at or before TIME
   --json         print {"key","versions":[{time,isoTime,eventName,sequenceNumber,shardId,synthetic,image,oldImage}]}
+${STORE_HELP}
   --debug        print stack traces on errors`,
-  options: { since: { type: 'string' }, until: { type: 'string' } },
+  options: { since: { type: 'string' }, until: { type: 'string' }, ...STORE_OPTIONS },
   positionals: [2, 2],
   async run(args, io) {
     const [locationText, keyText] = args.positionals as [string, string];
@@ -45,7 +47,7 @@ Options:
     const until = timeOption(args, 'until');
     if (since !== undefined && until !== undefined && since > until)
       throw new UsageError('--since must not be later than --until');
-    const { store, label } = openStoreArgument(locationText, io);
+    const { store, label } = openBackupStore(locationText, args, io);
     const key = parseKeyArgument(keyText, await logKeySchema(store, label));
     const versions = await recordHistory(store, key, {
       ...(since !== undefined ? { from: since } : {}),

@@ -2,7 +2,8 @@ import { compactSnapshot } from '../../backup/snapshots.js';
 import { formatTime } from '../../backup/point-in-time.js';
 import { writeJson, type Command } from '../command.js';
 import { progressReporter } from '../progress.js';
-import { openStoreArgument, timeOption } from '../store-location.js';
+import { openBackupStore, STORE_HELP, STORE_OPTIONS } from '../backup-store.js';
+import { timeOption } from '../time-option.js';
 
 export const incrementalSnapshotCommand: Command = {
   name: 'incremental-snapshot',
@@ -24,13 +25,14 @@ Options:
   --at TIME   ISO 8601 time (2026-11-27T09:30:00Z) or epoch milliseconds; default: now. Changes
               can reach the log a little after they happen: leave a few minutes for a complete one.
   --json      print the snapshot record and counts as JSON
+${STORE_HELP}
   --debug     print stack traces on errors`,
-  options: { at: { type: 'string' } },
+  options: { at: { type: 'string' }, ...STORE_OPTIONS },
   positionals: [2, 2],
   async run(args, io) {
     const [locationText, destText] = args.positionals as [string, string];
-    const log = openStoreArgument(locationText, io);
-    const dest = openStoreArgument(destText, io);
+    const log = openBackupStore(locationText, args, io);
+    const dest = openBackupStore(destText, args, io);
     const at = timeOption(args, 'at') ?? Date.now();
     const progress = progressReporter(io, 'snapshot');
     const result = await compactSnapshot(log.store, dest.store, at, {
