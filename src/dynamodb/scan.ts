@@ -11,6 +11,8 @@ import { PageChannel } from './page-channel.js';
 import { projectionExpression, readPages } from './paging.js';
 import { linkedAbortController } from './unprocessed.js';
 
+export { queryItems, queryPages, type QueryOptions } from './query.js';
+
 export interface ScanOptions {
   readonly table: string;
   readonly segment?: number;

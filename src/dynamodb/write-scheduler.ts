@@ -301,7 +301,10 @@ export class WriteScheduler {
         });
       } catch (error) {
         // The SDK already retried throttling; back off further rather than drop the writes.
-        if (isThrottlingError(error)) continue;
+        if (isThrottlingError(error)) {
+          budget?.record(0); // a throttled request consumed nothing: release its reservation
+          continue;
+        }
         throw translateSdkError(error, {
           action: 'BatchWriteItem',
           table: [...new Set(pending.map((w) => w.table))].join('", "'),
