@@ -92,7 +92,7 @@ for (const backend of STORE_BACKENDS) {
         env: f.env,
       });
       assert.equal(text.stdout.trim().split('\n').length, 3);
-      assert.match(text.stdout, /REMOVE  \(deleted\)/);
+      assert.match(text.stdout, /REMOVE {2}\(deleted\)/);
       const none = await runCliCapture(
         ['incremental-record-history', log, '{"id":"a"}', '--until', '2000-01-01T00:00:00Z', '--json'],
         { env: f.env },
