@@ -29,19 +29,20 @@ async function simulate(
 
 test('concurrent requests stay within 10% of a units budget, whatever each request costs', async () => {
   for (const unitsPerItem of [1, 4, 0.5]) {
-    const budget = new CapacityBudget({ unitsPerSecond: 2000 });
-    const { units, seconds } = await simulate(budget, 8, 25, unitsPerItem, 1500);
+    // Far below what 8 workers can do even on a loaded machine, so only the budget limits them.
+    const budget = new CapacityBudget({ unitsPerSecond: 1000 });
+    const { units, seconds } = await simulate(budget, 8, 25, unitsPerItem, 2000);
     const rate = units / seconds;
-    assert.ok(rate > 1800 && rate < 2200, `${unitsPerItem} units/item: ${rate.toFixed(0)} units/s`);
+    assert.ok(rate > 900 && rate < 1100, `${unitsPerItem} units/item: ${rate.toFixed(0)} units/s`);
     assert.equal(budget.consumed.units, units);
   }
 });
 
 test('an items budget paces acquire by item count', async () => {
-  const budget = new CapacityBudget({ itemsPerSecond: 1000 });
-  const { units, seconds } = await simulate(budget, 4, 20, 1, 1000);
+  const budget = new CapacityBudget({ itemsPerSecond: 500 });
+  const { units, seconds } = await simulate(budget, 8, 20, 1, 2000);
   const rate = units / seconds;
-  assert.ok(rate > 900 && rate < 1100, `${rate.toFixed(0)} items/s`);
+  assert.ok(rate > 450 && rate < 550, `${rate.toFixed(0)} items/s`);
 });
 
 test('an unlimited budget never waits; bad rates are usage errors; acquire honours abort', async () => {
