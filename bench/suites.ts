@@ -1,7 +1,8 @@
+import { backupSuite } from './backup.js';
 import type { BenchSuite } from './context.js';
 import { diffSuite } from './diff.js';
 import { foundationSuite } from './foundation.js';
 import { replicateApplySuite } from './replicate-apply.js';
 
 /** Benchmark modules run by `npm run bench`, in this order. Add yours with one import and one entry. */
-export const SUITES: readonly BenchSuite[] = [foundationSuite, replicateApplySuite, diffSuite];
+export const SUITES: readonly BenchSuite[] = [foundationSuite, replicateApplySuite, diffSuite, backupSuite];
