@@ -145,6 +145,13 @@ export function segmentsToScan(options: Pick<DiffTablesOptions, 'parallel' | 'sh
   return { segments: Array.from({ length: parallel }, (_, i) => i), totalSegments: parallel };
 }
 
+/** The side's key lookup; the primary must have one (it is read again before anything is reported). */
+export function lookupOf(side: DiffSide): NonNullable<DiffSide['getItems']> {
+  const get = side.getItems?.bind(side);
+  if (!get) throw new UsageError(`${side.label} cannot be read by key, so it cannot be the primary side`);
+  return get;
+}
+
 /** The kind of difference between two current images, or undefined when they are equal. */
 export function classify(primary: Item | undefined, replica: Item | undefined): DiscrepancyKind | undefined {
   if (primary === undefined) return replica === undefined ? undefined : 'extraneous';
@@ -159,6 +166,13 @@ export async function diffTables(
 ): Promise<DiffTablesResult> {
   assertSameKeySchema(primary.keySchema, replica.keySchema, [primary.label, replica.label]);
   const { segments, totalSegments } = segmentsToScan(options);
+  const readPrimary = lookupOf(primary);
+  const readReplica = replica.getItems?.bind(replica);
+  if (replica.segmented === false && options.share) {
+    throw new UsageError(
+      `${replica.label} cannot be split into shares (--segment/--segments); compare it in one run (--parallel)`,
+    );
+  }
   const schema = primary.keySchema;
   const sharded = options.share !== undefined;
   const settleMs = options.settleMs ?? 0;
@@ -211,12 +225,28 @@ export async function diffTables(
     progress();
   };
 
-  /** Reads a batch of keys from both sides at once; returns their current images by canonical key. */
+  /**
+   * Reads a batch of keys from both sides at once; returns their current images by canonical key.
+   * A snapshot replica (no lookup) is not read: its scanned fingerprints are final.
+   */
   const readBoth = async (batch: readonly Pending[]) => {
     const keys = batch.map((p) => p.key);
-    const [p, r] = await Promise.all([primary.getItems(keys, signal), replica.getItems(keys, signal)]);
+    const [p, r] = await Promise.all([readPrimary(keys, signal), readReplica?.(keys, signal)]);
     const byKey = (items: Item[]) => new Map(items.map((item) => [canonicalKey(keyOf(item, schema)), item]));
-    return { primary: byKey(p), replica: byKey(r) };
+    return { primary: byKey(p), replica: r && byKey(r) };
+  };
+
+  /** The difference between the primary's current item and the replica, read again or as scanned. */
+  const kindOf = (
+    p: Pending,
+    primaryItem: Item | undefined,
+    replicaItems: Map<string, Item> | undefined,
+  ): DiscrepancyKind | undefined => {
+    if (replicaItems) return classify(primaryItem, replicaItems.get(p.candidate.key));
+    const scanned = p.candidate.replicaFingerprint;
+    if (primaryItem === undefined) return scanned === undefined ? undefined : 'extraneous';
+    if (scanned === undefined) return 'missing';
+    return itemFingerprint(primaryItem) === scanned ? undefined : 'different';
   };
 
   const settleBatcher = new Batcher<Pending>({
@@ -235,8 +265,8 @@ export async function diffTables(
     const current = await readBoth(batch);
     for (const p of batch) {
       const primaryItem = current.primary.get(p.candidate.key);
-      const replicaItem = current.replica.get(p.candidate.key);
-      const kind = classify(primaryItem, replicaItem);
+      const replicaItem = current.replica?.get(p.candidate.key);
+      const kind = kindOf(p, primaryItem, current.replica);
       // In a share, a key our primary segment did not hold belongs to another share unless the
       // primary has no such item at all.
       if (kind === undefined || (sharded && !p.candidate.inPrimary && kind !== 'extraneous')) {
@@ -314,10 +344,23 @@ export async function diffTables(
     }
   };
 
+  /** One side's pages on their own (a side that cannot be segmented, next to the other's segments). */
+  const scanAlone = async (side: Side, pages: AsyncIterable<Item[]>) => {
+    for await (const page of pages) await ingest(side, page);
+  };
+
+  const scans =
+    replica.segmented === false
+      ? [
+          ...segments.map((s) => scanAlone('primary', primary.scanSegment(s, totalSegments, signal))),
+          scanAlone('replica', replica.scanSegment(0, 1, signal)),
+        ]
+      : segments.map((s) => scanPair(s));
+
   try {
     await Promise.all(
-      segments.map((s) =>
-        scanPair(s).catch((error: unknown) => {
+      scans.map((scan) =>
+        scan.catch((error: unknown) => {
           abort.abort(error);
           throw error;
         }),

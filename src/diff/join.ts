@@ -26,6 +26,9 @@ export interface JoinCandidate {
   readonly key: string;
   readonly inPrimary: boolean;
   readonly inReplica: boolean;
+  /** The scanned fingerprints, for sides that cannot be read again (a backup). */
+  readonly primaryFingerprint?: string;
+  readonly replicaFingerprint?: string;
 }
 
 export interface KeyJoinOptions {
@@ -56,7 +59,21 @@ const BYTES_PER_ENTRY = 80;
 type Waiting = Map<string, string>;
 
 function candidateOf(key: string, entry: string): JoinCandidate {
-  return { key, inPrimary: entry[0] === 'p', inReplica: entry[0] === 'r' };
+  const fingerprint = entry.slice(1);
+  return entry[0] === 'p'
+    ? { key, inPrimary: true, inReplica: false, primaryFingerprint: fingerprint }
+    : { key, inPrimary: false, inReplica: true, replicaFingerprint: fingerprint };
+}
+
+function pairOf(key: string, a: string, b: string): JoinCandidate {
+  const [p, r] = a[0] === 'p' ? [a, b] : [b, a];
+  return {
+    key,
+    inPrimary: true,
+    inReplica: true,
+    primaryFingerprint: p.slice(1),
+    replicaFingerprint: r.slice(1),
+  };
 }
 
 /** keyId of a canonical key text: the same SHA-256 hex as core/canonical-key `keyId`. */
@@ -122,7 +139,7 @@ export class KeyJoin {
         this.stats.matched++;
         return undefined;
       }
-      return { key, inPrimary: true, inReplica: true };
+      return pairOf(key, entry, mine + fingerprint);
     }
     // A repeated key on the same side replaces the earlier entry; the re-read decides with current
     // data anyway.
@@ -204,7 +221,7 @@ export class KeyJoin {
       if (other !== undefined && other[0] !== entry[0]) {
         entries.delete(key);
         if (other.slice(1) === entry.slice(1)) this.stats.matched++;
-        else yield { key, inPrimary: true, inReplica: true };
+        else yield pairOf(key, other, entry);
       } else {
         entries.set(key, entry);
       }

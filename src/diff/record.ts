@@ -5,7 +5,7 @@
  */
 import { assertSameKeySchema } from '../dynamodb/tables.js';
 import type { Item, Key } from '../core/types.js';
-import { classify, type DiscrepancyKind } from './diff-tables.js';
+import { classify, lookupOf, type DiscrepancyKind } from './diff-tables.js';
 import type { DiffSide, RepairTarget } from './side.js';
 
 export interface RecordDiff {
@@ -18,7 +18,7 @@ export interface RecordDiff {
 
 export async function diffRecord(primary: DiffSide, replica: DiffSide, key: Key): Promise<RecordDiff> {
   assertSameKeySchema(primary.keySchema, replica.keySchema, [primary.label, replica.label]);
-  const [[p], [r]] = await Promise.all([primary.getItems([key]), replica.getItems([key])]);
+  const [[p], [r]] = await Promise.all([lookupOf(primary)([key]), lookupOf(replica)([key])]);
   const kind = classify(p, r);
   return { key, ...(p ? { primary: p } : {}), ...(r ? { replica: r } : {}), ...(kind ? { kind } : {}) };
 }
@@ -35,7 +35,7 @@ export async function replicateRecord(
   target: RepairTarget,
   key: Key,
 ): Promise<RecordReplication> {
-  const [item] = await primary.getItems([key]);
+  const [item] = await lookupOf(primary)([key]);
   await target.write([item ? { put: item } : { delete: key }]);
   return { key, action: item ? 'put' : 'delete', ...(item ? { item } : {}) };
 }

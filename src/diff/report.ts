@@ -20,6 +20,8 @@ export interface DiffSummary {
   readonly replica: string;
   /** Whether the run was asked to fix the replica. */
   readonly repair: boolean;
+  /** The replica side is a backup (compared, never written). */
+  readonly againstBackup?: boolean;
   readonly share?: { readonly segment: number; readonly segments: number };
   readonly scanned: DiffTablesResult['scanned'];
   readonly rechecked: number;
@@ -36,13 +38,14 @@ export interface DiffSummary {
 export function diffSummary(
   labels: { primary: string; replica: string },
   result: DiffTablesResult,
-  extra: { repair: boolean; share?: { segment: number; segments: number } },
+  extra: { repair: boolean; againstBackup?: boolean; share?: { segment: number; segments: number } },
 ): DiffSummary {
   const total = result.scanned.primary + result.scanned.replica;
   return {
     primary: labels.primary,
     replica: labels.replica,
     repair: extra.repair,
+    ...(extra.againstBackup ? { againstBackup: true } : {}),
     ...(extra.share ? { share: extra.share } : {}),
     scanned: result.scanned,
     rechecked: result.rechecked,
@@ -72,6 +75,8 @@ export function formatDiffSummary(s: DiffSummary): string {
         : `repaired: ${s.repaired?.written ?? 0} writes to ${s.replica} (${d.missing + d.different} puts, ` +
             `${d.extraneous} deletes); the replica now matches the primary`,
     );
+  } else if (d.total > 0 && s.againstBackup) {
+    lines.push("the backup does not hold the table's current state (missing = only in the table)");
   } else if (d.total > 0) {
     lines.push('nothing was written; run again with --repair to fix the replica');
   }

@@ -21,8 +21,17 @@ export interface DiffSide {
    * stays exact either way (only speed depends on it).
    */
   scanSegment(segment: number, totalSegments: number, signal?: AbortSignal): AsyncIterable<Item[]>;
-  /** The current items for `keys` (strongly consistent where the side supports it); absent keys are left out. */
-  getItems(keys: readonly Key[], signal?: AbortSignal): Promise<Item[]>;
+  /**
+   * The current items for `keys` (strongly consistent where the side supports it); absent keys are
+   * left out. A side without it is a fixed snapshot (a backup): what its scan returned is final, and
+   * differences are judged against the fingerprints taken while scanning.
+   */
+  getItems?(keys: readonly Key[], signal?: AbortSignal): Promise<Item[]>;
+  /**
+   * false for a side that cannot be scanned in DynamoDB segments (a backup): the engine reads it as
+   * one stream next to the other side's segments.
+   */
+  readonly segmented?: boolean;
 }
 
 /** Where repairs are written: the replica table, through the never-drop writer. */

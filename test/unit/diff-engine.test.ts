@@ -10,6 +10,7 @@ import { canonicalKey, keyOf } from '../../src/core/canonical-key.js';
 import type { Item, Key, KeySchema } from '../../src/core/types.js';
 import { diffTables, type Discrepancy } from '../../src/diff/diff-tables.js';
 import type { DiffSide, RepairTarget } from '../../src/diff/side.js';
+import { snapshotSide } from '../../src/diff/backup-side.js';
 import type { WriteRequest } from '../../src/dynamodb/writer.js';
 
 const SCHEMA: KeySchema = { hash: { name: 'id', type: 'S' } };
@@ -204,4 +205,32 @@ test('different key schemas are refused before any scan', async () => {
     /Key schemas differ: p has hash id \(S\).*other has hash id \(N\)/,
   );
   assert.equal(scanned, false);
+});
+
+test('a snapshot side (a backup: one stream, no lookups) is judged by its scanned fingerprints', async () => {
+  const { primary, replica } = fixture();
+  const backup = snapshotSide(
+    {
+      label: 'backup',
+      itemCount: replica.items.size,
+      async *items() {
+        yield* replica.items.values();
+      },
+    },
+    SCHEMA,
+  );
+  const found: Discrepancy[] = [];
+  const result = await diffTables(primary, backup, {
+    parallel: 4,
+    maxInMemory: 64,
+    onDiscrepancy: (d) => void found.push(d),
+  });
+  assert.deepEqual(kinds(found), expectedKinds());
+  assert.equal(replica.reads, 0, 'the backup is never read by key');
+  assert.equal(primary.reads, 150);
+  assert.ok(result.join.spilled > 0);
+  await assert.rejects(
+    diffTables(primary, backup, { share: { segment: 0, segments: 2 } }),
+    /cannot be split into shares/,
+  );
 });

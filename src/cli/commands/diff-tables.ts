@@ -20,6 +20,10 @@ import {
 } from '../command.js';
 import { parseDuration } from '../duration.js';
 import { closing, openTable, type OpenTable } from '../locations.js';
+import { openBackupStore, STORE_HELP, STORE_OPTIONS } from '../backup-store.js';
+import { timeOption } from '../time-option.js';
+import { resolveRestoreSource } from '../../backup/restore-source.js';
+import { snapshotSide } from '../../diff/backup-side.js';
 import { progressReporter } from '../progress.js';
 
 export interface OpenPair {
@@ -115,7 +119,7 @@ async function closeReport(out: Writable | undefined): Promise<void> {
 export const diffTablesCommand: Command = {
   name: 'diff-tables',
   summary: 'Compare a primary and a replica table item by item; --repair fixes the replica',
-  help: `Usage: dynamodb-replicator diff-tables <primary> <replica> [--repair] [--backfill] [--settle 2s] [--report FILE] [--json]
+  help: `Usage: dynamodb-replicator diff-tables <primary> <replica | backup> [--repair] [--backfill] [--settle 2s] [--against-backup] [--report FILE] [--json]
 
 Scans both tables side by side (the same segment of each at once), joins them by canonical key in
 bounded memory, re-reads every key that does not match from both tables with a strongly consistent
@@ -143,6 +147,12 @@ Options:
   --items-per-second N     at most N items read per second from each table
   --report FILE            write every discrepancy as a JSON line {"kind","key"} to FILE
   --show-items             include both items (DynamoDB JSON) in the report lines
+  --against-backup         <replica> is a backup location (s3://bucket/prefix or a directory): compare
+                           the table with the backup's state to prove the backup complete; missing =
+                           only in the table, extraneous = only in the backup (read-only)
+  --jobid ID               with --against-backup: this backup job / export id (default: newest)
+  --at TIME                with --against-backup on a change log: its state at TIME
+${STORE_HELP}
   --json                   print the summary as one JSON object on stdout
   --debug                  print stack traces on errors
 
@@ -160,6 +170,10 @@ and repaired), 2 error (nothing found can be trusted).`,
     'items-per-second': { type: 'string' },
     report: { type: 'string' },
     'show-items': { type: 'boolean' },
+    'against-backup': { type: 'boolean' },
+    jobid: { type: 'string' },
+    at: { type: 'string' },
+    ...STORE_OPTIONS,
   },
   positionals: [2, 2],
   async run(args, io) {
@@ -175,44 +189,106 @@ and repaired), 2 error (nothing found can be trusted).`,
     const settleMs = settleText === undefined ? 0 : parseDuration(settleText, 'settle');
     const [primaryText, replicaText] = args.positionals as [string, string];
     const reportFile = stringOption(args, 'report');
+    const scope = { ...(share ? { share } : {}), ...(parallel ? { parallel } : {}) };
+    if (args.values['against-backup'] === true) {
+      if (repair || share) {
+        throw new UsageError(
+          '--against-backup compares a table with a backup: --repair, --backfill and --segment/--segments do not apply',
+        );
+      }
+      return againstBackup(io, args, primaryText, replicaText, { scope, settleMs, reportFile });
+    }
     return openPair('diff-tables', primaryText, replicaText, async (pair) => {
       const primary = sideOf(pair.primary, readBudget(args));
-      const scope = { ...(share ? { share } : {}), ...(parallel ? { parallel } : {}) };
       if (args.values.backfill === true) return runBackfill(io, args, primary, targetOf(pair.replica), scope);
       const replica = sideOf(pair.replica, readBudget(args));
-      const estimate = (pair.primary.info.itemCount ?? 0) + (pair.replica.info.itemCount ?? 0);
-      const progress = progressReporter(io, `diff ${primary.label} ${replica.label}`, estimate || undefined);
-      const report = await openReport(reportFile);
-      const showItems = args.values['show-items'] === true;
-      const json = args.values.json === true;
-      const onDiscrepancy = async (d: Discrepancy) => {
-        if (report) await writeText(report, reportLine(d, showItems));
-        if (!json)
-          await writeText(io.stdout, `${d.kind.padEnd(10)} ${JSON.stringify(toDynamoJson(d.key))}\n`);
-      };
-      try {
-        const result = await diffTables(primary, replica, {
-          ...scope,
-          settleMs,
-          ...(repair ? { repair: targetOf(pair.replica) } : {}),
-          onDiscrepancy,
-          onProgress: (p) => progress.update(p.scannedPrimary + p.scannedReplica),
-        });
-        progress.done();
-        const summary = diffSummary({ primary: primary.label, replica: replica.label }, result, {
-          repair,
-          ...(share ? { share } : {}),
-        });
-        if (json) writeJson(io, summary);
-        else io.stdout.write(formatDiffSummary(summary));
-        return result.discrepancies.total > 0 ? 1 : 0;
-      } finally {
-        progress.done();
-        await closeReport(report);
-      }
+      return compareAndReport(io, args, primary, replica, {
+        scope,
+        settleMs,
+        reportFile,
+        ...(repair ? { repair: targetOf(pair.replica) } : {}),
+      });
     });
   },
 };
+
+interface CompareOptions {
+  readonly scope: { share?: Share; parallel?: number };
+  readonly settleMs: number;
+  readonly reportFile: string | undefined;
+  readonly repair?: RepairTarget;
+}
+
+/** Runs the diff, writing report lines as discrepancies are confirmed, then the summary; returns the exit code. */
+async function compareAndReport(
+  io: CliIO,
+  args: ParsedArgs,
+  primary: DiffSide,
+  replica: DiffSide,
+  o: CompareOptions,
+): Promise<number> {
+  const estimate = (primary.itemCountEstimate ?? 0) + (replica.itemCountEstimate ?? 0);
+  const progress = progressReporter(io, `diff ${primary.label} ${replica.label}`, estimate || undefined);
+  const report = await openReport(o.reportFile);
+  const showItems = args.values['show-items'] === true;
+  const json = args.values.json === true;
+  const onDiscrepancy = async (d: Discrepancy) => {
+    if (report) await writeText(report, reportLine(d, showItems));
+    if (!json) await writeText(io.stdout, `${d.kind.padEnd(10)} ${JSON.stringify(toDynamoJson(d.key))}\n`);
+  };
+  try {
+    const result = await diffTables(primary, replica, {
+      ...o.scope,
+      settleMs: o.settleMs,
+      ...(o.repair ? { repair: o.repair } : {}),
+      onDiscrepancy,
+      onProgress: (p) => progress.update(p.scannedPrimary + p.scannedReplica),
+    });
+    progress.done();
+    const summary = diffSummary({ primary: primary.label, replica: replica.label }, result, {
+      repair: o.repair !== undefined,
+      ...(replica.segmented === false ? { againstBackup: true } : {}),
+      ...(o.scope.share ? { share: o.scope.share } : {}),
+    });
+    if (json) writeJson(io, summary);
+    else io.stdout.write(formatDiffSummary(summary));
+    return result.discrepancies.total > 0 ? 1 : 0;
+  } finally {
+    progress.done();
+    await closeReport(report);
+  }
+}
+
+/**
+ * `diff-tables <table> <backup-location> --against-backup`: the table against the backup's state
+ * (the newest complete full backup or export, or a change log's latest state). The backup is
+ * verified (checksums, counts) before the comparison starts.
+ */
+async function againstBackup(
+  io: CliIO,
+  args: ParsedArgs,
+  tableText: string,
+  backupText: string,
+  o: Omit<CompareOptions, 'repair'>,
+): Promise<number> {
+  const table = openTable(tableText);
+  const backup = openBackupStore(backupText, args, io);
+  return closing([table.client, backup], async () => {
+    const info = await describeTable(table.client, table.table);
+    const jobId = stringOption(args, 'jobid');
+    const at = timeOption(args, 'at');
+    const source = await resolveRestoreSource(backup.store, {
+      keySchema: info.keySchema,
+      ...(jobId ? { jobId } : {}),
+      ...(at !== undefined ? { at } : {}),
+    });
+    if (source.keySchema) {
+      assertSameKeySchema(info.keySchema, source.keySchema, [`table ${table.label}`, source.label]);
+    }
+    const primary = sideOf({ ...table, info }, readBudget(args));
+    return compareAndReport(io, args, primary, snapshotSide(source, info.keySchema), o);
+  });
+}
 
 async function runBackfill(
   io: CliIO,
