@@ -86,7 +86,7 @@ export async function startDynamoDbLocal(
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
   const endpoint = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+  const deadline = Date.now() + (options.timeoutMs ?? 120_000);
   let exited = false;
   child.once('exit', () => (exited = true));
   while (!(await answers(endpoint))) {
