@@ -107,15 +107,17 @@ export function parentFirstOrder(shards: readonly ShardInfo[]): ShardInfo[] {
   const byId = new Map(shards.map((s) => [s.shardId, s]));
   const out: ShardInfo[] = [];
   const placed = new Set<string>();
-  const visit = (s: ShardInfo, depth: number): void => {
-    if (placed.has(s.shardId)) return;
+  const visiting = new Set<string>();
+  const visit = (s: ShardInfo): void => {
+    // `visiting` breaks a malformed lineage loop instead of recursing forever.
+    if (placed.has(s.shardId) || visiting.has(s.shardId)) return;
+    visiting.add(s.shardId);
     const parent = s.parentShardId ? byId.get(s.parentShardId) : undefined;
-    // depth guard: a malformed lineage loop must not recurse forever
-    if (parent && depth < shards.length) visit(parent, depth + 1);
+    if (parent) visit(parent);
     placed.add(s.shardId);
     out.push(s);
   };
-  for (const s of shards) visit(s, 0);
+  for (const s of shards) visit(s);
   return out;
 }
 

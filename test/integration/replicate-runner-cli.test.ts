@@ -422,3 +422,45 @@ test('bad input: no stream, KEYS_ONLY without --read-through, missing replica, o
   assert.equal(r.code, 2);
   assert.match(r.stderr, /--from must be trim-horizon or latest/);
 });
+
+test('a gap (checkpointed shard no longer in the stream): exit 2 with advice, or --on-gap resync backfills', async () => {
+  const f = await fixture();
+  await putMany(
+    f.source,
+    f.sourceTable,
+    Array.from({ length: 50 }, (_, i) => ({ id: { S: `k${i}` } })),
+  );
+  const capture = await readStream(f.source, streamsClient(f.endpoint, 'us-east-1'), f.sourceTable, 50);
+  // A checkpoint as a runner would leave it after the stream trimmed a shard it had not finished.
+  const stale: CheckpointState = {
+    version: 1,
+    streamArn: capture.streamArn,
+    shards: { 'shardId-00000000000000000000-trimmed': { sequenceNumber: '000000000000000000001' } },
+    updatedAt: new Date().toISOString(),
+  };
+  await writeFile(f.checkpoint, JSON.stringify(stale));
+  const stopped = await runCliCapture(['replicate', f.sourceLoc, f.replicaLoc, '--checkpoint', f.checkpoint]);
+  assert.equal(stopped.code, 2);
+  assert.match(stopped.stderr, /no longer in the stream/);
+  assert.match(stopped.stderr, /--backfill/);
+  assert.deepEqual(await scanAll(f.replica, f.replicaTable), []);
+
+  const resync = await runCliCapture([
+    'replicate',
+    f.sourceLoc,
+    f.replicaLoc,
+    '--checkpoint',
+    f.checkpoint,
+    '--on-gap',
+    'resync',
+    '--json',
+    '--stop-when-idle',
+    '800ms',
+  ]);
+  assert.equal(resync.code, 0, resync.stderr);
+  const events = jsonLines(resync.stdout).map((l) => l.event);
+  assert.ok(events.includes('gap') && events.includes('backfill-done'), events.join(','));
+  assert.equal(await assertEqualTables(f), 50);
+  const saved = (await readCheckpoint(f.checkpoint)) as CheckpointState;
+  assert.equal(saved.shards['shardId-00000000000000000000-trimmed'], undefined, 'the stale shard is gone');
+});
