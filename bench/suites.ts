@@ -3,6 +3,13 @@ import type { BenchSuite } from './context.js';
 import { diffSuite } from './diff.js';
 import { foundationSuite } from './foundation.js';
 import { replicateApplySuite } from './replicate-apply.js';
+import { replicateLagSuite } from './replicate-lag.js';
 
 /** Benchmark modules run by `npm run bench`, in this order. Add yours with one import and one entry. */
-export const SUITES: readonly BenchSuite[] = [foundationSuite, replicateApplySuite, diffSuite, backupSuite];
+export const SUITES: readonly BenchSuite[] = [
+  foundationSuite,
+  replicateApplySuite,
+  replicateLagSuite,
+  diffSuite,
+  backupSuite,
+];
