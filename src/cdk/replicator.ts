@@ -154,6 +154,17 @@ function streamViewTypeOf(table: dynamodb.ITable): string | undefined {
   return typeof view === 'string' && !Token.isUnresolved(view) ? view : undefined;
 }
 
+/** The source table's physical name when it is known at synth time. */
+function sourceTableName(table: dynamodb.ITable): string | undefined {
+  if (!Token.isUnresolved(table.tableName)) return table.tableName;
+  const child = table.node.defaultChild;
+  const name =
+    child instanceof dynamodb.CfnTable || child instanceof dynamodb.CfnGlobalTable
+      ? child.tableName
+      : undefined;
+  return name !== undefined && !Token.isUnresolved(name) ? name : undefined;
+}
+
 /** The source table's region and account when they are known at synth time. */
 function sourceEnvironment(table: dynamodb.ITable, streamArn: string): { region?: string; account?: string } {
   if (!Token.isUnresolved(streamArn)) {
@@ -246,9 +257,7 @@ export class DynamoDbReplicator extends Construct {
     if (replicas.length === 0 && props.backup === undefined)
       throw new ConfigError('DynamoDbReplicator: nothing to deploy; give at least one replica or a backup');
     const env = sourceEnvironment(source, streamArn);
-    if (!Token.isUnresolved(source.tableName))
-      validateReplicas(replicas, { table: source.tableName, ...env });
-    else validateReplicas(replicas, { table: '' });
+    validateReplicas(replicas, { table: sourceTableName(source) ?? '', ...env });
     if (props.transformModule !== undefined && replicas.length === 0)
       throw new ConfigError('DynamoDbReplicator: transformModule needs at least one replica');
 

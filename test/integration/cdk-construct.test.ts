@@ -1,0 +1,312 @@
+/**
+ * The DynamoDbReplicator construct, synthesized offline and checked with aws-cdk-lib/assertions:
+ * event source mappings, least-privilege IAM (every statement walked), alarms, cross-account roles,
+ * backup permissions, and a synth-time error for each invalid prop. Each stack is synthesized once;
+ * the Lambda bundles are built once for the file.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { DynamoDbReplicator, type DynamoDbReplicatorProps } from '../../src/cdk/index.js';
+import { ConfigError } from '../../src/core/errors.js';
+
+const ACCOUNT = '111111111111';
+const OTHER_ACCOUNT = '222222222222';
+const WRITER_ROLE = `arn:aws:iam::${OTHER_ACCOUNT}:role/replica-writer`;
+
+function sourceStack(view: dynamodb.StreamViewType | undefined): {
+  stack: Stack;
+  table: dynamodb.Table;
+} {
+  const stack = new Stack(new App(), 'Source', { env: { account: ACCOUNT, region: 'us-east-1' } });
+  const table = new dynamodb.Table(stack, 'Users', {
+    tableName: 'users',
+    partitionKey: { name: 'id', type: dynamodb.AttributeType.STRING },
+    billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+    ...(view ? { stream: view } : {}),
+  });
+  return { stack, table };
+}
+
+type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Sid?: string };
+
+/** Every statement of every IAM policy in the template (inline role policies included). */
+function iamStatements(template: Template): Statement[] {
+  const out: Statement[] = [];
+  for (const policy of Object.values(template.findResources('AWS::IAM::Policy'))) {
+    out.push(...((policy.Properties.PolicyDocument.Statement as Statement[]) ?? []));
+  }
+  for (const role of Object.values(template.findResources('AWS::IAM::Role'))) {
+    for (const p of (role.Properties.Policies as { PolicyDocument: { Statement: Statement[] } }[]) ?? [])
+      out.push(...p.PolicyDocument.Statement);
+  }
+  return out;
+}
+
+const list = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
+
+/** Resolves the CloudFormation ARN shapes the construct produces into readable text. */
+function arnText(resource: unknown): string {
+  if (typeof resource === 'string') return resource;
+  const r = resource as Record<string, unknown>;
+  if (r['Fn::Join']) {
+    const [sep, parts] = r['Fn::Join'] as [string, unknown[]];
+    return parts.map(arnText).join(sep);
+  }
+  if (r.Ref) return `{${String(r.Ref)}}`;
+  if (r['Fn::GetAtt']) return `{${(r['Fn::GetAtt'] as string[]).join('.')}}`;
+  return JSON.stringify(resource);
+}
+
+describe('replicas in two accounts and a backup to a new bucket', () => {
+  const { stack, table } = sourceStack(dynamodb.StreamViewType.NEW_AND_OLD_IMAGES);
+  const replicator = new DynamoDbReplicator(stack, 'Replicator', {
+    sourceTable: table,
+    replicas: [
+      { tableName: 'users', region: 'eu-west-1' },
+      { tableName: 'users-copy', region: 'us-east-1' },
+      { tableName: 'users', region: 'ap-south-1', account: OTHER_ACCOUNT, roleArn: WRITER_ROLE },
+    ],
+    backup: {},
+    retryAttempts: 5,
+    maxRecordAge: Duration.hours(6),
+    parallelizationFactor: 2,
+  });
+  const template = Template.fromStack(stack);
+  const statements = iamStatements(template);
+
+  test('two functions on a current Node.js runtime, from the bundles', () => {
+    template.resourceCountIs('AWS::Lambda::Function', 2);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Handler: 'index.replicate',
+      Runtime: 'nodejs24.x',
+      Environment: {
+        Variables: {
+          Replicas: JSON.stringify([
+            { table: 'users', region: 'eu-west-1' },
+            { table: 'users-copy', region: 'us-east-1' },
+            { table: 'users', region: 'ap-south-1', roleArn: WRITER_ROLE },
+          ]),
+        },
+      },
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Handler: 'index.backup',
+      Runtime: 'nodejs24.x',
+      Environment: {
+        Variables: { BackupPrefix: 'dynamodb-replicator', BackupBucket: Match.anyValue() },
+      },
+    });
+    assert.ok(replicator.replicateFunction && replicator.backupFunction && replicator.backupBucket);
+  });
+
+  test('each mapping reports partial failures, bisects, retries a bounded number of times, then goes to SQS', () => {
+    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 2);
+    const mappings = Object.values(template.findResources('AWS::Lambda::EventSourceMapping'));
+    for (const m of mappings) {
+      const p = m.Properties as Record<string, unknown>;
+      assert.deepEqual(p.FunctionResponseTypes, ['ReportBatchItemFailures']);
+      assert.equal(p.BisectBatchOnFunctionError, true);
+      assert.equal(p.MaximumRetryAttempts, 5);
+      assert.equal(p.MaximumRecordAgeInSeconds, 6 * 3600);
+      assert.equal(p.ParallelizationFactor, 2);
+      assert.equal(p.StartingPosition, 'TRIM_HORIZON');
+      assert.deepEqual(p.EventSourceArn, {
+        'Fn::GetAtt': [stack.getLogicalId(table.node.defaultChild as dynamodb.CfnTable), 'StreamArn'],
+      });
+      const destination = (p.DestinationConfig as { OnFailure: { Destination: { 'Fn::GetAtt': string[] } } })
+        .OnFailure.Destination['Fn::GetAtt'];
+      assert.equal(template.toJSON().Resources[destination[0] as string].Type, 'AWS::SQS::Queue');
+    }
+    template.resourceCountIs('AWS::SQS::Queue', 2);
+  });
+
+  test('no IAM statement allows a * action, and no DynamoDB or S3 write reaches a * resource', () => {
+    assert.ok(statements.length >= 10, `found ${statements.length} statements`);
+    for (const s of statements) {
+      assert.equal(s.Effect, 'Allow', JSON.stringify(s));
+      for (const action of list(s.Action)) {
+        assert.ok(!action.includes('*'), `wildcard action ${action}`);
+      }
+      for (const resource of list(s.Resource)) {
+        assert.notEqual(resource, '*', `statement ${JSON.stringify(s.Action)} on *`);
+      }
+    }
+  });
+
+  test('replica writes: exact actions on exactly the same-account replica tables', () => {
+    const writes = statements.filter((s) => list(s.Action).some((a) => a === 'dynamodb:BatchWriteItem'));
+    assert.equal(writes.length, 1);
+    const [write] = writes as [Statement];
+    assert.deepEqual(list(write.Action).sort(), [
+      'dynamodb:BatchWriteItem',
+      'dynamodb:DeleteItem',
+      'dynamodb:DescribeTable',
+      'dynamodb:PutItem',
+    ]);
+    assert.deepEqual(list(write.Resource).map(arnText).sort(), [
+      `arn:{AWS::Partition}:dynamodb:eu-west-1:${ACCOUNT}:table/users`,
+      `arn:{AWS::Partition}:dynamodb:us-east-1:${ACCOUNT}:table/users-copy`,
+    ]);
+    // The cross-account replica's table appears in no statement: it is written through its role only.
+    const all = statements.flatMap((s) => list(s.Resource).map(arnText));
+    assert.equal(all.filter((r) => r.includes('ap-south-1')).length, 0);
+    for (const s of statements)
+      for (const a of list(s.Action))
+        assert.ok(
+          !/^dynamodb:(Put|Update|Delete|BatchWrite)/.test(a) || s === write,
+          `unexpected DynamoDB write ${a}`,
+        );
+  });
+
+  test('the cross-account replica produces sts:AssumeRole on exactly its role', () => {
+    const assume = statements.filter((s) => list(s.Action).includes('sts:AssumeRole'));
+    assert.equal(assume.length, 1);
+    assert.deepEqual(list(assume[0]?.Action), ['sts:AssumeRole']);
+    assert.deepEqual(list(assume[0]?.Resource), [WRITER_ROLE]);
+  });
+
+  test('stream read on the source stream only; S3 PutObject only under the prefix', () => {
+    const tableId = stack.getLogicalId(table.node.defaultChild as dynamodb.CfnTable);
+    const reads = statements.filter((s) => list(s.Action).includes('dynamodb:GetRecords'));
+    assert.equal(reads.length, 2);
+    for (const r of reads) assert.deepEqual(list(r.Resource).map(arnText), [`{${tableId}.StreamArn}`]);
+    const s3Statements = statements.filter((s) => list(s.Action).some((a) => a.startsWith('s3:')));
+    assert.equal(s3Statements.length, 1);
+    assert.deepEqual(list(s3Statements[0]?.Action), ['s3:PutObject']);
+    const bucketId = stack.getLogicalId(replicator.backupBucket?.node.defaultChild as s3.CfnBucket);
+    assert.deepEqual(list(s3Statements[0]?.Resource).map(arnText), [
+      `{${bucketId}.Arn}/dynamodb-replicator/*`,
+    ]);
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+      },
+    });
+  });
+
+  test('alarms on iterator age, function errors and on-failure queue depth, for both functions', () => {
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 6);
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map(
+      (a) => a.Properties as { MetricName: string; Namespace: string },
+    );
+    const kinds = alarms.map((a) => `${a.Namespace}/${a.MetricName}`).sort();
+    assert.deepEqual(kinds, [
+      'AWS/Lambda/Errors',
+      'AWS/Lambda/Errors',
+      'AWS/Lambda/IteratorAge',
+      'AWS/Lambda/IteratorAge',
+      'AWS/SQS/ApproximateNumberOfMessagesVisible',
+      'AWS/SQS/ApproximateNumberOfMessagesVisible',
+    ]);
+    assert.equal(replicator.alarms.length, 6);
+  });
+});
+
+describe('a single replica, an existing bucket with a prefix and a transform module', () => {
+  const { stack, table } = sourceStack(dynamodb.StreamViewType.NEW_IMAGE);
+  const dir = mkdtempSync(path.join(tmpdir(), 'cdk-transform-'));
+  const transform = path.join(dir, 'transform.ts');
+  writeFileSync(transform, 'export const transform = (change: unknown) => change;\n');
+  const bucket = s3.Bucket.fromBucketName(stack, 'Existing', 'existing-backups');
+  new DynamoDbReplicator(stack, 'Replicator', {
+    sourceTable: table,
+    replicas: [{ tableName: 'users', region: 'eu-west-1' }],
+    backup: { bucket, prefix: 'backups/prod/' },
+    transformModule: transform,
+    turnover: { role: 'AFTER', at: 1_800_000_000_000 },
+  });
+  const template = Template.fromStack(stack);
+  const statements = iamStatements(template);
+
+  test('the classic variables, the transform and the cut-over filter reach the function', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Handler: 'index.replicate',
+      Environment: {
+        Variables: {
+          ReplicaTable: 'users',
+          ReplicaRegion: 'eu-west-1',
+          TransformModule: 'transform.mjs',
+          TurnoverRole: 'AFTER',
+          TurnoverAt: '1800000000000',
+        },
+      },
+    });
+  });
+
+  test('PutObject only under the given prefix of the given bucket', () => {
+    const puts = statements.filter((s) => list(s.Action).includes('s3:PutObject'));
+    assert.equal(puts.length, 1);
+    assert.deepEqual(list(puts[0]?.Resource).map(arnText), [
+      'arn:{AWS::Partition}:s3:::existing-backups/backups/prod/*',
+    ]);
+    template.resourceCountIs('AWS::S3::Bucket', 0);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Handler: 'index.backup',
+      Environment: { Variables: { BackupBucket: 'existing-backups', BackupPrefix: 'backups/prod' } },
+    });
+  });
+});
+
+describe('synth-time validation', () => {
+  const replicas = [{ tableName: 'users', region: 'eu-west-1' }];
+  const build = (
+    props: Partial<DynamoDbReplicatorProps>,
+    view: dynamodb.StreamViewType | null = dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
+  ) => {
+    const { stack, table } = sourceStack(view ?? undefined);
+    return () => new DynamoDbReplicator(stack, 'Replicator', { sourceTable: table, replicas, ...props });
+  };
+
+  test('a source table without a stream', () => {
+    assert.throws(build({}, null), (e: Error) => e instanceof ConfigError && /has no stream/.test(e.message));
+  });
+
+  test('a stream without new images (KEYS_ONLY, OLD_IMAGE)', () => {
+    for (const view of [dynamodb.StreamViewType.KEYS_ONLY, dynamodb.StreamViewType.OLD_IMAGE]) {
+      assert.throws(
+        build({}, view),
+        (e: Error) =>
+          e instanceof ConfigError && e.message.includes(`view type ${view}`) && /NEW_IMAGE/.test(e.message),
+      );
+    }
+  });
+
+  test('a replica that is the source table itself', () => {
+    assert.throws(
+      build({ replicas: [{ tableName: 'users', region: 'us-east-1' }] }),
+      (e: Error) => e instanceof ConfigError && /replicas\[0\] is the source table itself/.test(e.message),
+    );
+    // Same name and region in another account is another table.
+    build({ replicas: [{ tableName: 'users', region: 'us-east-1', account: OTHER_ACCOUNT }] })();
+  });
+
+  test('bad replica fields, numbers out of range, nothing to deploy', () => {
+    const cases: [Partial<DynamoDbReplicatorProps>, RegExp][] = [
+      [{ replicas: [{ tableName: 'users', region: 'Europe' }] }, /replicas\[0\]\.region/],
+      [{ replicas: [{ tableName: 'x', region: 'eu-west-1' }] }, /replicas\[0\]\.tableName/],
+      [{ replicas: [{ tableName: 'users', region: 'eu-west-1', roleArn: 'writer' }] }, /roleArn/],
+      [{ replicas: [{ tableName: 'users', region: 'eu-west-1', account: '12' }] }, /account/],
+      [{ replicas: [...replicas, ...replicas] }, /a second time/],
+      [{ replicas: [] }, /nothing to deploy/],
+      [{ batchSize: 0 }, /batchSize/],
+      [{ retryAttempts: -1 }, /retryAttempts/],
+      [{ parallelizationFactor: 11 }, /parallelizationFactor/],
+      [{ maxRecordAge: Duration.days(8) }, /maxRecordAge/],
+      [{ backup: { prefix: 'a//b' } }, /backup\.prefix/],
+    ];
+    for (const [props, pattern] of cases) {
+      assert.throws(
+        build(props),
+        (e: Error) => e instanceof ConfigError && pattern.test(e.message),
+        String(pattern),
+      );
+    }
+  });
+});
