@@ -68,13 +68,12 @@ export interface ApplyResult {
 }
 
 export const DEFAULT_APPLY_CONCURRENCY = 8;
+/**
+ * Keys per BatchWriteItem. Full requests even for small batches: DynamoDB's cost is per request plus
+ * per item, so splitting a Lambda batch of 100 into more, smaller requests measured no faster.
+ */
 const MAX_BATCH_WRITE = 25;
 const MAX_BATCH_GET = 100;
-/**
- * Smallest chunk when a batch is spread over the requests in flight: a Lambda batch of 100 records
- * fills 8 requests of 13 rather than 4 of 25, but tiny requests cost more per item than they save.
- */
-const MIN_CHUNK = 8;
 
 export function replicaLabel(target: ReplicaTarget): string {
   return target.label ?? target.table;
@@ -166,6 +165,51 @@ function chunk<T>(items: readonly T[], size: number): T[][] {
   return out;
 }
 
+/**
+ * Runs the transform on every kept change. A key whose transform failed is not written at all (so
+ * the retry from its first record in the batch replays its changes in order); its failure is
+ * recorded under the record's own key.
+ */
+async function transformAll(
+  changes: readonly Change[],
+  kept: readonly Change[],
+  transform: TransformFn,
+  schema: KeySchema,
+  readThrough: boolean,
+  failures: Failures,
+): Promise<{ planned: Change[]; dropped: number }> {
+  const firstOfOrigin = new Map<string, string>();
+  for (const c of changes) {
+    const o = canonicalKey(recordKey(c, schema));
+    const first = firstOfOrigin.get(o);
+    if (first === undefined || compareSequenceNumbers(c.sequenceNumber, first) < 0)
+      firstOfOrigin.set(o, c.sequenceNumber);
+  }
+  const results = await Promise.all(
+    kept.map((change) =>
+      runTransform(transform, change, { keySchema: schema, readThrough }).then(
+        (value) => ({ change, value }),
+        (error: unknown) => ({ change, error }),
+      ),
+    ),
+  );
+  const origin = (c: Change): string => canonicalKey(recordKey(c, schema));
+  for (const r of results) {
+    if ('error' in r) {
+      const o = origin(r.change);
+      failures.add(o, firstOfOrigin.get(o) as string, `transform failed: ${message(r.error)}`);
+    }
+  }
+  const planned: Change[] = [];
+  let dropped = 0;
+  for (const r of results) {
+    if (failures.has(origin(r.change))) continue;
+    if ('value' in r && r.value !== null) planned.push(r.value);
+    else dropped++;
+  }
+  return { planned, dropped };
+}
+
 /** Applies a batch of changes to every replica; see the module comment. Throws only for a batch that
  * cannot be replicated at all (UsageError: key schema mismatch, a stream without images), before
  * anything is written. */
@@ -177,49 +221,17 @@ export async function applyChanges(changes: readonly Change[], options: ApplyOpt
   const failures = new Failures();
 
   assertImagesAvailable(changes, readThrough);
-  const origins = changes.map((c) => canonicalKey(recordKey(c, schema)));
-  const firstOfOrigin = new Map<string, string>();
-  changes.forEach((c, i) => {
-    const o = origins[i] as string;
-    const first = firstOfOrigin.get(o);
-    if (first === undefined || compareSequenceNumbers(c.sequenceNumber, first) < 0)
-      firstOfOrigin.set(o, c.sequenceNumber);
-  });
-
   let skipped = 0;
-  let kept = changes.map((change, i) => ({ change, origin: origins[i] as string }));
-  if (options.turnover) {
-    const filter = options.turnover;
-    kept = kept.filter((k) => turnoverKeeps(filter, k.change.approximateCreationTime));
-    skipped += changes.length - kept.length;
-  }
+  const kept = options.turnover
+    ? changes.filter((c) => turnoverKeeps(options.turnover as TurnoverFilter, c.approximateCreationTime))
+    : changes;
+  skipped += changes.length - kept.length;
 
-  let planned = kept.map((k) => k.change);
+  let planned: readonly Change[] = kept;
   if (options.transform) {
-    const transform = options.transform;
-    const results = await Promise.all(
-      kept.map((k) =>
-        runTransform(transform, k.change, { keySchema: schema, readThrough }).then(
-          (value) => ({ value }),
-          (error: unknown) => ({ error }),
-        ),
-      ),
-    );
-    // A key whose transform failed is not written at all, so the retry from its first record replays
-    // its changes in order.
-    results.forEach((r, i) => {
-      if ('error' in r) {
-        const o = kept[i]?.origin as string;
-        failures.add(o, firstOfOrigin.get(o) as string, `transform failed: ${message(r.error)}`);
-      }
-    });
-    planned = [];
-    results.forEach((r, i) => {
-      const origin = kept[i]?.origin as string;
-      if (failures.has(origin)) return;
-      if ('value' in r && r.value !== null) planned.push(r.value);
-      else skipped++;
-    });
+    const transformed = await transformAll(changes, kept, options.transform, schema, readThrough, failures);
+    planned = transformed.planned;
+    skipped += transformed.dropped;
   }
 
   const plan = planChanges(planned, { keySchema: schema, readThrough });
@@ -236,14 +248,10 @@ export async function applyChanges(changes: readonly Change[], options: ApplyOpt
     resolved.push(...(await readCurrentItems(reads, options.readThrough, schema, limit, failures, options)));
   }
 
-  const chunkSize = Math.min(
-    MAX_BATCH_WRITE,
-    Math.max(MIN_CHUNK, Math.ceil((resolved.length * options.replicas.length) / limit.concurrency)),
-  );
   const tasks: Promise<void>[] = [];
   const counters = { retries: 0 };
   for (const replica of options.replicas) {
-    for (const part of chunk(resolved, chunkSize)) {
+    for (const part of chunk(resolved, MAX_BATCH_WRITE)) {
       tasks.push(limit(() => writeChunk(replica, part, schema, failures, options, counters)));
     }
   }

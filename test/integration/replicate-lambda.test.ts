@@ -93,17 +93,31 @@ function env(f: Fixture, extra: Env = {}): Env {
 
 interface Logged {
   lines: Record<string, unknown>[];
+  /** EMF metric lines (metrics.ts). */
+  metrics: string[];
   text: () => string;
 }
 
 function handler(f: Fixture, extra: Env = {}, deps: ReplicateDeps = {}) {
-  const logged: Logged = { lines: [], text: () => logged.lines.map((l) => JSON.stringify(l)).join('\n') };
+  const logged: Logged = {
+    lines: [],
+    metrics: [],
+    text: () => logged.lines.map((l) => JSON.stringify(l)).join('\n'),
+  };
   const config = readReplicateConfig(env(f, extra));
   const logger = createLogger({
     level: config.logLevel,
     write: (line) => logged.lines.push(JSON.parse(line) as Record<string, unknown>),
   });
-  return { handle: createReplicateHandler(config, { retry: FAST_RETRY, logger, ...deps }), logged };
+  return {
+    handle: createReplicateHandler(config, {
+      retry: FAST_RETRY,
+      logger,
+      metrics: (line) => logged.metrics.push(line),
+      ...deps,
+    }),
+    logged,
+  };
 }
 
 async function scanAll(client: DynamoDBClient, table: string): Promise<Item[]> {
@@ -496,6 +510,49 @@ test('a transform result over 400 KB or invalid fails its key only', async () =>
     /over DynamoDB's limit of 409600 bytes/,
   );
   assert.match(failed.find((x) => x.key.includes('bad'))?.error ?? '', /transform failed: .*item\.n: /);
+});
+
+test('a transform that throws fails that key from its first record; an item DynamoDB refuses fails only its key', async () => {
+  const f = await fixture();
+  const cap = await f.capture(5, async (c, t) => {
+    await put(c, t, { id: { S: 'k' }, range: { N: '1' } }); // record 0: first record of k
+    await put(c, t, { id: { S: 'fine' }, range: { N: '1' } });
+    await setRange(c, t, 'k', 2); // record 2: the transform throws here
+    await put(c, t, { id: { S: 'refused' }, range: { N: '1' } });
+    await put(c, t, { id: { S: 'fine-too' }, range: { N: '1' } });
+  });
+  // An empty attribute name passes the client-side checks but DynamoDB rejects the request: the
+  // engine writes that request's keys one by one to fail only the culprit.
+  const module = await transformModule(
+    `export function transform(change) {
+       const id = change.keys.id.S;
+       if (id === 'k' && change.newImage.range.N === '2') throw new Error('cannot handle range 2');
+       if (id === 'refused') return { ...change, newImage: { ...change.newImage, '': { S: 'empty name' } } };
+       return change;
+     }\n`,
+  );
+  const event = toLambdaEvent(cap);
+  const { handle, logged } = handler(f, { TransformModule: module });
+  assert.deepEqual(await handle(event), {
+    batchItemFailures: [{ itemIdentifier: event.Records[0]?.dynamodb?.SequenceNumber as string }],
+  });
+  assert.deepEqual((await scanAll(f.replica, f.replicaTable)).map((i) => i.id?.S).sort(), [
+    'fine',
+    'fine-too',
+  ]);
+  const failed = logged.lines.find((l) => l.message === 'keys failed')?.failed as {
+    key: string;
+    firstSequenceNumber: string;
+    error: string;
+  }[];
+  assert.deepEqual(failed.map((x) => [x.key, x.firstSequenceNumber]).sort(), [
+    ['{"id":{"S":"k"}}', event.Records[0]?.dynamodb?.SequenceNumber],
+    ['{"id":{"S":"refused"}}', event.Records[3]?.dynamodb?.SequenceNumber],
+  ]);
+  assert.match(
+    failed.find((x) => x.key.includes('"k"'))?.error ?? '',
+    /transform failed: cannot handle range 2/,
+  );
 });
 
 test('a transform module without a transform function is a clear error', async () => {
