@@ -15,6 +15,7 @@ import {
   writeExport,
   type ManifestFileEntry,
 } from '../../src/backup/export-layout.js';
+import { resolveRestoreSource } from '../../src/backup/restore-source.js';
 import { openObjectStore } from '../../src/storage/open-store.js';
 import { STORE_BACKENDS } from '../harness/backup-stores.js';
 
@@ -140,4 +141,45 @@ test("a summary whose itemCount disagrees with the files' counts is refused", as
     await rm(path.join(folder, 'manifest-summary.checksum'));
   });
   await assert.rejects(openExport(store), /lists 5 items but manifest-summary\.json says 6/);
+});
+
+test('resolveRestoreSource picks the newest complete export, or the one --jobid names', async () => {
+  const dir = await tempDir();
+  const root = openObjectStore(dir);
+  const description = {
+    TableName: 't',
+    KeySchema: [
+      { AttributeName: 'pk', KeyType: 'HASH' as const },
+      { AttributeName: 'sk', KeyType: 'RANGE' as const },
+    ],
+    AttributeDefinitions: [
+      { AttributeName: 'pk', AttributeType: 'S' as const },
+      { AttributeName: 'sk', AttributeType: 'N' as const },
+    ],
+  };
+  for (const [id, time, count] of [
+    ['00000000001000-aaaaaaaa', 1000, 3],
+    ['00000000002000-bbbbbbbb', 2000, 4],
+  ] as const) {
+    await writeExport(root.at(`AWSDynamoDB/${id}`), sample.slice(0, count), {
+      exportId: id,
+      startTime: time,
+      endTime: time,
+      exportTime: time,
+      description,
+    });
+  }
+  // A newer job that never completed (no summary, no segments) is passed over.
+  await root.put('AWSDynamoDB/00000000003000-cccccccc/_started', '');
+  const newest = await resolveRestoreSource(root);
+  assert.equal(newest.itemCount, 4);
+  assert.match(newest.label, /00000000002000-bbbbbbbb/);
+  assert.deepEqual(newest.keySchema, SCHEMA);
+  const named = await resolveRestoreSource(root, { jobId: '00000000001000-aaaaaaaa' });
+  assert.equal(named.itemCount, 3);
+  await assert.rejects(resolveRestoreSource(root, { jobId: 'nope' }), NotFoundError);
+  await assert.rejects(resolveRestoreSource(root, { at: 5 }), /--at needs an incremental backup/);
+  // The export folder itself works as a location too.
+  const folder = await resolveRestoreSource(root.at('AWSDynamoDB/00000000001000-aaaaaaaa'));
+  assert.equal(folder.itemCount, 3);
 });
