@@ -9,15 +9,21 @@ export interface CliResult {
 }
 
 /**
- * Runs one CLI invocation in-process with captured stdout/stderr (neither is a TTY) and an optional
- * stdin, and returns the exit code and both outputs as text.
+ * Runs one CLI invocation in-process with captured stdout/stderr (not TTYs unless asked) and an
+ * optional stdin, and returns the exit code and both outputs as text.
  */
 export async function runCliCapture(
   argv: readonly string[],
-  options: { stdin?: string | Uint8Array; env?: Record<string, string | undefined> } = {},
+  options: {
+    stdin?: string | Uint8Array;
+    env?: Record<string, string | undefined>;
+    /** Pretend stderr is a terminal (progress output). */
+    stderrIsTTY?: boolean;
+  } = {},
 ): Promise<CliResult> {
   const stdout = collect();
   const stderr = collect();
+  if (options.stderrIsTTY) Object.assign(stderr.stream, { isTTY: true });
   const io: CliIO = {
     stdout: stdout.stream,
     stderr: stderr.stream,

@@ -220,6 +220,13 @@ test('export to stdout and import from stdin (gzip detected by content, not name
   assert.equal(imported.code, 0, imported.stderr);
   assert.equal(JSON.parse(imported.stdout).items, items.length);
   await assertSameTables(endpoint, source, target, items.length);
+  // Importing again into the now existing table (same key schema) needs no --create.
+  const again = await runCliCapture(['import', '-', loc(endpoint, target), '--json'], {
+    stdin: exported.stdout,
+  });
+  assert.equal(again.code, 0, again.stderr);
+  assert.equal(JSON.parse(again.stdout).created, false);
+  assert.equal(JSON.parse(again.stdout).items, items.length);
 
   // A gzip export under a name without .gz is still read as gzip.
   const dir = await tempDir();
@@ -228,9 +235,27 @@ test('export to stdout and import from stdin (gzip detected by content, not name
   const misnamed = path.join(dir, 'misnamed.json');
   await copyFile(gz, misnamed);
   const second = uniqueName('misnamed');
-  const again = await runCliCapture(['import', misnamed, loc(endpoint, second), '--create']);
-  assert.equal(again.code, 0, again.stderr);
+  const fromGz = await runCliCapture(['import', misnamed, loc(endpoint, second), '--create']);
+  assert.equal(fromGz.code, 0, fromGz.stderr);
   await assertSameTables(endpoint, source, second, items.length);
+  await rm(dir, { recursive: true });
+});
+
+test('progress goes to stderr only when it is a terminal; the final count always', async () => {
+  const { endpoint, source, items } = await setup(40);
+  const dir = await tempDir();
+  const plain = await runCliCapture(['export', loc(endpoint, source), path.join(dir, 'a.ndjson')]);
+  assert.equal(plain.code, 0, plain.stderr);
+  assert.equal(plain.stderr.split('\n').length, 2, 'one line and the final newline');
+  assert.doesNotMatch(plain.stderr, /\r/);
+  const tty = await runCliCapture(['export', loc(endpoint, source), path.join(dir, 'b.ndjson')], {
+    stderrIsTTY: true,
+  });
+  assert.equal(tty.code, 0, tty.stderr);
+  // \r and the ANSI "erase line" sequence redraw the line in place.
+  assert.ok(tty.stderr.includes('\r\x1b[Kexport '), JSON.stringify(tty.stderr));
+  assert.match(tty.stderr, /export [^\n]*: \d+ (of ~\d+ )?items \(\d+\/s\)/);
+  assert.match(tty.stderr, new RegExp(`exported ${items.length} items from `));
   await rm(dir, { recursive: true });
 });
 
