@@ -1,0 +1,61 @@
+/**
+ * Sizes of the reliability suite. RELIABILITY_PROFILE=ci (the default, part of `npm test`) keeps the
+ * whole suite within a few minutes on a 2-core machine; RELIABILITY_PROFILE=full runs the sizes of
+ * issue 7 (see the README's "Reliability" section).
+ */
+export interface ReliabilityProfile {
+  readonly name: 'ci' | 'full';
+  /** Throttling storm: items copied, repaired and restored. */
+  readonly stormItems: number;
+  /** Crash and restart: SIGKILLs and mixed changes. */
+  readonly kills: number;
+  readonly crashChanges: number;
+  /** Replica outage: seconds the replica endpoint refuses connections. */
+  readonly outageSeconds: number;
+  /** Hand-off under load: source changes per second during the backfill, and repetitions. */
+  readonly handoffRate: number;
+  readonly handoffRepetitions: number;
+  readonly handoffItems: number;
+  /** Backup under faults: changes recorded during the incremental backup. */
+  readonly backupChanges: number;
+  /** Property test: seeds and operations per seed. */
+  readonly propertySeeds: number;
+  readonly propertyOps: number;
+}
+
+const CI: ReliabilityProfile = {
+  name: 'ci',
+  stormItems: 2000,
+  kills: 3,
+  crashChanges: 3000,
+  outageSeconds: 5,
+  handoffRate: 100,
+  handoffRepetitions: 1,
+  handoffItems: 2000,
+  backupChanges: 500,
+  propertySeeds: 50,
+  propertyOps: 200,
+};
+
+const FULL: ReliabilityProfile = {
+  name: 'full',
+  stormItems: 20000,
+  kills: 10,
+  crashChanges: 50000,
+  outageSeconds: 20,
+  handoffRate: 300,
+  handoffRepetitions: 5,
+  handoffItems: 20000,
+  backupChanges: 5000,
+  propertySeeds: 500,
+  propertyOps: 500,
+};
+
+function profile(): ReliabilityProfile {
+  const name = process.env.RELIABILITY_PROFILE ?? 'ci';
+  if (name === 'ci') return CI;
+  if (name === 'full') return FULL;
+  throw new Error(`RELIABILITY_PROFILE must be ci or full, not ${JSON.stringify(name)}`);
+}
+
+export const PROFILE = profile();
