@@ -7,6 +7,7 @@ import {
   DeleteItemCommand,
   PutItemCommand,
   UpdateItemCommand,
+  UpdateTableCommand,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { itemsEqual } from '../../src/core/equality.js';
@@ -301,4 +302,23 @@ test('the checkpoint can live in a DynamoDB table', async () => {
     new DynamoCheckpointStore(s.source, 'no-such-checkpoint-table', 'x').load(),
     /Checkpoint table no-such-checkpoint-table does not exist/,
   );
+});
+
+test('a closed shard is read to its end and finished; a disabled stream ends the run', async () => {
+  const s = await setup();
+  for (let i = 0; i < 20; i++) await put(s.source, s.sourceTable, { id: { S: `c${i}` } });
+  const running = s.run({ stopWhenIdleMs: undefined, discoveryIntervalMs: 200 });
+  await new Promise((r) => setTimeout(r, 300));
+  for (let i = 20; i < 30; i++) await put(s.source, s.sourceTable, { id: { S: `c${i}` } });
+  // Disabling the stream closes its shard (it gets an ending sequence number).
+  await s.source.send(
+    new UpdateTableCommand({ TableName: s.sourceTable, StreamSpecification: { StreamEnabled: false } }),
+  );
+  const summary = await running;
+  assert.equal(summary.reason, 'stream-ended');
+  assert.equal(summary.records, 30);
+  assert.ok(summary.shards.every((x) => x.state === 'finished'));
+  const saved = JSON.parse(await readFile(s.checkpointFile, 'utf8')) as CheckpointState;
+  assert.ok(Object.values(saved.shards).every((c) => c.finished === true));
+  await assertReplicaEqualsSource(s, s.replicas[0] as string);
 });

@@ -1,0 +1,19 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { runReplicationDemo } from '../../src/embedded/replication-demo.js';
+import { dynamoEndpoint } from '../harness/dynamodb.js';
+
+test('the npm start demo replicates a short mixed load and finds the tables equal', async () => {
+  const lines: string[] = [];
+  const result = await runReplicationDemo(await dynamoEndpoint(), (l) => lines.push(l), {
+    seconds: 3,
+    writesPerSecond: 100,
+    keys: 100,
+  });
+  assert.deepEqual(result.differences, []);
+  assert.ok(result.writes > 0);
+  assert.ok(result.records > 0 && result.records <= result.writes);
+  assert.equal(result.replicaItems, result.sourceItems);
+  assert.ok(result.lag.count > 0);
+  assert.ok(lines.some((l) => l.includes('lag p50')));
+});
