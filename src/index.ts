@@ -11,3 +11,41 @@ export * from './core/exact-json.js';
 export * from './core/key-input.js';
 export * from './core/backoff.js';
 export * from './core/location.js';
+export {
+  StreamRunner,
+  type BatchEvent,
+  type RunnerOptions,
+  type RunnerStats,
+  type RunnerSummary,
+  type ShardStats,
+  type StartFrom,
+} from './replicate/runner.js';
+export {
+  CheckpointWriter,
+  DynamoCheckpointStore,
+  FileCheckpointStore,
+  type CheckpointState,
+  type CheckpointStore,
+  type ShardCheckpoint,
+} from './replicate/checkpoint.js';
+export {
+  backfill,
+  copyToReplicas,
+  estimateCopy,
+  PositionRecorder,
+  STREAM_RETENTION_MS,
+  type BackfillOptions,
+  type BackfillResult,
+  type StreamPosition,
+} from './replicate/backfill.js';
+export { prometheusText } from './replicate/metrics.js';
+export { LagRecorder, originFromAttribute } from './replicate/lag.js';
+export {
+  describeStream,
+  parentFirstOrder,
+  ShardReader,
+  StreamGapError,
+  type ShardInfo,
+  type ShardStart,
+  type StreamInfo,
+} from './streams/reader.js';

@@ -19,6 +19,7 @@ import { promisify } from 'node:util';
 import { compareSequenceNumbers, type Change, type EventName } from '../core/change.js';
 import { fromDynamoJson, toDynamoJson } from '../core/ddb-json.js';
 import { InvalidDataError } from '../core/errors.js';
+import { applyTurnover, type TurnoverFilter } from '../core/turnover.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { hourFolder, listSegments, segmentFolder, type TimeRange } from './log-manifest.js';
 
@@ -343,4 +344,32 @@ export async function verifySegments(store: ObjectStore, range: TimeRange = {}):
     n++;
   }
   return n;
+}
+
+/**
+ * A sink for the stream runner's backup mode: logs every change the cut-over filter keeps (one
+ * segment per page per shard) and throws if any segment could not be written, so the runner retries
+ * the page and its checkpoint never passes an unlogged change. Refuses changes without new images.
+ */
+export function changeLogSink(
+  store: ObjectStore,
+  options: { readonly turnover?: TurnoverFilter } = {},
+): (changes: readonly Change[]) => Promise<void> {
+  return async (changes) => {
+    const kept = applyTurnover(changes, options.turnover);
+    assertNewImages(kept);
+    if (kept.length === 0) return;
+    const result = await writeChangeBatch(store, kept);
+    const failure = result.failed[0];
+    if (failure) throw failure.error;
+  };
+}
+
+/** A backup rebuilds items from new images: refuse inserts/updates without one (KEYS_ONLY, OLD_IMAGE). */
+export function assertNewImages(changes: readonly Change[]): void {
+  for (const c of changes)
+    if (c.eventName !== 'REMOVE' && !c.newImage)
+      throw new InvalidDataError(
+        `${c.eventName} record ${c.sequenceNumber} has no new image: a backup needs a stream with view type NEW_IMAGE or NEW_AND_OLD_IMAGES (got ${c.streamViewType ?? 'unknown'})`,
+      );
 }

@@ -18,7 +18,6 @@
  * Lambda records carry no shard id, so the log files them under the stream's label.
  */
 import { randomUUID } from 'node:crypto';
-import type { Change } from '../core/change.js';
 import { changesFromLambdaEvent, tableOfStreamArn } from '../core/change-sources.js';
 import { ConfigError, InvalidDataError } from '../core/errors.js';
 import { isRegionName } from '../core/location.js';
@@ -26,7 +25,7 @@ import { applyTurnover, type TurnoverFilter } from '../core/turnover.js';
 import { compareSequenceNumbers } from '../core/change.js';
 import { openObjectStore } from '../storage/open-store.js';
 import type { ObjectStore } from '../storage/object-store.js';
-import { writeChangeBatch } from '../backup/change-log.js';
+import { assertNewImages, writeChangeBatch } from '../backup/change-log.js';
 import { BatchFailedError, batchResponse, type StreamBatchResponse } from './batch-response.js';
 import { envLogLevel, envTurnover, envValue, requireEnv, type Env } from './config.js';
 import { createLogger, type Logger, type LogLevel } from './log.js';
@@ -98,15 +97,6 @@ function eventSource(event: unknown, count: number): { table: string; streamLabe
   return { table, streamLabel: arn.slice(arn.lastIndexOf('/stream/') + '/stream/'.length) };
 }
 
-function requireNewImages(changes: readonly Change[]): void {
-  for (const c of changes) {
-    if (c.eventName !== 'REMOVE' && !c.newImage)
-      throw new InvalidDataError(
-        `${c.eventName} record ${c.sequenceNumber} has no NewImage: a backup needs a stream with view type NEW_IMAGE or NEW_AND_OLD_IMAGES (got ${c.streamViewType ?? 'unknown'})`,
-      );
-  }
-}
-
 /** Builds a handler from a validated config; tests call this, `backup` below reads process.env. */
 export function createBackupHandler(config: BackupConfig, deps: BackupDeps = {}): BackupHandler {
   const baseLog = deps.logger ?? createLogger({ level: config.logLevel });
@@ -134,7 +124,7 @@ export function createBackupHandler(config: BackupConfig, deps: BackupDeps = {})
       }
       const { table, streamLabel } = eventSource(event, received.length);
       const kept = applyTurnover(received, config.turnover);
-      requireNewImages(kept);
+      assertNewImages(kept);
       if (kept.length === 0) {
         log.info('batch skipped by the cut-over filter', {
           table,

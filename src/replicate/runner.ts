@@ -54,6 +54,12 @@ export interface RunnerOptions {
    * a write timestamp carried in the items.
    */
   readonly originTime?: (change: Change) => number | undefined;
+  /**
+   * Backup mode: every change of a page (all of them, not only the last per key) is written here,
+   * e.g. to a change log, before the page is applied; a failure fails the attempt, which is retried,
+   * so the checkpoint never passes a change that is not logged.
+   */
+  readonly logChanges?: (changes: readonly Change[], shardId: string) => Promise<void>;
   /** Called after each batch is durably applied (its checkpoint save is under way). */
   readonly onBatch?: (event: BatchEvent) => void;
   /** Structured log lines (failures, gaps, shard lifecycle): keys and counts, never item values. */
@@ -369,6 +375,7 @@ export class StreamRunner {
     for (let attempt = 1; ; attempt++) {
       let result: ApplyResult;
       try {
+        if (o.logChanges) await o.logChanges(pending, track.info.shardId);
         result = await applyChanges(pending, o.apply);
       } catch (error) {
         // Bad input (e.g. a malformed record, a KEYS_ONLY stream) cannot get better by retrying.

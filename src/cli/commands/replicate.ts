@@ -27,6 +27,9 @@ import { WRITE_BUDGET_HELP, WRITE_BUDGET_OPTIONS, writeBudgetOption } from '../b
 import { intOption, stringOption, type CliIO, type Command, type ParsedArgs } from '../command.js';
 import { parseDuration } from '../duration.js';
 import { closing, openTable, type OpenTable } from '../locations.js';
+import { openBackupStore, STORE_HELP, STORE_OPTIONS } from '../backup-store.js';
+import { changeLogSink } from '../../backup/change-log.js';
+import type { Change } from '../../core/change.js';
 
 export const replicateCommand: Command = {
   name: 'replicate',
@@ -58,6 +61,11 @@ ${WRITE_BUDGET_HELP}
   --transform MODULE       a module exporting transform(change) -> change | null (drop)
   --turnover-role ROLE     BEFORE or AFTER: the cut-over filter, with --turnover-at
   --turnover-at MS         cut-over instant in epoch milliseconds
+  --backup LOCATION        also append every change to the change log at LOCATION/<source table>
+                           (s3://bucket/prefix, a directory or file:// URL; the layout the backup
+                           Lambda handler writes), one segment per stream page per shard, before the
+                           page is applied; see incremental-backfill and restore --at
+${STORE_HELP}
   --read-through           read the current item from the source (consistent read) instead of
                            taking the stream's new image; required for KEYS_ONLY/OLD_IMAGE streams
   --on-gap WHAT            when changes were trimmed from the stream before being applied: stop
@@ -68,6 +76,8 @@ ${WRITE_BUDGET_HELP}
   --json                   print stats and the final summary as JSON lines on stdout
   --debug                  print stack traces on errors`,
   options: {
+    backup: { type: 'string' },
+    ...STORE_OPTIONS,
     checkpoint: { type: 'string' },
     'checkpoint-table': { type: 'string' },
     from: { type: 'string' },
@@ -114,7 +124,31 @@ ${WRITE_BUDGET_HELP}
               `${source.label} -> ${replicas.map((r) => r.label).join(', ')}`,
             )
           : new FileCheckpointStore(settings.checkpointFile ?? defaultCheckpointFile(source.table));
-      return replicateLoop({ io, settings, source, streams, store, ...prepared });
+      const backupText = stringOption(args, 'backup');
+      if (backupText !== undefined && settings.readThrough)
+        throw new UsageError(
+          "--backup needs the stream's new images: it cannot be combined with --read-through",
+        );
+      const backupLog = backupText === undefined ? undefined : openBackupStore(backupText, args, io);
+      const logChanges = backupLog
+        ? changeLogSink(
+            backupLog.store.at(source.table),
+            settings.turnover ? { turnover: settings.turnover } : {},
+          )
+        : undefined;
+      try {
+        return await replicateLoop({
+          io,
+          settings,
+          source,
+          streams,
+          store,
+          ...prepared,
+          ...(logChanges ? { logChanges } : {}),
+        });
+      } finally {
+        backupLog?.destroy();
+      }
     });
   },
 };
@@ -235,6 +269,8 @@ interface LoopInput extends Prepared {
   readonly source: OpenTable;
   readonly streams: DynamoDBStreamsClient;
   readonly store: CheckpointStore;
+  /** --backup: the change log sink. */
+  readonly logChanges?: (changes: readonly Change[]) => Promise<void>;
 }
 
 /** Runs the runner (after a backfill if asked), resyncing on a gap if asked; returns the exit code. */
@@ -263,6 +299,7 @@ async function replicateLoop(input: LoopInput): Promise<number> {
         streams: input.streams,
         streamArn: input.streamArn,
         apply: input.apply,
+        ...(input.logChanges ? { logChanges: input.logChanges } : {}),
         checkpoint: input.store,
         from: s.from,
         parallel: s.parallel,
