@@ -11,6 +11,26 @@ export * from './core/exact-json.js';
 export * from './core/key-input.js';
 export * from './core/backoff.js';
 export * from './core/location.js';
+export * from './core/turnover.js';
+export * from './core/change-sources.js';
+export {
+  applyChanges,
+  prepareReplicas,
+  replicaLabel,
+  DEFAULT_APPLY_CONCURRENCY,
+  type ApplyOptions,
+  type ApplyResult,
+  type KeyFailure,
+  type PreparedReplicas,
+  type ReplicaTarget,
+} from './replicate/engine.js';
+export { planChanges, type Plan, type PlannedWrite, type PlanFailure } from './replicate/plan.js';
+export {
+  loadTransform,
+  runTransform,
+  type TransformFn,
+  type TransformResult,
+} from './replicate/transform.js';
 export {
   StreamRunner,
   type BatchEvent,
