@@ -2,6 +2,7 @@ import { backupSuite } from './backup.js';
 import type { BenchSuite } from './context.js';
 import { diffSuite } from './diff.js';
 import { foundationSuite } from './foundation.js';
+import { incrementalSuite } from './incremental.js';
 import { replicateApplySuite } from './replicate-apply.js';
 import { replicateLagSuite } from './replicate-lag.js';
 
@@ -12,4 +13,5 @@ export const SUITES: readonly BenchSuite[] = [
   replicateLagSuite,
   diffSuite,
   backupSuite,
+  incrementalSuite,
 ];
