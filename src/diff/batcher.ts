@@ -18,20 +18,29 @@ export class Batcher<T> {
 
   constructor(private readonly options: BatcherOptions<T>) {}
 
-  async add(entry: T): Promise<void> {
+  /**
+   * Adds an entry. `wait: false` never waits for a free slot: for entries added from inside a
+   * running batch, which would otherwise wait on itself.
+   */
+  async add(entry: T, wait = true): Promise<void> {
     this.throwIfFailed();
     this.batch.push(entry);
     if (this.batch.length >= this.options.batchSize) {
-      await this.send();
+      await this.send(wait);
     } else if (this.batch.length === 1) {
       this.timer = setTimeout(() => void this.send().catch(() => {}), this.options.maxWaitMs);
     }
   }
 
-  /** Sends what is left and waits for every batch to finish; rethrows the first failure. */
+  /**
+   * Sends what is left and waits for every batch to finish, including entries that running batches
+   * add meanwhile; rethrows the first failure.
+   */
   async flush(): Promise<void> {
-    await this.send();
-    while (this.running.size > 0) await Promise.race(this.running);
+    while (this.batch.length > 0 || this.running.size > 0) {
+      if (this.batch.length > 0) await this.send();
+      else await Promise.race(this.running);
+    }
     this.throwIfFailed();
   }
 
@@ -44,13 +53,13 @@ export class Batcher<T> {
     if (this.failure) throw this.failure.error;
   }
 
-  private async send(): Promise<void> {
+  private async send(wait = true): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     if (this.batch.length === 0) return;
     const batch = this.batch;
     this.batch = [];
-    while (this.running.size >= this.options.concurrency) await Promise.race(this.running);
+    while (wait && this.running.size >= this.options.concurrency) await Promise.race(this.running);
     this.throwIfFailed();
     const task: Promise<void> = this.options
       .process(batch)

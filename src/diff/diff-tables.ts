@@ -111,6 +111,8 @@ const DEFAULT_RECHECK_CONCURRENCY = 4;
 const RECHECK_MAX_WAIT_MS = 200;
 /** A difference whose primary keeps changing is re-checked at most this many times before it is reported. */
 const MAX_SETTLE_ROUNDS = 5;
+/** Settle batches waiting (sleeping until due) or re-reading at once. */
+const SETTLE_CONCURRENCY = 32;
 /** Repairs queued ahead of the writer. */
 const REPAIR_QUEUE = 2_000;
 
@@ -249,10 +251,11 @@ export async function diffTables(
     return itemFingerprint(primaryItem) === scanned ? undefined : 'different';
   };
 
+  // Settle batches mostly sleep until they are due, so many may wait at once.
   const settleBatcher = new Batcher<Pending>({
     batchSize: options.recheckBatchSize ?? DEFAULT_RECHECK_BATCH,
-    concurrency: options.recheckConcurrency ?? DEFAULT_RECHECK_CONCURRENCY,
-    maxWaitMs: settleMs,
+    concurrency: Math.max(SETTLE_CONCURRENCY, options.recheckConcurrency ?? DEFAULT_RECHECK_CONCURRENCY),
+    maxWaitMs: RECHECK_MAX_WAIT_MS,
     process: async (batch) => {
       const last = batch[batch.length - 1] as Pending;
       await sleep(Math.max(0, last.due - performance.now()), signal);
@@ -275,12 +278,16 @@ export async function diffTables(
       }
       const stillChanging = p.rounds > 0 && !itemsEqual(p.primary, primaryItem);
       if (settleMs > 0 && (p.rounds === 0 || (stillChanging && p.rounds < MAX_SETTLE_ROUNDS))) {
-        await settleBatcher.add({
-          ...p,
-          rounds: p.rounds + 1,
-          due: performance.now() + settleMs,
-          ...(primaryItem ? { primary: primaryItem } : {}),
-        });
+        // A settle batch re-queuing its own keys must not wait for a settle slot (it holds one).
+        await settleBatcher.add(
+          {
+            ...p,
+            rounds: p.rounds + 1,
+            due: performance.now() + settleMs,
+            ...(primaryItem ? { primary: primaryItem } : {}),
+          },
+          p.rounds === 0,
+        );
         continue;
       }
       await emit(kind, p, primaryItem, replicaItem);

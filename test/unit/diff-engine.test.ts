@@ -234,3 +234,30 @@ test('a snapshot side (a backup: one stream, no lookups) is judged by its scanne
     /cannot be split into shares/,
   );
 });
+
+test('--settle: a key whose primary keeps changing is re-checked up to 5 times, then reported once', async () => {
+  const { primary, replica } = fixture();
+  const k60 = canonicalKey({ id: { S: 'k60' } });
+  let n = 0;
+  const timer = setInterval(() => primary.items.set(k60, item('k60', `v${n++}`)), 5);
+  let k60Reads = 0;
+  const read = primary.getItems.bind(primary);
+  primary.getItems = (keys) => {
+    k60Reads += keys.filter((k) => canonicalKey(k) === k60).length;
+    return read(keys);
+  };
+  const found: Discrepancy[] = [];
+  try {
+    const result = await diffTables(primary, replica, {
+      settleMs: 40,
+      recheckBatchSize: 7,
+      onDiscrepancy: (d) => void found.push(d),
+    });
+    assert.deepEqual(kinds(found), expectedKinds());
+    assert.equal(result.discrepancies.total, 150);
+  } finally {
+    clearInterval(timer);
+  }
+  // The first re-read, then five settle rounds that each saw a new primary image.
+  assert.equal(k60Reads, 6);
+});
