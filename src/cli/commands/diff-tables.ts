@@ -129,7 +129,8 @@ value ("1.50" = "1.5"), binary by bytes. Without --repair nothing is ever writte
 
 Arguments:
   primary   region/table, host:port/table or http(s)://host:port/table[?region=r]
-  replica   same forms; must have the primary's key schema
+  replica   same forms; must have the primary's key schema (with --against-backup: a backup
+            location, s3://bucket/prefix or a directory)
 
 Options:
   --repair                 fix the replica: put missing and different items from the primary,
