@@ -1,0 +1,150 @@
+/**
+ * The Lambda deployment packages really run: `dynamodb-replicator bundle` writes the zips offline,
+ * the test unzips them with an independent reader (fflate), imports the bundled `replicate` handler
+ * the way Lambda does (the file alone, configured by environment variables) and feeds it records
+ * captured from a real DynamoDB Local stream. The replica must equal the source, and the handler's
+ * EMF lines must be valid and carry the lag. Bundled once for the file.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import {
+  DeleteItemCommand,
+  PutItemCommand,
+  ScanCommand,
+  type AttributeValue,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
+import { unzipSync } from 'fflate';
+import { createTestTable, dynamoClient, dynamoEndpoint, streamsClient } from '../harness/dynamodb.js';
+import { captureChanges, toLambdaEvent } from '../harness/stream-capture.js';
+import { runCliCapture } from '../harness/cli.js';
+import { assertValidEmf } from '../harness/emf.js';
+
+type Handler = (event: unknown, context?: { awsRequestId?: string }) => Promise<unknown>;
+
+let outDir: string;
+let files: string[];
+
+before(async () => {
+  outDir = mkdtempSync(path.join(tmpdir(), 'bundle-test-'));
+  const result = await runCliCapture(['bundle', '--out', outDir, '--json']);
+  assert.equal(result.code, 0, result.stderr);
+  files = (JSON.parse(result.stdout) as { files: string[] }).files;
+});
+
+after(() => rmSync(outDir, { recursive: true, force: true }));
+
+/** Unzips a package into its own folder and imports `index.mjs` from there. */
+async function loadPackage(zip: string): Promise<Record<string, unknown>> {
+  const entries = unzipSync(readFileSync(zip));
+  assert.deepEqual(Object.keys(entries), ['index.mjs']);
+  const dir = mkdtempSync(path.join(outDir, 'unzipped-'));
+  const file = path.join(dir, 'index.mjs');
+  writeFileSync(file, entries['index.mjs'] as Uint8Array);
+  return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+}
+
+/** Runs `fn` with stdout captured line by line (the bundled handler logs and emits EMF there). */
+async function captureStdout<T>(fn: () => Promise<T>): Promise<{ value: T; lines: string[] }> {
+  const lines: string[] = [];
+  const original = process.stdout.write.bind(process.stdout);
+  process.stdout.write = ((chunk: string | Uint8Array) => {
+    lines.push(...String(chunk).split('\n').filter(Boolean));
+    return true;
+  }) as typeof process.stdout.write;
+  try {
+    return { value: await fn(), lines };
+  } finally {
+    process.stdout.write = original;
+  }
+}
+
+async function scanAll(client: DynamoDBClient, table: string): Promise<unknown[]> {
+  const out = await client.send(new ScanCommand({ TableName: table, ConsistentRead: true }));
+  return (out.Items ?? []).sort((a, b) => JSON.stringify(a.id).localeCompare(JSON.stringify(b.id)));
+}
+
+test('the bundle command writes one zip per handler, each holding a single index.mjs', async () => {
+  assert.deepEqual(files.map((f) => path.basename(f)).sort(), ['backup.zip', 'replicate.zip']);
+  const backup = await loadPackage(files.find((f) => f.endsWith('backup.zip')) as string);
+  assert.deepEqual(Object.keys(backup), ['backup']);
+  assert.equal(typeof backup.backup, 'function');
+});
+
+test('the bundled replicate handler, loaded from the zip, replicates a captured batch into DynamoDB Local', async () => {
+  const endpoint = await dynamoEndpoint();
+  const source = dynamoClient(endpoint, 'us-east-1');
+  const replica = dynamoClient(endpoint, 'eu-west-1');
+  const sourceTable = await createTestTable(source, { stream: 'NEW_AND_OLD_IMAGES' });
+  const replicaTable = await createTestTable(replica);
+  const capture = await captureChanges(
+    source,
+    streamsClient(endpoint, 'us-east-1'),
+    sourceTable,
+    5,
+    async () => {
+      const items: Record<string, AttributeValue>[] = [
+        {
+          id: { S: 'a' },
+          n: { N: '12345678901234567890123456789012345678' },
+          b: { B: Uint8Array.of(0, 255, 7) },
+        },
+        { id: { S: 'b' }, tags: { SS: ['x', 'y'] } },
+        { id: { S: 'c' }, gone: { BOOL: true } },
+        { id: { S: 'a' }, n: { N: '-0.000000000000000000000000000000000001' } },
+      ];
+      for (const Item of items) await source.send(new PutItemCommand({ TableName: sourceTable, Item }));
+      await source.send(new DeleteItemCommand({ TableName: sourceTable, Key: { id: { S: 'c' } } }));
+    },
+  );
+
+  // The handler reads its configuration on the first invocation, like a Lambda cold start.
+  const env = {
+    ReplicaTable: replicaTable,
+    ReplicaRegion: 'eu-west-1',
+    ReplicaEndpoint: endpoint,
+    ReplicaAccessKeyId: 'local',
+    ReplicaSecretAccessKey: 'local',
+    MetricsNamespace: 'BundleTest',
+  };
+  Object.assign(process.env, env);
+  try {
+    const { replicate } = (await loadPackage(files.find((f) => f.endsWith('replicate.zip')) as string)) as {
+      replicate: Handler;
+    };
+    const started = Date.now();
+    const { value, lines } = await captureStdout(() =>
+      replicate(toLambdaEvent(capture), { awsRequestId: 'bundle-test-1' }),
+    );
+    assert.deepEqual(value, { batchItemFailures: [] });
+    assert.deepEqual(await scanAll(replica, replicaTable), await scanAll(source, sourceTable));
+    assert.equal((await scanAll(replica, replicaTable)).length, 2);
+
+    const docs = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    const metrics = docs.filter((d) => '_aws' in d);
+    assert.equal(metrics.length, 1);
+    const emf = metrics[0] as Record<string, unknown>;
+    assertValidEmf(emf);
+    assert.equal(emf.SourceTable, sourceTable);
+    assert.ok(String(emf.ReplicaTable).endsWith(`/${replicaTable}`), String(emf.ReplicaTable));
+    assert.equal(emf.RecordsReceived, 5);
+    assert.equal(emf.ChangesApplied, 5);
+    assert.equal(emf.FailedRecords, 0);
+    // Lambda gives creation times in whole seconds: the lag is at most the time since capture began + 1 s.
+    const lag = emf.ReplicationLag as number;
+    assert.ok(lag >= 0 && lag <= Date.now() - started + 60_000, `lag ${lag}`);
+    const namespace = (emf._aws as { CloudWatchMetrics: { Namespace: string }[] }).CloudWatchMetrics[0]
+      ?.Namespace;
+    assert.equal(namespace, 'BundleTest');
+    // The structured log line of the batch carries the correlation id and no item values.
+    const applied = docs.find((d) => d.message === 'batch applied');
+    assert.equal(applied?.correlationId, 'bundle-test-1');
+    assert.ok(!lines.join('\n').includes('12345678901234567890123456789012345678'));
+  } finally {
+    for (const k of Object.keys(env)) delete process.env[k];
+  }
+});
