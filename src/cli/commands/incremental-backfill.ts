@@ -33,10 +33,11 @@ ${STORE_HELP}
   async run(args, io) {
     const [sourceText, locationText] = args.positionals as [string, string];
     const source = openTable(sourceText);
-    const { store, label } = openBackupStore(locationText, args, io);
+    const backup = openBackupStore(locationText, args, io);
+    const { store, label } = backup;
     const parallel = intOption(args, 'parallel', 4, { min: 1, max: 1000 });
     const budget = readBudgetOption(args);
-    return closing([source.client], async () => {
+    return closing([source.client, backup], async () => {
       const info = await describeTable(source.client, source.table);
       const progress = progressReporter(io, `backfill ${source.label}`, info.itemCount);
       const snapshot = await incrementalBackfill(source.client, store, {

@@ -35,8 +35,9 @@ Exit codes: 0 equal (or absent from both), 1 different, 2 error.`,
   async run(args, io) {
     const [tableText, locationText, keyText] = args.positionals as [string, string, string];
     const source = openTable(tableText);
-    const { store, label } = openBackupStore(locationText, args, io);
-    return closing([source.client], async () => {
+    const backup = openBackupStore(locationText, args, io);
+    const { store, label } = backup;
+    return closing([source.client, backup], async () => {
       const info = await describeTable(source.client, source.table);
       const key = parseKeyArgument(keyText, info.keySchema);
       const read = await batchGetAll(source.client, {

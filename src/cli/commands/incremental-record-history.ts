@@ -3,6 +3,7 @@ import { parseKeyArgument } from '../../core/key-input.js';
 import { UsageError } from '../../core/errors.js';
 import { describeKey, logKeySchema, recordHistory, type ItemVersion } from '../../backup/history.js';
 import { writeJson, type Command } from '../command.js';
+import { closing } from '../locations.js';
 import { openBackupStore, STORE_HELP, STORE_OPTIONS } from '../backup-store.js';
 import { timeOption } from '../time-option.js';
 
@@ -47,22 +48,25 @@ ${STORE_HELP}
     const until = timeOption(args, 'until');
     if (since !== undefined && until !== undefined && since > until)
       throw new UsageError('--since must not be later than --until');
-    const { store, label } = openBackupStore(locationText, args, io);
-    const key = parseKeyArgument(keyText, await logKeySchema(store, label));
-    const versions = await recordHistory(store, key, {
-      ...(since !== undefined ? { from: since } : {}),
-      ...(until !== undefined ? { to: until } : {}),
-    });
-    if (args.values.json === true) {
-      writeJson(io, { key: toDynamoJson(key), versions: versions.map(versionJson) });
+    const backup = openBackupStore(locationText, args, io);
+    const { store, label } = backup;
+    return closing([backup], async () => {
+      const key = parseKeyArgument(keyText, await logKeySchema(store, label));
+      const versions = await recordHistory(store, key, {
+        ...(since !== undefined ? { from: since } : {}),
+        ...(until !== undefined ? { to: until } : {}),
+      });
+      if (args.values.json === true) {
+        writeJson(io, { key: toDynamoJson(key), versions: versions.map(versionJson) });
+        return 0;
+      }
+      if (versions.length === 0) io.stdout.write(`no logged change of ${describeKey(key)} in ${label}\n`);
+      for (const v of versions) {
+        const image = v.image ? JSON.stringify(toDynamoJson(v.image)) : '(deleted)';
+        const how = v.synthetic ? ' (recorded by incremental-backup-record)' : '';
+        io.stdout.write(`${new Date(v.time).toISOString()}  ${v.eventName.padEnd(6)}  ${image}${how}\n`);
+      }
       return 0;
-    }
-    if (versions.length === 0) io.stdout.write(`no logged change of ${describeKey(key)} in ${label}\n`);
-    for (const v of versions) {
-      const image = v.image ? JSON.stringify(toDynamoJson(v.image)) : '(deleted)';
-      const how = v.synthetic ? ' (recorded by incremental-backup-record)' : '';
-      io.stdout.write(`${new Date(v.time).toISOString()}  ${v.eventName.padEnd(6)}  ${image}${how}\n`);
-    }
-    return 0;
+    });
   },
 };

@@ -1,6 +1,7 @@
 import { compactSnapshot } from '../../backup/snapshots.js';
 import { formatTime } from '../../backup/point-in-time.js';
 import { writeJson, type Command } from '../command.js';
+import { closing } from '../locations.js';
 import { progressReporter } from '../progress.js';
 import { openBackupStore, STORE_HELP, STORE_OPTIONS } from '../backup-store.js';
 import { timeOption } from '../time-option.js';
@@ -34,24 +35,26 @@ ${STORE_HELP}
     const log = openBackupStore(locationText, args, io);
     const dest = openBackupStore(destText, args, io);
     const at = timeOption(args, 'at') ?? Date.now();
-    const progress = progressReporter(io, 'snapshot');
-    const result = await compactSnapshot(log.store, dest.store, at, {
-      onProgress: (n) => progress.update(n),
+    return closing([log, dest], async () => {
+      const progress = progressReporter(io, 'snapshot');
+      const result = await compactSnapshot(log.store, dest.store, at, {
+        onProgress: (n) => progress.update(n),
+      });
+      progress.done();
+      const counts = {
+        items: result.summary.itemCount,
+        base: result.state.base.id,
+        changesRead: result.state.changesRead,
+        keysChanged: result.state.keysChanged,
+      };
+      if (args.values.json === true)
+        writeJson(io, { destination: dest.label, snapshot: result.info, ...counts });
+      else
+        io.stdout.write(
+          `snapshot at ${formatTime(at)}: ${counts.items} items in ${dest.label}/${result.info.exportFolder}\n` +
+            `base ${counts.base} + ${counts.changesRead} logged changes to ${counts.keysChanged} keys\n`,
+        );
+      return 0;
     });
-    progress.done();
-    const counts = {
-      items: result.summary.itemCount,
-      base: result.state.base.id,
-      changesRead: result.state.changesRead,
-      keysChanged: result.state.keysChanged,
-    };
-    if (args.values.json === true)
-      writeJson(io, { destination: dest.label, snapshot: result.info, ...counts });
-    else
-      io.stdout.write(
-        `snapshot at ${formatTime(at)}: ${counts.items} items in ${dest.label}/${result.info.exportFolder}\n` +
-          `base ${counts.base} + ${counts.changesRead} logged changes to ${counts.keysChanged} keys\n`,
-      );
-    return 0;
   },
 };
