@@ -248,3 +248,31 @@ test('bad arguments: clear errors, exit 2, nothing written', async () => {
   assert.equal((await scanAll(pair.replicaClient, pair.replica)).size, 0);
   assert.equal((await scanAll(pair.replicaClient, hashOnly as string)).size, 0);
 });
+
+test('--read-budget and --items-per-second with --parallel 2: the same three discrepancies', async () => {
+  const pair = await createPair();
+  await seedFixture(pair);
+  const report = tempFile('report.jsonl');
+  const r = await diffCli(pair, [
+    '--read-budget',
+    '50',
+    '--items-per-second',
+    '100',
+    '--parallel',
+    '2',
+    '--report',
+    report,
+    '--json',
+  ]);
+  assert.equal(r.code, 1, r.stderr);
+  assert.deepEqual(kindsByRange(readReport(report)), EXPECTED);
+  assert.equal((JSON.parse(r.stdout) as { discrepancies: { total: number } }).discrepancies.total, 3);
+  for (const bad of [
+    ['--read-budget', '0'],
+    ['--items-per-second', 'fast'],
+  ]) {
+    const b = await diffCli(pair, bad);
+    assert.equal(b.code, 2, bad.join(' '));
+    assert.match(b.stderr, /^error: --(read-budget|items-per-second) must be a positive number/);
+  }
+});
