@@ -25,7 +25,7 @@ export interface ReliabilityProfile {
 
 const CI: ReliabilityProfile = {
   name: 'ci',
-  stormItems: 2000,
+  stormItems: 1000,
   kills: 3,
   crashChanges: 3000,
   outageSeconds: 5,
