@@ -38,14 +38,22 @@ interface Setup {
 
 /** Source in us-east-1 with a stream, replicas in eu-west-1 on the same DynamoDB Local. */
 async function setup(
-  options: { replicas?: number; range?: boolean; fault?: (replica: DynamoDBClient) => void } = {},
+  options: {
+    replicas?: number;
+    range?: boolean;
+    fault?: (replica: DynamoDBClient) => void;
+    stream?: 'NEW_AND_OLD_IMAGES' | 'KEYS_ONLY';
+  } = {},
 ): Promise<Setup> {
   const endpoint = await dynamoEndpoint();
   const source = dynamoClient(endpoint, 'us-east-1');
   const replicaClient = dynamoClient(endpoint, 'eu-west-1');
   options.fault?.(replicaClient);
   const range = options.range ? { range: { name: 'range', type: 'N' as const } } : {};
-  const sourceTable = await createTestTable(source, { ...range, stream: 'NEW_AND_OLD_IMAGES' });
+  const sourceTable = await createTestTable(source, {
+    ...range,
+    stream: options.stream ?? 'NEW_AND_OLD_IMAGES',
+  });
   const replicas: string[] = [];
   for (let i = 0; i < (options.replicas ?? 1); i++)
     replicas.push(await createTestTable(replicaClient, range));
@@ -321,4 +329,45 @@ test('a closed shard is read to its end and finished; a disabled stream ends the
   const saved = JSON.parse(await readFile(s.checkpointFile, 'utf8')) as CheckpointState;
   assert.ok(Object.values(saved.shards).every((c) => c.finished === true));
   await assertReplicaEqualsSource(s, s.replicas[0] as string);
+});
+
+test('--from latest on a first start skips what the stream already holds', async () => {
+  const s = await setup();
+  for (let i = 0; i < 5; i++) await put(s.source, s.sourceTable, { id: { S: `old${i}` } });
+  let batches = 0;
+  const running = s.run({ from: 'latest', stopWhenIdleMs: 1500, onBatch: () => batches++ });
+  // LATEST means "from when the runner took its iterator": probe until it is reading.
+  for (let i = 0; batches === 0; i++) {
+    await put(s.source, s.sourceTable, { id: { S: `probe${i}` } });
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  for (let i = 0; i < 3; i++) await put(s.source, s.sourceTable, { id: { S: `new${i}` } });
+  const summary = await running;
+  const ids = (await scanAll(s.replicaClient, s.replicas[0] as string)).map((i) => (i.id as { S: string }).S);
+  assert.deepEqual(
+    ids.filter((id) => !id.startsWith('probe')).sort(),
+    ['new0', 'new1', 'new2'],
+    'none of the records from before the start',
+  );
+  assert.equal(summary.records, ids.length);
+});
+
+test('read-through replicates a KEYS_ONLY stream from the source table', async () => {
+  const s = await setup({ stream: 'KEYS_ONLY' });
+  for (let i = 0; i < 4; i++)
+    await put(s.source, s.sourceTable, {
+      id: { S: `r${i}` },
+      n: { N: `${i}1234567890123456789012345678901234567` },
+    });
+  await setRange(s.source, s.sourceTable, 'r1', 5);
+  await del(s.source, s.sourceTable, { id: { S: 'r2' } });
+  const summary = await s.run({
+    apply: {
+      replicas: s.replicas.map((table) => ({ client: s.replicaClient, table })),
+      keySchema: HASH,
+      readThrough: { client: s.source, table: s.sourceTable },
+    },
+  });
+  assert.equal(summary.records, 6);
+  assert.equal((await assertReplicaEqualsSource(s, s.replicas[0] as string)).length, 3);
 });
