@@ -10,6 +10,8 @@ import { latestChangePerKey } from '../../src/backup/point-in-time.js';
 import { createTestTable, dynamoClient, dynamoEndpoint, streamsClient } from '../harness/dynamodb.js';
 import { captureChanges } from '../harness/stream-capture.js';
 import { countingStore, listKeys, STORE_BACKENDS } from '../harness/backup-stores.js';
+import { listSegments } from '../../src/backup/log-manifest.js';
+import type { ObjectStore } from '../../src/storage/object-store.js';
 
 /** Real stream records from DynamoDB Local: `n` versions of key a, one insert of key b, a delete of a. */
 async function capture(n: number): Promise<Change[]> {
@@ -116,3 +118,68 @@ for (const backend of STORE_BACKENDS) {
     });
   });
 }
+
+/** Records the folders a store is asked to list, to show a time range never lists the whole log. */
+function listingSpy(inner: ObjectStore, listed: string[]): ObjectStore {
+  return {
+    ...inner,
+    location: inner.location,
+    put: (k, b, o) => inner.put(k, b, o),
+    get: (k) => inner.get(k),
+    getStream: (k) => inner.getStream(k),
+    exists: (k) => inner.exists(k),
+    delete: (k) => inner.delete(k),
+    at: (sub) => listingSpy(inner.at(sub), listed),
+    list: (prefix) => {
+      listed.push(prefix);
+      return inner.list(prefix);
+    },
+    listFolders: (prefix) => inner.listFolders(prefix),
+  };
+}
+
+describe('time index', () => {
+  test('a time range lists only the folders it overlaps, and finds late uploads by change time', async () => {
+    const { store } = await STORE_BACKENDS[0]!.root();
+    const hour = (d: number, h: number, m = 0) => Date.UTC(2026, 10, d, h, m);
+    const at = (seq: string, t: number): Change => ({
+      eventName: 'INSERT',
+      keys: { id: { S: seq } },
+      newImage: { id: { S: seq } },
+      sequenceNumber: seq,
+      shardId: 's1',
+      approximateCreationTime: t,
+    });
+    // Written out of time order, as a late retry would be.
+    for (const [seq, t] of [
+      ['5', hour(28, 3)],
+      ['1', hour(26, 23, 59)],
+      ['2', hour(27, 0, 10)],
+      ['3', hour(27, 1)],
+      ['4', hour(27, 22)],
+      ['6', hour(30, 12)],
+    ] as const)
+      await writeChangeBatch(store, [at(seq, t)]);
+    const listed: string[] = [];
+    const spy = listingSpy(store, listed);
+    const found: string[] = [];
+    for await (const info of listSegments(spy, { from: hour(27, 0, 30), to: hour(28, 3) }))
+      found.push(info.key);
+    assert.deepEqual(
+      found.map((k) => k.split('-')[2]),
+      ['2', '3', '4', '5'],
+    );
+    // Hour 00 of the 27th overlaps partially, the rest of the 27th is listed hour by hour, and
+    // on the 28th only hours up to 03; the 26th and 30th are never listed.
+    assert.ok(
+      listed.every((p) => /^changes\/2026\/11\/2[78]\/\d\d$/.test(p)),
+      listed.join(', '),
+    );
+    const changes: LoggedChange[] = [];
+    for await (const c of readChanges(store, { from: hour(27, 0, 30), to: hour(28, 3) })) changes.push(c);
+    assert.deepEqual(
+      changes.map((c) => c.sequenceNumber),
+      ['3', '4', '5'],
+    );
+  });
+});
