@@ -9,9 +9,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { CreateTableCommand, DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
-import { waitUntilActive } from '../src/dynamodb/tables.js';
 import { LOCAL_CREDENTIALS } from '../src/embedded/dynamodb-local.js';
 import { createBackupHandler } from '../src/lambda/backup.js';
 import { createLogger } from '../src/lambda/log.js';
@@ -19,27 +18,12 @@ import { openObjectStore } from '../src/storage/open-store.js';
 import { incrementalBackfill } from '../src/backup/snapshots.js';
 import { stateAt } from '../src/backup/point-in-time.js';
 import type { LambdaStreamEvent } from '../src/core/change-sources.js';
-import { readStream, toLambdaEvent } from '../test/harness/stream-capture.js';
+import { createStreamTable, readStream, toLambdaEvent } from '../test/harness/stream-capture.js';
 import { countingStore } from '../test/harness/backup-stores.js';
 import { benchItem, rawBatchWrite } from './baselines.js';
 import { round, type BenchSuite } from './context.js';
 
 const CHANGES = 10_000;
-
-async function createStreamTable(client: DynamoDBClient): Promise<string> {
-  const name = `bench-incremental-${Date.now().toString(36)}`;
-  await client.send(
-    new CreateTableCommand({
-      TableName: name,
-      KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
-      AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
-      BillingMode: 'PAY_PER_REQUEST',
-      StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' },
-    }),
-  );
-  await waitUntilActive(client, name);
-  return name;
-}
 
 export const incrementalSuite: BenchSuite = {
   name: 'incremental',
@@ -48,7 +32,7 @@ export const incrementalSuite: BenchSuite = {
     const client = new DynamoDBClient(opts);
     const streams = new DynamoDBStreamsClient(opts);
     const dir = await mkdtemp(path.join(tmpdir(), 'bench-incremental-'));
-    const table = await createStreamTable(client);
+    const table = await createStreamTable(client, 'bench-incremental');
     try {
       const logRoot = openObjectStore(dir);
       // The log starts on an empty table: the base snapshot is empty, every item comes from the log.

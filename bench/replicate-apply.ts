@@ -10,35 +10,19 @@
  * right after a raw BatchWriteItem run of the same items into a fresh table (`*WriteCeiling`), so the
  * ratio compares like with like on a warm, shared, noisy machine; the run-wide ceiling is reported too.
  */
-import { CreateTableCommand, DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
-import { waitUntilActive } from '../src/dynamodb/tables.js';
 import { LOCAL_CREDENTIALS } from '../src/embedded/dynamodb-local.js';
 import { readReplicateConfig } from '../src/lambda/config.js';
 import { createLogger } from '../src/lambda/log.js';
 import { createReplicateHandler } from '../src/lambda/replicate.js';
 import type { LambdaStreamEvent } from '../src/core/change-sources.js';
-import { readStream, toLambdaEvent } from '../test/harness/stream-capture.js';
+import { createStreamTable, readStream, toLambdaEvent } from '../test/harness/stream-capture.js';
 import { benchItem, rawBatchWrite } from './baselines.js';
 import { round, type BenchContext, type BenchSuite } from './context.js';
 
 const RECORDS = 20_000;
 const BATCH = 100;
-
-async function createStreamTable(client: DynamoDBClient): Promise<string> {
-  const name = `bench-stream-${Date.now().toString(36)}`;
-  await client.send(
-    new CreateTableCommand({
-      TableName: name,
-      KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
-      AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
-      BillingMode: 'PAY_PER_REQUEST',
-      StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' },
-    }),
-  );
-  await waitUntilActive(client, name);
-  return name;
-}
 
 /** Runs `events` through the handler with `parallel` invocations at a time; returns records/s. */
 async function feed(
@@ -91,7 +75,7 @@ export const replicateApplySuite: BenchSuite = {
       region: 'us-east-1',
       credentials: LOCAL_CREDENTIALS,
     });
-    const source = await createStreamTable(client);
+    const source = await createStreamTable(client, 'bench-stream');
     try {
       await rawBatchWrite(client, source, RECORDS, benchItem);
       const capture = await readStream(client, streams, source, RECORDS, 60_000);

@@ -4,7 +4,7 @@
  * exact shape a Lambda DynamoDB stream event carries (DynamoDB JSON, B as base64, creation time in
  * epoch seconds). Used by the Lambda handler tests and the stream runner tests.
  */
-import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   DescribeStreamCommand,
   GetRecordsCommand,
@@ -14,6 +14,7 @@ import {
 } from '@aws-sdk/client-dynamodb-streams';
 import type { LambdaStreamEvent, LambdaStreamRecord } from '../../src/core/change-sources.js';
 import { toDynamoJson } from '../../src/core/ddb-json.js';
+import { waitUntilActive } from '../../src/dynamodb/tables.js';
 import type { Item } from '../../src/core/types.js';
 
 export interface StreamCapture {
@@ -21,6 +22,25 @@ export interface StreamCapture {
   readonly region: string;
   /** Every record currently in the stream, in order (parents' shards before children's). */
   readonly records: readonly _Record[];
+}
+
+/**
+ * A PAY_PER_REQUEST table with hash key `id` (S) and a NEW_AND_OLD_IMAGES stream, named
+ * `<prefix>-<time>`, for benchmarks (tests use createTestTable from ./dynamodb.ts).
+ */
+export async function createStreamTable(client: DynamoDBClient, prefix: string): Promise<string> {
+  const name = `${prefix}-${Date.now().toString(36)}`;
+  await client.send(
+    new CreateTableCommand({
+      TableName: name,
+      KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+      AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
+      BillingMode: 'PAY_PER_REQUEST',
+      StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' },
+    }),
+  );
+  await waitUntilActive(client, name);
+  return name;
 }
 
 export async function streamArnOf(client: DynamoDBClient, table: string): Promise<string> {
