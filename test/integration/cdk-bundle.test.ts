@@ -148,3 +148,33 @@ test('the bundled replicate handler, loaded from the zip, replicates a captured 
     for (const k of Object.keys(env)) delete process.env[k];
   }
 });
+
+test('the main and lambda entry points (and the CLI until template runs) never load aws-cdk-lib or constructs', async () => {
+  const esbuild = await import('esbuild');
+  for (const entry of ['src/index.ts', 'src/lambda/index.ts', 'src/cli/run.ts']) {
+    // Dynamic imports (the template command loads the CDK part on demand) are left out of the graph.
+    const result = await esbuild.build({
+      entryPoints: [entry],
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      write: false,
+      metafile: true,
+      logLevel: 'silent',
+      plugins: [
+        {
+          name: 'static-imports-only',
+          setup(build) {
+            build.onResolve({ filter: /.*/ }, (args) =>
+              args.kind === 'dynamic-import' ? { path: args.path, external: true } : undefined,
+            );
+          },
+        },
+      ],
+    });
+    const inputs = Object.keys(result.metafile.inputs);
+    assert.ok(inputs.length > 10, `${entry}: ${inputs.length} inputs`);
+    const cdk = inputs.filter((i) => /node_modules\/(aws-cdk-lib|constructs)\/|src\/cdk\//.test(i));
+    assert.deepEqual(cdk, [], `${entry} loads ${cdk.slice(0, 3).join(', ')}`);
+  }
+});
