@@ -2,10 +2,10 @@
  * End-to-end replication lag of the stream runner at a steady write rate (default 500 writes/s for
  * 30 s; env BENCH_LAG_RATE, BENCH_LAG_SECONDS).
  *
- * Lag of one change = the moment the runner has it durably on the replica (its BatchWriteItem
- * acknowledged and the checkpoint saved) minus the client's clock just before the source PutItem was
- * sent. It therefore includes the source write itself, the stream publication, GetRecords polling,
- * the replica write and the checkpoint. The write time travels in the item (`writtenAt`), because
+ * Lag of one change = the moment the item is durably on the replica (the runner's BatchWriteItem
+ * acknowledged; the checkpoint save follows off the critical path) minus the client's clock just
+ * before the source PutItem was sent. It therefore includes the source write itself, the stream
+ * publication, GetRecords polling and the replica write. The write time travels in the item (`writtenAt`), because
  * DynamoDB Local truncates a record's ApproximateCreationDateTime to the minute.
  *
  * Latencies are not ratios, so the same run also reports the source PutItem round trip (p50/p99) as

@@ -190,7 +190,7 @@ export class StreamRunner {
     let reason: RunnerSummary['reason'] = 'stopped';
     try {
       await this.discover(state, true);
-      const discoveryEvery = o.discoveryIntervalMs ?? 1_000;
+      const discoveryEvery = o.discoveryIntervalMs ?? 2_000;
       let lastDiscovery = performance.now();
       while (!this.internal.signal.aborted) {
         for (const track of this.runnable()) {
