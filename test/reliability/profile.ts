@@ -34,7 +34,7 @@ const CI: ReliabilityProfile = {
   handoffItems: 2000,
   backupChanges: 500,
   propertySeeds: 50,
-  propertyOps: 200,
+  propertyOps: 120,
 };
 
 const FULL: ReliabilityProfile = {
