@@ -69,3 +69,24 @@ export {
   type ShardStart,
   type StreamInfo,
 } from './streams/reader.js';
+export {
+  changeLogSink,
+  decodeSegment,
+  encodeSegment,
+  planSegments,
+  readChanges,
+  writeChangeBatch,
+  type LoggedBatch,
+  type LoggedChange,
+  type SegmentHeader,
+} from './backup/change-log.js';
+export { listSegments, type TimeRange } from './backup/log-manifest.js';
+export {
+  listSnapshots,
+  parseTimeArgument,
+  stateAt,
+  type PointInTimeState,
+  type SnapshotInfo,
+} from './backup/point-in-time.js';
+export { backupRecord, latestBackedUpState, recordHistory, type ItemVersion } from './backup/history.js';
+export { compactSnapshot, incrementalBackfill } from './backup/snapshots.js';
