@@ -108,7 +108,8 @@ export async function listSnapshots(logStore: ObjectStore): Promise<SnapshotInfo
   for (const folder of await logStore.listFolders(SNAPSHOTS_FOLDER)) {
     const key = `${SNAPSHOTS_FOLDER}/${folder}/${SNAPSHOT_INFO}`;
     if (!(await logStore.exists(key))) continue;
-    out.push(parseSnapshotInfo((await logStore.get(key)).toString('utf8'), key));
+    // The folder name is the id that locates it, whatever name the snapshot was written under.
+    out.push({ ...parseSnapshotInfo((await logStore.get(key)).toString('utf8'), key), id: folder });
   }
   return out.sort((a, b) => a.completedAt - b.completedAt || a.id.localeCompare(b.id));
 }

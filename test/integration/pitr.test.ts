@@ -240,6 +240,21 @@ for (const backend of STORE_BACKENDS) {
       // members on read, so sets are compared by value above).
       assert.deepEqual(find(restored, 'base'), image('base', 0));
       assert.deepEqual(find(restored, 'other'), image('other', 0));
+
+      // A compaction written into the log's snapshots/ becomes the base of later restores.
+      const intoLog = await runCliCapture(
+        ['incremental-snapshot', logUrl, `${logUrl}/snapshots/compacted`, '--at', String(moments[3]!.moment)],
+        { env },
+      );
+      assert.equal(intoLog.code, 0, intoLog.stderr);
+      const t4 = uniqueName('pitr');
+      const fromBase = await runCliCapture(
+        ['restore', logUrl, `${host}/${t4}`, '--at', String(moments[4]!.moment), '--create', '--json'],
+        { env },
+      );
+      assert.equal(fromBase.code, 0, fromBase.stderr);
+      assert.match((JSON.parse(fromBase.stdout) as { source: string }).source, /base compacted/);
+      assertSameState(await tableState(client, t4), moments[4]!.state, 'from the compacted base');
     });
   });
 }
