@@ -18,7 +18,7 @@ import { timeOption } from '../time-option.js';
 
 export const restoreCommand: Command = {
   name: 'restore',
-  summary: 'Restore a table from a full backup or AWS export, writing only what differs',
+  summary: 'Restore a table from a full backup, AWS export or change log (--at TIME), writing only what differs',
   help: `Usage: dynamodb-replicator restore <location> <target> [--create] [--dry-run] [--write-budget WCU] [--json]
 
 Makes <target> hold exactly the backed-up state: items that are missing or different are put,
@@ -28,6 +28,8 @@ or truncated backup is refused (exit 2) and the target is left untouched.
 
 <location> is a backup location holding AWSDynamoDB/<id>/ folders (the newest complete backup is
 used unless --jobid names one) or an export folder itself; AWS's own exports (DYNAMODB_JSON) work too.
+It may also be one table's change log (see incremental-backfill): its latest state, or with --at TIME
+the state at TIME (base snapshot + logged changes up to TIME, by creation time and sequence number).
 
 Arguments:
   ${LOCATION_HELP}
