@@ -18,7 +18,8 @@ import { timeOption } from '../time-option.js';
 
 export const restoreCommand: Command = {
   name: 'restore',
-  summary: 'Restore a table from a full backup, AWS export or change log (--at TIME), writing only what differs',
+  summary:
+    'Restore a table from a full backup, AWS export or change log (--at TIME), writing only what differs',
   help: `Usage: dynamodb-replicator restore <location> <target> [--create] [--dry-run] [--write-budget WCU] [--json]
 
 Makes <target> hold exactly the backed-up state: items that are missing or different are put,
