@@ -44,11 +44,18 @@ export interface RepairTarget {
   ): Promise<BatchWriteResult>;
 }
 
+/**
+ * Scan page size for diffs: the join holds about one page per segment and side while the partner
+ * page arrives, so pages of 1,000 items keep memory small and flat (full 1 MB pages of small items
+ * hold ~6,000) at no measured cost in throughput.
+ */
+export const DEFAULT_DIFF_PAGE_SIZE = 1_000;
+
 export interface TableSideOptions {
   readonly label?: string;
   /** Read capacity units and/or items per second for this table's scans and re-reads. */
   readonly budget?: CapacityBudget;
-  /** Items per Scan page (DynamoDB's Limit); default is DynamoDB's 1 MB pages. */
+  /** Items per Scan page (DynamoDB's Limit; a page also stops at 1 MB). Default DEFAULT_DIFF_PAGE_SIZE. */
   readonly pageSize?: number;
   readonly itemCountEstimate?: number;
 }
@@ -69,7 +76,7 @@ export function tableSide(
         table,
         segment,
         totalSegments,
-        ...(options.pageSize ? { pageSize: options.pageSize } : {}),
+        pageSize: options.pageSize ?? DEFAULT_DIFF_PAGE_SIZE,
         ...(options.budget ? { budget: options.budget } : {}),
         ...(signal ? { signal } : {}),
       });
