@@ -141,6 +141,8 @@ export async function measureReplicationLag(
       lagMaxMs: Math.round(summary.max ?? NaN),
       baselineSourcePutP50Ms: Math.round(percentile(sortedPuts, 0.5) * 10) / 10,
       baselineSourcePutP99Ms: Math.round(percentile(sortedPuts, 0.99) * 10) / 10,
+      // Lag in units of one source write on this machine in this run: comparable across noisy runs.
+      lagP50ToSourcePutP50: Math.round(((summary.p50 ?? NaN) / percentile(sortedPuts, 0.5)) * 10) / 10,
       targets: { lagP50Ms: 100, lagP99Ms: 500 },
       meetsTargets: (summary.p50 ?? Infinity) <= 100 && (summary.p99 ?? Infinity) <= 500,
     };
