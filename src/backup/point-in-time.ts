@@ -42,7 +42,7 @@ export interface SnapshotInfo {
   readonly id: string;
   readonly kind: 'backfill' | 'compaction';
   readonly table: string;
-  /** Epoch ms: when the scan started (for a compaction: the moment it represents). */
+  /** Epoch ms: when the scan started (a compaction: its moment, or when it ran if that was earlier). */
   readonly startedAt: number;
   /** Epoch ms: from this moment on the snapshot plus the log give the exact state. */
   readonly completedAt: number;

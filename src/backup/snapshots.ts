@@ -87,9 +87,9 @@ export async function compactSnapshot(
   at: number,
   options: { readonly onProgress?: (items: number) => void } = {},
 ): Promise<CompactResult> {
+  const startTime = Date.now();
   const state = await stateAt(logStore, at);
   const id = snapshotId(at);
-  const startTime = Date.now();
   let count = 0;
   const description: TableDescription = state.description;
   async function* counted() {
@@ -113,7 +113,9 @@ export async function compactSnapshot(
     id,
     kind: 'compaction',
     table: description.TableName ?? state.base.table,
-    startedAt: at,
+    // Changes logged after the compaction began are not in it: a base must re-read them (a TIME in
+    // the future, or changes delivered late), so its window starts no later than that moment.
+    startedAt: Math.min(at, startTime),
     completedAt: at,
     itemCount: summary.itemCount,
     exportFolder: `${EXPORT_ROOT}/${id}`,
