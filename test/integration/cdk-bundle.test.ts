@@ -23,6 +23,7 @@ import { createTestTable, dynamoClient, dynamoEndpoint, streamsClient } from '..
 import { captureChanges, toLambdaEvent } from '../harness/stream-capture.js';
 import { runCliCapture } from '../harness/cli.js';
 import { assertValidEmf } from '../harness/emf.js';
+import { bundleTransformModule } from '../../src/deploy/bundle.js';
 
 type Handler = (event: unknown, context?: { awsRequestId?: string }) => Promise<unknown>;
 
@@ -38,14 +39,31 @@ before(async () => {
 
 after(() => rmSync(outDir, { recursive: true, force: true }));
 
-/** Unzips a package into its own folder and imports `index.mjs` from there. */
-async function loadPackage(zip: string): Promise<Record<string, unknown>> {
+/** Unzips a package into a folder of its own (a fresh module instance, like a new container). */
+function unzipPackage(zip: string): string {
   const entries = unzipSync(readFileSync(zip));
   assert.deepEqual(Object.keys(entries), ['index.mjs']);
   const dir = mkdtempSync(path.join(outDir, 'unzipped-'));
-  const file = path.join(dir, 'index.mjs');
-  writeFileSync(file, entries['index.mjs'] as Uint8Array);
-  return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  writeFileSync(path.join(dir, 'index.mjs'), entries['index.mjs'] as Uint8Array);
+  return dir;
+}
+
+async function importPackage(dir: string): Promise<Record<string, unknown>> {
+  return (await import(pathToFileURL(path.join(dir, 'index.mjs')).href)) as Record<string, unknown>;
+}
+
+const loadPackage = (zip: string) => importPackage(unzipPackage(zip));
+
+const replicateZip = (): string => files.find((f) => f.endsWith('replicate.zip')) as string;
+
+/** Sets environment variables for one test (the handler reads them on its first invocation). */
+async function withEnv<T>(env: Record<string, string>, fn: () => Promise<T>): Promise<T> {
+  Object.assign(process.env, env);
+  try {
+    return await fn();
+  } finally {
+    for (const k of Object.keys(env)) delete process.env[k];
+  }
 }
 
 /** Runs `fn` with stdout captured line by line (the bundled handler logs and emits EMF there). */
@@ -112,42 +130,35 @@ test('the bundled replicate handler, loaded from the zip, replicates a captured 
     ReplicaSecretAccessKey: 'local',
     MetricsNamespace: 'BundleTest',
   };
-  Object.assign(process.env, env);
-  try {
-    const { replicate } = (await loadPackage(files.find((f) => f.endsWith('replicate.zip')) as string)) as {
-      replicate: Handler;
-    };
-    const { value, lines } = await captureStdout(() =>
-      replicate(toLambdaEvent(capture), { awsRequestId: 'bundle-test-1' }),
-    );
-    assert.deepEqual(value, { batchItemFailures: [] });
-    assert.deepEqual(await scanAll(replica, replicaTable), await scanAll(source, sourceTable));
-    assert.equal((await scanAll(replica, replicaTable)).length, 2);
+  const { value, lines } = await withEnv(env, async () => {
+    const { replicate } = (await loadPackage(replicateZip())) as { replicate: Handler };
+    return captureStdout(() => replicate(toLambdaEvent(capture), { awsRequestId: 'bundle-test-1' }));
+  });
+  assert.deepEqual(value, { batchItemFailures: [] });
+  assert.deepEqual(await scanAll(replica, replicaTable), await scanAll(source, sourceTable));
+  assert.equal((await scanAll(replica, replicaTable)).length, 2);
 
-    const docs = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
-    const metrics = docs.filter((d) => '_aws' in d);
-    assert.equal(metrics.length, 1);
-    const emf = metrics[0] as Record<string, unknown>;
-    assertValidEmf(emf);
-    assert.equal(emf.SourceTable, sourceTable);
-    assert.ok(String(emf.ReplicaTable).endsWith(`/${replicaTable}`), String(emf.ReplicaTable));
-    assert.equal(emf.RecordsReceived, 5);
-    assert.equal(emf.ChangesApplied, 5);
-    assert.equal(emf.FailedRecords, 0);
-    // The lag runs from the oldest record's creation (dated to the second by Lambda, and DynamoDB Local
-    // may round down to the minute) to the end of the batch.
-    const lag = emf.ReplicationLag as number;
-    assert.ok(lag >= 0 && lag <= Date.now() - writesStarted + 60_000, `lag ${lag}`);
-    const namespace = (emf._aws as { CloudWatchMetrics: { Namespace: string }[] }).CloudWatchMetrics[0]
-      ?.Namespace;
-    assert.equal(namespace, 'BundleTest');
-    // The structured log line of the batch carries the correlation id and no item values.
-    const applied = docs.find((d) => d.message === 'batch applied');
-    assert.equal(applied?.correlationId, 'bundle-test-1');
-    assert.ok(!lines.join('\n').includes('12345678901234567890123456789012345678'));
-  } finally {
-    for (const k of Object.keys(env)) delete process.env[k];
-  }
+  const docs = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+  const metrics = docs.filter((d) => '_aws' in d);
+  assert.equal(metrics.length, 1);
+  const emf = metrics[0] as Record<string, unknown>;
+  assertValidEmf(emf);
+  assert.equal(emf.SourceTable, sourceTable);
+  assert.ok(String(emf.ReplicaTable).endsWith(`/${replicaTable}`), String(emf.ReplicaTable));
+  assert.equal(emf.RecordsReceived, 5);
+  assert.equal(emf.ChangesApplied, 5);
+  assert.equal(emf.FailedRecords, 0);
+  // The lag runs from the oldest record's creation (dated to the second by Lambda, and DynamoDB Local
+  // may round down to the minute) to the end of the batch.
+  const lag = emf.ReplicationLag as number;
+  assert.ok(lag >= 0 && lag <= Date.now() - writesStarted + 60_000, `lag ${lag}`);
+  const namespace = (emf._aws as { CloudWatchMetrics: { Namespace: string }[] }).CloudWatchMetrics[0]
+    ?.Namespace;
+  assert.equal(namespace, 'BundleTest');
+  // The structured log line of the batch carries the correlation id and no item values.
+  const applied = docs.find((d) => d.message === 'batch applied');
+  assert.equal(applied?.correlationId, 'bundle-test-1');
+  assert.ok(!lines.join('\n').includes('12345678901234567890123456789012345678'));
 });
 
 test('the main and lambda entry points (and the CLI until template runs) never load aws-cdk-lib or constructs', async () => {
@@ -178,4 +189,59 @@ test('the main and lambda entry points (and the CLI until template runs) never l
     const cdk = inputs.filter((i) => /node_modules\/(aws-cdk-lib|constructs)\/|src\/cdk\//.test(i));
     assert.deepEqual(cdk, [], `${entry} loads ${cdk.slice(0, 3).join(', ')}`);
   }
+});
+
+test('a transform module bundled next to the handler, as the construct packages it, is applied', async () => {
+  const endpoint = await dynamoEndpoint();
+  const source = dynamoClient(endpoint, 'us-east-1');
+  const replica = dynamoClient(endpoint, 'eu-west-1');
+  const sourceTable = await createTestTable(source, { stream: 'NEW_IMAGE' });
+  const replicaTable = await createTestTable(replica);
+  const capture = await captureChanges(
+    source,
+    streamsClient(endpoint, 'us-east-1'),
+    sourceTable,
+    2,
+    async () => {
+      for (const id of ['keep', 'skip'])
+        await source.send(new PutItemCommand({ TableName: sourceTable, Item: { id: { S: id } } }));
+    },
+  );
+  const dir = unzipPackage(replicateZip());
+  const entry = path.join(dir, 'transform-source.ts');
+  writeFileSync(
+    entry,
+    [
+      'type Change = { keys: { id: { S: string } }; newImage?: Record<string, unknown> };',
+      'export function transform(change: Change): Change | null {',
+      "  if (change.keys.id.S === 'skip') return null;",
+      '  return { ...change, newImage: { ...change.newImage, copied: { BOOL: true } } };',
+      '}',
+    ].join('\n'),
+  );
+  bundleTransformModule(entry, path.join(dir, 'transform.mjs'));
+  await withEnv(
+    {
+      ReplicaTable: replicaTable,
+      ReplicaRegion: 'eu-west-1',
+      ReplicaEndpoint: endpoint,
+      ReplicaAccessKeyId: 'local',
+      ReplicaSecretAccessKey: 'local',
+      TransformModule: 'transform.mjs',
+      LAMBDA_TASK_ROOT: dir,
+    },
+    async () => {
+      const { replicate } = (await importPackage(dir)) as { replicate: Handler };
+      const { value } = await captureStdout(() => replicate(toLambdaEvent(capture)));
+      assert.deepEqual(value, { batchItemFailures: [] });
+    },
+  );
+  assert.deepEqual(await scanAll(replica, replicaTable), [{ id: { S: 'keep' }, copied: { BOOL: true } }]);
+});
+
+test('bundle refuses an unknown handler with exit 2', async () => {
+  const r = await runCliCapture(['bundle', '--handler', 'nope', '--out', outDir]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--handler must be one of replicate, backup/);
+  assert.equal(r.stdout, '');
 });
