@@ -81,6 +81,16 @@ async function captureStdout<T>(fn: () => Promise<T>): Promise<{ value: T; lines
   }
 }
 
+/** A source table with a stream in "us-east-1" and an empty replica in "eu-west-1" of DynamoDB Local. */
+async function tables(stream: 'NEW_IMAGE' | 'NEW_AND_OLD_IMAGES') {
+  const endpoint = await dynamoEndpoint();
+  const source = dynamoClient(endpoint, 'us-east-1');
+  const replica = dynamoClient(endpoint, 'eu-west-1');
+  const sourceTable = await createTestTable(source, { stream });
+  const replicaTable = await createTestTable(replica);
+  return { endpoint, source, replica, sourceTable, replicaTable };
+}
+
 async function scanAll(client: DynamoDBClient, table: string): Promise<unknown[]> {
   const out = await client.send(new ScanCommand({ TableName: table, ConsistentRead: true }));
   return (out.Items ?? []).sort((a, b) => JSON.stringify(a.id).localeCompare(JSON.stringify(b.id)));
@@ -94,11 +104,7 @@ test('the bundle command writes one zip per handler, each holding a single index
 });
 
 test('the bundled replicate handler, loaded from the zip, replicates a captured batch into DynamoDB Local', async () => {
-  const endpoint = await dynamoEndpoint();
-  const source = dynamoClient(endpoint, 'us-east-1');
-  const replica = dynamoClient(endpoint, 'eu-west-1');
-  const sourceTable = await createTestTable(source, { stream: 'NEW_AND_OLD_IMAGES' });
-  const replicaTable = await createTestTable(replica);
+  const { endpoint, source, replica, sourceTable, replicaTable } = await tables('NEW_AND_OLD_IMAGES');
   const writesStarted = Date.now();
   const capture = await captureChanges(
     source,
@@ -192,11 +198,7 @@ test('the main and lambda entry points (and the CLI until template runs) never l
 });
 
 test('a transform module bundled next to the handler, as the construct packages it, is applied', async () => {
-  const endpoint = await dynamoEndpoint();
-  const source = dynamoClient(endpoint, 'us-east-1');
-  const replica = dynamoClient(endpoint, 'eu-west-1');
-  const sourceTable = await createTestTable(source, { stream: 'NEW_IMAGE' });
-  const replicaTable = await createTestTable(replica);
+  const { endpoint, source, replica, sourceTable, replicaTable } = await tables('NEW_IMAGE');
   const capture = await captureChanges(
     source,
     streamsClient(endpoint, 'us-east-1'),
