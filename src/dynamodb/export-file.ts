@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { finished, pipeline } from 'node:stream/promises';
 import type { Readable, Writable } from 'node:stream';
-import { StringDecoder } from 'node:string_decoder';
 import { createGunzip, createGzip } from 'node:zlib';
 import { InvalidDataError, NotFoundError, UsageError } from '../core/errors.js';
 
@@ -76,22 +75,35 @@ async function* fileLines(file: string, gzip: boolean): AsyncIterable<NumberedLi
 
 /**
  * Splits a byte stream into lines (LF or CRLF; a final line without a newline counts). Memory is
- * bounded by the longest line. Decompression errors become InvalidDataError naming the file.
+ * bounded by the longest line. Each line must be valid UTF-8: a replacement character would silently
+ * change a value, so an invalid byte is an InvalidDataError naming the line. Decompression errors
+ * become InvalidDataError naming the file.
  */
 export async function* splitLines(input: Readable, name: string): AsyncIterable<NumberedLine> {
-  const decoder = new StringDecoder('utf8');
-  let pending = '';
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  const decode = (bytes: Buffer, lineNumber: number): string => {
+    try {
+      return decoder.decode(bytes);
+    } catch (error) {
+      throw new InvalidDataError(`${name} line ${lineNumber}: not valid UTF-8`, { cause: error });
+    }
+  };
+  let pending: Buffer = Buffer.alloc(0);
   let lineNumber = 0;
   try {
     for await (const chunk of input) {
-      pending += typeof chunk === 'string' ? chunk : decoder.write(chunk as Buffer);
+      const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+      // Search only the new bytes for newlines; the pending part has none.
+      let searchFrom = pending.length;
+      pending = pending.length === 0 ? bytes : Buffer.concat([pending, bytes]);
       let start = 0;
-      for (let nl = pending.indexOf('\n'); nl !== -1; nl = pending.indexOf('\n', start)) {
+      for (let nl = pending.indexOf(10, searchFrom); nl !== -1; nl = pending.indexOf(10, start)) {
         lineNumber++;
-        yield { lineNumber, text: stripCr(pending.slice(start, nl)) };
+        yield { lineNumber, text: stripCr(decode(pending.subarray(start, nl), lineNumber)) };
         start = nl + 1;
       }
-      pending = pending.slice(start);
+      searchFrom = 0;
+      pending = pending.subarray(start);
     }
   } catch (error) {
     if (isZlibError(error)) {
@@ -104,8 +116,10 @@ export async function* splitLines(input: Readable, name: string): AsyncIterable<
     }
     throw error;
   }
-  pending += decoder.end();
-  if (pending !== '') yield { lineNumber: lineNumber + 1, text: stripCr(pending) };
+  if (pending.length > 0) {
+    const text = stripCr(decode(pending, lineNumber + 1));
+    if (text !== '') yield { lineNumber: lineNumber + 1, text };
+  }
 }
 
 function stripCr(text: string): string {
