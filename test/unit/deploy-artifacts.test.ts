@@ -1,7 +1,7 @@
 /**
  * The template command's YAML writer and the Lambda packages' zip writer, read back with independent
- * parsers (`yaml`, `fflate`). YAML: values that
- * YAML would otherwise read as numbers, booleans or nulls stay strings; nesting and empties survive.
+ * parsers (`yaml`, `fflate`). Strings YAML would read as numbers, booleans or nulls stay strings;
+ * nesting and empties survive; zips are byte-for-byte reproducible.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
