@@ -75,9 +75,10 @@ export interface DynamoDbReplicatorProps {
   /** Also keep an incremental backup of every change in S3. Default: no backup function. */
   readonly backup?: IncrementalBackupProps;
   /**
-   * Path of a JavaScript or TypeScript module exporting `transform(change)` (return the change to
-   * replicate, a rewritten one, or null to drop it), bundled into the replicate function with
-   * esbuild at synth time. Default: none, every change is replicated as is.
+   * Path (relative to the working directory of the synth) of a JavaScript or TypeScript module
+   * exporting `transform(change)` (return the change to replicate, a rewritten one, or null to drop
+   * it), bundled into the replicate function with esbuild at synth time (esbuild must be installed).
+   * Default: none, every change is replicated as is.
    */
   readonly transformModule?: string;
   /** Records per invocation of the replicate function (1 to 10,000). Default: 100. */
