@@ -1,10 +1,20 @@
 /** Small pieces shared by the reliability suites (tables, items, equality checks, diff-tables runs). */
 import assert from 'node:assert/strict';
-import { BatchWriteItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import {
+  BatchWriteItemCommand,
+  DeleteItemCommand,
+  PutItemCommand,
+  UpdateItemCommand,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
 import { itemsEqual } from '../../src/core/equality.js';
 import type { Item } from '../../src/core/types.js';
 import { runCliCapture } from '../harness/cli.js';
 import { byId, scanAll } from '../harness/table-items.js';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
 
 /** A table location string the CLI accepts, on `endpoint` in `region`. */
 export function loc(endpoint: string, table: string, region = 'us-east-1'): string {
@@ -71,4 +81,78 @@ export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, 
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** The CLI as a child process (`node --import tsx src/cli/main.ts ...`), so it can be SIGKILLed. */
+export function spawnCli(args: readonly string[]): {
+  child: ChildProcess;
+  output: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>;
+} {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: process.env,
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const output = new Promise<{
+    code: number | null;
+    signal: NodeJS.Signals | null;
+    stdout: string;
+    stderr: string;
+  }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr })));
+  return { child, output };
+}
+
+export function jsonLines(text: string): Record<string, unknown>[] {
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/**
+ * Puts (sometimes items near 400 KB), updates and deletes on random keys `k0..k<keys-1>` until
+ * `total` changes were made or `stop.done`, at most `perSecond` changes per second. Every change
+ * writes a unique counter, so each item image is distinct.
+ */
+export async function mixedLoad(
+  client: DynamoDBClient,
+  table: string,
+  o: { keys: number; total: number; perSecond: number; random: () => number; bigEvery?: number },
+  stop: { done: boolean } = { done: false },
+): Promise<number> {
+  let n = 0;
+  const started = Date.now();
+  const worker = async (): Promise<void> => {
+    while (!stop.done && n < o.total) {
+      const i = n++;
+      const ahead = i / o.perSecond - (Date.now() - started) / 1000;
+      if (ahead > 0) await new Promise((r) => setTimeout(r, ahead * 1000));
+      const id = { S: `k${Math.floor(o.random() * o.keys)}` };
+      const r = o.random();
+      if (r < 0.45) {
+        const pad = o.bigEvery && i % o.bigEvery === 0 ? 399_000 : 50;
+        await client.send(
+          new PutItemCommand({
+            TableName: table,
+            Item: { id, c: { N: `${i}.00000000000000000000000000000001` }, pad: { S: 'p'.repeat(pad) } },
+          }),
+        );
+      } else if (r < 0.8)
+        await client.send(
+          new UpdateItemCommand({
+            TableName: table,
+            Key: { id },
+            UpdateExpression: 'SET c = :c, b = :b',
+            ExpressionAttributeValues: { ':c': { N: String(i) }, ':b': { B: new Uint8Array([i % 256, 0]) } },
+          }),
+        );
+      else await client.send(new DeleteItemCommand({ TableName: table, Key: { id } }));
+    }
+  };
+  await Promise.all([0, 1, 2, 3].map(worker));
+  return Math.min(n, o.total);
 }
