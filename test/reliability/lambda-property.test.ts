@@ -22,67 +22,10 @@ import { createTestTable, dynamoClient, dynamoEndpoint } from '../harness/dynamo
 import { seededRandom, startFaultProxy } from '../harness/fault-proxy.js';
 import { scanAll } from '../harness/table-items.js';
 import { PROFILE } from './profile.js';
-
-type Json = Record<string, unknown>;
-interface EventRecord {
-  eventID: string;
-  eventName: 'INSERT' | 'MODIFY' | 'REMOVE';
-  eventSource: 'aws:dynamodb';
-  eventVersion: '1.1';
-  awsRegion: string;
-  eventSourceARN: string;
-  dynamodb: Json & { SequenceNumber: string };
-}
+import { deliver, generateChanges, streamArn } from './synthetic-stream.js';
 
 const KEYS = 6;
-const ARN = 'arn:aws:dynamodb:us-east-1:123456789012:table/property-source/stream/2026-01-01T00:00:00.000';
-
-/** The records DynamoDB would emit for `ops` random operations, and the source's final state. */
-function generate(seed: number, ops: number): { records: EventRecord[]; state: Map<string, Json> } {
-  const random = seededRandom(seed);
-  const state = new Map<string, Json>();
-  const records: EventRecord[] = [];
-  let seq = 1000n + BigInt(seed) * 1_000_000n;
-  const base = Math.floor(Date.now() / 1000);
-  for (let i = 0; i < ops; i++) {
-    const id = `s${seed}-k${Math.floor(random() * KEYS)}`;
-    const keys = { id: { S: id } };
-    const old = state.get(id);
-    const r = random();
-    let next: Json | undefined;
-    if (r < 0.45) next = { ...keys, v: { N: `${i}.${seed}00000000000000000000000000001` }, op: { S: 'put' } };
-    else if (r < 0.75)
-      next = {
-        ...(old ?? keys),
-        u: { N: String(i) },
-        b: { B: Buffer.from([i % 256, seed % 256]).toString('base64') },
-        tags: { SS: [`t${i % 3}`, 'x'] },
-      };
-    if (next === undefined && old === undefined) continue; // deleting a missing item emits nothing
-    seq += BigInt(1 + Math.floor(random() * 5));
-    const eventName = next === undefined ? 'REMOVE' : old === undefined ? 'INSERT' : 'MODIFY';
-    if (next === undefined) state.delete(id);
-    else state.set(id, next);
-    records.push({
-      eventID: `e${seq}`,
-      eventName,
-      eventSource: 'aws:dynamodb',
-      eventVersion: '1.1',
-      awsRegion: 'us-east-1',
-      eventSourceARN: ARN,
-      dynamodb: {
-        ApproximateCreationDateTime: base + Math.floor(i / 50),
-        Keys: keys,
-        ...(next ? { NewImage: next } : {}),
-        ...(old ? { OldImage: old } : {}),
-        SequenceNumber: String(seq).padStart(21, '0'),
-        SizeBytes: 100,
-        StreamViewType: 'NEW_AND_OLD_IMAGES',
-      },
-    });
-  }
-  return { records, state };
-}
+const ARN = streamArn('property-source');
 
 test(`${PROFILE.propertySeeds} random change sequences with failed batches and re-deliveries converge`, async (t) => {
   const endpoint = await dynamoEndpoint();
@@ -116,37 +59,16 @@ test(`${PROFILE.propertySeeds} random change sequences with failed batches and r
   const firstSeed = Number(process.env.PROPERTY_SEED ?? 1);
   for (let seed = firstSeed; seed < firstSeed + PROFILE.propertySeeds; seed++) {
     const random = seededRandom(seed * 7919);
-    const { records, state } = generate(seed, PROFILE.propertyOps);
+    const { records, state } = generateChanges(seed, PROFILE.propertyOps, {
+      keys: KEYS,
+      arn: ARN,
+      prefix: `s${seed}-`,
+      startSecond: Math.floor(Date.now() / 1000),
+      changesPerSecond: 50,
+    });
     stats.records += records.length;
     try {
-      let start = 0;
-      while (start < records.length) {
-        const size = 1 + Math.floor(random() * 20);
-        let batch = records.slice(start, start + size);
-        for (let attempt = 0; batch.length > 0; attempt++) {
-          assert.ok(attempt < 100, 'the batch never got through');
-          stats.deliveries++;
-          let failedAt: string | undefined;
-          try {
-            const response = await handle(JSON.parse(JSON.stringify({ Records: batch })));
-            failedAt = response.batchItemFailures[0]?.itemIdentifier;
-            if (failedAt !== undefined) stats.partial++;
-          } catch {
-            stats.thrown++;
-            failedAt = batch[0]?.dynamodb.SequenceNumber;
-          }
-          if (failedAt !== undefined) {
-            const from = batch.findIndex((r) => r.dynamodb.SequenceNumber === failedAt);
-            assert.ok(from >= 0, `batchItemFailures names a record of the batch (${failedAt})`);
-            batch = batch.slice(from);
-          } else if (random() < 0.25) {
-            // A duplicate re-delivery from an earlier record (e.g. a timeout after the writes).
-            stats.duplicates++;
-            batch = batch.slice(Math.floor(random() * batch.length));
-          } else batch = [];
-        }
-        start += size;
-      }
+      await deliver(records, handle, { random, maxBatch: 20, duplicates: 0.25 }, stats);
       const prefix = `s${seed}-`;
       const got = (await scanAll(replica, table)).filter((i) => (i.id as { S: string }).S.startsWith(prefix));
       assert.equal(got.length, state.size, 'item count');
