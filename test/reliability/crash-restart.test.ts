@@ -81,7 +81,7 @@ test(`runner SIGKILLed ${PROFILE.kills} times during ${PROFILE.crashChanges} cha
   const random = seededRandom(4242);
   const stop = { done: false };
   // Spread the changes over the kills (a runner start takes a few seconds).
-  const perSecond = Math.max(150, PROFILE.crashChanges / (PROFILE.kills * 6));
+  const perSecond = Math.max(100, PROFILE.crashChanges / (PROFILE.kills * 10));
   const load = mixedLoad(
     source,
     sourceTable,
