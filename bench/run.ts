@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: starts DynamoDB Local, measures the raw ceilings (BatchWriteItem items/s, parallel
  * Scan items/s), runs every suite of bench/suites.ts in sequence, prints one JSON object and writes
- * it to bench/results/latest.json. Figures are ratios to ceilings measured in the same run, because
+ * it to bench/results/latest.json (and a Markdown table to latest.md). Figures are ratios to ceilings measured in the same run, because
  * the machines are shared and noisy. Env: BENCH_ITEMS (default 50000), BENCH_SUITES (comma list of
  * suite names to run; default all).
  */
@@ -14,6 +14,7 @@ import { createTableFromDescription } from '../src/dynamodb/tables.js';
 import { LOCAL_CREDENTIALS, startDynamoDbLocal } from '../src/embedded/dynamodb-local.js';
 import { rawBatchWrite, rawParallelScan, RAW_SCAN_SEGMENTS, RAW_WRITE_CONCURRENCY } from './baselines.js';
 import { round, type BenchContext } from './context.js';
+import { markdownReport } from './report-markdown.js';
 import { SUITES } from './suites.js';
 
 // The CLI commands run in-process resolve credentials from the environment: use the same local pair
@@ -80,13 +81,19 @@ async function main(): Promise<void> {
     for (const suite of suites) {
       process.stderr.write(`bench: ${suite.name}...\n`);
       const started = performance.now();
+      // Peak resident memory of this process while the suite runs (child processes not included).
+      let peakRss = process.memoryUsage.rss();
+      const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 100);
       try {
         results[suite.name] = {
           ...(await suite.run(ctx)),
           seconds: round((performance.now() - started) / 1000, 1),
+          peakRssMb: Math.round(Math.max(peakRss, process.memoryUsage.rss()) / 2 ** 20),
         };
       } catch (error) {
         results[suite.name] = { error: error instanceof Error ? error.message : String(error) };
+      } finally {
+        clearInterval(sampler);
       }
     }
     const report = {
@@ -107,6 +114,7 @@ async function main(): Promise<void> {
     const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results');
     await mkdir(dir, { recursive: true });
     await writeFile(path.join(dir, 'latest.json'), text + '\n');
+    await writeFile(path.join(dir, 'latest.md'), markdownReport(report));
     if (Object.values(results).some((r) => (r as { error?: unknown }).error !== undefined))
       process.exitCode = 1;
   } finally {
