@@ -31,6 +31,9 @@ const STORM: readonly FaultRule[] = [
     fault: { kind: 'throttle', error: 'ThrottlingException' },
   },
   { operation: 'BatchWriteItem', fault: { kind: 'unprocessed', fraction: 0.12 } },
+  // Reads of the target (diff-tables' re-reads, restore's comparison) are throttled too.
+  { operation: 'BatchGetItem', fault: { kind: 'unprocessed', fraction: 0.2 } },
+  { operation: 'Scan', probability: 0.1, fault: { kind: 'throttle', error: 'ThrottlingException' } },
 ];
 
 async function storm() {
@@ -89,6 +92,7 @@ test(`copy, diff-tables --repair and restore of ${PROFILE.stormItems} items thro
   const summary = JSON.parse(repair.stdout) as { discrepancies: { total: number } };
   assert.equal(summary.discrepancies.total, damaged);
   assert.ok(proxy.injected() > copyFaults, 'faults were injected during the repair');
+  assert.ok((proxy.counts['BatchGetItem:unprocessed'] ?? 0) > 0, 'the re-reads were left unprocessed too');
   await assertSameItems({ client, table: source }, { client, table: target });
   await assertDiffClean(loc(endpoint, source), loc(endpoint, target));
   const repairFaults = proxy.injected();
