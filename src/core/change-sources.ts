@@ -66,6 +66,7 @@ const SEQUENCE_NUMBER = /^\d{1,64}$/;
 
 function describe(v: unknown): string {
   if (v === null) return 'null';
+  if (v === undefined) return 'nothing (the field is missing)';
   if (Array.isArray(v)) return 'an array';
   if (typeof v === 'string') return `"${v.length > 40 ? v.slice(0, 40) + '...' : v}"`;
   return typeof v === 'object' ? 'an object' : `${typeof v} ${String(v)}`;
