@@ -119,7 +119,7 @@ test('malformed events are refused naming the record and the problem', () => {
   );
   assertInvalid(
     { Records: [lambdaRecord({}, { SequenceNumber: undefined })] },
-    /SequenceNumber must be a decimal string, got undefined/,
+    /SequenceNumber must be a decimal string, got nothing \(the field is missing\)/,
   );
   assertInvalid(
     { Records: [lambdaRecord({}, { SequenceNumber: '12a' })] },
