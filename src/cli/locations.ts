@@ -6,7 +6,11 @@ import {
   parseTableLocation,
   type TableLocation,
 } from '../core/location.js';
+import { parseKeyArgument } from '../core/key-input.js';
+import type { Item, Key, KeySchema } from '../core/types.js';
+import { batchGetAll } from '../dynamodb/batch-get.js';
 import { createDynamoClient } from '../dynamodb/client.js';
+import { describeTable } from '../dynamodb/tables.js';
 
 export interface OpenTable {
   readonly location: TableLocation;
@@ -40,4 +44,18 @@ export async function closing<T>(clients: readonly { destroy(): void }[], fn: ()
   } finally {
     for (const c of clients) c.destroy();
   }
+}
+
+/**
+ * Parses a key argument against the table's key schema (UsageError when it does not fit) and reads
+ * that item with a strongly consistent read; `item` is undefined when the table has none.
+ */
+export async function readItemByKeyArgument(
+  source: OpenTable,
+  keyText: string,
+): Promise<{ keySchema: KeySchema; key: Key; item: Item | undefined }> {
+  const { keySchema } = await describeTable(source.client, source.table);
+  const key = parseKeyArgument(keyText, keySchema);
+  const read = await batchGetAll(source.client, { [source.table]: { keys: [key], consistentRead: true } });
+  return { keySchema, key, item: read.items[source.table]?.[0] };
 }

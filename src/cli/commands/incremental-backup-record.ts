@@ -1,10 +1,7 @@
 import { toDynamoJson } from '../../core/ddb-json.js';
-import { parseKeyArgument } from '../../core/key-input.js';
 import { backupRecord } from '../../backup/history.js';
-import { batchGetAll } from '../../dynamodb/batch-get.js';
-import { describeTable } from '../../dynamodb/tables.js';
 import { writeJson, type Command } from '../command.js';
-import { closing, openTable } from '../locations.js';
+import { closing, openTable, readItemByKeyArgument } from '../locations.js';
 import { openBackupStore, STORE_HELP, STORE_OPTIONS } from '../backup-store.js';
 
 export const incrementalBackupRecordCommand: Command = {
@@ -34,12 +31,7 @@ ${STORE_HELP}
     const backup = openBackupStore(locationText, args, io);
     const { store, label } = backup;
     return closing([source.client, backup], async () => {
-      const info = await describeTable(source.client, source.table);
-      const key = parseKeyArgument(keyText, info.keySchema);
-      const read = await batchGetAll(source.client, {
-        [source.table]: { keys: [key], consistentRead: true },
-      });
-      const item = read.items[source.table]?.[0];
+      const { key, item } = await readItemByKeyArgument(source, keyText);
       const result = await backupRecord(store, key, item);
       const view = {
         key: toDynamoJson(key),

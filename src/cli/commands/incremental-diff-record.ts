@@ -1,12 +1,8 @@
 import { toDynamoJson } from '../../core/ddb-json.js';
 import { itemsEqual } from '../../core/equality.js';
-import { parseKeyArgument } from '../../core/key-input.js';
-import type { Item } from '../../core/types.js';
 import { latestBackedUpState } from '../../backup/history.js';
-import { batchGetAll } from '../../dynamodb/batch-get.js';
-import { describeTable } from '../../dynamodb/tables.js';
 import { writeJson, type Command } from '../command.js';
-import { closing, openTable } from '../locations.js';
+import { closing, openTable, readItemByKeyArgument } from '../locations.js';
 import { openBackupStore, STORE_HELP, STORE_OPTIONS } from '../backup-store.js';
 
 export const incrementalDiffRecordCommand: Command = {
@@ -38,13 +34,8 @@ Exit codes: 0 equal (or absent from both), 1 different, 2 error.`,
     const backup = openBackupStore(locationText, args, io);
     const { store, label } = backup;
     return closing([source.client, backup], async () => {
-      const info = await describeTable(source.client, source.table);
-      const key = parseKeyArgument(keyText, info.keySchema);
-      const read = await batchGetAll(source.client, {
-        [source.table]: { keys: [key], consistentRead: true },
-      });
-      const live: Item | undefined = read.items[source.table]?.[0];
-      const latest = await latestBackedUpState(store, key, info.keySchema);
+      const { keySchema, key, item: live } = await readItemByKeyArgument(source, keyText);
+      const latest = await latestBackedUpState(store, key, keySchema);
       const backedUp =
         latest.source === 'log'
           ? latest.version.image
