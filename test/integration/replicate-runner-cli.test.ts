@@ -5,7 +5,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -22,11 +21,10 @@ import type { Item } from '../../src/core/types.js';
 import { freePort } from '../../src/embedded/dynamodb-local.js';
 import type { CheckpointState } from '../../src/replicate/checkpoint.js';
 import { runCliCapture } from '../harness/cli.js';
+import { jsonLines, spawnCli, waitFor } from '../harness/cli-process.js';
 import { createTestTable, dynamoClient, dynamoEndpoint, streamsClient } from '../harness/dynamodb.js';
 import { readStream } from '../harness/stream-capture.js';
 import { scanAll } from '../harness/table-items.js';
-
-const ROOT = path.resolve(import.meta.dirname, '../..');
 
 interface Fixture {
   endpoint: string;
@@ -123,40 +121,6 @@ async function assertEqualTables(f: Fixture): Promise<number> {
   assert.equal(differences, 0, `replica differs from source in ${differences} item(s)`);
   assert.equal(got.length, want.length);
   return got.length;
-}
-
-function spawnCli(args: string[]): {
-  child: ChildProcess;
-  output: Promise<{ code: number | null; stdout: string; stderr: string }>;
-} {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: process.env,
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const output = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
-    child.on('exit', (code) => resolve({ code, stdout, stderr })),
-  );
-  return { child, output };
-}
-
-function jsonLines(text: string): Record<string, unknown>[] {
-  return text
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-}
-
-async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 async function readCheckpoint(file: string): Promise<CheckpointState | undefined> {

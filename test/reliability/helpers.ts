@@ -1,7 +1,5 @@
 /** Small pieces shared by the reliability suites (tables, items, equality checks, diff-tables runs). */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
 import {
   BatchWriteItemCommand,
   DeleteItemCommand,
@@ -13,8 +11,6 @@ import { itemsEqual } from '../../src/core/equality.js';
 import type { Item } from '../../src/core/types.js';
 import { runCliCapture } from '../harness/cli.js';
 import { byId, scanAll } from '../harness/table-items.js';
-
-const ROOT = path.resolve(import.meta.dirname, '../..');
 
 /** A table location string the CLI accepts, on `endpoint` in `region`. */
 export function loc(endpoint: string, table: string, region = 'us-east-1'): string {
@@ -75,43 +71,7 @@ export async function assertDiffClean(primary: string, replica: string): Promise
   );
 }
 
-export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** The CLI as a child process (`node --import tsx src/cli/main.ts ...`), so it can be SIGKILLed. */
-export function spawnCli(args: readonly string[]): {
-  child: ChildProcess;
-  output: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>;
-} {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: process.env,
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const output = new Promise<{
-    code: number | null;
-    signal: NodeJS.Signals | null;
-    stdout: string;
-    stderr: string;
-  }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr })));
-  return { child, output };
-}
-
-export function jsonLines(text: string): Record<string, unknown>[] {
-  return text
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-}
+export { jsonLines, spawnCli, waitFor } from '../harness/cli-process.js';
 
 /**
  * Puts (sometimes items near 400 KB), updates and deletes on random keys `k0..k<keys-1>` until
