@@ -113,8 +113,10 @@ interface ShardTrack {
   lastSequenceNumber?: string;
   newestOrigin?: number;
   caughtUp: boolean;
-  /** The last checkpoint save of this shard, awaited before the next one. */
+  /** The latest checkpoint save of this shard (saves of one writer complete in order). */
   commit?: Promise<void>;
+  /** Set when a checkpoint save of this shard failed: the shard stops at its next batch. */
+  commitError?: unknown;
 }
 
 const DEFAULT_RETRY: RetryPolicy = { maxAttempts: Infinity, baseDelayMs: 100, maxDelayMs: 10_000 };
@@ -372,6 +374,7 @@ export class StreamRunner {
     const retry = o.retry ?? DEFAULT_RETRY;
     const maxAttempts = o.maxBatchAttempts ?? retry.maxAttempts;
     let pending = changes;
+    if (track.commitError) throw track.commitError;
     for (let attempt = 1; ; attempt++) {
       let result: ApplyResult;
       try {
@@ -413,11 +416,11 @@ export class StreamRunner {
           if (t !== undefined && (track.newestOrigin === undefined || t > track.newestOrigin))
             track.newestOrigin = t;
         }
-        // The save runs while the next page is applied; the one before must have succeeded first,
-        // so a failing checkpoint store stops the shard instead of being ignored.
-        await track.commit;
+        // Saves run behind the applies and coalesce (one in flight, the newest state next): a slow
+        // store (a file fsync can take hundreds of ms) delays the checkpoint, never the replica.
+        // A failed save stops the shard at its next batch instead of being ignored.
         track.commit = writer.commit(track.info.shardId, { sequenceNumber: last.sequenceNumber });
-        track.commit.catch(() => {}); // awaited later; this only marks it handled meanwhile
+        track.commit.catch((error: unknown) => (track.commitError ??= error));
       }
       if (lowest === undefined) {
         o.onBatch?.({

@@ -371,3 +371,46 @@ test('read-through replicates a KEYS_ONLY stream from the source table', async (
   assert.equal(summary.records, 6);
   assert.equal((await assertReplicaEqualsSource(s, s.replicas[0] as string)).length, 3);
 });
+
+test('a slow checkpoint store delays only the checkpoint; a failing one stops the runner with its error', async () => {
+  const s = await setup();
+  for (let i = 0; i < 40; i++) await put(s.source, s.sourceTable, { id: { S: `s${i}` } });
+  const file = new FileCheckpointStore(s.checkpointFile);
+  // A stand-in store (not DynamoDB: the real stores cannot be made slow or failing on demand).
+  let saves = 0;
+  const slow: CheckpointStore = {
+    description: 'slow test store',
+    load: () => file.load(),
+    save: async (state) => {
+      saves++;
+      await new Promise((r) => setTimeout(r, 300));
+      await file.save(state);
+    },
+  };
+  const summary = await s.run({ checkpoint: slow, polling: { limit: 5 } });
+  assert.equal(summary.records, 40);
+  // Eight pages of five; saves coalesce behind the applies, so fewer saves than pages.
+  assert.ok(saves >= 1 && saves < 8, `saves: ${saves}`);
+  const saved = JSON.parse(await readFile(s.checkpointFile, 'utf8')) as CheckpointState;
+  const records = await readStream(
+    s.source,
+    streamsClient(await dynamoEndpoint(), 'us-east-1'),
+    s.sourceTable,
+    40,
+  );
+  assert.equal(
+    Object.values(saved.shards)[0]?.sequenceNumber,
+    records.records.at(-1)?.dynamodb?.SequenceNumber,
+  );
+  await assertReplicaEqualsSource(s, s.replicas[0] as string);
+
+  for (let i = 0; i < 10; i++) await put(s.source, s.sourceTable, { id: { S: `f${i}` } });
+  const failing: CheckpointStore = {
+    description: 'failing test store',
+    load: () => file.load(),
+    save: () => Promise.reject(new Error('disk full')),
+  };
+  await assert.rejects(s.run({ checkpoint: failing, polling: { limit: 5 } }), /disk full/);
+  const after = JSON.parse(await readFile(s.checkpointFile, 'utf8')) as CheckpointState;
+  assert.deepEqual(after, saved, 'the failing store left the last good checkpoint');
+});
