@@ -18,7 +18,7 @@ import { BatchWriteItemCommand, type DynamoDBClient, type WriteRequest } from '@
 import { diffTables, type DiffTablesResult } from '../src/diff/diff-tables.js';
 import { tableSide, tableTarget, type RepairTarget } from '../src/diff/side.js';
 import { benchItem, rawBatchWrite, rawParallelScan } from './baselines.js';
-import { round, type BenchContext, type BenchSuite } from './context.js';
+import { median, round, type BenchContext, type BenchSuite } from './context.js';
 
 const SCHEMA = { hash: { name: 'id', type: 'S' as const } };
 const REPAIR_ITEMS = 10_000;
@@ -94,11 +94,6 @@ function timedTarget(client: DynamoDBClient, table: string) {
       ),
   };
   return { target, times };
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] as number;
 }
 
 /**

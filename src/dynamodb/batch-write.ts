@@ -21,6 +21,8 @@ export interface BatchWriteOptions {
   /** Retries of UnprocessedItems and throttled requests; default DEFAULT_RETRY. */
   readonly retry?: RetryPolicy;
   readonly budget?: CapacityBudget;
+  /** Ask for ConsumedCapacity (default true); see SchedulerOptions.reportCapacity. */
+  readonly reportCapacity?: boolean;
   /** Key schema per table; tables missing here are described once. */
   readonly keySchemas?: Record<string, KeySchema>;
   readonly signal?: AbortSignal;

@@ -44,6 +44,9 @@ test('buildBatchWriteInput groups writes by table and asks for the consumed capa
     },
     ReturnConsumedCapacity: 'TOTAL',
   });
+  const plain = buildBatchWriteInput(writes, false);
+  assert.equal('ReturnConsumedCapacity' in plain, false, 'not asked for when nobody reads it');
+  assert.equal(plain.RequestItems?.t1?.length, 2);
 });
 
 test('planBatchGets dedupes keys whatever their attribute order and cuts chunks of 100 per table', () => {
