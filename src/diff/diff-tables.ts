@@ -98,7 +98,6 @@ export interface DiffTablesResult {
   readonly repaired?: {
     readonly written: number;
     readonly retries: number;
-    readonly consumedCapacity: number;
   };
   readonly seconds: number;
   readonly join: KeyJoinStats;
@@ -386,11 +385,7 @@ export async function diffTables(
       settled,
       ...(written
         ? {
-            repaired: {
-              written: written.written,
-              retries: written.retries,
-              consumedCapacity: written.consumedCapacity,
-            },
+            repaired: { written: written.written, retries: written.retries },
           }
         : {}),
       seconds,
@@ -418,7 +413,6 @@ export interface BackfillResult {
   readonly scanned: number;
   readonly written: number;
   readonly retries: number;
-  readonly consumedCapacity: number;
   readonly seconds: number;
 }
 
@@ -468,7 +462,6 @@ export async function backfill(
       scanned,
       written: result.written,
       retries: result.retries,
-      consumedCapacity: result.consumedCapacity,
       seconds: (performance.now() - started) / 1000,
     };
   } catch (error) {

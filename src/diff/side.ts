@@ -86,7 +86,7 @@ export function tableSide(
       const { items } = await batchGetAll(
         client,
         { [table]: { keys, consistentRead: true } },
-        options.budget ? { budget: options.budget } : {},
+        options.budget ? { budget: options.budget } : { reportCapacity: false },
       );
       return items[table] ?? [];
     },
@@ -113,7 +113,8 @@ export function tableTarget(
       return writeAll(client, table, requests, {
         keySchema: options.keySchema,
         ...(options.concurrency ? { concurrency: options.concurrency } : {}),
-        ...(options.budget ? { budget: options.budget } : {}),
+        // Repairs report counts, not capacity: only a budget needs the consumed units.
+        ...(options.budget ? { budget: options.budget } : { reportCapacity: false }),
         ...(onProgress ? { onProgress } : {}),
         ...(signal ? { signal } : {}),
       });

@@ -13,7 +13,7 @@ import {
 import { backoffDelay, DEFAULT_RETRY, sleep, type RetryPolicy } from '../core/backoff.js';
 import { canonicalKey } from '../core/canonical-key.js';
 import type { Item, Key } from '../core/types.js';
-import type { CapacityBudget } from './capacity.js';
+import { consumedCapacityParam, type CapacityBudget } from './capacity.js';
 import { projectionExpression } from './paging.js';
 import { callDynamo, isThrottlingError } from './sdk-errors.js';
 import { linkedAbortController, unprocessedError } from './unprocessed.js';
@@ -34,12 +34,14 @@ export interface BatchGetOptions {
   readonly signal?: AbortSignal;
   /** BatchGetItem requests in flight at once; default DEFAULT_READ_CONCURRENCY. */
   readonly concurrency?: number;
+  /** Ask for ConsumedCapacity (default true; always with a budget); see consumedCapacityParam. */
+  readonly reportCapacity?: boolean;
 }
 
 export interface BatchGetResult {
   /** Items found, per table (in no particular order; missing keys are simply absent). */
   readonly items: Record<string, Item[]>;
-  /** Sum of ConsumedCapacity.CapacityUnits over every response. */
+  /** Sum of ConsumedCapacity.CapacityUnits over every response; 0 when not asked for. */
   readonly consumedCapacity: number;
 }
 
@@ -101,7 +103,7 @@ export async function batchGetAll(
       await options.budget?.acquire(pending.length, signal);
       const input = {
         RequestItems: { [chunk.table]: keysAndAttributes(pending, chunk.request) },
-        ReturnConsumedCapacity: 'TOTAL' as const,
+        ...consumedCapacityParam(options.budget !== undefined || options.reportCapacity !== false),
       };
       const output: BatchGetItemCommandOutput = await callDynamo(
         client,

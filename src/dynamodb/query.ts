@@ -5,7 +5,7 @@ import {
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import type { AttributeValue, Item } from '../core/types.js';
-import type { CapacityBudget } from './capacity.js';
+import { consumedCapacityParam, type CapacityBudget } from './capacity.js';
 import { projectionExpression, readPages } from './paging.js';
 
 export interface QueryOptions {
@@ -48,7 +48,7 @@ export async function* queryPages(client: DynamoDBClient, o: QueryOptions): Asyn
           ScanIndexForward: o.scanForward,
           Limit: o.pageSize,
           ExclusiveStartKey: start,
-          ReturnConsumedCapacity: 'TOTAL',
+          ...consumedCapacityParam(o.budget !== undefined),
         }),
         { abortSignal: signal },
       ),

@@ -6,7 +6,7 @@
 import { ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { UsageError } from '../core/errors.js';
 import type { Item } from '../core/types.js';
-import type { CapacityBudget } from './capacity.js';
+import { consumedCapacityParam, type CapacityBudget } from './capacity.js';
 import { PageChannel } from './page-channel.js';
 import { projectionExpression, readPages } from './paging.js';
 import { linkedAbortController } from './unprocessed.js';
@@ -68,7 +68,7 @@ export async function* scanPages(client: DynamoDBClient, o: ScanOptions): AsyncG
           ExclusiveStartKey: start,
           ConsistentRead: o.consistentRead,
           Limit: o.pageSize,
-          ReturnConsumedCapacity: 'TOTAL',
+          ...consumedCapacityParam(o.budget !== undefined),
           ...split,
           ...projectionExpression(o.projection),
         }),
