@@ -34,6 +34,14 @@ function runChild(args: string[]): Promise<ChildResult> {
   });
 }
 
+function scalePoints(): number[] {
+  const raw = process.env.BENCH_SCALE ?? '10000,100000,1000000';
+  const points = raw.split(',').map((p) => Number(p.trim()));
+  if (points.some((n) => !Number.isInteger(n) || n < 1))
+    throw new Error(`BENCH_SCALE must be a comma list of item counts, got "${raw}"`);
+  return points;
+}
+
 /** Backup and restore of one table in child processes: rates and their peak memory. */
 async function roundTrip(ctx: BenchContext, table: string, dir: string) {
   const backup = await runChild(['backup', ctx.endpoint, table, dir]);
@@ -46,8 +54,11 @@ async function roundTrip(ctx: BenchContext, table: string, dir: string) {
 /**
  * Full backup (parallel scan -> export layout on the filesystem) as a ratio of the raw parallel scan,
  * restore into an empty table as a ratio of the raw write ceiling (ceilings also re-measured right
- * before each step, to cancel the drift of a shared machine), and peak memory of both at 10,000
- * items and at BENCH_BACKUP_LARGE_ITEMS (default 200,000): it should stay flat.
+ * before each step, to cancel the drift of a shared machine); then scale points (env BENCH_SCALE,
+ * default 10,000, 100,000 and 1,000,000 items): time, ratios and peak memory of both. Memory is bounded
+ * by pages in flight (4 segments x ~2 pages of 1 MB for a backup, 8 write requests for a restore),
+ * not by table size: below a few full pages per segment (10,000 small items) it is lower, and from
+ * there on it should stay flat.
  */
 export const backupSuite: BenchSuite = {
   name: 'backup',
@@ -66,20 +77,26 @@ export const backupSuite: BenchSuite = {
       const restoreRate = items / main.restore.seconds;
       const restoreWriteRate = items / (main.restore.seconds - main.restore.verifySeconds);
 
-      const memory: Record<string, unknown> = {};
-      const large = Number(process.env.BENCH_BACKUP_LARGE_ITEMS ?? '200000');
-      for (const count of [10_000, large]) {
-        const table = await ctx.createEmptyTable('bench-memory');
-        await rawBatchWrite(ctx.client, table, count);
-        const r = await roundTrip(ctx, table, path.join(dir, `memory-${count}`));
+      // Scale points: how time and memory grow with the work. Loading each table is its own raw
+      // write baseline (same size, same server state); its raw scan is measured right after.
+      const scale: Record<string, unknown> = {};
+      for (const count of scalePoints()) {
+        const table = await ctx.createEmptyTable('bench-scale');
+        const rawWrite = await rawBatchWrite(ctx.client, table, count);
+        const rawScan = await rawParallelScan(ctx.client, table);
+        const r = await roundTrip(ctx, table, path.join(dir, `scale-${count}`));
         await ctx.dropTable(table);
-        memory[String(count)] = {
+        if (r.backup.items !== count || r.restore.items !== count)
+          throw new Error(`scale ${count}: backup ${r.backup.items} / restore ${r.restore.items}`);
+        scale[String(count)] = {
+          backupSeconds: round(r.backup.seconds, 1),
+          backupVsRawScan: round(count / r.backup.seconds / rawScan.itemsPerSecond),
           backupMaxRssMb: r.backup.maxRssMb,
           backupHeapHighWaterMb: r.backup.heapHighWaterMb,
+          restoreSeconds: round(r.restore.seconds, 1),
+          restoreVsRawWrite: round(count / r.restore.seconds / rawWrite),
           restoreMaxRssMb: r.restore.maxRssMb,
           restoreHeapHighWaterMb: r.restore.heapHighWaterMb,
-          backupItemsPerSecond: Math.round(count / r.backup.seconds),
-          restoreItemsPerSecond: Math.round(count / r.restore.seconds),
         };
       }
       return {
@@ -92,7 +109,7 @@ export const backupSuite: BenchSuite = {
         restoreVsAdjacentRawWrite: round(restoreRate / adjacentWrite),
         restoreVerifySeconds: round(main.restore.verifySeconds, 2),
         restoreWritePhaseVsRawWrite: round(restoreWriteRate / baselines.writeItemsPerSecond),
-        memory,
+        scale,
       };
     } finally {
       await rm(dir, { recursive: true, force: true });

@@ -86,7 +86,7 @@ export function tableSide(
       const { items } = await batchGetAll(
         client,
         { [table]: { keys, consistentRead: true } },
-        options.budget ? { budget: options.budget } : { reportCapacity: false },
+        options.budget ? { budget: options.budget } : {},
       );
       return items[table] ?? [];
     },
@@ -113,8 +113,7 @@ export function tableTarget(
       return writeAll(client, table, requests, {
         keySchema: options.keySchema,
         ...(options.concurrency ? { concurrency: options.concurrency } : {}),
-        // Repairs report counts, not capacity: only a budget needs the consumed units.
-        ...(options.budget ? { budget: options.budget } : { reportCapacity: false }),
+        ...(options.budget ? { budget: options.budget } : {}),
         ...(onProgress ? { onProgress } : {}),
         ...(signal ? { signal } : {}),
       });

@@ -34,14 +34,14 @@ export interface BatchGetOptions {
   readonly signal?: AbortSignal;
   /** BatchGetItem requests in flight at once; default DEFAULT_READ_CONCURRENCY. */
   readonly concurrency?: number;
-  /** Ask for ConsumedCapacity (default true; always with a budget); see consumedCapacityParam. */
+  /** Ask for ConsumedCapacity even without a budget (default false); see consumedCapacityParam. */
   readonly reportCapacity?: boolean;
 }
 
 export interface BatchGetResult {
   /** Items found, per table (in no particular order; missing keys are simply absent). */
   readonly items: Record<string, Item[]>;
-  /** Sum of ConsumedCapacity.CapacityUnits over every response; 0 when not asked for. */
+  /** Sum of ConsumedCapacity.CapacityUnits over every response; 0 unless asked for (a budget, reportCapacity). */
   readonly consumedCapacity: number;
 }
 
@@ -103,7 +103,7 @@ export async function batchGetAll(
       await options.budget?.acquire(pending.length, signal);
       const input = {
         RequestItems: { [chunk.table]: keysAndAttributes(pending, chunk.request) },
-        ...consumedCapacityParam(options.budget !== undefined || options.reportCapacity !== false),
+        ...consumedCapacityParam(options.budget !== undefined || options.reportCapacity === true),
       };
       const output: BatchGetItemCommandOutput = await callDynamo(
         client,

@@ -33,7 +33,7 @@ export const DEFAULT_WRITE_CONCURRENCY = 8;
 export interface BatchWriteResult {
   /** Writes DynamoDB acknowledged. */
   readonly written: number;
-  /** Sum of ConsumedCapacity.CapacityUnits over every response; 0 when not asked for (reportCapacity false). */
+  /** Sum of ConsumedCapacity.CapacityUnits over every response; 0 unless asked for (a budget, reportCapacity). */
   readonly consumedCapacity: number;
   /** Requests re-sent because of UnprocessedItems or throttling. */
   readonly retries: number;
@@ -120,7 +120,7 @@ export interface SchedulerOptions {
   readonly concurrency?: number;
   readonly retry?: RetryPolicy;
   readonly budget?: CapacityBudget;
-  /** Ask for ConsumedCapacity (default true; always with a budget); see consumedCapacityParam. */
+  /** Ask for ConsumedCapacity even without a budget (default false); see consumedCapacityParam. */
   readonly reportCapacity?: boolean;
   readonly signal?: AbortSignal;
   /** Called with the total number of writes acknowledged so far, after each response. */
@@ -303,7 +303,7 @@ export class WriteScheduler {
       try {
         output = await this.client.send(
           new BatchWriteItemCommand(
-            buildBatchWriteInput(pending, budget !== undefined || this.options.reportCapacity !== false),
+            buildBatchWriteInput(pending, budget !== undefined || this.options.reportCapacity === true),
           ),
           {
             abortSignal: signal,

@@ -16,7 +16,7 @@ export interface WriteAllOptions {
   /** BatchWriteItem requests in flight at once; default DEFAULT_WRITE_CONCURRENCY. */
   readonly concurrency?: number;
   readonly budget?: CapacityBudget;
-  /** Ask for ConsumedCapacity (default true; always with a budget); see consumedCapacityParam. */
+  /** Ask for ConsumedCapacity even without a budget (default false); see consumedCapacityParam. */
   readonly reportCapacity?: boolean;
   readonly retry?: RetryPolicy;
   /** The table's key schema; described once when absent. */

@@ -294,8 +294,6 @@ async function writeChunk(
       { [replica.table]: part.map((w) => w.request) },
       {
         keySchemas: { [replica.table]: schema },
-        // Nothing reads the consumed capacity of replication writes; asking costs throughput.
-        reportCapacity: false,
         ...(options.retry ? { retry: options.retry } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
       },

@@ -62,7 +62,7 @@ test('batchGetAll splits by 100 keys, dedupes, keeps per-table options and retri
       [a]: { keys: [...wanted, key(5), key(5)], consistentRead: true },
       [b]: { keys: [key(1), key(2), key(11)], projection: ['id', 'name'] },
     },
-    { retry: FAST_RETRY },
+    { retry: FAST_RETRY, reportCapacity: true },
   );
   assert.deepEqual(
     ids(result.items[a]),

@@ -150,9 +150,12 @@ test('batchWriteAll reports ConsumedCapacity and handles a hash+range table with
   const writes: WriteRequest[] = Array.from({ length: 60 }, (_, i) => ({
     put: { h: { B: new Uint8Array([i % 3, 255]) }, r: { N: `${i}.50` }, s: { S: 'x' } },
   }));
-  const result = await batchWriteAll(client, { [table]: writes });
+  const result = await batchWriteAll(client, { [table]: writes }, { reportCapacity: true });
   assert.equal(result.written, 60);
   assert.equal(result.consumedCapacity, 60);
+  const unasked = await batchWriteAll(client, { [table]: writes.slice(0, 5) });
+  assert.equal(unasked.written, 5);
+  assert.equal(unasked.consumedCapacity, 0, 'not asked for, not reported');
   let count = 0;
   for await (const it of scanItems(client, { table })) {
     assert.ok(it.h && 'B' in it.h && it.h.B.length === 2);

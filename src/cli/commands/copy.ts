@@ -68,8 +68,13 @@ ${WRITE_BUDGET_HELP}
         items: result.items,
         seconds: result.seconds,
         itemsPerSecond: result.items / Math.max(result.seconds, 1e-9),
-        consumedWriteUnits: result.consumedWriteUnits,
-        writeUnitsPerSecond: result.consumedWriteUnits / Math.max(result.seconds, 1e-9),
+        // Consumed units are asked of DynamoDB only under a budget (asking slows DynamoDB Local).
+        ...(writeBudget
+          ? {
+              consumedWriteUnits: result.consumedWriteUnits,
+              writeUnitsPerSecond: result.consumedWriteUnits / Math.max(result.seconds, 1e-9),
+            }
+          : {}),
         ...(readBudget ? { consumedReadUnits: readBudget.consumed.units } : {}),
         retries: result.retries,
       };
@@ -88,7 +93,7 @@ function report(
     items: number;
     seconds: number;
     itemsPerSecond: number;
-    consumedWriteUnits: number;
+    consumedWriteUnits?: number;
   },
   json: boolean,
 ): void {
@@ -99,6 +104,10 @@ function report(
   const created = s.created ? ' (created the target from the source description)' : '';
   io.stdout.write(
     `copied ${s.items} items from ${s.source} to ${s.target}${created} in ${s.seconds.toFixed(1)} s ` +
-      `(${Math.round(s.itemsPerSecond)} items/s, ${Math.round(s.consumedWriteUnits)} write units consumed)\n`,
+      `(${Math.round(s.itemsPerSecond)} items/s` +
+      (s.consumedWriteUnits !== undefined
+        ? `, ${Math.round(s.consumedWriteUnits)} write units consumed`
+        : '') +
+      ')\n',
   );
 }

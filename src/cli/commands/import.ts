@@ -71,7 +71,7 @@ ${WRITE_BUDGET_HELP}
           table: label,
           created,
           items: result.written,
-          consumedWriteUnits: result.consumedCapacity,
+          ...(budget ? { consumedWriteUnits: result.consumedCapacity } : {}),
           retries: result.retries,
           seconds: (performance.now() - started) / 1000,
         };

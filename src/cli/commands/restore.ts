@@ -120,7 +120,12 @@ ${STORE_HELP}
       }).finally(() => progress.done());
       return { source: source.label, created, result };
     });
-    report(io, target.label, outcome, args.values.json === true);
+    report(
+      io,
+      target.label,
+      { ...outcome, capacityMeasured: writeBudget !== undefined },
+      args.values.json === true,
+    );
     return 0;
   },
 };
@@ -128,7 +133,7 @@ ${STORE_HELP}
 function report(
   io: CliIO,
   target: string,
-  o: { source: string; created: boolean; result: RestoreResult },
+  o: { source: string; created: boolean; result: RestoreResult; capacityMeasured: boolean },
   json: boolean,
 ): void {
   const r = o.result;
@@ -145,7 +150,8 @@ function report(
       written: r.written,
       seconds: r.seconds,
       itemsPerSecond: r.items / Math.max(r.seconds, 1e-9),
-      consumedWriteUnits: r.consumedWriteUnits,
+      // Consumed units are asked of DynamoDB only under a write budget.
+      ...(o.capacityMeasured ? { consumedWriteUnits: r.consumedWriteUnits } : {}),
       retries: r.retries,
     });
     return;
