@@ -37,10 +37,16 @@ function str(text: string): string {
 }
 
 function sortedSet(members: readonly string[]): string {
-  const unique = [...new Set(members)].sort();
-  let out = unique.length + '[';
-  for (const m of unique) out += str(m);
-  return out;
+  const sorted = [...members].sort();
+  let out = '';
+  let count = 0;
+  for (let i = 0; i < sorted.length; i++) {
+    const m = sorted[i] as string;
+    if (i > 0 && m === sorted[i - 1]) continue; // a set's members are unique; be safe anyway
+    out += m.length + ':' + m;
+    count++;
+  }
+  return count + '[' + out;
 }
 
 function encode(value: AttributeValue): string {
