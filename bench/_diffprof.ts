@@ -16,8 +16,8 @@ await createDemoTable(c, 'dp-b', false);
 await rawBatchWrite(c, 'dp-a', 50000);
 await rawBatchWrite(c, 'dp-b', 50000);
 const S = { hash: { name: 'id', type: 'S' as const } };
-const pageSize = process.env.PAGE ? Number(process.env.PAGE) : undefined;
-for (let r = 0; r < 4; r++) {
+for (let r = 0; r < 6; r++) {
+  const pageSize = r % 2 ? 1000 : 10000;
   const c0 = process.cpuUsage();
   const raw = await rawParallelScan(c, 'dp-a');
   const rc = process.cpuUsage(c0);
