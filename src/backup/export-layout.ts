@@ -29,7 +29,7 @@ import { InvalidDataError, NotFoundError, ReplicatorError, UsageError } from '..
 import { assertItemSize } from '../core/item-size.js';
 import type { Item, KeySchema } from '../core/types.js';
 import { splitLines } from '../dynamodb/export-file.js';
-import { keySchemaFromDescription } from '../dynamodb/tables.js';
+import { assertSameKeySchema, keySchemaFromDescription } from '../dynamodb/tables.js';
 import { formatStoreLocation, joinKey, type ObjectStore } from '../storage/object-store.js';
 
 export const EXPORT_ROOT = 'AWSDynamoDB';
@@ -518,14 +518,18 @@ export async function openExport(store: ObjectStore, options: OpenExportOptions 
     throw new InvalidDataError(
       `${label}: ${MANIFEST_FILES} lists ${listed} items but ${MANIFEST_SUMMARY} says ${summary.itemCount}`,
     );
-  let keySchema = options.keySchema;
-  if (!keySchema && description) {
+  let stored: KeySchema | undefined;
+  if (description) {
     try {
-      keySchema = keySchemaFromDescription(description);
+      stored = keySchemaFromDescription(description);
     } catch (cause) {
       throw new InvalidDataError(`${label}/${TABLE_DESCRIPTION}: ${(cause as Error).message}`, { cause });
     }
   }
+  // A target with another key schema is named as such, not as the first item missing an attribute.
+  if (options.keySchema && stored)
+    assertSameKeySchema(stored, options.keySchema, [label, 'the target table']);
+  const keySchema = options.keySchema ?? stored;
 
   // The verify pass: read everything once before anyone writes.
   const queue = [...files];

@@ -243,6 +243,10 @@ test('restore refuses a target whose key schema differs from the backup', async 
   });
   const r = await runCliCapture(['restore', dir, `${endpoint}/${other}`]);
   assert.equal(r.code, 2);
+  assert.match(
+    r.stderr,
+    /Key schemas differ: .* has hash id \(S\), no range key; the target table has hash id \(S\), range r \(N\)/,
+  );
   assert.equal((await scanAll(client, other)).length, 0);
   const nothing = await runCliCapture(['restore', await tempDir(), `${endpoint}/${other}`]);
   assert.equal(nothing.code, 2);
