@@ -9,6 +9,7 @@ import { fromDynamoJson } from '../../src/core/ddb-json.js';
 import { compareNumberStrings, itemsEqual } from '../../src/core/equality.js';
 import type { AttributeValue, Item } from '../../src/core/types.js';
 import { runCliCapture } from '../harness/cli.js';
+import { spawnCli } from '../harness/cli-process.js';
 import { createTestTable, dynamoClient, dynamoEndpoint, uniqueName } from '../harness/dynamodb.js';
 import { byId, scanAll } from '../harness/table-items.js';
 
@@ -292,4 +293,33 @@ test('import of 1001 items with blank lines, CRLF and a final partial batch load
   assert.deepEqual(ids, Array.from({ length: 1001 }, (_, i) => `k${i}`).sort());
   client.destroy();
   await rm(dir, { recursive: true });
+});
+
+test('export to a reader that goes away (`| head -1`) stops quietly with exit 0', async () => {
+  const endpoint = await dynamoEndpoint();
+  const client = dynamoClient(endpoint);
+  const table = await createTestTable(client);
+  const items = Array.from({ length: 3000 }, (_, i) => ({ id: { S: `k${i}` }, pad: { S: 'x'.repeat(300) } }));
+  for (let i = 0; i < items.length; i += 25)
+    await client.send(
+      new BatchWriteItemCommand({
+        RequestItems: { [table]: items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })) },
+      }),
+    );
+  const { child, output } = spawnCli(['export', `${endpoint}/${table}`]);
+  // Read the first line, then close the pipe as `head -1` would.
+  await new Promise<void>((resolve) => {
+    let seen = '';
+    child.stdout?.on('data', (d: Buffer) => {
+      seen += d.toString();
+      if (seen.includes('\n')) {
+        child.stdout?.destroy();
+        resolve();
+      }
+    });
+  });
+  const result = await output;
+  assert.equal(result.code, 0, result.stderr);
+  assert.doesNotMatch(result.stderr, /EPIPE|error/i);
+  client.destroy();
 });

@@ -43,17 +43,27 @@ Progress is shown on stderr when it is a terminal; the final count is printed on
     const items = await closing([client], async () => {
       const { description } = await describeTable(client, table);
       const progress = progressReporter(io, `export ${label}`, description.ItemCount);
+      let exported = 0;
       const options = {
         parallel,
         budget,
         consistentRead: args.values['consistent-read'] === true,
-        onProgress: (n: number) => progress.update(n),
+        onProgress: (n: number) => {
+          exported = n;
+          progress.update(n);
+        },
       };
       try {
         if (!file) {
-          const result = await exportTable(client, description, io.stdout, options);
-          await flush(io.stdout);
-          return result.items;
+          try {
+            const result = await exportTable(client, description, io.stdout, options);
+            await flush(io.stdout);
+            return result.items;
+          } catch (error) {
+            // The reader went away (`export t | head`): stop quietly, as `scan` and other Unix tools do.
+            if ((error as { code?: unknown }).code === 'EPIPE') return exported;
+            throw error;
+          }
         }
         const sink = await createExportFile(file);
         try {
