@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -9,7 +9,7 @@ import { fromDynamoJson } from '../../src/core/ddb-json.js';
 import { compareNumberStrings, itemsEqual } from '../../src/core/equality.js';
 import type { AttributeValue, Item } from '../../src/core/types.js';
 import { runCliCapture } from '../harness/cli.js';
-import { spawnCli } from '../harness/cli-process.js';
+import { spawnCli, waitFor } from '../harness/cli-process.js';
 import { createTestTable, dynamoClient, dynamoEndpoint, uniqueName } from '../harness/dynamodb.js';
 import { byId, scanAll } from '../harness/table-items.js';
 
@@ -321,5 +321,33 @@ test('export to a reader that goes away (`| head -1`) stops quietly with exit 0'
   const result = await output;
   assert.equal(result.code, 0, result.stderr);
   assert.doesNotMatch(result.stderr, /EPIPE|error/i);
+  client.destroy();
+});
+
+test('an interrupted export to a file leaves neither the file nor its temporary file (exit 130)', async () => {
+  const endpoint = await dynamoEndpoint();
+  const client = dynamoClient(endpoint);
+  const table = await createTestTable(client);
+  const items = Array.from({ length: 3000 }, (_, i) => ({ id: { S: `k${i}` }, pad: { S: 'x'.repeat(300) } }));
+  for (let i = 0; i < items.length; i += 25)
+    await client.send(
+      new BatchWriteItemCommand({
+        RequestItems: { [table]: items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })) },
+      }),
+    );
+  const dir = await mkdtemp(path.join(tmpdir(), 'export-int-'));
+  const file = path.join(dir, 'out.json');
+  // About 115 read units at 20 units/s: the export runs for several seconds.
+  const { child, output } = spawnCli(['export', `${endpoint}/${table}`, file, '--read-budget', '20']);
+  await waitFor(
+    async () => (await readdir(dir)).some((f) => f.includes('.partial')),
+    20_000,
+    'the partial file',
+  );
+  child.kill('SIGINT');
+  const result = await output;
+  assert.equal(result.code, 130, result.stderr);
+  assert.deepEqual(await readdir(dir), []);
+  await rm(dir, { recursive: true, force: true });
   client.destroy();
 });

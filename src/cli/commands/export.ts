@@ -66,6 +66,12 @@ Progress is shown on stderr when it is a terminal; the final count is printed on
           }
         }
         const sink = await createExportFile(file);
+        // Interrupted (Ctrl-C, kill): remove the temporary file instead of leaving it behind.
+        const onSignal = (signal: NodeJS.Signals) => {
+          void sink.abort().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+        };
+        process.once('SIGINT', onSignal);
+        process.once('SIGTERM', onSignal);
         try {
           const result = await exportTable(client, description, sink.stream, options);
           await sink.commit();
@@ -73,6 +79,9 @@ Progress is shown on stderr when it is a terminal; the final count is printed on
         } catch (error) {
           await sink.abort();
           throw error;
+        } finally {
+          process.off('SIGINT', onSignal);
+          process.off('SIGTERM', onSignal);
         }
       } finally {
         progress.done();
