@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after } from 'node:test';
@@ -75,6 +75,54 @@ for (const backend of STORE_BACKENDS) {
       );
       assert.equal(bad.code, 2);
       assert.match(bad.stderr, /--backup needs the stream's new images/);
+    });
+
+    test('without a replica the runner only keeps the change log, with its own checkpoint', async () => {
+      const endpoint = await dynamoEndpoint();
+      const client = dynamoClient(endpoint);
+      const host = new URL(endpoint).host;
+      const source = await createTestTable(client, { stream: 'NEW_AND_OLD_IMAGES' });
+      const dir = await mkdtemp(path.join(tmpdir(), 'runner-backup-only-'));
+      after(() => rm(dir, { recursive: true, force: true }));
+      const { url, store, env: storeEnv } = await backend.root();
+      const env = { ...process.env, ...storeEnv };
+      for (let i = 0; i < 4; i++)
+        await client.send(
+          new PutItemCommand({ TableName: source, Item: { id: { S: `k${i}` }, v: { N: String(i) } } }),
+        );
+      await client.send(new DeleteItemCommand({ TableName: source, Key: { id: { S: 'k0' } } }));
+      // The default checkpoint file is relative to the working directory: run from `dir`.
+      const cwd = process.cwd();
+      process.chdir(dir);
+      const run = await runCliCapture(
+        ['replicate', `${host}/${source}`, '--backup', url, '--stop-when-idle', '1s', '--json'],
+        { env },
+      ).finally(() => process.chdir(cwd));
+      assert.equal(run.code, 0, run.stderr);
+      const events: string[] = [];
+      for await (const c of readChanges(store.at(source)))
+        events.push(`${c.eventName} ${JSON.stringify(c.keys)}`);
+      assert.deepEqual(events, [
+        'INSERT {"id":{"S":"k0"}}',
+        'INSERT {"id":{"S":"k1"}}',
+        'INSERT {"id":{"S":"k2"}}',
+        'INSERT {"id":{"S":"k3"}}',
+        'REMOVE {"id":{"S":"k0"}}',
+      ]);
+      assert.deepEqual(await readdir(path.join(dir, '.dynamodb-replicator')), [
+        `${source}.backup.checkpoint.json`,
+      ]);
+      const noTarget = await runCliCapture(['replicate', `${host}/${source}`], { env });
+      assert.equal(noTarget.code, 2);
+      assert.match(noTarget.stderr, /at least one replica table, or --backup LOCATION/);
+      const backfill = await runCliCapture(
+        ['replicate', `${host}/${source}`, '--backup', url, '--backfill'],
+        {
+          env,
+        },
+      );
+      assert.equal(backfill.code, 2);
+      assert.match(backfill.stderr, /nothing to backfill: seed the change log with incremental-backfill/);
     });
   });
 }

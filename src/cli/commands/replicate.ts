@@ -35,6 +35,7 @@ export const replicateCommand: Command = {
   name: 'replicate',
   summary: "Follow a table's stream and apply every change to one or more replicas (standalone runner)",
   help: `Usage: dynamodb-replicator replicate <source> <replica> [<replica>...] [options]
+       dynamodb-replicator replicate <source> --backup LOCATION [options]   (back up only)
 
 Reads the source table's DynamoDB stream (it must be enabled, NEW_IMAGE or NEW_AND_OLD_IMAGES unless
 --read-through) and applies every change to each replica: the same engine as the Lambda handler,
@@ -45,7 +46,9 @@ checkpoint and exit 0.
 
 Arguments:
   source     region/table, host:port/table or http(s)://host:port/table[?region=r]
-  replica    same forms; must exist with the source's key schema
+  replica    same forms; must exist with the source's key schema. Without any replica, --backup is
+             required and the runner only keeps the change log (its default checkpoint file is
+             .dynamodb-replicator/<source table>.backup.checkpoint.json)
 
 Options:
   --checkpoint FILE        checkpoint file (default .dynamodb-replicator/<source table>.checkpoint.json)
@@ -93,9 +96,11 @@ ${STORE_HELP}
     'metrics-port': { type: 'string' },
     ...WRITE_BUDGET_OPTIONS,
   },
-  positionals: [2, Infinity],
+  positionals: [1, Infinity],
   async run(args, io) {
     const settings = parseSettings(args);
+    const backupOnly = args.positionals.length === 1;
+    if (backupOnly) assertBackupOnly(args, settings);
     const source = openTable(args.positionals[0] as string);
     const replicas = args.positionals.slice(1).map((text) => openTable(text));
     const labels = new Set<string>([source.label]);
@@ -121,9 +126,14 @@ ${STORE_HELP}
           ? new DynamoCheckpointStore(
               checkpointClient,
               settings.checkpointTable.table,
-              `${source.label} -> ${replicas.map((r) => r.label).join(', ')}`,
+              backupOnly
+                ? `${source.label} backup`
+                : `${source.label} -> ${replicas.map((r) => r.label).join(', ')}`,
             )
-          : new FileCheckpointStore(settings.checkpointFile ?? defaultCheckpointFile(source.table));
+          : new FileCheckpointStore(
+              settings.checkpointFile ??
+                defaultCheckpointFile(source.table, backupOnly ? 'backup' : undefined),
+            );
       const backupText = stringOption(args, 'backup');
       if (backupText !== undefined && settings.readThrough)
         throw new UsageError(
@@ -219,8 +229,21 @@ function parseTurnover(args: ParsedArgs): TurnoverFilter | undefined {
   return { role, at: Number(at) };
 }
 
-function defaultCheckpointFile(table: string): string {
-  return path.join('.dynamodb-replicator', `${table}.checkpoint.json`);
+/** A backup-only runner keeps its own checkpoint, so it never shares one with a replicating runner. */
+function defaultCheckpointFile(table: string, kind?: 'backup'): string {
+  return path.join('.dynamodb-replicator', `${table}${kind ? `.${kind}` : ''}.checkpoint.json`);
+}
+
+/** `replicate <source> --backup LOCATION`: only the change log is written; refuse what needs a replica. */
+function assertBackupOnly(args: ParsedArgs, s: Settings): void {
+  if (stringOption(args, 'backup') === undefined)
+    throw new UsageError(
+      'replicate needs at least one replica table, or --backup LOCATION to only keep the change log',
+    );
+  if (s.backfill || s.onGap === 'resync')
+    throw new UsageError(
+      'without a replica there is nothing to backfill: seed the change log with incremental-backfill instead of --backfill / --on-gap resync',
+    );
 }
 
 interface Prepared {
@@ -248,7 +271,7 @@ async function prepare(source: OpenTable, replicas: readonly OpenTable[], s: Set
     table: r.table,
     label: r.label,
   }));
-  await prepareReplicas(targets, { keySchema: info.keySchema, label: source.label });
+  if (targets.length > 0) await prepareReplicas(targets, { keySchema: info.keySchema, label: source.label });
   const transform = s.transform ? await loadTransform(s.transform, { label: '--transform' }) : undefined;
   return {
     streamArn: info.streamArn,
