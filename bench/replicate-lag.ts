@@ -131,6 +131,22 @@ async function waitFor(done: () => boolean, failed: () => unknown, timeoutMs = 1
   while (!done() && performance.now() < deadline && !failed()) await new Promise((r) => setTimeout(r, 50));
 }
 
+/** Drives the load while `lag` records, waits for the last changes, returns both. */
+async function lagUnderLoad(
+  clients: Clients,
+  table: string,
+  rate: number,
+  seconds: number,
+  lag: LagRecorder,
+  failed: () => unknown,
+) {
+  const load = await steadyLoad(clients, table, rate, seconds, () => lag.reset(), failed);
+  await waitFor(() => lag.count >= load.measuredWrites, failed);
+  const failure = failed();
+  if (failure) throw failure;
+  return { load, lag: lag.summary() };
+}
+
 /** The baseline: the same load read by a bare reader of the table's one shard, nothing applied. */
 async function streamReadLag(clients: Clients, rate: number, seconds: number) {
   const table = `bench-lag-read-${Date.now().toString(36)}`;
@@ -152,20 +168,7 @@ async function streamReadLag(clients: Clients, rate: number, seconds: number) {
     if (!stop.signal.aborted) failure = error;
   });
   try {
-    const load = await steadyLoad(
-      clients,
-      table,
-      rate,
-      seconds,
-      () => lag.reset(),
-      () => failure,
-    );
-    await waitFor(
-      () => lag.count >= load.measuredWrites,
-      () => failure,
-    );
-    if (failure) throw failure;
-    return { load, lag: lag.summary() };
+    return await lagUnderLoad(clients, table, rate, seconds, lag, () => failure);
   } finally {
     stop.abort();
     await reading;
@@ -201,20 +204,7 @@ async function runnerLag(clients: Clients, rate: number, seconds: number) {
       signal: stop.signal,
     });
     running = runner.run().catch((error: unknown) => (failure = error));
-    const load = await steadyLoad(
-      clients,
-      sourceTable,
-      rate,
-      seconds,
-      () => lag.reset(),
-      () => failure,
-    );
-    await waitFor(
-      () => lag.count >= load.measuredWrites,
-      () => failure,
-    );
-    if (failure) throw failure;
-    return { load, lag: lag.summary() };
+    return await lagUnderLoad(clients, sourceTable, rate, seconds, lag, () => failure);
   } finally {
     stop.abort();
     await running;

@@ -295,17 +295,26 @@ test('import of 1001 items with blank lines, CRLF and a final partial batch load
   await rm(dir, { recursive: true });
 });
 
-test('export to a reader that goes away (`| head -1`) stops quietly with exit 0', async () => {
+/** A table of `count` items of ~300 bytes: big enough that an export takes a while. */
+async function paddedTable(count: number) {
   const endpoint = await dynamoEndpoint();
   const client = dynamoClient(endpoint);
   const table = await createTestTable(client);
-  const items = Array.from({ length: 3000 }, (_, i) => ({ id: { S: `k${i}` }, pad: { S: 'x'.repeat(300) } }));
+  const items = Array.from({ length: count }, (_, i) => ({
+    id: { S: `k${i}` },
+    pad: { S: 'x'.repeat(300) },
+  }));
   for (let i = 0; i < items.length; i += 25)
     await client.send(
       new BatchWriteItemCommand({
         RequestItems: { [table]: items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })) },
       }),
     );
+  return { endpoint, client, table };
+}
+
+test('export to a reader that goes away (`| head -1`) stops quietly with exit 0', async () => {
+  const { endpoint, client, table } = await paddedTable(3000);
   const { child, output } = spawnCli(['export', `${endpoint}/${table}`]);
   // Read the first line, then close the pipe as `head -1` would.
   await new Promise<void>((resolve) => {
@@ -325,16 +334,7 @@ test('export to a reader that goes away (`| head -1`) stops quietly with exit 0'
 });
 
 test('an interrupted export to a file leaves neither the file nor its temporary file (exit 130)', async () => {
-  const endpoint = await dynamoEndpoint();
-  const client = dynamoClient(endpoint);
-  const table = await createTestTable(client);
-  const items = Array.from({ length: 3000 }, (_, i) => ({ id: { S: `k${i}` }, pad: { S: 'x'.repeat(300) } }));
-  for (let i = 0; i < items.length; i += 25)
-    await client.send(
-      new BatchWriteItemCommand({
-        RequestItems: { [table]: items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })) },
-      }),
-    );
+  const { endpoint, client, table } = await paddedTable(3000);
   const dir = await mkdtemp(path.join(tmpdir(), 'export-int-'));
   const file = path.join(dir, 'out.json');
   // About 115 read units at 20 units/s: the export runs for several seconds.
