@@ -21,7 +21,8 @@ export function loc(endpoint: string, table: string, region = 'us-east-1'): stri
 export function sampleItem(i: number, pad = 40): Item {
   return {
     id: { S: `k${i}` },
-    n: { N: `${i}.0000000000000000000000000000000001` },
+    // Exactly 38 significant digits whatever the size of i (DynamoDB's limit).
+    n: { N: `${i}.${'0'.repeat(37 - String(i).length)}1` },
     big: { N: '12345678901234567890123456789012345678' },
     bin: { B: new Uint8Array([i % 256, 0, 255]) },
     tags: { SS: ['a', `t${i % 7}`] },
