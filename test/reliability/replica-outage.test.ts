@@ -81,38 +81,26 @@ test(`replica down for ${PROFILE.outageSeconds} s mid-load: the runner retries, 
     const recovered = stats.find((s) => s.at > upAt && s.lagMs < 1000);
     const peak = Math.max(...stats.filter((s) => s.at >= downAt).map((s) => s.lagMs));
     assert.ok(peak >= (PROFILE.outageSeconds - 1) * 1000, `the lag grew during the outage (peak ${peak} ms)`);
-    await waitFor(
-      async () => {
-        try {
-          await assertSameItems(
-            { client: source, table: sourceTable },
-            { client: replica, table: replicaTable },
-          );
-          return true;
-        } catch {
-          return false;
-        }
-      },
-      60_000,
-      'the replica to catch up',
-    );
+    const replicaCaughtUp = (what: string) =>
+      waitFor(
+        async () => {
+          try {
+            await assertSameItems(
+              { client: source, table: sourceTable },
+              { client: replica, table: replicaTable },
+            );
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        60_000,
+        what,
+      );
+    await replicaCaughtUp('the replica to catch up');
     sampling.done = true;
     await sampler;
-    await waitFor(
-      async () => {
-        try {
-          await assertSameItems(
-            { client: source, table: sourceTable },
-            { client: replica, table: replicaTable },
-          );
-          return true;
-        } catch {
-          return false;
-        }
-      },
-      60_000,
-      'the replica to catch up with the last marker',
-    );
+    await replicaCaughtUp('the replica to catch up with the last marker');
     await assertDiffClean(loc(endpoint, sourceTable), loc(endpoint, replicaTable, 'eu-west-1'));
     t.diagnostic(
       `${changes} changes; outage ${PROFILE.outageSeconds} s; lag peak ${peak} ms; ` +
