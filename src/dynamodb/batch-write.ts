@@ -62,7 +62,7 @@ export async function batchWriteAll(
       prepared.push(prepareWrite(table, request, schemas[table] as KeySchema));
     }
   }
-  const scheduler = new WriteScheduler(client, { ...options, stopOnUnprocessed: false });
+  const scheduler = new WriteScheduler(client, options);
   for (const write of prepared) if (!(await scheduler.add(write))) break;
   return scheduler.finish();
 }

@@ -1,27 +1,47 @@
 /** Shared pieces of the batch helpers: the "not processed" error and cancellation linking. */
 import { UnprocessedError } from '../core/errors.js';
 
-/**
- * UnprocessedError listing every key (canonical JSON) per table; the message shows the first ten
- * keys of each table and the counts.
- */
-export function unprocessedError(
-  what: 'write(s) were not made' | 'key(s) were not read',
-  attempts: number,
-  unprocessed: ReadonlyArray<{ readonly table: string; readonly keys: readonly string[] }>,
-  count = unprocessed.reduce((sum, u) => sum + u.keys.length, 0),
-): UnprocessedError {
-  const sample = unprocessed
+type KeysByTable = ReadonlyArray<{ readonly table: string; readonly keys: readonly string[] }>;
+
+const keyCount = (keys: KeysByTable): number => keys.reduce((sum, u) => sum + u.keys.length, 0);
+
+/** The first ten keys of each table, and how many more. */
+function sampleKeys(keys: KeysByTable): string {
+  return keys
     .map(({ table, keys }) => {
       const more = keys.length > 10 ? ` and ${keys.length - 10} more` : '';
       return `table "${table}": ${keys.slice(0, 10).join(', ')}${more}`;
     })
     .join('; ');
-  return new UnprocessedError(
-    `${count} ${what} after ${attempts} attempts (DynamoDB kept returning them as unprocessed ` +
-      `or throttled them): ${sample}`,
-    unprocessed,
-  );
+}
+
+function mergeByTable(a: KeysByTable, b: KeysByTable): KeysByTable {
+  const merged = new Map<string, string[]>();
+  for (const { table, keys } of [...a, ...b]) merged.set(table, [...(merged.get(table) ?? []), ...keys]);
+  return [...merged].map(([table, keys]) => ({ table, keys }));
+}
+
+/**
+ * UnprocessedError listing every key (canonical JSON) per table; the message shows the first ten
+ * keys of each table and the counts. `notAttempted` are writes a streaming writer had already taken
+ * when it stopped after too many failures: never sent, so not blamed on DynamoDB, but listed (and
+ * included in `unprocessed`) because they are not in the table either.
+ */
+export function unprocessedError(
+  what: 'write(s) were not made' | 'key(s) were not read',
+  attempts: number,
+  unprocessed: KeysByTable,
+  notAttempted: KeysByTable = [],
+): UnprocessedError {
+  let message =
+    `${keyCount(unprocessed)} ${what} after ${attempts} attempts (DynamoDB kept returning them as ` +
+    `unprocessed or throttled them): ${sampleKeys(unprocessed)}`;
+  if (notAttempted.length > 0) {
+    message +=
+      `. The rest of the input was not read after that, and ${keyCount(notAttempted)} write(s) ` +
+      `already taken from it were not sent: ${sampleKeys(notAttempted)}`;
+  }
+  return new UnprocessedError(message, mergeByTable(unprocessed, notAttempted));
 }
 
 /**

@@ -126,10 +126,11 @@ export interface SchedulerOptions {
   /** Called with the total number of writes acknowledged so far, after each response. */
   readonly onProgress?: (written: number) => void;
   /**
-   * true: after the first write that exhausts its retries, accept no more writes (streaming use);
-   * false: keep going so the final error lists every write that could not be made.
+   * Accept no more writes once this many could not be made (default: never stop, so the final
+   * error lists every write that failed). A streaming writer sets a bound so that a table that
+   * refuses everything fails in seconds instead of after every item has spent its retries.
    */
-  readonly stopOnUnprocessed?: boolean;
+  readonly maxUnwritten?: number;
 }
 
 interface BatchOutcome {
@@ -147,8 +148,12 @@ export class WriteScheduler {
   private readonly running = new Set<Promise<BatchOutcome>>();
   /** Latest batch holding a write of each id; removed when that batch finishes. */
   private readonly lastBatchOf = new Map<string, Promise<BatchOutcome>>();
+  /** Keys of writes that were sent and not made (or whose earlier write of the same key was not). */
   private readonly unwritten = new Map<string, Set<string>>();
   private unwrittenCount = 0;
+  /** Keys of writes taken but never sent because the scheduler had stopped. */
+  private readonly notSent = new Map<string, Set<string>>();
+  private notSentCount = 0;
   private fatal: unknown;
   private readonly abort: AbortController;
   private readonly concurrency: number;
@@ -173,7 +178,7 @@ export class WriteScheduler {
     return (
       this.fatal === undefined &&
       !this.abort.signal.aborted &&
-      !(this.options.stopOnUnprocessed && this.unwrittenCount > 0)
+      this.unwrittenCount < (this.options.maxUnwritten ?? Infinity)
     );
   }
 
@@ -187,7 +192,7 @@ export class WriteScheduler {
     if (this.accepting && (full || this.bufferIds.has(write.id))) await this.dispatch();
     if (!this.accepting) {
       // The caller handed it over: it is reported as not written rather than forgotten.
-      this.markUnwritten(write);
+      this.markNotSent(write);
       return false;
     }
     this.buffer.push(write);
@@ -203,13 +208,13 @@ export class WriteScheduler {
     while (this.running.size > 0) await Promise.allSettled([...this.running]);
     if (this.fatal !== undefined) throw this.fatal;
     this.options.signal?.throwIfAborted();
-    if (this.unwrittenCount > 0) throw this.unprocessedError();
+    if (this.unwrittenCount + this.notSentCount > 0) throw this.unprocessedError();
     return { written: this.written, consumedCapacity: this.consumed, retries: this.retries };
   }
 
   /** Writes in the buffer when the scheduler stopped count as not written. */
   private dropBuffer(): void {
-    for (const w of this.buffer) this.markUnwritten(w);
+    for (const w of this.buffer) this.markNotSent(w);
     this.buffer = [];
     this.bufferIds = new Set();
     this.bufferBytes = 0;
@@ -249,10 +254,13 @@ export class WriteScheduler {
   }
 
   private markUnwritten(w: PendingWrite): void {
-    const keys = this.unwritten.get(w.table) ?? new Set<string>();
-    this.unwritten.set(w.table, keys);
-    keys.add(w.keyJson);
     this.unwrittenCount++;
+    addKey(this.unwritten, w);
+  }
+
+  private markNotSent(w: PendingWrite): void {
+    this.notSentCount++;
+    addKey(this.notSent, w);
   }
 
   /** Never rejects: failures are recorded in `fatal` or `unwritten`. */
@@ -266,9 +274,12 @@ export class WriteScheduler {
     const toSend: PendingWrite[] = [];
     for (const w of batch) {
       // An earlier write of this key was not made: making a later one would break per-key order.
-      if (earlierFailed.has(w.id) || this.fatal !== undefined) {
+      if (earlierFailed.has(w.id)) {
         failed.add(w.id);
         this.markUnwritten(w);
+      } else if (this.fatal !== undefined) {
+        failed.add(w.id);
+        this.markNotSent(w);
       } else toSend.push(w);
     }
     if (toSend.length === 0) return { failed };
@@ -336,12 +347,19 @@ export class WriteScheduler {
   }
 
   private unprocessedError(): UnprocessedError {
-    const unprocessed = [...this.unwritten].map(([table, keys]) => ({ table, keys: [...keys] }));
+    const listed = (byTable: Map<string, Set<string>>) =>
+      [...byTable].map(([table, keys]) => ({ table, keys: [...keys] }));
     return unprocessedError(
       'write(s) were not made',
       this.retry.maxAttempts,
-      unprocessed,
-      this.unwrittenCount,
+      listed(this.unwritten),
+      listed(this.notSent),
     );
   }
+}
+
+function addKey(byTable: Map<string, Set<string>>, w: PendingWrite): void {
+  const keys = byTable.get(w.table) ?? new Set<string>();
+  byTable.set(w.table, keys);
+  keys.add(w.keyJson);
 }

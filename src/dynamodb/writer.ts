@@ -24,12 +24,22 @@ export interface WriteAllOptions {
   /** Called with the number of writes acknowledged so far. */
   readonly onProgress?: (done: number) => void;
   readonly signal?: AbortSignal;
+  /** Stop reading the source once this many writes could not be made; default DEFAULT_MAX_UNWRITTEN. */
+  readonly maxUnwritten?: number;
 }
 
 /**
+ * A few hot keys that never get through should not stop a million-item copy (everything else is
+ * written, the error names them, a rerun finishes), but a table refusing every write should fail
+ * within a few rounds of retries rather than after each remaining item has spent its own.
+ */
+export const DEFAULT_MAX_UNWRITTEN = 1000;
+
+/**
  * Writes every request to `table`, in order per key. Invalid writes (missing key attributes, items
- * over 400 KB) throw as they are reached; writes still unprocessed after the retry policy stop the
- * stream and throw UnprocessedError naming their keys (writes not yet read from the source are not
+ * over 400 KB) throw as they are reached. Writes still unprocessed after the retry policy do not stop
+ * the stream until `maxUnwritten` of them failed; then UnprocessedError names their keys, and those
+ * of the writes taken but not sent after the stop (writes not yet read from the source are not
  * listed: `onProgress` tells how far the stream got).
  */
 export async function writeAll(
@@ -39,7 +49,7 @@ export async function writeAll(
   o: WriteAllOptions = {},
 ): Promise<BatchWriteResult> {
   const schema = o.keySchema ?? (await describeTable(client, table)).keySchema;
-  const scheduler = new WriteScheduler(client, { ...o, stopOnUnprocessed: true });
+  const scheduler = new WriteScheduler(client, { maxUnwritten: DEFAULT_MAX_UNWRITTEN, ...o });
   try {
     for await (const request of requests) {
       if (!(await scheduler.add(prepareWrite(table, request, schema)))) break;

@@ -70,7 +70,33 @@ test('writeAll keeps per-key order across concurrent requests', async () => {
   assert.deepEqual(items, expected);
 });
 
-test('writeAll stops on writes that stay unprocessed and lists every write it read but did not make', async () => {
+test('writeAll writes everything else when a few keys stay unprocessed, then names exactly those keys', async () => {
+  const client = dynamoClient(await dynamoEndpoint());
+  const table = await createTestTable(client);
+  // Fault injection (DynamoDB Local cannot throttle): item-300 and item-4000 are never processed.
+  const stuck = new Set(['item-300', 'item-4000']);
+  injectUnprocessedItems(client, ['id'], (_t, key) => stuck.has((key.id as { S: string }).S));
+  const writes = Array.from({ length: 5000 }, (_, i): WriteRequest => ({ put: item(`item-${i}`, i) }));
+  const error = await writeAll(client, table, writes, {
+    keySchema: schema,
+    concurrency: 4,
+    retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 5 },
+  }).then(
+    () => assert.fail('expected UnprocessedError'),
+    (e: unknown) => e,
+  );
+  assert.ok(error instanceof UnprocessedError, String(error));
+  assert.deepEqual(error.unprocessed, [
+    { table, keys: ['{"id":{"S":"item-300"}}', '{"id":{"S":"item-4000"}}'] },
+  ]);
+  assert.match(error.message, /^2 write\(s\) were not made after 3 attempts/);
+  assert.doesNotMatch(error.message, /not sent/);
+  const items = await tableItems(client, table);
+  assert.equal(items.size, 4998);
+  for (const k of stuck) assert.equal(items.has(k), false);
+});
+
+test('writeAll stops after maxUnwritten failures and lists every write it took but did not make', async () => {
   const client = dynamoClient(await dynamoEndpoint());
   const table = await createTestTable(client);
   // Fault injection (DynamoDB Local cannot throttle): item-300 is never processed.
@@ -85,6 +111,7 @@ test('writeAll stops on writes that stay unprocessed and lists every write it re
   const error = await writeAll(client, table, source(), {
     keySchema: schema,
     concurrency: 4,
+    maxUnwritten: 1,
     retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 5 },
   }).then(
     () => assert.fail('expected UnprocessedError'),
@@ -93,7 +120,14 @@ test('writeAll stops on writes that stay unprocessed and lists every write it re
   assert.ok(error instanceof UnprocessedError, String(error));
   assert.equal(error.unprocessed.length, 1);
   const listed = error.unprocessed[0]?.keys ?? [];
-  assert.ok(listed.includes('{"id":{"S":"item-300"}}'));
+  assert.equal(listed[0], '{"id":{"S":"item-300"}}', 'the failed write comes first');
+  assert.ok(listed.length >= 2, 'the write taken when the stop came is listed as not sent');
+  // Only item-300 is blamed on DynamoDB; the others are named as not sent.
+  assert.match(error.message, /^1 write\(s\) were not made after 3 attempts .*item-300"\}\}\. The rest/);
+  assert.match(
+    error.message,
+    new RegExp(`and ${listed.length - 1} write\\(s\\) already taken from it were not sent`),
+  );
   assert.ok(yielded < 5000, 'the source was not stopped');
   const items = await tableItems(client, table);
   for (const key of listed) assert.equal(items.has(JSON.parse(key).id.S), false, `${key} listed but written`);

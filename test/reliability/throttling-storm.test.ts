@@ -143,6 +143,9 @@ test('faults no retry budget can win: copy and restore fail loudly, name the unw
   const restore = await runCliCapture(['restore', dir, loc(proxy.endpoint, restored)]);
   assert.equal(restore.code, 2, restore.stdout + restore.stderr);
   for (const k of stuck) assert.match(restore.stderr, new RegExp(`"S":"${k}"`), restore.stderr);
+  assert.match(restore.stderr, new RegExp(`${stuck.size} write\\(s\\) were not made after \\d+ attempts`));
+  assert.doesNotMatch(restore.stderr, /not sent/, 'a few stuck keys do not stop the restore');
+  assert.equal((await scanAll(client, restored)).length, PROFILE.stormItems - stuck.size);
 
   // The fault clears: a rerun of the copy completes.
   proxy.setRules([]);
