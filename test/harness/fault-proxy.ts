@@ -3,7 +3,8 @@
  * real DynamoDB Local (or s3rver) endpoint on 127.0.0.1 and, by rule and probability (seeded, so a
  * run can be repeated), injects the faults those servers never produce on their own: delays,
  * connections dropped mid-request, 500/503 answers, ProvisionedThroughputExceededException /
- * ThrottlingException, and partial UnprocessedItems / UnprocessedKeys. `down()` closes the port so
+ * ThrottlingException, DynamoDB Streams' ExpiredIteratorException / LimitExceededException, and
+ * partial UnprocessedItems / UnprocessedKeys. `down()` closes the port so
  * connections are refused (an outage); `up()` reopens it on the same port.
  *
  * Every injected fault is counted, so a test can assert that its faults really fired.
@@ -28,6 +29,8 @@ export type Fault =
       readonly kind: 'throttle';
       readonly error: 'ProvisionedThroughputExceededException' | 'ThrottlingException';
     }
+  /** Answer 400 with this DynamoDB Streams error (the request is not forwarded). */
+  | { readonly kind: 'stream-error'; readonly error: 'ExpiredIteratorException' | 'LimitExceededException' }
   /** BatchWriteItem / BatchGetItem: hold back each write / key with probability `fraction`. */
   | { readonly kind: 'unprocessed'; readonly fraction: number };
 
@@ -80,6 +83,8 @@ const ERROR_TYPES = {
   ProvisionedThroughputExceededException:
     'com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException',
   ThrottlingException: 'com.amazon.coral.availability#ThrottlingException',
+  ExpiredIteratorException: 'com.amazonaws.dynamodb.v20120810#ExpiredIteratorException',
+  LimitExceededException: 'com.amazonaws.dynamodb.v20120810#LimitExceededException',
 } as const;
 
 function operationOf(req: http.IncomingMessage): string | undefined {
@@ -251,6 +256,10 @@ export async function startFaultProxy(
           __type: ERROR_TYPES[fault.error],
           message: 'injected: the level of configured provisioned throughput for the table was exceeded',
         });
+        return;
+      case 'stream-error':
+        count(label, 'stream-error');
+        sendJson(res, 400, { __type: ERROR_TYPES[fault.error], message: `injected: ${fault.error}` });
         return;
       case 'unprocessed': {
         if (operation !== 'BatchWriteItem' && operation !== 'BatchGetItem') {

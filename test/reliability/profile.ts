@@ -18,6 +18,8 @@ export interface ReliabilityProfile {
   readonly handoffItems: number;
   /** Backup under faults: changes recorded during the incremental backup. */
   readonly backupChanges: number;
+  /** Source stream faults: changes read through expiring iterators and failing GetRecords. */
+  readonly streamFaultChanges: number;
   /** Property test: seeds and operations per seed. */
   readonly propertySeeds: number;
   readonly propertyOps: number;
@@ -33,6 +35,7 @@ const CI: ReliabilityProfile = {
   handoffRepetitions: 1,
   handoffItems: 2000,
   backupChanges: 500,
+  streamFaultChanges: 1000,
   propertySeeds: 50,
   propertyOps: 120,
 };
@@ -47,6 +50,7 @@ const FULL: ReliabilityProfile = {
   handoffRepetitions: 5,
   handoffItems: 20000,
   backupChanges: 5000,
+  streamFaultChanges: 10000,
   propertySeeds: 500,
   propertyOps: 500,
 };
