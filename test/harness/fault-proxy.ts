@@ -31,6 +31,14 @@ export type Fault =
     }
   /** Answer 400 with this DynamoDB Streams error (the request is not forwarded). */
   | { readonly kind: 'stream-error'; readonly error: 'ExpiredIteratorException' | 'LimitExceededException' }
+  /**
+   * Answer 200 with what `answer` returns for the request's operation and JSON input, without
+   * forwarding it: stands in for a behaviour of the real service the emulator lacks (shard splits).
+   */
+  | {
+      readonly kind: 'serve';
+      readonly answer: (operation: string, input: Record<string, unknown>) => unknown;
+    }
   /** BatchWriteItem / BatchGetItem: hold back each write / key with probability `fraction`. */
   | { readonly kind: 'unprocessed'; readonly fraction: number };
 
@@ -261,6 +269,10 @@ export async function startFaultProxy(
         count(label, 'stream-error');
         sendJson(res, 400, { __type: ERROR_TYPES[fault.error], message: `injected: ${fault.error}` });
         return;
+      case 'serve':
+        count(label, 'serve');
+        sendJson(res, 200, fault.answer(label, JSON.parse(body.toString('utf8') || '{}') as Json));
+        return;
       case 'unprocessed': {
         if (operation !== 'BatchWriteItem' && operation !== 'BatchGetItem') {
           const up = await forward(target, req, body);
@@ -350,7 +362,7 @@ export async function startFaultProxy(
     requests,
     injected(kind) {
       if (kind) return counts[kind] ?? 0;
-      return (['delay', 'drop', 'status', 'throttle', 'unprocessed'] as const).reduce(
+      return (['delay', 'drop', 'status', 'throttle', 'stream-error', 'unprocessed'] as const).reduce(
         (n, k) => n + (counts[k] ?? 0),
         0,
       );
