@@ -10,6 +10,25 @@ import { readChanges } from '../../src/backup/change-log.js';
 import { createTestTable, dynamoClient, dynamoEndpoint } from '../harness/dynamodb.js';
 import { runCliCapture } from '../harness/cli.js';
 import { STORE_BACKENDS } from '../harness/backup-stores.js';
+import { scanAll } from '../harness/table-items.js';
+
+/** `replicate <tables...> --backup url` until idle, with its checkpoint in `dir`. */
+function runToIdle(tables: readonly string[], url: string, dir: string, env: NodeJS.ProcessEnv) {
+  return runCliCapture(
+    [
+      'replicate',
+      ...tables,
+      '--backup',
+      url,
+      '--stop-when-idle',
+      '1s',
+      '--checkpoint',
+      path.join(dir, 'cp.json'),
+      '--json',
+    ],
+    { env },
+  );
+}
 
 for (const backend of STORE_BACKENDS) {
   describe(`replicate --backup on ${backend.name}`, () => {
@@ -29,22 +48,7 @@ for (const backend of STORE_BACKENDS) {
         );
       await client.send(new PutItemCommand({ TableName: source, Item: { id: { S: 'b' }, v: { N: '1' } } }));
       await client.send(new DeleteItemCommand({ TableName: source, Key: { id: { S: 'a' } } }));
-      const run = () =>
-        runCliCapture(
-          [
-            'replicate',
-            `${host}/${source}`,
-            `${host}/${replica}`,
-            '--backup',
-            url,
-            '--stop-when-idle',
-            '1s',
-            '--checkpoint',
-            path.join(dir, 'cp.json'),
-            '--json',
-          ],
-          { env },
-        );
+      const run = () => runToIdle([`${host}/${source}`, `${host}/${replica}`], url, dir, env);
       const first = await run();
       assert.equal(first.code, 0, first.stderr);
       const log = store.at(source);
@@ -75,6 +79,52 @@ for (const backend of STORE_BACKENDS) {
       );
       assert.equal(bad.code, 2);
       assert.match(bad.stderr, /--backup needs the stream's new images/);
+    });
+
+    test('--backfill with --backup seeds the change log with a base snapshot, so the log restores on its own', async () => {
+      const endpoint = await dynamoEndpoint();
+      const client = dynamoClient(endpoint);
+      const host = new URL(endpoint).host;
+      const source = await createTestTable(client, { stream: 'NEW_AND_OLD_IMAGES' });
+      const replica = await createTestTable(client);
+      const dir = await mkdtemp(path.join(tmpdir(), 'runner-backfill-backup-'));
+      after(() => rm(dir, { recursive: true, force: true }));
+      const { url, env: storeEnv } = await backend.root();
+      const env = { ...process.env, ...storeEnv };
+      // Items from before the runner: the backfill starts the log after their stream records.
+      for (let i = 0; i < 120; i++)
+        await client.send(
+          new PutItemCommand({ TableName: source, Item: { id: { S: `k${i}` }, v: { N: `${i}.5` } } }),
+        );
+      const run = (extra: string[]) =>
+        runToIdle([`${host}/${source}`, `${host}/${replica}`, ...extra], url, dir, env);
+      const first = await run(['--backfill']);
+      assert.equal(first.code, 0, first.stderr);
+      const seeded = first.stdout
+        .split('\n')
+        .filter((l) => l.includes('"backup-snapshot"'))
+        .map((l) => JSON.parse(l) as { items: number });
+      assert.deepEqual(
+        seeded.map((e) => e.items),
+        [120],
+      );
+      // Later changes reach the log through the stream.
+      await client.send(new DeleteItemCommand({ TableName: source, Key: { id: { S: 'k0' } } }));
+      await client.send(new PutItemCommand({ TableName: source, Item: { id: { S: 'new' }, v: { N: '1' } } }));
+      const second = await run([]);
+      assert.equal(second.code, 0, second.stderr);
+      const restored = `${source}-restored`;
+      const restore = await runCliCapture(
+        ['restore', `${url}/${source}`, `${host}/${restored}`, '--create', '--json'],
+        {
+          env,
+        },
+      );
+      assert.equal(restore.code, 0, restore.stderr);
+      const want = (await scanAll(client, source)).map((i) => JSON.stringify(i)).sort();
+      const got = (await scanAll(client, restored)).map((i) => JSON.stringify(i)).sort();
+      assert.equal(got.length, 120);
+      assert.deepEqual(got, want);
     });
 
     test('without a replica the runner only keeps the change log, with its own checkpoint', async () => {

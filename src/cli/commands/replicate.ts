@@ -30,6 +30,10 @@ import { closing, openTable, type OpenTable } from '../locations.js';
 import { openBackupStore, STORE_HELP, STORE_OPTIONS } from '../backup-store.js';
 import { changeLogSink } from '../../backup/change-log.js';
 import type { Change } from '../../core/change.js';
+import type { SnapshotInfo } from '../../backup/point-in-time.js';
+import { incrementalBackfill } from '../../backup/snapshots.js';
+import { linkedAbortController } from '../../dynamodb/unprocessed.js';
+import type { ObjectStore } from '../../storage/object-store.js';
 
 export const replicateCommand: Command = {
   name: 'replicate',
@@ -67,7 +71,9 @@ ${WRITE_BUDGET_HELP}
   --backup LOCATION        also append every change to the change log at LOCATION/<source table>
                            (s3://bucket/prefix, a directory or file:// URL; the layout the backup
                            Lambda handler writes), one segment per stream page per shard, before the
-                           page is applied; see incremental-backfill and restore --at
+                           page is applied; see incremental-backfill and restore --at. With
+                           --backfill (or a resync), a second scan beside the copy writes the log's
+                           base snapshot, so the log can be restored on its own
 ${STORE_HELP}
   --read-through           read the current item from the source (consistent read) instead of
                            taking the stream's new image; required for KEYS_ONLY/OLD_IMAGE streams
@@ -140,11 +146,9 @@ ${STORE_HELP}
           "--backup needs the stream's new images: it cannot be combined with --read-through",
         );
       const backupLog = backupText === undefined ? undefined : openBackupStore(backupText, args, io);
-      const logChanges = backupLog
-        ? changeLogSink(
-            backupLog.store.at(source.table),
-            settings.turnover ? { turnover: settings.turnover } : {},
-          )
+      const logStore = backupLog?.store.at(source.table);
+      const logChanges = logStore
+        ? changeLogSink(logStore, settings.turnover ? { turnover: settings.turnover } : {})
         : undefined;
       try {
         return await replicateLoop({
@@ -154,7 +158,7 @@ ${STORE_HELP}
           streams,
           store,
           ...prepared,
-          ...(logChanges ? { logChanges } : {}),
+          ...(logChanges && logStore ? { logChanges, logStore } : {}),
         });
       } finally {
         backupLog?.destroy();
@@ -294,6 +298,8 @@ interface LoopInput extends Prepared {
   readonly store: CheckpointStore;
   /** --backup: the change log sink. */
   readonly logChanges?: (changes: readonly Change[]) => Promise<void>;
+  /** --backup: the change log, which a backfill seeds with a base snapshot. */
+  readonly logStore?: ObjectStore;
 }
 
 /** Runs the runner (after a backfill if asked), resyncing on a gap if asked; returns the exit code. */
@@ -364,7 +370,17 @@ async function runBackfill(
   const s = input.settings;
   log({ event: 'backfill-start', source: input.source.label, itemCount: input.itemCount });
   let lastReport = 0;
-  const result = await backfill({
+  // With --backup, the change log gets its base snapshot from a scan run beside the copy: the log
+  // replays from the position recorded before both scans began, so a restore has a complete base.
+  const { controller: both, dispose } = linkedAbortController(signal);
+  const seeding = input.logStore
+    ? incrementalBackfill(input.source.client, input.logStore, {
+        table: input.source.table,
+        parallel: s.parallel,
+        signal: both.signal,
+      })
+    : Promise.resolve(undefined);
+  const copying = backfill({
     source: { client: input.source.client, table: input.source.table },
     streams: input.streams,
     streamArn: input.streamArn,
@@ -376,7 +392,7 @@ async function runBackfill(
     parallel: s.parallel,
     ...(s.writeBudget ? { writeBudget: s.writeBudget } : {}),
     ...(input.itemCount !== undefined ? { itemCount: input.itemCount } : {}),
-    signal,
+    signal: both.signal,
     warn: (message) => log({ event: 'backfill-warning', message }),
     onProgress: (copied) => {
       const now = performance.now();
@@ -385,6 +401,19 @@ async function runBackfill(
       log({ event: 'backfill-progress', copied });
     },
   });
+  let result: Awaited<typeof copying>;
+  let snapshot: SnapshotInfo | undefined;
+  try {
+    [result, snapshot] = await Promise.all([copying, seeding]);
+  } catch (error) {
+    // The first failure is the one reported; the other scan stops rather than run on unseen.
+    both.abort(error);
+    await Promise.allSettled([copying, seeding]);
+    throw error;
+  } finally {
+    dispose();
+  }
+  if (snapshot) log({ event: 'backup-snapshot', id: snapshot.id, items: snapshot.itemCount });
   // The recorded position becomes the checkpoint: a restart after this point replays from it.
   await new CheckpointWriter(input.store, input.streamArn).reset(result.position.shards);
   log({
