@@ -12,7 +12,11 @@
  * - changes are read from the base's `startedAt - CLOCK_MARGIN_MS`: stream creation times are
  *   truncated to the second and come from DynamoDB's clock, the scan times from ours; re-applying a
  *   change the scan already saw is harmless because only the last change of each key counts;
- * - the log must have been recording when the backfill started (start the backup first).
+ * - the log must have been recording when the backfill started (start the backup first);
+ * - a recorded gap (stream records trimmed before the runner logged them, `gaps/<id>.json`) makes
+ *   every T from its `lossFrom` on unknowable from a base older than the gap: such a T is refused
+ *   until a base snapshot started after the gap was detected (the runner's resync writes one), and
+ *   changes logged before the gap are not applied over such a base (see changesFrom).
  *
  * Memory bound: one entry per distinct key changed between the base's start and T (the key id and
  * the key's last image), plus one segment being decoded; the base snapshot's items are streamed.
@@ -134,6 +138,77 @@ export function chooseBase(snapshots: readonly SnapshotInfo[], at: number, where
   return base;
 }
 
+export const GAPS_FOLDER = 'gaps';
+export const GAP_FORMAT = 'dynamodb-replicator/log-gap';
+
+/** `gaps/<id>.json`: changes created from `lossFrom` on may be missing from the log. */
+export interface LogGap {
+  readonly format: typeof GAP_FORMAT;
+  readonly version: 1;
+  /** Epoch ms (creation time): the oldest change that may be missing. 0: anything before too. */
+  readonly lossFrom: number;
+  /** Epoch ms, our clock: when the runner met the gap. Bases started after it are complete again. */
+  readonly detectedAt: number;
+  readonly reason: string;
+}
+
+/** Records a gap in the log; several gaps are kept side by side. */
+export async function recordGap(
+  logStore: ObjectStore,
+  gap: Omit<LogGap, 'format' | 'version'>,
+): Promise<LogGap> {
+  const full: LogGap = { format: GAP_FORMAT, version: 1, ...gap };
+  await logStore.put(
+    `${GAPS_FOLDER}/${snapshotId(gap.detectedAt)}.json`,
+    JSON.stringify(full, null, 2) + '\n',
+    {
+      contentType: 'application/json',
+    },
+  );
+  return full;
+}
+
+export async function listGaps(logStore: ObjectStore): Promise<LogGap[]> {
+  const gaps: LogGap[] = [];
+  for await (const info of logStore.list(GAPS_FOLDER)) {
+    if (!info.key.endsWith('.json')) continue;
+    let gap: Partial<LogGap> | undefined;
+    try {
+      gap = JSON.parse((await logStore.get(info.key)).toString('utf8')) as Partial<LogGap>;
+    } catch {
+      gap = undefined;
+    }
+    if (gap?.format !== GAP_FORMAT || typeof gap.lossFrom !== 'number' || typeof gap.detectedAt !== 'number')
+      throw new InvalidDataError(`${info.key} is not a ${GAP_FORMAT} record`);
+    gaps.push(gap as LogGap);
+  }
+  return gaps;
+}
+
+/** Refuses a moment `at` that a recorded gap leaves unknown when rebuilt from `base`. */
+export function assertNoGap(gaps: readonly LogGap[], base: SnapshotInfo, at: number, where: string): void {
+  for (const gap of gaps) {
+    if (at < gap.lossFrom || base.startedAt >= gap.detectedAt) continue;
+    throw new UsageError(
+      `${where} may be missing changes made from ${formatTime(gap.lossFrom)} until ${formatTime(gap.detectedAt)} ` +
+        `(${gap.reason}), so ${formatTime(at)} cannot be restored exactly. Choose a time before ` +
+        `${formatTime(gap.lossFrom)}, or one after a base snapshot taken since (written by ` +
+        '`replicate --backfill --backup` or `incremental-backfill`).',
+    );
+  }
+}
+
+/**
+ * Where the changes applied over `base` start: shortly before its scan began, but never before a
+ * gap detected before the scan. Changes logged before a gap may have lost their successors, so
+ * re-applying one would put an old image over the newer one the scan read.
+ */
+export function changesFrom(base: SnapshotInfo, gaps: readonly LogGap[]): number {
+  let from = base.startedAt - CLOCK_MARGIN_MS;
+  for (const gap of gaps) if (gap.detectedAt <= base.startedAt) from = Math.max(from, gap.detectedAt);
+  return from;
+}
+
 /** The last change of each key, by key id. */
 export type LatestChanges = Map<string, LoggedChange>;
 
@@ -229,11 +304,10 @@ export async function stateAt(
   where: string = formatStoreLocation(logStore.location),
 ): Promise<PointInTimeState> {
   const base = chooseBase(await listSnapshots(logStore), at, where);
+  const gaps = await listGaps(logStore);
+  assertNoGap(gaps, base, at, where);
   const reader = await openSnapshot(snapshotStore(logStore, base), base);
-  const { latest, read } = await latestChangePerKey(logStore, {
-    from: base.startedAt - CLOCK_MARGIN_MS,
-    to: at,
-  });
+  const { latest, read } = await latestChangePerKey(logStore, { from: changesFrom(base, gaps), to: at });
   const keysChanged = latest.size;
   return {
     base,

@@ -287,6 +287,11 @@ export interface BackfillOptions extends CopyOptions {
   /** Told when the copy may come close to the stream's 24-hour retention. */
   readonly warn?: (message: string) => void;
   readonly recorderPollMs?: number;
+  /**
+   * Called once the stream position is recorded, before the copy: from here on every change is in
+   * the stream after the position (a base snapshot for a change log must start its scan after it).
+   */
+  readonly onPositionRecorded?: () => void;
 }
 
 export interface BackfillResult {
@@ -314,6 +319,7 @@ export async function backfill(o: BackfillOptions): Promise<BackfillResult> {
   const recorder = await PositionRecorder.start(o.streams, o.streamArn, {
     ...(o.recorderPollMs !== undefined ? { pollMs: o.recorderPollMs } : {}),
   });
+  o.onPositionRecorded?.();
   let warned = false;
   const started = Date.now();
   let copy: CopyResult;

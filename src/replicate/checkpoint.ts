@@ -18,6 +18,8 @@ export interface ShardCheckpoint {
   readonly inclusive?: boolean;
   /** The shard is closed and fully applied. */
   readonly finished?: boolean;
+  /** Epoch ms: stream creation time of the last applied record (bounds what a gap may have lost). */
+  readonly changeTime?: number;
 }
 
 export interface CheckpointState {
@@ -32,6 +34,20 @@ export interface CheckpointStore {
   readonly description: string;
   load(): Promise<CheckpointState | undefined>;
   save(state: CheckpointState): Promise<void>;
+}
+
+/**
+ * The creation time from which changes may not have been applied: the oldest last-applied time
+ * among the shards not finished (all finished: among all, as only shards not yet listed remain,
+ * whose records follow their parents'). 0 when that is unknown (no checkpoint, or a shard without
+ * a time, e.g. a backfill's recorded position): anything may be missing then.
+ */
+export function unappliedSince(state: CheckpointState | undefined): number {
+  const all = Object.values(state?.shards ?? {});
+  const open = all.filter((c) => !c.finished);
+  const candidates = open.length > 0 ? open : all;
+  if (candidates.length === 0 || candidates.some((c) => c.changeTime === undefined)) return 0;
+  return Math.min(...candidates.map((c) => c.changeTime as number));
 }
 
 function parseState(text: string, where: string): CheckpointState {

@@ -111,6 +111,8 @@ interface ShardTrack {
   state: 'waiting' | 'reading' | 'finished';
   records: number;
   lastSequenceNumber?: string;
+  /** Stream creation time of the last applied record (saved in the checkpoint). */
+  lastChangeTime?: number;
   newestOrigin?: number;
   caughtUp: boolean;
   /** The latest checkpoint save of this shard (saves of one writer complete in order). */
@@ -292,6 +294,9 @@ export class StreamRunner {
         ...(writer.get(info.shardId)?.sequenceNumber
           ? { lastSequenceNumber: writer.get(info.shardId)?.sequenceNumber }
           : {}),
+        ...(writer.get(info.shardId)?.changeTime !== undefined
+          ? { lastChangeTime: writer.get(info.shardId)?.changeTime }
+          : {}),
       });
     }
     writer.prune(listed);
@@ -351,6 +356,7 @@ export class StreamRunner {
           await (this.writer as CheckpointWriter).commit(shardId, {
             finished: true,
             ...(track.lastSequenceNumber ? { sequenceNumber: track.lastSequenceNumber } : {}),
+            ...(track.lastChangeTime !== undefined ? { changeTime: track.lastChangeTime } : {}),
           });
           track.state = 'finished';
           track.caughtUp = true;
@@ -415,11 +421,15 @@ export class StreamRunner {
           const t = originOf(c);
           if (t !== undefined && (track.newestOrigin === undefined || t > track.newestOrigin))
             track.newestOrigin = t;
+          if (c.approximateCreationTime !== undefined) track.lastChangeTime = c.approximateCreationTime;
         }
         // Saves run behind the applies and coalesce (one in flight, the newest state next): a slow
         // store (a file fsync can take hundreds of ms) delays the checkpoint, never the replica.
         // A failed save stops the shard at its next batch instead of being ignored.
-        track.commit = writer.commit(track.info.shardId, { sequenceNumber: last.sequenceNumber });
+        track.commit = writer.commit(track.info.shardId, {
+          sequenceNumber: last.sequenceNumber,
+          ...(track.lastChangeTime !== undefined ? { changeTime: track.lastChangeTime } : {}),
+        });
         track.commit.catch((error: unknown) => (track.commitError ??= error));
       }
       if (lowest === undefined) {

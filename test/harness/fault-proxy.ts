@@ -3,7 +3,8 @@
  * real DynamoDB Local (or s3rver) endpoint on 127.0.0.1 and, by rule and probability (seeded, so a
  * run can be repeated), injects the faults those servers never produce on their own: delays,
  * connections dropped mid-request, 500/503 answers, ProvisionedThroughputExceededException /
- * ThrottlingException, DynamoDB Streams' ExpiredIteratorException / LimitExceededException, and
+ * ThrottlingException, DynamoDB Streams' ExpiredIteratorException / LimitExceededException /
+ * TrimmedDataAccessException, and
  * partial UnprocessedItems / UnprocessedKeys. `down()` closes the port so
  * connections are refused (an outage); `up()` reopens it on the same port.
  *
@@ -30,7 +31,10 @@ export type Fault =
       readonly error: 'ProvisionedThroughputExceededException' | 'ThrottlingException';
     }
   /** Answer 400 with this DynamoDB Streams error (the request is not forwarded). */
-  | { readonly kind: 'stream-error'; readonly error: 'ExpiredIteratorException' | 'LimitExceededException' }
+  | {
+      readonly kind: 'stream-error';
+      readonly error: 'ExpiredIteratorException' | 'LimitExceededException' | 'TrimmedDataAccessException';
+    }
   /**
    * Answer 200 with what `answer` returns for the request's operation and JSON input, without
    * forwarding it: stands in for a behaviour of the real service the emulator lacks (shard splits).
@@ -51,6 +55,8 @@ export interface FaultRule {
   readonly path?: RegExp;
   /** Chance this rule fires for a matching request (default 1). */
   readonly probability?: number;
+  /** Fires at most this many times (default: no limit). */
+  readonly times?: number;
   readonly fault: Fault;
   /** Only for these keys (BatchWriteItem held-back writes): a write whose key matches is always held. */
   readonly holdKey?: (table: string, key: Record<string, unknown>) => boolean;
@@ -93,6 +99,7 @@ const ERROR_TYPES = {
   ThrottlingException: 'com.amazon.coral.availability#ThrottlingException',
   ExpiredIteratorException: 'com.amazonaws.dynamodb.v20120810#ExpiredIteratorException',
   LimitExceededException: 'com.amazonaws.dynamodb.v20120810#LimitExceededException',
+  TrimmedDataAccessException: 'com.amazonaws.dynamodb.v20120810#TrimmedDataAccessException',
 } as const;
 
 function operationOf(req: http.IncomingMessage): string | undefined {
@@ -211,6 +218,7 @@ export async function startFaultProxy(
   const counts: Record<string, number> = {};
   const requests: Record<string, number> = {};
   const sockets = new Set<Socket>();
+  const fired = new WeakMap<FaultRule, number>();
   let isDown = false;
 
   const count = (operation: string, kind: string): void => {
@@ -223,7 +231,13 @@ export async function startFaultProxy(
     const operation = operationOf(req);
     const label = operation ?? req.method ?? 'UNKNOWN';
     requests[label] = (requests[label] ?? 0) + 1;
-    const rule = rules.find((r) => matches(r, req, operation) && random() < (r.probability ?? 1));
+    const rule = rules.find(
+      (r) =>
+        matches(r, req, operation) &&
+        (fired.get(r) ?? 0) < (r.times ?? Infinity) &&
+        random() < (r.probability ?? 1),
+    );
+    if (rule) fired.set(rule, (fired.get(rule) ?? 0) + 1);
     const fault = rule?.fault;
     if (!fault) {
       const up = await forward(target, req, body);

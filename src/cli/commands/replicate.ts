@@ -10,6 +10,7 @@ import { backfill } from '../../replicate/backfill.js';
 import {
   CheckpointWriter,
   DynamoCheckpointStore,
+  unappliedSince,
   FileCheckpointStore,
   type CheckpointStore,
 } from '../../replicate/checkpoint.js';
@@ -26,11 +27,12 @@ import { StreamGapError } from '../../streams/reader.js';
 import { WRITE_BUDGET_HELP, WRITE_BUDGET_OPTIONS, writeBudgetOption } from '../budgets.js';
 import { intOption, stringOption, type CliIO, type Command, type ParsedArgs } from '../command.js';
 import { parseDuration } from '../duration.js';
+import { sleep } from '../../core/backoff.js';
 import { closing, openTable, type OpenTable } from '../locations.js';
 import { openBackupStore, STORE_HELP, STORE_OPTIONS } from '../backup-store.js';
 import { changeLogSink } from '../../backup/change-log.js';
 import type { Change } from '../../core/change.js';
-import type { SnapshotInfo } from '../../backup/point-in-time.js';
+import { recordGap, type SnapshotInfo } from '../../backup/point-in-time.js';
 import { incrementalBackfill } from '../../backup/snapshots.js';
 import { linkedAbortController } from '../../dynamodb/unprocessed.js';
 import type { ObjectStore } from '../../storage/object-store.js';
@@ -321,7 +323,10 @@ async function replicateLoop(input: LoopInput): Promise<number> {
     for (;;) {
       let iterators: ReadonlyMap<string, string> | undefined;
       if (doBackfill) {
-        iterators = await runBackfill(input, stop.signal, log);
+        iterators = await runBackfill(input, stop.signal, log).catch(async (error: unknown) => {
+          await recordLogGap(input, error, log);
+          throw error;
+        });
         if (stop.signal.aborted) return 0;
       }
       const runner = new StreamRunner({
@@ -343,8 +348,12 @@ async function replicateLoop(input: LoopInput): Promise<number> {
       try {
         summary = await runner.run();
       } catch (error) {
+        await recordLogGap(input, error, log);
         if (error instanceof StreamGapError && s.onGap === 'resync' && !stop.signal.aborted) {
           log({ event: 'gap', message: error.message, action: 'resync' });
+          // Changes after the new position must be stamped after the recorded gap (stream times are
+          // whole seconds from DynamoDB's clock), or a restore would not apply them over the new base.
+          if (input.logStore) await sleep(GAP_SETTLE_MS, stop.signal).catch(() => {});
           doBackfill = true;
           continue;
         }
@@ -362,6 +371,26 @@ async function replicateLoop(input: LoopInput): Promise<number> {
   }
 }
 
+const GAP_SETTLE_MS = 2_000;
+
+/**
+ * A stream gap means the change log misses the trimmed changes too: record it, so a point-in-time
+ * restore refuses the moments it leaves unknown instead of rebuilding them without those changes.
+ */
+async function recordLogGap(
+  input: LoopInput,
+  error: unknown,
+  log: (event: Readonly<Record<string, unknown>>) => void,
+): Promise<void> {
+  if (!(error instanceof StreamGapError) || !input.logStore) return;
+  const gap = await recordGap(input.logStore, {
+    lossFrom: unappliedSince(await input.store.load()),
+    detectedAt: Date.now(),
+    reason: 'stream records were trimmed before they were logged',
+  });
+  log({ event: 'backup-gap', lossFrom: gap.lossFrom, detectedAt: gap.detectedAt });
+}
+
 async function runBackfill(
   input: LoopInput,
   signal: AbortSignal,
@@ -370,15 +399,25 @@ async function runBackfill(
   const s = input.settings;
   log({ event: 'backfill-start', source: input.source.label, itemCount: input.itemCount });
   let lastReport = 0;
-  // With --backup, the change log gets its base snapshot from a scan run beside the copy: the log
-  // replays from the position recorded before both scans began, so a restore has a complete base.
+  // With --backup, the change log gets its base snapshot from a scan run beside the copy. It starts
+  // once the stream position is recorded: the log replays from that position, so every change the
+  // scan may have missed is logged.
   const { controller: both, dispose } = linkedAbortController(signal);
-  const seeding = input.logStore
-    ? incrementalBackfill(input.source.client, input.logStore, {
-        table: input.source.table,
-        parallel: s.parallel,
-        signal: both.signal,
-      })
+  let positionRecorded = (): void => {};
+  const recorded = new Promise<void>((resolve, reject) => {
+    positionRecorded = resolve;
+    both.signal.addEventListener('abort', () => reject(both.signal.reason as Error), { once: true });
+  });
+  recorded.catch(() => {}); // without --backup nobody waits for it
+  const logStore = input.logStore;
+  const seeding = logStore
+    ? recorded.then(() =>
+        incrementalBackfill(input.source.client, logStore, {
+          table: input.source.table,
+          parallel: s.parallel,
+          signal: both.signal,
+        }),
+      )
     : Promise.resolve(undefined);
   const copying = backfill({
     source: { client: input.source.client, table: input.source.table },
@@ -392,6 +431,7 @@ async function runBackfill(
     parallel: s.parallel,
     ...(s.writeBudget ? { writeBudget: s.writeBudget } : {}),
     ...(input.itemCount !== undefined ? { itemCount: input.itemCount } : {}),
+    onPositionRecorded: positionRecorded,
     signal: both.signal,
     warn: (message) => log({ event: 'backfill-warning', message }),
     onProgress: (copied) => {
