@@ -38,6 +38,7 @@ for (let rep = 1; rep <= PROFILE.handoffRepetitions; rep++) {
     const dir = await mkdtemp(path.join(tmpdir(), 'handoff-'));
     t.after(() => rm(dir, { recursive: true, force: true }));
     const stop = { done: false };
+    const loadStarted = performance.now();
     const load = mixedLoad(
       source,
       sourceTable,
@@ -74,6 +75,7 @@ for (let rep = 1; rep <= PROFILE.handoffRepetitions; rep++) {
       stop.done = true;
     }
     const changes = await load;
+    const loadSeconds = (performance.now() - loadStarted) / 1000;
     const out = await run.output;
     assert.equal(out.code, 0, out.stderr);
     const lines = jsonLines(out.stdout);
@@ -90,7 +92,9 @@ for (let rep = 1; rep <= PROFILE.handoffRepetitions; rep++) {
     );
     await assertDiffClean(loc(endpoint, sourceTable), loc(endpoint, replicaTable, 'eu-west-1'));
     t.diagnostic(
-      `${changes} changes during the hand-off, ${String(done.scanned)} scanned, ${items} items equal`,
+      `${changes} changes during the hand-off in ${loadSeconds.toFixed(1)} s ` +
+        `(${(changes / loadSeconds).toFixed(0)}/s of ${PROFILE.handoffRate}/s asked), ` +
+        `copy ${String(done.seconds)} s, ${String(done.scanned)} scanned, ${items} items equal`,
     );
   });
 }
