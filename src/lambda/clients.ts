@@ -10,7 +10,7 @@ import { createDynamoClient, type ClientCredentials } from '../dynamodb/client.j
 import type { ReplicaConfig, StaticCredentials } from './config.js';
 
 /** Renew session credentials this long before they expire. */
-const REFRESH_MARGIN_MS = 5 * 60_000;
+export const REFRESH_MARGIN_MS = 5 * 60_000;
 const SESSION_SECONDS = 3600;
 
 /**

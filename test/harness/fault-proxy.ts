@@ -73,6 +73,8 @@ export interface FaultProxy {
   injected(kind?: Fault['kind']): number;
   /** Requests seen, by operation (or METHOD for non-DynamoDB requests). */
   readonly requests: Readonly<Record<string, number>>;
+  /** Requests seen, by the access key id that signed them (SigV4 Authorization header). */
+  readonly signedBy: Readonly<Record<string, number>>;
   /** Refuse connections (closes the listening socket and every open connection). */
   down(): Promise<void>;
   /** Accept connections again on the same port. */
@@ -210,13 +212,14 @@ function writeKeySource(entry: unknown): Record<string, unknown> {
 /** Starts the proxy in front of `upstream` (http://host:port). Stopped after the test file. */
 export async function startFaultProxy(
   upstream: string,
-  options: { seed?: number; rules?: readonly FaultRule[] } = {},
+  options: { seed?: number; rules?: readonly FaultRule[]; asAccessKey?: string } = {},
 ): Promise<FaultProxy> {
   const target = new URL(upstream);
   const random = seededRandom(options.seed ?? 1);
   let rules: readonly FaultRule[] = options.rules ?? [];
   const counts: Record<string, number> = {};
   const requests: Record<string, number> = {};
+  const signedBy: Record<string, number> = {};
   const sockets = new Set<Socket>();
   const fired = new WeakMap<FaultRule, number>();
   let isDown = false;
@@ -231,6 +234,15 @@ export async function startFaultProxy(
     const operation = operationOf(req);
     const label = operation ?? req.method ?? 'UNKNOWN';
     requests[label] = (requests[label] ?? 0) + 1;
+    const signer = /Credential=([^/]+)\//.exec(req.headers.authorization ?? '')?.[1] ?? 'unsigned';
+    signedBy[signer] = (signedBy[signer] ?? 0) + 1;
+    // DynamoDB Local keeps one database per access key and checks no signature: present requests
+    // signed with other keys (assumed-role sessions) as the tests' key, so they reach its tables.
+    if (options.asAccessKey && req.headers.authorization)
+      req.headers.authorization = req.headers.authorization.replace(
+        /Credential=[^/]+\//,
+        `Credential=${options.asAccessKey}/`,
+      );
     const rule = rules.find(
       (r) =>
         matches(r, req, operation) &&
@@ -374,6 +386,7 @@ export async function startFaultProxy(
     },
     counts,
     requests,
+    signedBy,
     injected(kind) {
       if (kind) return counts[kind] ?? 0;
       return (['delay', 'drop', 'status', 'throttle', 'stream-error', 'unprocessed'] as const).reduce(
