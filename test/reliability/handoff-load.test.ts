@@ -61,9 +61,9 @@ for (let rep = 1; rep <= PROFILE.handoffRepetitions; rep++) {
       loc(endpoint, sourceTable),
       loc(endpoint, replicaTable, 'eu-west-1'),
       '--backfill',
-      // Slow enough that the whole copy happens under the load.
+      // Slow enough that the whole copy happens under the load, and that the emulator can take both.
       '--items-per-second',
-      String(Math.max(500, PROFILE.handoffItems / 5)),
+      String(PROFILE.handoffCopyPerSecond),
       '--checkpoint',
       path.join(dir, 'checkpoint.json'),
       '--json',

@@ -16,6 +16,8 @@ export interface ReliabilityProfile {
   readonly handoffRate: number;
   readonly handoffRepetitions: number;
   readonly handoffItems: number;
+  /** Hand-off: the copy's --items-per-second (on 2 cores the emulator cannot also take 300 changes/s at full copy speed). */
+  readonly handoffCopyPerSecond: number;
   /** Backup under faults: changes recorded during the incremental backup. */
   readonly backupChanges: number;
   /** Source stream faults: changes read through expiring iterators and failing GetRecords. */
@@ -34,6 +36,7 @@ const CI: ReliabilityProfile = {
   handoffRate: 100,
   handoffRepetitions: 1,
   handoffItems: 2000,
+  handoffCopyPerSecond: 500,
   backupChanges: 500,
   streamFaultChanges: 1000,
   propertySeeds: 50,
@@ -49,6 +52,7 @@ const FULL: ReliabilityProfile = {
   handoffRate: 300,
   handoffRepetitions: 5,
   handoffItems: 20000,
+  handoffCopyPerSecond: 300,
   backupChanges: 5000,
   streamFaultChanges: 10000,
   propertySeeds: 500,
