@@ -82,15 +82,24 @@ export { jsonLines, spawnCli, waitFor } from '../harness/cli-process.js';
 export async function mixedLoad(
   client: DynamoDBClient,
   table: string,
-  o: { keys: number; total: number; perSecond: number; random: () => number; bigEvery?: number },
+  o: {
+    keys: number;
+    total: number;
+    perSecond: number;
+    random: () => number;
+    bigEvery?: number;
+    /** Counter of the first change (loads run one after another keep their images distinct). */
+    first?: number;
+  },
   stop: { done: boolean } = { done: false },
 ): Promise<number> {
   let n = 0;
   const started = Date.now();
   const worker = async (): Promise<void> => {
     while (!stop.done && n < o.total) {
-      const i = n++;
-      const ahead = i / o.perSecond - (Date.now() - started) / 1000;
+      const local = n++;
+      const i = (o.first ?? 0) + local;
+      const ahead = local / o.perSecond - (Date.now() - started) / 1000;
       if (ahead > 0) await new Promise((r) => setTimeout(r, ahead * 1000));
       const id = { S: `k${Math.floor(o.random() * o.keys)}` };
       const r = o.random();

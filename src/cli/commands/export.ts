@@ -65,19 +65,24 @@ Progress is shown on stderr when it is a terminal; the final count is printed on
             throw error;
           }
         }
-        const sink = await createExportFile(file);
-        // Interrupted (Ctrl-C, kill): remove the temporary file instead of leaving it behind.
+        // Interrupted (Ctrl-C, kill): remove the temporary file instead of leaving it behind. The
+        // handler is in place before the file exists, so no signal can come in between.
+        const opening = createExportFile(file);
         const onSignal = (signal: NodeJS.Signals) => {
-          void sink.abort().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+          void opening
+            .then((sink) => sink.abort())
+            .catch(() => undefined)
+            .finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
         };
         process.once('SIGINT', onSignal);
         process.once('SIGTERM', onSignal);
         try {
+          const sink = await opening;
           const result = await exportTable(client, description, sink.stream, options);
           await sink.commit();
           return result.items;
         } catch (error) {
-          await sink.abort();
+          await opening.then((sink) => sink.abort()).catch(() => undefined);
           throw error;
         } finally {
           process.off('SIGINT', onSignal);
