@@ -43,6 +43,11 @@ import type { ShardCheckpoint } from './checkpoint.js';
 import { applyChanges, type ApplyOptions } from './engine.js';
 
 export const STREAM_RETENTION_MS = 24 * 60 * 60 * 1000;
+/**
+ * Stream creation times are whole seconds from DynamoDB's clock (whole minutes on DynamoDB Local):
+ * records are skipped as older than a backfill's position only this far before it.
+ */
+export const POSITION_TIME_MARGIN_MS = 5 * 60_000;
 /** Above this expected copy time the backfill warns: little room is left for the replay. */
 export const RETENTION_WARNING_MS = 12 * 60 * 60 * 1000;
 
@@ -180,7 +185,11 @@ export class PositionRecorder {
     for (const id of this.closed) shards[id] = { finished: true };
     for (const [id, w] of this.watched) {
       if (w.resolved) shards[id] = w.resolved;
-      else if (w.iterator) iterators.set(id, w.iterator);
+      else if (w.iterator) {
+        iterators.set(id, w.iterator);
+        // No record to resume from: a restart reads the shard from its start, skipping what the copy holds.
+        shards[id] = { skipBefore: this.recordedAt - POSITION_TIME_MARGIN_MS };
+      }
     }
     return { shards, iterators, recordedAt: this.recordedAt };
   }

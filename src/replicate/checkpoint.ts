@@ -20,6 +20,11 @@ export interface ShardCheckpoint {
   readonly finished?: boolean;
   /** Epoch ms: stream creation time of the last applied record (bounds what a gap may have lost). */
   readonly changeTime?: number;
+  /**
+   * Epoch ms, set by a backfill for a shard that had no new record during the copy: records created
+   * before it are in the copy and are not applied again (with a margin for whole-second times).
+   */
+  readonly skipBefore?: number;
 }
 
 export interface CheckpointState {
@@ -46,8 +51,9 @@ export function unappliedSince(state: CheckpointState | undefined): number {
   const all = Object.values(state?.shards ?? {});
   const open = all.filter((c) => !c.finished);
   const candidates = open.length > 0 ? open : all;
-  if (candidates.length === 0 || candidates.some((c) => c.changeTime === undefined)) return 0;
-  return Math.min(...candidates.map((c) => c.changeTime as number));
+  const timeOf = (c: ShardCheckpoint) => c.changeTime ?? c.skipBefore;
+  if (candidates.length === 0 || candidates.some((c) => timeOf(c) === undefined)) return 0;
+  return Math.min(...candidates.map((c) => timeOf(c) as number));
 }
 
 function parseState(text: string, where: string): CheckpointState {

@@ -106,6 +106,25 @@ export interface RunnerSummary extends RunnerStats {
   readonly reason: 'stopped' | 'idle' | 'stream-ended';
 }
 
+/** What a shard's checkpoint carries besides its position. */
+function carried(track: ShardTrack): Pick<ShardCheckpoint, 'changeTime' | 'skipBefore'> {
+  return {
+    ...(track.lastChangeTime !== undefined ? { changeTime: track.lastChangeTime } : {}),
+    ...(track.skipBefore !== undefined ? { skipBefore: track.skipBefore } : {}),
+  };
+}
+
+/**
+ * The changes a backfilled shard still needs: those created from `skipBefore` on. A restart before
+ * the shard's first new record has no sequence number to resume from and reads the shard from its
+ * start; without this, every record older than the copy would be applied again.
+ */
+function afterPosition(track: ShardTrack, changes: readonly Change[]): readonly Change[] {
+  const from = track.skipBefore;
+  if (from === undefined) return changes;
+  return changes.filter((c) => c.approximateCreationTime === undefined || c.approximateCreationTime >= from);
+}
+
 interface ShardTrack {
   readonly info: ShardInfo;
   state: 'waiting' | 'reading' | 'finished';
@@ -113,6 +132,8 @@ interface ShardTrack {
   lastSequenceNumber?: string;
   /** Stream creation time of the last applied record (saved in the checkpoint). */
   lastChangeTime?: number;
+  /** From a backfill: records created before this (ms) are in the copy already; never applied. */
+  skipBefore?: number;
   newestOrigin?: number;
   caughtUp: boolean;
   /** The latest checkpoint save of this shard (saves of one writer complete in order). */
@@ -297,6 +318,9 @@ export class StreamRunner {
         ...(writer.get(info.shardId)?.changeTime !== undefined
           ? { lastChangeTime: writer.get(info.shardId)?.changeTime }
           : {}),
+        ...(writer.get(info.shardId)?.skipBefore !== undefined
+          ? { skipBefore: writer.get(info.shardId)?.skipBefore }
+          : {}),
       });
     }
     writer.prune(listed);
@@ -346,9 +370,20 @@ export class StreamRunner {
         if (page.records.length > 0) {
           this.lastRecordAt = performance.now();
           track.caughtUp = false;
-          const changes = page.records.map((r, i) => changeFromSdkRecord(r, i, shardId));
+          const all = page.records.map((r, i) => changeFromSdkRecord(r, i, shardId));
+          const changes = afterPosition(track, all);
+          this.skipped += all.length - changes.length;
+          if (changes.length === 0) {
+            // Only records the backfill's copy holds: move the checkpoint past them, apply nothing.
+            track.lastSequenceNumber = (all.at(-1) as Change).sequenceNumber;
+            track.commit = (this.writer as CheckpointWriter).commit(shardId, {
+              sequenceNumber: track.lastSequenceNumber,
+              ...carried(track),
+            });
+            track.commit.catch((error: unknown) => (track.commitError ??= error));
+          }
           // Stopped while retrying a failed part: what is durable is checkpointed; stop here.
-          if (!(await limit(() => this.applyBatch(track, changes)))) break;
+          else if (!(await limit(() => this.applyBatch(track, changes)))) break;
         }
         track.caughtUp = page.caughtUp;
         if (page.end) {
@@ -356,7 +391,7 @@ export class StreamRunner {
           await (this.writer as CheckpointWriter).commit(shardId, {
             finished: true,
             ...(track.lastSequenceNumber ? { sequenceNumber: track.lastSequenceNumber } : {}),
-            ...(track.lastChangeTime !== undefined ? { changeTime: track.lastChangeTime } : {}),
+            ...carried(track),
           });
           track.state = 'finished';
           track.caughtUp = true;
@@ -428,7 +463,7 @@ export class StreamRunner {
         // A failed save stops the shard at its next batch instead of being ignored.
         track.commit = writer.commit(track.info.shardId, {
           sequenceNumber: last.sequenceNumber,
-          ...(track.lastChangeTime !== undefined ? { changeTime: track.lastChangeTime } : {}),
+          ...carried(track),
         });
         track.commit.catch((error: unknown) => (track.commitError ??= error));
       }

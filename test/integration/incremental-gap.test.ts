@@ -113,6 +113,37 @@ test('a stream gap is recorded in the change log: moments it hides are refused, 
     refused.stderr,
     /may be missing changes made from .* \(stream records were trimmed before they were logged\)/,
   );
+  // The history of a key lists what was logged and warns that the gap may hide versions.
+  const history = await runCliCapture(['incremental-record-history', `${url}/${source}`, '{"id":"k1"}']);
+  assert.equal(history.code, 0, history.stderr);
+  assert.match(
+    history.stderr,
+    /^warning: changes from .* may be missing from .*\(stream records were trimmed/,
+  );
+  const historyJson = await runCliCapture([
+    'incremental-record-history',
+    `${url}/${source}`,
+    '{"id":"k1"}',
+    '--json',
+  ]);
+  const parsed = JSON.parse(historyJson.stdout) as {
+    versions: { image?: { v?: unknown } }[];
+    gaps: { lossFrom: number }[];
+  };
+  assert.deepEqual(
+    parsed.gaps.map((g) => g.lossFrom),
+    [lossFrom],
+  );
+  // The last logged version is the change before the gap; the one to 200 was lost with it.
+  assert.deepEqual(parsed.versions.at(-1)?.image?.v, { N: '101' }, JSON.stringify(parsed.versions));
+  const before = await runCliCapture([
+    'incremental-record-history',
+    `${url}/${source}`,
+    '{"id":"k1"}',
+    '--until',
+    String(lossFrom - 1),
+  ]);
+  assert.equal(before.stderr, '', 'no warning for a range before the gap');
   const tables = await runCliCapture(['restore', `${url}/${source}`, loc(endpoint, hidden), '--dry-run']);
   assert.match(tables.stderr + tables.stdout, /does not exist|not found/i, 'nothing was created');
 });

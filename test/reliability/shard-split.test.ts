@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -24,7 +24,7 @@ import { generateChanges, streamArn, type Json } from './synthetic-stream.js';
 const OPS = 3600;
 const PER_SECOND = 600;
 
-async function setUp(seed: number) {
+async function setUp(seed: number, startSecond = Math.floor(Date.now() / 1000)) {
   const endpoint = await dynamoEndpoint();
   const client = dynamoClient(endpoint);
   const sourceTable = await createTestTable(client, { stream: 'NEW_AND_OLD_IMAGES' });
@@ -33,7 +33,7 @@ async function setUp(seed: number) {
     keys: 40,
     arn: streamArn(sourceTable),
     prefix: '',
-    startSecond: Math.floor(Date.now() / 1000),
+    startSecond,
     changesPerSecond: PER_SECOND,
   });
   const stream = splitStream(records, sourceTable);
@@ -117,4 +117,29 @@ test('killed while the parent shard is half applied, the runner resumes it befor
   assert.deepEqual(stream.violations, []);
   await assertReplicaIs(client, replicaTable, state);
   t.diagnostic(`${records.length} records; the restart applied ${resumed}`);
+});
+
+test('restarted after a backfill before any new record, the runner skips what the copy holds', async (t) => {
+  // Every record is an hour old: the backfill's copy (here of an empty table) stands for them all.
+  const { client, replicaTable, stream, args, dir } = await setUp(10, Math.floor(Date.now() / 1000) - 3600);
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  stream.start(Infinity);
+  const stoppedOf = async (extra: string[]) => {
+    const out = await spawnCli([...args, ...extra]).output;
+    assert.equal(out.code, 0, out.stderr);
+    return jsonLines(out.stdout).find((l) => l.event === 'stopped');
+  };
+  // Closed shards are history the copy holds; the open ones (A1, B) had no new record: live iterators.
+  assert.equal((await stoppedOf(['--backfill']))?.records, 0);
+  const checkpoint = JSON.parse(await readFile(path.join(dir, 'checkpoint.json'), 'utf8')) as {
+    shards: Record<string, { skipBefore?: number; sequenceNumber?: string }>;
+  };
+  assert.deepEqual(Object.keys(checkpoint.shards).sort(), stream.shardIds.slice().sort());
+  for (const id of ['shardId-0003-a1', 'shardId-0002-b'])
+    assert.equal(typeof checkpoint.shards[id]?.skipBefore, 'number', JSON.stringify(checkpoint));
+  // The restart reads A1 and B from their start (no sequence number to resume from) and applies none.
+  const restarted = await stoppedOf([]);
+  assert.equal(restarted?.records, 0, JSON.stringify(restarted));
+  assert.ok(Number(restarted?.skipped) > 0, JSON.stringify(restarted));
+  assert.equal((await scanAll(client, replicaTable)).length, 0);
 });

@@ -2,6 +2,7 @@ import { toDynamoJson } from '../../core/ddb-json.js';
 import { parseKeyArgument } from '../../core/key-input.js';
 import { UsageError } from '../../core/errors.js';
 import { describeKey, logKeySchema, recordHistory, type ItemVersion } from '../../backup/history.js';
+import { formatTime, listGaps } from '../../backup/point-in-time.js';
 import { writeJson, type Command } from '../command.js';
 import { closing } from '../locations.js';
 import { openBackupStore, STORE_HELP, STORE_OPTIONS } from '../backup-store.js';
@@ -37,7 +38,8 @@ Arguments:
 Options:
   --since TIME   only changes created at or after TIME (ISO 8601 or epoch milliseconds)
   --until TIME   only changes created at or before TIME
-  --json         print {"key","versions":[{time,isoTime,eventName,sequenceNumber,shardId,synthetic,image,oldImage}]}
+  --json         print {"key","versions":[{time,isoTime,eventName,sequenceNumber,shardId,synthetic,image,oldImage}],
+                 "gaps":[{lossFrom,detectedAt,reason}]} (recorded gaps in the range: versions may be missing)
 ${STORE_HELP}
   --debug        print stack traces on errors`,
   options: { since: { type: 'string' }, until: { type: 'string' }, ...STORE_OPTIONS },
@@ -56,10 +58,23 @@ ${STORE_HELP}
         ...(since !== undefined ? { from: since } : {}),
         ...(until !== undefined ? { to: until } : {}),
       });
+      // A recorded gap inside the range may hide versions: say so rather than list them as complete.
+      const gaps = (await listGaps(store)).filter(
+        (g) => g.detectedAt >= (since ?? -Infinity) && g.lossFrom <= (until ?? Infinity),
+      );
       if (args.values.json === true) {
-        writeJson(io, { key: toDynamoJson(key), versions: versions.map(versionJson) });
+        writeJson(io, {
+          key: toDynamoJson(key),
+          versions: versions.map(versionJson),
+          gaps: gaps.map(({ lossFrom, detectedAt, reason }) => ({ lossFrom, detectedAt, reason })),
+        });
         return 0;
       }
+      for (const g of gaps)
+        io.stderr.write(
+          `warning: changes from ${formatTime(g.lossFrom)} until ${formatTime(g.detectedAt)} may be missing ` +
+            `from ${label} (${g.reason})\n`,
+        );
       if (versions.length === 0) io.stdout.write(`no logged change of ${describeKey(key)} in ${label}\n`);
       for (const v of versions) {
         const image = v.image ? JSON.stringify(toDynamoJson(v.image)) : '(deleted)';
