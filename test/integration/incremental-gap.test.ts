@@ -17,31 +17,29 @@ import { STORE_BACKENDS } from '../harness/backup-stores.js';
 import { startFaultProxy } from '../harness/fault-proxy.js';
 import { scanAll } from '../harness/table-items.js';
 import { jsonLines } from '../harness/cli-process.js';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 const loc = (endpoint: string, table: string) => `${endpoint}/${table}`;
 
-test('a stream gap is recorded in the change log: moments it hides are refused, the latest state is exact', async (t) => {
+/** A source with a stream behind the fault proxy, a replica, and a scratch folder. */
+async function setUp(t: { after: (fn: () => Promise<void>) => void }) {
   const endpoint = await dynamoEndpoint();
   const client = dynamoClient(endpoint);
   const proxy = await startFaultProxy(endpoint);
   const source = await createTestTable(client, { stream: 'NEW_AND_OLD_IMAGES' });
   const replica = await createTestTable(client);
-  const { url, store } = await (STORE_BACKENDS[0] as (typeof STORE_BACKENDS)[number]).root();
   const dir = await mkdtemp(path.join(tmpdir(), 'gap-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
-  const put = (id: string, v: number) =>
-    client.send(new PutItemCommand({ TableName: source, Item: { id: { S: id }, v: { N: String(v) } } }));
-  for (let i = 0; i < 30; i++) await put(`k${i}`, i);
-  const run = async (extra: string[]) => {
-    const out = await runCliCapture([
+  /** `replicate` through the proxy, logging to `log`, until idle. */
+  const replicate = (log: string, extra: readonly string[]) =>
+    runCliCapture([
       'replicate',
       loc(proxy.endpoint, source),
       loc(endpoint, replica),
       '--backup',
-      url,
+      log,
       '--checkpoint',
       path.join(dir, 'cp.json'),
       '--stop-when-idle',
@@ -49,6 +47,17 @@ test('a stream gap is recorded in the change log: moments it hides are refused, 
       '--json',
       ...extra,
     ]);
+  return { endpoint, client, proxy, source, replica, dir, replicate };
+}
+
+test('a stream gap is recorded in the change log: moments it hides are refused, the latest state is exact', async (t) => {
+  const { endpoint, client, proxy, source, replicate } = await setUp(t);
+  const { url, store } = await (STORE_BACKENDS[0] as (typeof STORE_BACKENDS)[number]).root();
+  const put = (id: string, v: number) =>
+    client.send(new PutItemCommand({ TableName: source, Item: { id: { S: id }, v: { N: String(v) } } }));
+  for (let i = 0; i < 30; i++) await put(`k${i}`, i);
+  const run = async (extra: string[]) => {
+    const out = await replicate(url, extra);
     assert.equal(out.code, 0, out.stderr);
     return jsonLines(out.stdout);
   };
@@ -146,4 +155,26 @@ test('a stream gap is recorded in the change log: moments it hides are refused, 
   assert.equal(before.stderr, '', 'no warning for a range before the gap');
   const tables = await runCliCapture(['restore', `${url}/${source}`, loc(endpoint, hidden), '--dry-run']);
   assert.match(tables.stderr + tables.stdout, /does not exist|not found/i, 'nothing was created');
+});
+
+test('a gap that cannot be recorded in the change log stops the runner instead of resynchronising', async (t) => {
+  const { client, proxy, source, replica, dir, replicate } = await setUp(t);
+  const logDir = path.join(dir, 'log');
+  // A file where the log's gaps/ folder would go: recording the gap fails (ENOTDIR).
+  await mkdir(path.join(logDir, source), { recursive: true });
+  await writeFile(path.join(logDir, source, 'gaps'), 'not a folder');
+  await client.send(new PutItemCommand({ TableName: source, Item: { id: { S: 'a' }, v: { N: '1' } } }));
+  proxy.setRules([
+    {
+      operation: 'GetRecords',
+      times: 1,
+      fault: { kind: 'stream-error', error: 'TrimmedDataAccessException' },
+    },
+  ]);
+  const out = await replicate(logDir, ['--on-gap', 'resync']);
+  assert.equal(out.code, 2, out.stdout + out.stderr);
+  assert.match(out.stderr, /TrimmedDataAccessException.*Recording the gap in the change log failed too/s);
+  const events = jsonLines(out.stdout).map((e) => e.event);
+  assert.ok(!events.includes('gap') && !events.includes('backfill-start'), `no resync: ${events.join(', ')}`);
+  assert.equal((await scanAll(client, replica)).length, 0, 'nothing replicated');
 });

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import path from 'node:path';
 import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
-import { NotFoundError, UsageError } from '../../core/errors.js';
+import { NotFoundError, ServiceError, UsageError } from '../../core/errors.js';
 import { parseTableLocation } from '../../core/location.js';
 import type { TurnoverFilter } from '../../core/turnover.js';
 import { createDynamoClient, createStreamsClient } from '../../dynamodb/client.js';
@@ -383,11 +383,21 @@ async function recordLogGap(
   log: (event: Readonly<Record<string, unknown>>) => void,
 ): Promise<void> {
   if (!(error instanceof StreamGapError) || !input.logStore) return;
-  const gap = await recordGap(input.logStore, {
-    lossFrom: unappliedSince(await input.store.load()),
-    detectedAt: Date.now(),
-    reason: 'stream records were trimmed before they were logged',
-  });
+  let gap;
+  try {
+    gap = await recordGap(input.logStore, {
+      lossFrom: unappliedSince(await input.store.load()),
+      detectedAt: Date.now(),
+      reason: 'stream records were trimmed before they were logged',
+    });
+  } catch (recordError) {
+    // Not a StreamGapError: no resync may run while the log does not know about the gap.
+    throw new ServiceError(
+      `${error.message} Recording the gap in the change log failed too (${(recordError as Error).message}): ` +
+        'point-in-time restores would not know that changes are missing. Fix the backup location and run again.',
+      { cause: error },
+    );
+  }
   log({ event: 'backup-gap', lossFrom: gap.lossFrom, detectedAt: gap.detectedAt });
 }
 
