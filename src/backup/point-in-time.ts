@@ -9,7 +9,7 @@
  * since shortly before the scan started takes its last logged change, and a key that did not change
  * cannot differ from what the scan read. Hence:
  * - the log covers T from the earliest snapshot's `completedAt` on (an earlier T is refused);
- * - changes are read from the base's `startedAt - CLOCK_MARGIN_MS`: stream creation times are
+ * - changes are read from the base's `startedAt - STREAM_CLOCK_MARGIN_MS`: stream creation times are
  *   truncated to the second and come from DynamoDB's clock, the scan times from ours; re-applying a
  *   change the scan already saw is harmless because only the last change of each key counts;
  * - the log must have been recording when the backfill started (start the backup first);
@@ -24,6 +24,7 @@
  */
 import type { TableDescription } from '@aws-sdk/client-dynamodb';
 import { keyId, keyOf } from '../core/canonical-key.js';
+import { STREAM_CLOCK_MARGIN_MS } from '../core/change.js';
 import { InvalidDataError, NotFoundError, UsageError } from '../core/errors.js';
 import type { Item, KeySchema } from '../core/types.js';
 import { formatStoreLocation, type ObjectStore } from '../storage/object-store.js';
@@ -35,8 +36,6 @@ import type { RestoreSourceDetector } from './restore-source.js';
 export const SNAPSHOTS_FOLDER = 'snapshots';
 export const SNAPSHOT_INFO = 'snapshot.json';
 export const SNAPSHOT_FORMAT = 'dynamodb-replicator/snapshot';
-/** How far before a base snapshot's start changes are re-read (clock skew, whole-second times). */
-export const CLOCK_MARGIN_MS = 5 * 60_000;
 
 /** What `snapshot.json` records about a snapshot in the log. */
 export interface SnapshotInfo {
@@ -204,7 +203,7 @@ export function assertNoGap(gaps: readonly LogGap[], base: SnapshotInfo, at: num
  * re-applying one would put an old image over the newer one the scan read.
  */
 export function changesFrom(base: SnapshotInfo, gaps: readonly LogGap[]): number {
-  let from = base.startedAt - CLOCK_MARGIN_MS;
+  let from = base.startedAt - STREAM_CLOCK_MARGIN_MS;
   for (const gap of gaps) if (gap.detectedAt <= base.startedAt) from = Math.max(from, gap.detectedAt);
   return from;
 }

@@ -1,6 +1,13 @@
 import type { Item, Key } from './types.js';
 
 /** What happened to an item, as DynamoDB Streams names it. */
+
+/**
+ * How far a stream creation time may sit before the moment, on our clock, at which its change
+ * happened: DynamoDB stamps records from its own clock, truncated to the second (to the minute on
+ * DynamoDB Local). Comparisons of stream times with our times allow this much.
+ */
+export const STREAM_CLOCK_MARGIN_MS = 5 * 60_000;
 export type EventName = 'INSERT' | 'MODIFY' | 'REMOVE';
 
 export type StreamViewType = 'KEYS_ONLY' | 'NEW_IMAGE' | 'OLD_IMAGE' | 'NEW_AND_OLD_IMAGES';

@@ -31,7 +31,7 @@ import {
   type GetRecordsCommandOutput,
 } from '@aws-sdk/client-dynamodb-streams';
 import { backoffDelay, sleep, type RetryPolicy } from '../core/backoff.js';
-import type { Change } from '../core/change.js';
+import { STREAM_CLOCK_MARGIN_MS, type Change } from '../core/change.js';
 import { keyId, keyOf } from '../core/canonical-key.js';
 import { ServiceError, UsageError } from '../core/errors.js';
 import { itemSize } from '../core/item-size.js';
@@ -43,11 +43,6 @@ import type { ShardCheckpoint } from './checkpoint.js';
 import { applyChanges, type ApplyOptions } from './engine.js';
 
 export const STREAM_RETENTION_MS = 24 * 60 * 60 * 1000;
-/**
- * Stream creation times are whole seconds from DynamoDB's clock (whole minutes on DynamoDB Local):
- * records are skipped as older than a backfill's position only this far before it.
- */
-export const POSITION_TIME_MARGIN_MS = 5 * 60_000;
 /** Above this expected copy time the backfill warns: little room is left for the replay. */
 export const RETENTION_WARNING_MS = 12 * 60 * 60 * 1000;
 
@@ -188,7 +183,7 @@ export class PositionRecorder {
       else if (w.iterator) {
         iterators.set(id, w.iterator);
         // No record to resume from: a restart reads the shard from its start, skipping what the copy holds.
-        shards[id] = { skipBefore: this.recordedAt - POSITION_TIME_MARGIN_MS };
+        shards[id] = { skipBefore: this.recordedAt - STREAM_CLOCK_MARGIN_MS };
       }
     }
     return { shards, iterators, recordedAt: this.recordedAt };

@@ -117,12 +117,17 @@ function carried(track: ShardTrack): Pick<ShardCheckpoint, 'changeTime' | 'skipB
 /**
  * The changes a backfilled shard still needs: those created from `skipBefore` on. A restart before
  * the shard's first new record has no sequence number to resume from and reads the shard from its
- * start; without this, every record older than the copy would be applied again.
+ * start; without this, every record older than the copy would be applied again. Once one record
+ * passes, the rest of the shard follows it, so the filter (and the checkpoint field) is dropped.
  */
 function afterPosition(track: ShardTrack, changes: readonly Change[]): readonly Change[] {
   const from = track.skipBefore;
   if (from === undefined) return changes;
-  return changes.filter((c) => c.approximateCreationTime === undefined || c.approximateCreationTime >= from);
+  const kept = changes.filter(
+    (c) => c.approximateCreationTime === undefined || c.approximateCreationTime >= from,
+  );
+  if (kept.length > 0) delete track.skipBefore;
+  return kept;
 }
 
 interface ShardTrack {

@@ -2,13 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   assertNoGap,
-  CLOCK_MARGIN_MS,
   changesFrom,
   GAP_FORMAT,
   SNAPSHOT_FORMAT,
   type LogGap,
   type SnapshotInfo,
 } from '../../src/backup/point-in-time.js';
+import { STREAM_CLOCK_MARGIN_MS } from '../../src/core/change.js';
 import { UsageError } from '../../src/core/errors.js';
 import { unappliedSince, type CheckpointState } from '../../src/replicate/checkpoint.js';
 
@@ -47,14 +47,14 @@ test('a moment before the loss is restorable from an old base; one inside it onl
   assert.doesNotThrow(() => assertNoGap([], base(1_000), 60_000, 'log'));
 });
 
-test('changes over a base after a gap start at the gap, not CLOCK_MARGIN_MS before the scan', () => {
-  const start = 50_000 + CLOCK_MARGIN_MS / 2;
+test('changes over a base after a gap start at the gap, not STREAM_CLOCK_MARGIN_MS before the scan', () => {
+  const start = 50_000 + STREAM_CLOCK_MARGIN_MS / 2;
   assert.equal(changesFrom(base(start), [gap]), 50_000);
-  assert.equal(changesFrom(base(start), []), start - CLOCK_MARGIN_MS);
+  assert.equal(changesFrom(base(start), []), start - STREAM_CLOCK_MARGIN_MS);
   // A gap long before the margin, or after the base began, changes nothing.
-  const late = 50_000 + 2 * CLOCK_MARGIN_MS;
-  assert.equal(changesFrom(base(late), [gap]), late - CLOCK_MARGIN_MS);
-  assert.equal(changesFrom(base(1_000), [gap]), 1_000 - CLOCK_MARGIN_MS);
+  const late = 50_000 + 2 * STREAM_CLOCK_MARGIN_MS;
+  assert.equal(changesFrom(base(late), [gap]), late - STREAM_CLOCK_MARGIN_MS);
+  assert.equal(changesFrom(base(1_000), [gap]), 1_000 - STREAM_CLOCK_MARGIN_MS);
 });
 
 test('unappliedSince: the oldest last-applied time of the open shards, 0 when unknown', () => {
