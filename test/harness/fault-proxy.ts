@@ -83,6 +83,11 @@ export interface FaultProxy {
   stop(): Promise<void>;
 }
 
+/** The access key id that signed a request (from its SigV4 Authorization header), or "unsigned". */
+export function signerOf(req: http.IncomingMessage): string {
+  return /Credential=([^/]+)\//.exec(req.headers.authorization ?? '')?.[1] ?? 'unsigned';
+}
+
 /** mulberry32: a small seeded PRNG, uniform in [0, 1). */
 export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
@@ -234,7 +239,7 @@ export async function startFaultProxy(
     const operation = operationOf(req);
     const label = operation ?? req.method ?? 'UNKNOWN';
     requests[label] = (requests[label] ?? 0) + 1;
-    const signer = /Credential=([^/]+)\//.exec(req.headers.authorization ?? '')?.[1] ?? 'unsigned';
+    const signer = signerOf(req);
     signedBy[signer] = (signedBy[signer] ?? 0) + 1;
     // DynamoDB Local keeps one database per access key and checks no signature: present requests
     // signed with other keys (assumed-role sessions) as the tests' key, so they reach its tables.

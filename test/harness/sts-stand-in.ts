@@ -8,6 +8,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after } from 'node:test';
+import { signerOf } from './fault-proxy.js';
 
 export interface AssumeRoleCall {
   readonly roleArn: string;
@@ -42,7 +43,7 @@ export async function startStsStandIn(lifetimeMs: number): Promise<StsStandIn> {
       calls.push({
         roleArn: form.get('RoleArn') ?? '',
         sessionName: form.get('RoleSessionName') ?? '',
-        signedBy: /Credential=([^/]+)\//.exec(req.headers.authorization ?? '')?.[1] ?? 'unsigned',
+        signedBy: signerOf(req),
       });
       const n = calls.length;
       const expiration = new Date(Date.now() + lifetimeMs).toISOString();
