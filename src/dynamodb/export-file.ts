@@ -181,6 +181,9 @@ export async function createExportFile(file: string): Promise<ExportSink> {
       await rename(temp, file);
     },
     async abort() {
+      // A write still in flight fails once the streams are gone; that error concerns a file being
+      // thrown away, and unheard it would crash the process (an interrupted export exits 130).
+      for (const s of [stream, out]) s.on('error', () => {});
       stream.destroy();
       out.destroy();
       await rm(temp, { force: true });
