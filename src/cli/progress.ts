@@ -12,15 +12,21 @@ const REDRAW_MS = 200;
 /**
  * A one-line progress counter on stderr, shown only when stderr is a terminal so that pipes, files
  * and CI logs get nothing but the final report. `total` is an estimate (DynamoDB's ItemCount lags).
+ * Counts are grouped the same way (`1,032`) whatever the machine's locale.
  */
-export function progressReporter(io: CliIO, label: string, total?: number): Progress {
+export function progressReporter(
+  io: CliIO,
+  label: string,
+  total?: number,
+  clock: () => number = () => performance.now(),
+): Progress {
   if (!io.stderr.isTTY) return { update: () => {}, done: () => {} };
-  const started = performance.now();
-  let last = 0;
+  const started = clock();
+  let last = -Infinity;
   let shown = false;
   return {
     update(done) {
-      const now = performance.now();
+      const now = clock();
       if (now - last < REDRAW_MS) return;
       last = now;
       shown = true;

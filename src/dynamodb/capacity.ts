@@ -27,8 +27,10 @@ export interface CapacityBudgetOptions {
    * Buckets start empty, so a job never begins with a burst.
    */
   readonly burstSeconds?: number;
-  /** Clock in milliseconds; tests may inject one. */
+  /** Clock in milliseconds; tests may inject one (with `sleep`) to run on virtual time. */
   readonly now?: () => number;
+  /** How `acquire` waits; defaults to a timer. */
+  readonly sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
 class TokenBucket {
@@ -87,6 +89,7 @@ export class CapacityBudget {
   /** Estimated units per item (writes start at 1: items up to 1 KB) and per item-less request. */
   private unitsPerItem = 1;
   private unitsPerRequest = 0;
+  private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
 
   constructor(readonly options: CapacityBudgetOptions = {}) {
     checkRate('unitsPerSecond', options.unitsPerSecond);
@@ -94,6 +97,7 @@ export class CapacityBudget {
     checkRate('burstSeconds', options.burstSeconds);
     const now = options.now ?? (() => performance.now());
     const burst = options.burstSeconds ?? 1;
+    this.sleep = options.sleep ?? sleep;
     if (options.unitsPerSecond) this.units = new TokenBucket(options.unitsPerSecond, burst, now);
     if (options.itemsPerSecond) this.items = new TokenBucket(options.itemsPerSecond, burst, now);
   }
@@ -109,7 +113,7 @@ export class CapacityBudget {
       const wait = Math.max(this.units?.waitMs() ?? 0, this.items?.waitMs() ?? 0);
       if (wait <= 0) break;
       // Sleep at least 1 ms so float remainders cannot spin the loop.
-      await sleep(Math.max(1, Math.ceil(wait)), signal);
+      await this.sleep(Math.max(1, Math.ceil(wait)), signal);
     }
     this.items?.take(items);
     this.totalItems += items;

@@ -255,7 +255,11 @@ test('progress goes to stderr only when it is a terminal; the final count always
   assert.equal(tty.code, 0, tty.stderr);
   // \r and the ANSI "erase line" sequence redraw the line in place.
   assert.ok(tty.stderr.includes('\r\x1b[Kexport '), JSON.stringify(tty.stderr));
-  assert.match(tty.stderr, /export [^\n]*: \d+ (of ~\d+ )?items \(\d+\/s\)/);
+  // Counts are grouped with commas (1,032) whatever the machine's speed or locale.
+  assert.match(
+    tty.stderr,
+    /export [^\n]*: \d{1,3}(,\d{3})* (of ~\d{1,3}(,\d{3})* )?items \(\d{1,3}(,\d{3})*\/s\)/,
+  );
   assert.match(tty.stderr, new RegExp(`exported ${items.length} items from `));
   await rm(dir, { recursive: true });
 });

@@ -1,37 +1,40 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { sleep } from '../../src/core/backoff.js';
 import { UsageError } from '../../src/core/errors.js';
-import { CapacityBudget } from '../../src/dynamodb/capacity.js';
+import { CapacityBudget, type CapacityBudgetOptions } from '../../src/dynamodb/capacity.js';
+import { virtualClock } from '../harness/virtual-clock.js';
 
-/** `workers` concurrent "requests" of `items` items costing `unitsPerItem` each, for `ms`. */
+/**
+ * `workers` concurrent "requests" of `items` items costing `unitsPerItem` each, each taking 3 ms,
+ * for `ms` of virtual time: the rate depends on the budget alone, not on the machine's speed.
+ */
 async function simulate(
-  budget: CapacityBudget,
+  limits: CapacityBudgetOptions,
   workers: number,
   items: number,
   unitsPerItem: number,
   ms: number,
 ) {
-  const started = performance.now();
+  const clock = virtualClock();
+  const budget = new CapacityBudget({ ...limits, now: clock.now, sleep: clock.sleep });
   let units = 0;
   await Promise.all(
     Array.from({ length: workers }, async () => {
-      while (performance.now() - started < ms) {
+      while (clock.now() < ms) {
         await budget.acquire(items);
-        await sleep(3);
+        await clock.sleep(3);
         budget.record(items * unitsPerItem);
         units += items * unitsPerItem;
       }
     }),
   );
-  return { units, seconds: (performance.now() - started) / 1000 };
+  return { budget, units, seconds: clock.now() / 1000 };
 }
 
 test('concurrent requests stay within 10% of a units budget, whatever each request costs', async () => {
   for (const unitsPerItem of [1, 4, 0.5]) {
-    // Far below what 8 workers can do even on a loaded machine, so only the budget limits them.
-    const budget = new CapacityBudget({ unitsPerSecond: 1000 });
-    const { units, seconds } = await simulate(budget, 8, 25, unitsPerItem, 2000);
+    // 8 workers of 3 ms requests could do far more, so only the budget limits them.
+    const { budget, units, seconds } = await simulate({ unitsPerSecond: 1000 }, 8, 25, unitsPerItem, 20_000);
     const rate = units / seconds;
     assert.ok(rate > 900 && rate < 1100, `${unitsPerItem} units/item: ${rate.toFixed(0)} units/s`);
     assert.equal(budget.consumed.units, units);
@@ -39,10 +42,14 @@ test('concurrent requests stay within 10% of a units budget, whatever each reque
 });
 
 test('an items budget paces acquire by item count', async () => {
-  const budget = new CapacityBudget({ itemsPerSecond: 500 });
-  const { units, seconds } = await simulate(budget, 8, 20, 1, 2000);
+  const { units, seconds } = await simulate({ itemsPerSecond: 500 }, 8, 20, 1, 20_000);
   const rate = units / seconds;
   assert.ok(rate > 450 && rate < 550, `${rate.toFixed(0)} items/s`);
+});
+
+test("without a budget the same workers run far faster: the pacing above is the budget's", async () => {
+  const { units, seconds } = await simulate({}, 8, 25, 1, 2_000);
+  assert.ok(units / seconds > 50_000, `${(units / seconds).toFixed(0)} units/s`);
 });
 
 test('an unlimited budget never waits; bad rates are usage errors; acquire honours abort', async () => {
