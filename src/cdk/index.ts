@@ -1,6 +1,36 @@
-// Public entry point `dynamodb-replicator/cdk`: the CDK construct (needs aws-cdk-lib and constructs,
-// optional peer dependencies of this package).
-export { DynamoDbReplicator, REPLICATOR_RUNTIME } from './replicator.js';
+// Public entry point `dynamodb-replicator/cdk`: the CDK construct. aws-cdk-lib and constructs are
+// optional peer dependencies, so they are checked before the construct's module (which imports
+// them statically) is loaded: a missing one is a message saying what to install, not a resolver error.
+import { createRequire } from 'node:module';
+import { UsageError } from '../core/errors.js';
+
+const PEERS = ['aws-cdk-lib', 'constructs'] as const;
+
+function missingPeers(): string[] {
+  const require = createRequire(import.meta.url);
+  return PEERS.filter((name) => {
+    try {
+      require.resolve(name);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+}
+
+const missing = missingPeers();
+if (missing.length > 0) {
+  throw new UsageError(
+    `dynamodb-replicator/cdk needs ${missing.join(' and ')}, not installed here: ` +
+      `npm install aws-cdk-lib constructs`,
+  );
+}
+
+const construct = await import('./replicator.js');
+
+export const DynamoDbReplicator = construct.DynamoDbReplicator;
+export type DynamoDbReplicator = InstanceType<typeof construct.DynamoDbReplicator>;
+export const REPLICATOR_RUNTIME = construct.REPLICATOR_RUNTIME;
 export type {
   DynamoDbReplicatorProps,
   IncrementalBackupProps,

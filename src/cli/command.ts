@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { Readable, Writable } from 'node:stream';
+import { closestName } from '../core/closest.js';
 import { UsageError } from '../core/errors.js';
 
 export interface CliIO {
@@ -50,7 +51,8 @@ export function parseCommandArgs(command: Command, argv: string[]): ParsedArgs {
       strict: true,
     }) as ParsedArgs;
   } catch (error) {
-    throw new UsageError(`${command.name}: ${(error as Error).message.replace(/\. To specify.*$/s, '')}`);
+    const message = (error as Error).message.replace(/\. To specify.*$/s, '');
+    throw new UsageError(`${command.name}: ${message}${flagHint(command, message)}`);
   }
   if (parsed.values.help) return parsed;
   const [min, max] = command.positionals;
@@ -62,6 +64,14 @@ export function parseCommandArgs(command: Command, argv: string[]): ParsedArgs {
     );
   }
   return parsed;
+}
+
+/** ` (did you mean --x?)` for an unknown option close to one the command has. */
+function flagHint(command: Command, message: string): string {
+  const unknown = /^Unknown option '--([^']+)'/.exec(message)?.[1];
+  if (unknown === undefined) return '';
+  const near = closestName(unknown, Object.keys({ ...COMMON_OPTIONS, ...command.options }));
+  return near ? ` (did you mean --${near}?)` : '';
 }
 
 export function usageLine(command: Command): string {

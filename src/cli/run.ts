@@ -1,8 +1,18 @@
+import { readFileSync } from 'node:fs';
 import { ReplicatorError } from '../core/errors.js';
+import { closestName } from '../core/closest.js';
 import { parseCommandArgs, type CliIO, type Command } from './command.js';
 import { COMMANDS } from './commands/index.js';
 
 const BIN = 'dynamodb-replicator';
+
+/** The package's version, read from its package.json (two folders up from src/cli or dist/cli). */
+export function packageVersion(): string {
+  const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version?: unknown;
+  };
+  return String(manifest.version);
+}
 
 export function globalHelp(commands: readonly Command[] = COMMANDS): string {
   const width = Math.max(0, ...commands.map((c) => c.name.length));
@@ -12,7 +22,8 @@ export function globalHelp(commands: readonly Command[] = COMMANDS): string {
     'Commands:',
     ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
-    `Run \`${BIN} <command> --help\` for a command's arguments and options.`,
+    `Run \`${BIN} help <command>\` (or \`${BIN} <command> --help\`) for a command's arguments and options.`,
+    `\`${BIN} --version\` prints the version.`,
     'Exit codes: 0 ok, 1 differences found, 2 error.',
     '',
   ].join('\n');
@@ -38,17 +49,23 @@ export async function runCli(
   commands: readonly Command[] = COMMANDS,
 ): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === 'help' && rest.length > 0) return runCli([rest[0] as string, '--help'], io, commands);
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     (name === undefined ? io.stderr : io.stdout).write(globalHelp(commands));
     return name === undefined ? 2 : 0;
   }
-  if (name === '--version') {
-    io.stdout.write('dynamodb-replicator\n');
+  if (name === '--version' || name === '-V') {
+    io.stdout.write(`${BIN} ${packageVersion()}\n`);
     return 0;
   }
   const command = commands.find((c) => c.name === name);
   if (!command) {
-    io.stderr.write(`error: unknown command "${name}"\n\n${globalHelp(commands)}`);
+    const near = closestName(
+      name,
+      commands.map((c) => c.name),
+    );
+    const hint = near ? ` (did you mean "${near}"?)` : '';
+    io.stderr.write(`error: unknown command "${name}"${hint}\n\n${globalHelp(commands)}`);
     return 2;
   }
   const debug = rest.includes('--debug');

@@ -6,8 +6,8 @@
  * changes under a deployed function without notice, while the bundle runs the exact SDK versions
  * this package is tested with (and pinned in its lockfile).
  *
- * Where bundles come from: an installed package carries pre-built zips in `dist/bundles/` (made by
- * `npm run build`, so users need no esbuild); running from the TypeScript sources (development,
+ * Where bundles come from: an installed package carries pre-built `dist/bundles/<handler>/index.mjs`
+ * (made by `npm run build`, so users need no esbuild) and zips them on first use; running from the TypeScript sources (development,
  * tests), the bundles are built once per process with esbuild into a temporary folder. Everything is
  * synchronous because CDK constructs are built synchronously.
  */
@@ -142,16 +142,20 @@ export function buildLambdaBundles(
   return handlers.map((h) => bundleFromSources(h, outDir));
 }
 
+const built = new Map<LambdaHandlerName, LambdaBundle>();
+let scratch: string | undefined;
+
+/**
+ * The pre-built bundle of an installed package. The package ships each bundle once, as `index.mjs`;
+ * its zip is made here on first use (reproducible bytes, so CDK asset hashes stay stable).
+ */
 function prebuilt(handler: LambdaHandlerName): LambdaBundle | undefined {
   if (ext !== '.js') return undefined;
   const dir = path.join(PREBUILT, handler);
-  const zip = path.join(PREBUILT, `${handler}.zip`);
-  if (!existsSync(path.join(dir, BUNDLE_FILE)) || !existsSync(zip)) return undefined;
-  return { handler, lambdaHandler: `index.${handler}`, dir, zip };
+  if (!existsSync(path.join(dir, BUNDLE_FILE))) return undefined;
+  scratch ??= bundleScratchDir('bundles');
+  return writeZip(handler, dir, path.join(scratch, `${handler}.zip`));
 }
-
-const built = new Map<LambdaHandlerName, LambdaBundle>();
-let scratch: string | undefined;
 
 /** A temporary folder for this process's builds, removed when the process exits. */
 export function bundleScratchDir(name: string): string {
@@ -165,10 +169,11 @@ export function bundleScratchDir(name: string): string {
  * process from the sources.
  */
 export function lambdaBundle(handler: LambdaHandlerName): LambdaBundle {
-  const known = built.get(handler) ?? prebuilt(handler);
-  if (known) return known;
-  scratch ??= bundleScratchDir('bundles');
-  const bundle = bundleFromSources(handler, scratch);
+  let bundle = built.get(handler) ?? prebuilt(handler);
+  if (!bundle) {
+    scratch ??= bundleScratchDir('bundles');
+    bundle = bundleFromSources(handler, scratch);
+  }
   built.set(handler, bundle);
   return bundle;
 }

@@ -17,7 +17,12 @@ import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynam
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import type { ServiceLocation, TableLocation } from '../core/location.js';
-import { LOCAL_CREDENTIALS } from '../embedded/dynamodb-local.js';
+
+/**
+ * The fixed pair every local component (DynamoDB Local, the embedded demo, the tests) uses when
+ * nothing else is configured: DynamoDB Local keeps one database per access key and region.
+ */
+export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
 
 /** Credentials or a credentials provider, as the SDK clients accept them. */
 export type ClientCredentials = NonNullable<DynamoDBClientConfig['credentials']>;

@@ -4,8 +4,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { ReplicatorError } from '../core/errors.js';
 
-/** Credentials every local component uses: DynamoDB Local keeps one database per access key + region. */
-export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
+export { LOCAL_CREDENTIALS } from '../dynamodb/client.js';
 
 export class JavaMissingError extends ReplicatorError {}
 
