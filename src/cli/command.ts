@@ -24,6 +24,8 @@ export interface Command {
   /** Full help text printed by `--help`: usage line, arguments, options. */
   readonly help: string;
   readonly options: Options;
+  /** For commands with no result to report as JSON: why `--json` is refused (rather than ignored). */
+  readonly noJson?: string;
   /** Positional arguments: [min, max]; max Infinity for variadic. */
   readonly positionals: readonly [number, number];
   run(args: ParsedArgs, io: CliIO): Promise<number>;
@@ -55,6 +57,9 @@ export function parseCommandArgs(command: Command, argv: string[]): ParsedArgs {
     throw new UsageError(`${command.name}: ${message}${flagHint(command, message)}`);
   }
   if (parsed.values.help) return parsed;
+  if (command.noJson !== undefined && parsed.values.json) {
+    throw new UsageError(`${command.name} has no --json: ${command.noJson}`);
+  }
   const [min, max] = command.positionals;
   const n = parsed.positionals.length;
   if (n < min || n > max) {

@@ -121,7 +121,7 @@ test('copy of 20,000 items with a write budget stays within 10% of the budget', 
   t.diagnostic(
     `consumed ${summary.consumedWriteUnits} WCU in ${summary.seconds.toFixed(1)} s: ${rate.toFixed(0)} WCU/s`,
   );
-  const copied = await runCliCapture(['scan', `${endpoint}/${target}`, '--segments', '4']);
+  const copied = await runCliCapture(['scan', `${endpoint}/${target}`, '--parallel', '4']);
   assert.equal(copied.stdout.split('\n').filter((l) => l !== '').length, 20_000);
   client.destroy();
 });

@@ -205,14 +205,22 @@ test('tables, describe, scan: bad locations, missing tables and bad options', as
   assertUserError(await runCliCapture(['scan', `${endpoint}/${uniqueName('missing')}`]), /was not found/);
   assertUserError(
     await runCliCapture(['scan', `${endpoint}/tbl`, '--segment', '1']),
-    /--segment and --total-segments/,
+    /--segment and --segments must be given together/,
   );
   assertUserError(
-    await runCliCapture(['scan', `${endpoint}/tbl`, '--segment', '3', '--total-segments', '3']),
-    /--segment must be less than --total-segments/,
+    await runCliCapture(['scan', `${endpoint}/tbl`, '--segment', '3', '--segments', '3']),
+    /--segment must be less than --segments \(3\), got 3/,
   );
   assertUserError(
-    await runCliCapture(['scan', `${endpoint}/tbl`, '--segments', 'x']),
-    /--segments must be a whole number/,
+    await runCliCapture(['scan', `${endpoint}/tbl`, '--parallel', 'x']),
+    /--parallel must be a whole number/,
+  );
+  assertUserError(
+    await runCliCapture(['scan', `${endpoint}/tbl`, '--json']),
+    /scan has no --json: its output/,
+  );
+  assertUserError(
+    await runCliCapture(['template', '--source-stream-arn', 'x', '--json']),
+    /template has no --json: the template itself is JSON/,
   );
 });

@@ -62,7 +62,7 @@ test('scan prints every item as DynamoDB JSON; --segment shares are disjoint and
       .filter((l) => l !== '')
       .map((l, i) => fromDynamoJson(JSON.parse(l), `line ${i + 1}`));
 
-  const all = await runCliCapture(['scan', `${endpoint}/${table}`, '--segments', '3']);
+  const all = await runCliCapture(['scan', `${endpoint}/${table}`, '--parallel', '3']);
   assert.equal(all.code, 0, all.stderr);
   const scanned = byId(parse(all.stdout));
   const truth = byId(await scanAll(client, table));
@@ -71,15 +71,39 @@ test('scan prints every item as DynamoDB JSON; --segment shares are disjoint and
 
   const shares = await Promise.all(
     [0, 1, 2].map((s) =>
-      runCliCapture(['scan', `${endpoint}/${table}`, '--segment', String(s), '--total-segments', '3']),
+      runCliCapture(['scan', `${endpoint}/${table}`, '--segment', String(s), '--segments', '3']),
     ),
   );
   const ids = shares.flatMap((r) => {
-    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual([r.code, r.stderr], [0, '']);
     return parse(r.stdout).map((item) => (item.id as { S: string }).S);
   });
   assert.equal(ids.length, 120);
   assert.equal(new Set(ids).size, 120);
+  assert.ok(
+    shares.every((r) => r.stdout.split('\n').length - 1 < 120),
+    'each share holds part of the table',
+  );
+
+  // The older spellings work for one release, with a line on stderr saying what to write instead.
+  const old = await runCliCapture([
+    'scan',
+    `${endpoint}/${table}`,
+    '--segment',
+    '0',
+    '--total-segments',
+    '3',
+  ]);
+  assert.equal(old.code, 0);
+  assert.equal(old.stdout, shares[0]?.stdout);
+  assert.equal(
+    old.stderr,
+    'warning: scan --total-segments is deprecated; use --segments (as in diff-tables)\n',
+  );
+  const oldParallel = await runCliCapture(['scan', `${endpoint}/${table}`, '--segments', '3']);
+  assert.equal(oldParallel.code, 0);
+  assert.equal(byId(parse(oldParallel.stdout)).size, 120);
+  assert.match(oldParallel.stderr, /^warning: scan --segments N without --segment means --parallel N/);
   client.destroy();
 });
 

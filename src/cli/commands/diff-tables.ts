@@ -6,6 +6,7 @@ import { toDynamoJson } from '../../core/ddb-json.js';
 import { CapacityBudget } from '../../dynamodb/capacity.js';
 import { writeText } from '../../dynamodb/export-file.js';
 import { assertSameKeySchema, describeTable, type TableInfo } from '../../dynamodb/tables.js';
+import { segmentShareOption } from '../segments.js';
 import { backfill, diffTables, type Discrepancy, type Share } from '../../diff/diff-tables.js';
 import { diffSummary, formatDiffSummary, reportLine } from '../../diff/report.js';
 import { tableSide, tableTarget, type DiffSide, type RepairTarget } from '../../diff/side.js';
@@ -68,23 +69,15 @@ export function targetOf(t: OpenPair['replica']): RepairTarget {
   return tableTarget(t.client, t.table, { label: t.label, keySchema: t.info.keySchema });
 }
 
-/** --segment and --segments go together (the old tool's names); undefined scans the whole table. */
+/** This process's share of the diff (`--segment I --segments N`); undefined compares whole tables. */
 function shareOption(args: ParsedArgs): Share | undefined {
-  const segments = intOption(args, 'segments', undefined, { min: 1, max: 1_000_000 });
-  const segment = intOption(args, 'segment', undefined, { min: 0 });
-  if (segment === undefined && segments === undefined) return undefined;
-  if (segment === undefined || segments === undefined) {
-    throw new UsageError('--segment and --segments must be given together');
-  }
-  if (segment >= segments) {
-    throw new UsageError(`--segment must be less than --segments (${segments}), got ${segment}`);
-  }
-  if (args.values.parallel !== undefined) {
+  const share = segmentShareOption(args);
+  if (share && args.values.parallel !== undefined) {
     throw new UsageError(
       '--parallel cannot be combined with --segment/--segments: each process scans exactly its one segment; use more segments (processes) instead',
     );
   }
-  return { segment, segments };
+  return share;
 }
 
 /** One read budget per table (each table has its own capacity), from --read-budget and --items-per-second. */

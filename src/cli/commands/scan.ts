@@ -1,5 +1,6 @@
 import { UsageError } from '../../core/errors.js';
-import { intOption, type Command, type ParsedArgs } from '../command.js';
+import { intOption, type CliIO, type Command, type ParsedArgs } from '../command.js';
+import { segmentShareOption, type SegmentShare } from '../segments.js';
 import { closing, openTable } from '../locations.js';
 import { progressReporter } from '../progress.js';
 import { describeTable } from '../../dynamodb/tables.js';
@@ -10,7 +11,8 @@ import { parallelScanPages } from '../../dynamodb/scan.js';
 export const scanCommand: Command = {
   name: 'scan',
   summary: 'Print every item of a table as NDJSON (DynamoDB JSON)',
-  help: `Usage: dynamodb-replicator scan <location> [--segments N] [--segment I --total-segments N]
+  noJson: 'its output is already one JSON item per line',
+  help: `Usage: dynamodb-replicator scan <location> [--parallel K] [--segment I --segments N] [--consistent-read]
 
 Prints one item per line in DynamoDB JSON (numbers as exact strings, binary as base64).
 
@@ -18,21 +20,21 @@ Arguments:
   location  region/table, host:port/table or http(s)://host:port/table[?region=r]
 
 Options:
-  --segments N          scan N segments concurrently in this process (default 1)
-  --segment I           scan only segment I (0-based) of --total-segments, e.g. to split the
-  --total-segments N    work over several processes or machines
+  --parallel K          scan segments read concurrently by this process (default 1)
+  --segment I           scan only share I (0-based) of --segments N, to split the scan over several
+  --segments N          processes or machines (as in diff-tables and backup-table)
   --consistent-read     strongly consistent reads
   --debug               print stack traces on errors`,
   options: {
-    segments: { type: 'string' },
+    parallel: { type: 'string' },
     segment: { type: 'string' },
+    segments: { type: 'string' },
     'total-segments': { type: 'string' },
     'consistent-read': { type: 'boolean' },
   },
   positionals: [1, 1],
   async run(args, io) {
-    const segments = intOption(args, 'segments', 1, { min: 1, max: 1_000_000 }) as number;
-    const share = segmentShare(args);
+    const { parallel, share } = scanScope(args, io);
     const { client, table, label } = openTable(args.positionals[0] as string);
     const progress = progressReporter(io, `scan ${label}`);
     let items = 0;
@@ -40,8 +42,8 @@ Options:
       await describeTable(client, table); // a missing table is a clear error before any output
       for await (const page of parallelScanPages(client, {
         table,
-        segments,
-        ...share,
+        segments: parallel,
+        ...(share ? { segment: share.segment, totalSegments: share.segments } : {}),
         consistentRead: args.values['consistent-read'] === true,
       })) {
         if (page.length === 0) continue;
@@ -61,16 +63,27 @@ Options:
   },
 };
 
-/** --segment and --total-segments go together, and the segment must be one of the total. */
-export function segmentShare(args: ParsedArgs): { segment?: number; totalSegments?: number } {
-  const total = intOption(args, 'total-segments', undefined, { min: 1, max: 1_000_000 });
-  const segment = intOption(args, 'segment', undefined, { min: 0 });
-  if (segment === undefined && total === undefined) return {};
-  if (segment === undefined || total === undefined) {
-    throw new UsageError('--segment and --total-segments must be given together');
+/**
+ * Concurrency and share of a scan. Two older spellings still work for one release, each with a line
+ * on stderr: `--total-segments N` (now `--segments N`), and `--segments N` without `--segment` (it
+ * meant concurrency here, which is `--parallel` everywhere else).
+ */
+function scanScope(args: ParsedArgs, io: CliIO): { parallel: number; share?: SegmentShare } {
+  const values = { ...args.values };
+  if (values['total-segments'] !== undefined) {
+    if (values.segments !== undefined) throw new UsageError('give --segments, not also --total-segments');
+    io.stderr.write('warning: scan --total-segments is deprecated; use --segments (as in diff-tables)\n');
+    values.segments = values['total-segments'];
+  } else if (values.segments !== undefined && values.segment === undefined && values.parallel === undefined) {
+    io.stderr.write(
+      'warning: scan --segments N without --segment means --parallel N, a spelling that is deprecated; ' +
+        '--segments is the total of a --segment split, as in diff-tables and backup-table\n',
+    );
+    values.parallel = values.segments;
+    delete values.segments;
   }
-  if (segment >= total) {
-    throw new UsageError(`--segment must be less than --total-segments (${total}), got ${segment}`);
-  }
-  return { segment, totalSegments: total };
+  const scoped = { ...args, values };
+  const parallel = intOption(scoped, 'parallel', 1, { min: 1, max: 1_000_000 }) as number;
+  const share = segmentShareOption(scoped);
+  return share ? { parallel, share } : { parallel };
 }

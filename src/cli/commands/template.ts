@@ -123,6 +123,7 @@ async function loadTemplateModule(): Promise<typeof TemplateModule> {
 
 export const templateCommand: Command = {
   name: 'template',
+  noJson: 'the template itself is JSON (or YAML with --format yaml)',
   summary: 'Print a CloudFormation template deploying replication (and backup) of a table',
   help: HELP,
   options: {
