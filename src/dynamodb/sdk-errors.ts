@@ -56,10 +56,16 @@ export function isAbortError(error: unknown): boolean {
   return errorName(error) === 'AbortError';
 }
 
+/** ` on table "t" at L`, ` on table "t"`, ` at L` or nothing: what follows the action's name. */
 function where(context: ErrorContext): string {
-  const table = context.table ? ` table "${context.table}"` : '';
+  const table = context.table ? ` on table "${context.table}"` : '';
   const location = context.location ? ` at ${context.location}` : '';
   return `${table}${location}`;
+}
+
+/** A message to embed in a sentence: without its own final period. */
+function clause(message: string): string {
+  return message.replace(/\.+$/, '');
 }
 
 /**
@@ -73,7 +79,7 @@ function where(context: ErrorContext): string {
 export function translateSdkError(error: unknown, context: ErrorContext): Error {
   if (error instanceof ReplicatorError || isAbortError(error)) return error as Error;
   const name = errorName(error) ?? 'Error';
-  const message = errorMessage(error);
+  const message = clause(errorMessage(error));
   if (name === 'ResourceNotFoundException') {
     const what = context.table ? `Table "${context.table}"` : 'The requested resource';
     const location = context.location ? ` at ${context.location}` : '';
@@ -90,19 +96,19 @@ export function translateSdkError(error: unknown, context: ErrorContext): Error 
     );
   }
   if (name === 'ValidationException' || name === 'SerializationException') {
-    return new InvalidDataError(`DynamoDB rejected ${context.action} on${where(context)}: ${message}`, {
+    return new InvalidDataError(`DynamoDB rejected ${context.action}${where(context)}: ${message}`, {
       cause: error,
     });
   }
   if (CREDENTIALS.has(name)) {
     return new ConfigError(
-      `No usable AWS credentials for ${context.action} on${where(context)}: ${message}. ` +
+      `No usable AWS credentials for ${context.action}${where(context)}: ${message}. ` +
         'Provide credentials through the AWS SDK default chain (AWS_ACCESS_KEY_ID and ' +
         'AWS_SECRET_ACCESS_KEY, AWS_PROFILE with ~/.aws/credentials, SSO, or an instance/task role).',
       { cause: error },
     );
   }
-  return new ServiceError(`DynamoDB ${context.action} on${where(context)} failed: ${name}: ${message}`, {
+  return new ServiceError(`DynamoDB ${context.action}${where(context)} failed: ${name}: ${message}`, {
     cause: error,
   });
 }

@@ -111,6 +111,28 @@ test('other SDK errors become ServiceErrors that keep the cause', () => {
     'DynamoDB Scan on table "t1" at region eu-west-1 failed: InternalServerError: We encountered an internal error',
   );
   assert.equal(error.cause, cause);
+  // With no table: "ListTables at <where>", and a message's own final period is not doubled.
+  const untabled = translateSdkError(
+    Object.assign(new Error('Try again later.'), { name: 'InternalServerError' }),
+    {
+      action: 'ListTables',
+      location: 'http://127.0.0.1:8000 (region us-east-1)',
+    },
+  );
+  assert.equal(
+    untabled.message,
+    'DynamoDB ListTables at http://127.0.0.1:8000 (region us-east-1) failed: InternalServerError: Try again later',
+  );
+  const credentials = translateSdkError(
+    Object.assign(new Error('The security token included in the request is invalid.'), {
+      name: 'UnrecognizedClientException',
+    }),
+    { action: 'ListTables', location: 'region eu-west-1' },
+  );
+  assert.match(
+    credentials.message,
+    /^No usable AWS credentials for ListTables at region eu-west-1: The security token included in the request is invalid\. Provide/,
+  );
   const already = new InvalidDataError('mine');
   assert.equal(translateSdkError(already, { action: 'Scan' }), already);
 });
