@@ -1,14 +1,16 @@
 /**
  * Compares a primary and a replica and optionally repairs the replica.
  *
+ * The phases (methods of DiffRun, in this order, overlapping where they can):
  * 1. Scan: segment s of the primary and segment s of the replica are read side by side, a page from
  *    each at a time, for every segment at once. Each item is reduced to (canonical key, fingerprint)
  *    and fed to a KeyJoin, which pairs the two sides in bounded memory (spilling to disk if needed).
- * 2. Re-read: only keys the join could not match (one side only, or different fingerprints) are read
+ * 2. Join: when the scans end, the keys still waiting in the join (one side only) come out.
+ * 3. Recheck: only keys the join could not match (one side only, or different fingerprints) are read
  *    again from both sides with strongly consistent BatchGetItem, and judged with `itemsEqual`.
- * 3. Settle (optional): a confirmed difference is read again after `settleMs`, so a change still on
+ * 4. Settle (optional): a confirmed difference is read again after `settleMs`, so a change still on
  *    its way through replication is not reported as drift.
- * 4. Report and repair: each differing key is reported once with its kind; with a repair target, the
+ * 5. Report and repair: each differing key is reported once with its kind; with a repair target, the
  *    primary's image is put (missing, different) or the key deleted (extraneous) through the
  *    never-drop writer, fed through a bounded channel so a slow writer slows the scans.
  *
@@ -22,7 +24,7 @@ import { canonicalKey, keyOf } from '../core/canonical-key.js';
 import { fromDynamoJson } from '../core/ddb-json.js';
 import { itemsEqual } from '../core/equality.js';
 import { UsageError } from '../core/errors.js';
-import type { Item, Key } from '../core/types.js';
+import type { Item, Key, KeySchema } from '../core/types.js';
 import { sleep } from '../core/backoff.js';
 import { assertSameKeySchema } from '../dynamodb/tables.js';
 import { PageChannel } from '../dynamodb/page-channel.js';
@@ -160,178 +162,161 @@ export function classify(primary: Item | undefined, replica: Item | undefined): 
   return itemsEqual(primary, replica) ? undefined : 'different';
 }
 
+/**
+ * Compares `primary` with `replica` (and repairs the replica when `options.repair` is given); see the
+ * phases at the top of this file.
+ */
 export async function diffTables(
   primary: DiffSide,
   replica: DiffSide,
   options: DiffTablesOptions = {},
 ): Promise<DiffTablesResult> {
-  assertSameKeySchema(primary.keySchema, replica.keySchema, [primary.label, replica.label]);
-  const { segments, totalSegments } = segmentsToScan(options);
-  const readPrimary = lookupOf(primary);
-  const readReplica = replica.getItems?.bind(replica);
-  if (replica.segmented === false && options.share) {
-    throw new UsageError(
-      `${replica.label} cannot be split into shares (--segment/--segments); compare it in one run (--parallel)`,
+  return new DiffRun(primary, replica, options).run();
+}
+
+/** One diff: the state the phases share (counters, the join, the batchers, the repair writer). */
+class DiffRun {
+  private readonly schema: KeySchema;
+  private readonly segments: readonly number[];
+  private readonly totalSegments: number;
+  private readonly readPrimary: NonNullable<DiffSide['getItems']>;
+  private readonly readReplica: DiffSide['getItems'];
+  private readonly sharded: boolean;
+  private readonly settleMs: number;
+  private readonly started = performance.now();
+  private readonly abort = new AbortController();
+  private readonly signal: AbortSignal;
+
+  private readonly counts: DiscrepancyCounts = { missing: 0, different: 0, extraneous: 0, total: 0 };
+  private readonly scanned = { primary: 0, replica: 0 };
+  private rechecked = 0;
+  private settled = 0;
+  private repairedSoFar = 0;
+
+  private readonly join: KeyJoin;
+  private readonly recheckBatcher: Batcher<Pending>;
+  /** Settle batches mostly sleep until they are due, so many may wait at once. */
+  private readonly settleBatcher: Batcher<Pending>;
+  /** Repairs: a bounded channel drained by the never-drop writer, running alongside everything else. */
+  private readonly repairs: PageChannel<WriteRequest> | undefined;
+  private readonly repairDone: Promise<{ written: number; retries: number }> | undefined;
+
+  constructor(
+    private readonly primary: DiffSide,
+    private readonly replica: DiffSide,
+    private readonly options: DiffTablesOptions,
+  ) {
+    assertSameKeySchema(primary.keySchema, replica.keySchema, [primary.label, replica.label]);
+    ({ segments: this.segments, totalSegments: this.totalSegments } = segmentsToScan(options));
+    this.readPrimary = lookupOf(primary);
+    this.readReplica = replica.getItems?.bind(replica);
+    if (replica.segmented === false && options.share) {
+      throw new UsageError(
+        `${replica.label} cannot be split into shares (--segment/--segments); compare it in one run (--parallel)`,
+      );
+    }
+    this.schema = primary.keySchema;
+    this.sharded = options.share !== undefined;
+    this.settleMs = options.settleMs ?? 0;
+    this.signal = options.signal ? AbortSignal.any([options.signal, this.abort.signal]) : this.abort.signal;
+    this.join = new KeyJoin({
+      ...(options.maxInMemory ? { maxInMemory: options.maxInMemory } : {}),
+      ...(options.tempDir ? { tempDir: options.tempDir } : {}),
+    });
+    const batchSize = options.recheckBatchSize ?? DEFAULT_RECHECK_BATCH;
+    const concurrency = options.recheckConcurrency ?? DEFAULT_RECHECK_CONCURRENCY;
+    this.recheckBatcher = new Batcher<Pending>({
+      batchSize,
+      concurrency,
+      maxWaitMs: RECHECK_MAX_WAIT_MS,
+      process: async (batch) => {
+        this.rechecked += batch.length;
+        await this.judge(batch);
+      },
+    });
+    this.settleBatcher = new Batcher<Pending>({
+      batchSize,
+      concurrency: Math.max(SETTLE_CONCURRENCY, concurrency),
+      maxWaitMs: RECHECK_MAX_WAIT_MS,
+      process: async (batch) => {
+        const last = batch[batch.length - 1] as Pending;
+        await sleep(Math.max(0, last.due - performance.now()), this.signal);
+        await this.judge(batch);
+      },
+    });
+    if (options.repair) {
+      const repairs = new PageChannel<WriteRequest>(REPAIR_QUEUE);
+      this.repairs = repairs;
+      this.repairDone = options.repair.write(
+        repairs,
+        (written) => {
+          this.repairedSoFar = written;
+          this.progress();
+        },
+        this.signal,
+      );
+      this.repairDone.catch((error: unknown) => {
+        repairs.fail(error);
+        this.abort.abort(error);
+      });
+    }
+  }
+
+  async run(): Promise<DiffTablesResult> {
+    try {
+      await this.scanPhase();
+      await this.joinPhase();
+      await this.recheckBatcher.flush();
+      await this.settleBatcher.flush();
+      return await this.result();
+    } catch (error) {
+      this.abort.abort(error);
+      this.repairs?.fail(error);
+      // The writer's own failure (e.g. UnprocessedError listing keys) explains more than the abort it caused.
+      if (this.repairDone) await this.repairDone.catch((writeError: unknown) => Promise.reject(writeError));
+      throw error;
+    } finally {
+      this.join.close();
+    }
+  }
+
+  private progress(): void {
+    this.options.onProgress?.({
+      scannedPrimary: this.scanned.primary,
+      scannedReplica: this.scanned.replica,
+      discrepancies: this.counts.total,
+      repaired: this.repairedSoFar,
+    });
+  }
+
+  // -- Phase 1: scan both sides into the join ---------------------------------------------------
+
+  private async scanPhase(): Promise<void> {
+    const { primary, replica, segments, totalSegments, signal } = this;
+    const scans =
+      replica.segmented === false
+        ? [
+            ...segments.map((s) => this.scanAlone('primary', primary.scanSegment(s, totalSegments, signal))),
+            this.scanAlone('replica', replica.scanSegment(0, 1, signal)),
+          ]
+        : segments.map((s) => this.scanPair(s));
+    await Promise.all(
+      scans.map((scan) =>
+        scan.catch((error: unknown) => {
+          this.abort.abort(error);
+          throw error;
+        }),
+      ),
     );
   }
-  const schema = primary.keySchema;
-  const sharded = options.share !== undefined;
-  const settleMs = options.settleMs ?? 0;
-  const started = performance.now();
-  const abort = new AbortController();
-  const signal = options.signal ? AbortSignal.any([options.signal, abort.signal]) : abort.signal;
-
-  const counts: DiscrepancyCounts = { missing: 0, different: 0, extraneous: 0, total: 0 };
-  const scanned = { primary: 0, replica: 0 };
-  let rechecked = 0;
-  let settled = 0;
-  let repairedSoFar = 0;
-  const progress = () =>
-    options.onProgress?.({
-      scannedPrimary: scanned.primary,
-      scannedReplica: scanned.replica,
-      discrepancies: counts.total,
-      repaired: repairedSoFar,
-    });
-
-  // Repairs: a bounded channel drained by the never-drop writer, running alongside everything else.
-  const repairs = options.repair ? new PageChannel<WriteRequest>(REPAIR_QUEUE) : undefined;
-  const repairDone = options.repair?.write(
-    repairs as PageChannel<WriteRequest>,
-    (written) => {
-      repairedSoFar = written;
-      progress();
-    },
-    signal,
-  );
-  repairDone?.catch((error: unknown) => {
-    repairs?.fail(error);
-    abort.abort(error);
-  });
-
-  const emit = async (kind: DiscrepancyKind, p: Pending, primaryItem?: Item, replicaItem?: Item) => {
-    counts[kind]++;
-    counts.total++;
-    await options.onDiscrepancy?.({
-      kind,
-      key: p.key,
-      keyText: p.candidate.key,
-      ...(primaryItem ? { primary: primaryItem } : {}),
-      ...(replicaItem ? { replica: replicaItem } : {}),
-    });
-    // A closed channel means the writer failed; its error is what the run reports.
-    if (repairs && !(await repairs.push(primaryItem ? { put: primaryItem } : { delete: p.key }))) {
-      throw signal.reason;
-    }
-    progress();
-  };
-
-  /**
-   * Reads a batch of keys from both sides at once; returns their current images by canonical key.
-   * A snapshot replica (no lookup) is not read: its scanned fingerprints are final.
-   */
-  const readBoth = async (batch: readonly Pending[]) => {
-    const keys = batch.map((p) => p.key);
-    const [p, r] = await Promise.all([readPrimary(keys, signal), readReplica?.(keys, signal)]);
-    const byKey = (items: Item[]) => new Map(items.map((item) => [canonicalKey(keyOf(item, schema)), item]));
-    return { primary: byKey(p), replica: r && byKey(r) };
-  };
-
-  /** The difference between the primary's current item and the replica, read again or as scanned. */
-  const kindOf = (
-    p: Pending,
-    primaryItem: Item | undefined,
-    replicaItems: Map<string, Item> | undefined,
-  ): DiscrepancyKind | undefined => {
-    if (replicaItems) return classify(primaryItem, replicaItems.get(p.candidate.key));
-    const scanned = p.candidate.replicaFingerprint;
-    if (primaryItem === undefined) return scanned === undefined ? undefined : 'extraneous';
-    if (scanned === undefined) return 'missing';
-    return itemFingerprint(primaryItem) === scanned ? undefined : 'different';
-  };
-
-  // Settle batches mostly sleep until they are due, so many may wait at once.
-  const settleBatcher = new Batcher<Pending>({
-    batchSize: options.recheckBatchSize ?? DEFAULT_RECHECK_BATCH,
-    concurrency: Math.max(SETTLE_CONCURRENCY, options.recheckConcurrency ?? DEFAULT_RECHECK_CONCURRENCY),
-    maxWaitMs: RECHECK_MAX_WAIT_MS,
-    process: async (batch) => {
-      const last = batch[batch.length - 1] as Pending;
-      await sleep(Math.max(0, last.due - performance.now()), signal);
-      await judge(batch);
-    },
-  });
-
-  /** Decides each key of a batch from fresh reads: equal, report, or (settling) look again later. */
-  const judge = async (batch: readonly Pending[]) => {
-    const current = await readBoth(batch);
-    for (const p of batch) {
-      const primaryItem = current.primary.get(p.candidate.key);
-      const replicaItem = current.replica?.get(p.candidate.key);
-      const kind = kindOf(p, primaryItem, current.replica);
-      // In a share, a key our primary segment did not hold belongs to another share unless the
-      // primary has no such item at all.
-      if (kind === undefined || (sharded && !p.candidate.inPrimary && kind !== 'extraneous')) {
-        if (p.rounds > 0) settled++;
-        continue;
-      }
-      const stillChanging = p.rounds > 0 && !itemsEqual(p.primary, primaryItem);
-      if (settleMs > 0 && (p.rounds === 0 || (stillChanging && p.rounds < MAX_SETTLE_ROUNDS))) {
-        // A settle batch re-queuing its own keys must not wait for a settle slot (it holds one).
-        await settleBatcher.add(
-          {
-            ...p,
-            rounds: p.rounds + 1,
-            due: performance.now() + settleMs,
-            ...(primaryItem ? { primary: primaryItem } : {}),
-          },
-          p.rounds === 0,
-        );
-        continue;
-      }
-      await emit(kind, p, primaryItem, replicaItem);
-    }
-  };
-
-  const recheckBatcher = new Batcher<Pending>({
-    batchSize: options.recheckBatchSize ?? DEFAULT_RECHECK_BATCH,
-    concurrency: options.recheckConcurrency ?? DEFAULT_RECHECK_CONCURRENCY,
-    maxWaitMs: RECHECK_MAX_WAIT_MS,
-    process: async (batch) => {
-      rechecked += batch.length;
-      await judge(batch);
-    },
-  });
-
-  const recheck = (candidate: JoinCandidate) =>
-    recheckBatcher.add({
-      candidate,
-      key: fromDynamoJson(JSON.parse(candidate.key), 'canonical key'),
-      rounds: 0,
-      due: 0,
-    });
-
-  const join = new KeyJoin({
-    ...(options.maxInMemory ? { maxInMemory: options.maxInMemory } : {}),
-    ...(options.tempDir ? { tempDir: options.tempDir } : {}),
-  });
-
-  const ingest = async (side: Side, items: readonly Item[]) => {
-    for (const item of items) {
-      const candidate = join.add(side, canonicalKey(keyOf(item, schema)), itemFingerprint(item));
-      if (candidate) await recheck(candidate);
-    }
-    scanned[side] += items.length;
-    progress();
-  };
 
   /**
    * Segment s of both sides, one page from each at a time, so the join's waiting set stays small.
    * The next pages are requested before the current ones are joined, so reading overlaps joining.
    */
-  const scanPair = async (segment: number) => {
-    const p = primary.scanSegment(segment, totalSegments, signal)[Symbol.asyncIterator]();
-    const r = replica.scanSegment(segment, totalSegments, signal)[Symbol.asyncIterator]();
+  private async scanPair(segment: number): Promise<void> {
+    const p = this.primary.scanSegment(segment, this.totalSegments, this.signal)[Symbol.asyncIterator]();
+    const r = this.replica.scanSegment(segment, this.totalSegments, this.signal)[Symbol.asyncIterator]();
     const ended: Promise<IteratorResult<Item[]>> = Promise.resolve({ done: true, value: undefined });
     let nextP = p.next();
     let nextR = r.next();
@@ -345,60 +330,139 @@ export async function diffTables(
       // If joining fails below, these prefetches are never awaited: keep their errors handled.
       nextP.catch(() => undefined);
       nextR.catch(() => undefined);
-      if (!pp.done) await ingest('primary', pp.value);
-      if (!rp.done) await ingest('replica', rp.value);
+      if (!pp.done) await this.ingest('primary', pp.value);
+      if (!rp.done) await this.ingest('replica', rp.value);
     }
-  };
+  }
 
   /** One side's pages on their own (a side that cannot be segmented, next to the other's segments). */
-  const scanAlone = async (side: Side, pages: AsyncIterable<Item[]>) => {
-    for await (const page of pages) await ingest(side, page);
-  };
+  private async scanAlone(side: Side, pages: AsyncIterable<Item[]>): Promise<void> {
+    for await (const page of pages) await this.ingest(side, page);
+  }
 
-  const scans =
-    replica.segmented === false
-      ? [
-          ...segments.map((s) => scanAlone('primary', primary.scanSegment(s, totalSegments, signal))),
-          scanAlone('replica', replica.scanSegment(0, 1, signal)),
-        ]
-      : segments.map((s) => scanPair(s));
+  private async ingest(side: Side, items: readonly Item[]): Promise<void> {
+    for (const item of items) {
+      const candidate = this.join.add(side, canonicalKey(keyOf(item, this.schema)), itemFingerprint(item));
+      if (candidate) await this.recheck(candidate);
+    }
+    this.scanned[side] += items.length;
+    this.progress();
+  }
 
-  try {
-    await Promise.all(
-      scans.map((scan) =>
-        scan.catch((error: unknown) => {
-          abort.abort(error);
-          throw error;
-        }),
-      ),
-    );
-    for await (const candidate of join.finish()) await recheck(candidate);
-    await recheckBatcher.flush();
-    await settleBatcher.flush();
-    repairs?.close();
-    const written = await repairDone;
-    const seconds = (performance.now() - started) / 1000;
+  // -- Phase 2: join what the scans left unmatched ------------------------------------------------
+
+  private async joinPhase(): Promise<void> {
+    for await (const candidate of this.join.finish()) await this.recheck(candidate);
+  }
+
+  // -- Phase 3: re-read candidates from both sides ------------------------------------------------
+
+  private recheck(candidate: JoinCandidate): Promise<void> {
+    return this.recheckBatcher.add({
+      candidate,
+      key: fromDynamoJson(JSON.parse(candidate.key), 'canonical key'),
+      rounds: 0,
+      due: 0,
+    });
+  }
+
+  /**
+   * Reads a batch of keys from both sides at once; returns their current images by canonical key.
+   * A snapshot replica (no lookup) is not read: its scanned fingerprints are final.
+   */
+  private async readBoth(batch: readonly Pending[]) {
+    const keys = batch.map((p) => p.key);
+    const [p, r] = await Promise.all([
+      this.readPrimary(keys, this.signal),
+      this.readReplica?.(keys, this.signal),
+    ]);
+    const byKey = (items: Item[]) =>
+      new Map(items.map((item) => [canonicalKey(keyOf(item, this.schema)), item]));
+    return { primary: byKey(p), replica: r && byKey(r) };
+  }
+
+  /** The difference between the primary's current item and the replica, read again or as scanned. */
+  private kindOf(
+    p: Pending,
+    primaryItem: Item | undefined,
+    replicaItems: Map<string, Item> | undefined,
+  ): DiscrepancyKind | undefined {
+    if (replicaItems) return classify(primaryItem, replicaItems.get(p.candidate.key));
+    const scanned = p.candidate.replicaFingerprint;
+    if (primaryItem === undefined) return scanned === undefined ? undefined : 'extraneous';
+    if (scanned === undefined) return 'missing';
+    return itemFingerprint(primaryItem) === scanned ? undefined : 'different';
+  }
+
+  // -- Phase 4: settle - judge each key, looking again later while it may still be replicating ----
+
+  /** Decides each key of a batch from fresh reads: equal, report, or (settling) look again later. */
+  private async judge(batch: readonly Pending[]): Promise<void> {
+    const current = await this.readBoth(batch);
+    for (const p of batch) {
+      const primaryItem = current.primary.get(p.candidate.key);
+      const replicaItem = current.replica?.get(p.candidate.key);
+      const kind = this.kindOf(p, primaryItem, current.replica);
+      // In a share, a key our primary segment did not hold belongs to another share unless the
+      // primary has no such item at all.
+      if (kind === undefined || (this.sharded && !p.candidate.inPrimary && kind !== 'extraneous')) {
+        if (p.rounds > 0) this.settled++;
+        continue;
+      }
+      const stillChanging = p.rounds > 0 && !itemsEqual(p.primary, primaryItem);
+      if (this.settleMs > 0 && (p.rounds === 0 || (stillChanging && p.rounds < MAX_SETTLE_ROUNDS))) {
+        // A settle batch re-queuing its own keys must not wait for a settle slot (it holds one).
+        await this.settleBatcher.add(
+          {
+            ...p,
+            rounds: p.rounds + 1,
+            due: performance.now() + this.settleMs,
+            ...(primaryItem ? { primary: primaryItem } : {}),
+          },
+          p.rounds === 0,
+        );
+        continue;
+      }
+      await this.report(kind, p, primaryItem, replicaItem);
+    }
+  }
+
+  // -- Phase 5: report, and repair ------------------------------------------------------------------
+
+  private async report(
+    kind: DiscrepancyKind,
+    p: Pending,
+    primaryItem?: Item,
+    replicaItem?: Item,
+  ): Promise<void> {
+    this.counts[kind]++;
+    this.counts.total++;
+    await this.options.onDiscrepancy?.({
+      kind,
+      key: p.key,
+      keyText: p.candidate.key,
+      ...(primaryItem ? { primary: primaryItem } : {}),
+      ...(replicaItem ? { replica: replicaItem } : {}),
+    });
+    // A closed channel means the writer failed; its error is what the run reports.
+    if (this.repairs && !(await this.repairs.push(primaryItem ? { put: primaryItem } : { delete: p.key }))) {
+      throw this.signal.reason;
+    }
+    this.progress();
+  }
+
+  private async result(): Promise<DiffTablesResult> {
+    this.repairs?.close();
+    const written = await this.repairDone;
     return {
-      scanned: { ...scanned },
-      rechecked,
-      discrepancies: counts,
-      settled,
-      ...(written
-        ? {
-            repaired: { written: written.written, retries: written.retries },
-          }
-        : {}),
-      seconds,
-      join: join.stats,
+      scanned: { ...this.scanned },
+      rechecked: this.rechecked,
+      discrepancies: this.counts,
+      settled: this.settled,
+      ...(written ? { repaired: { written: written.written, retries: written.retries } } : {}),
+      seconds: (performance.now() - this.started) / 1000,
+      join: this.join.stats,
     };
-  } catch (error) {
-    abort.abort(error);
-    repairs?.fail(error);
-    // The writer's own failure (e.g. UnprocessedError listing keys) explains more than the abort it caused.
-    if (repairDone) await repairDone.catch((writeError: unknown) => Promise.reject(writeError));
-    throw error;
-  } finally {
-    join.close();
   }
 }
 
