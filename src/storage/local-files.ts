@@ -16,8 +16,13 @@ export const PRIVATE_DIR_MODE = 0o700;
 /** The longest file name (one path component) Linux and macOS filesystems accept, in bytes. */
 export const NAME_MAX_BYTES = 255;
 
+/** Linux's largest process id (PID_MAX_LIMIT); macOS stays below it too. */
+const PID_MAX = 4_194_304;
+
 /** Whether a process with this id runs on this machine (EPERM: it runs, under another user). */
 export function processAlive(pid: number): boolean {
+  // Never hand kill() 0 or an id that would wrap to a negative one (a process group).
+  if (!Number.isSafeInteger(pid) || pid <= 0 || pid > PID_MAX) return false;
   try {
     process.kill(pid, 0);
     return true;
