@@ -29,8 +29,10 @@ export function defaultCheckpointFile(table: string, kind?: 'backup'): string {
   return path.join('.dynamodb-replicator', stem + suffix);
 }
 
+/** Missing, or under a path part that is not a directory (reported by the walk below). */
 function isMissing(error: unknown): boolean {
-  return (error as NodeJS.ErrnoException).code === 'ENOENT';
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
 }
 
 /**
