@@ -6,7 +6,7 @@ import { finished, pipeline } from 'node:stream/promises';
 import type { Readable, Writable } from 'node:stream';
 import { createGunzip, createGzip } from 'node:zlib';
 import { InvalidDataError, NotFoundError, UsageError } from '../core/errors.js';
-import { PRIVATE_FILE_MODE, removeStaleTempFiles } from '../storage/local-files.js';
+import { PRIVATE_FILE_MODE, removeStaleTempFiles, statIfExists } from '../storage/local-files.js';
 
 /*
  * Files that hold table exports: plain or gzip NDJSON. Reading detects gzip by its magic bytes
@@ -167,10 +167,7 @@ export async function createExportFile(file: string): Promise<ExportSink> {
   const temp = path.join(path.dirname(file), `.${base}.partial-${process.pid}`);
   let handle;
   try {
-    const existing = await stat(file).catch((error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') return undefined;
-      throw error;
-    });
+    const existing = await statIfExists(file);
     if (existing && !existing.isFile())
       throw new UsageError(
         `cannot write ${file}: it is ${existing.isDirectory() ? 'a directory' : 'not a regular file'}`,

@@ -4,10 +4,10 @@
  * left beside the checkpoint are removed.
  */
 import { createHash } from 'node:crypto';
-import { access, constants, stat } from 'node:fs/promises';
+import { access, constants } from 'node:fs/promises';
 import path from 'node:path';
 import { UsageError } from '../core/errors.js';
-import { NAME_MAX_BYTES, removeStaleTempFiles } from '../storage/local-files.js';
+import { NAME_MAX_BYTES, removeStaleTempFiles, statIfExists } from '../storage/local-files.js';
 
 /** Saving writes `<file>.<pid>.tmp` first: the name keeps room for a 7-digit pid. */
 const TEMP_SUFFIX_BYTES = '.1234567.tmp'.length;
@@ -29,12 +29,6 @@ export function defaultCheckpointFile(table: string, kind?: 'backup'): string {
   return path.join('.dynamodb-replicator', stem + suffix);
 }
 
-/** Missing, or under a path part that is not a directory (reported by the walk below). */
-function isMissing(error: unknown): boolean {
-  const code = (error as NodeJS.ErrnoException).code;
-  return code === 'ENOENT' || code === 'ENOTDIR';
-}
-
 /**
  * Refuses (UsageError naming the file) a checkpoint file that could not be saved: a name too long, a
  * directory in its place, a parent that is a file or cannot be written. Changes nothing except
@@ -50,18 +44,12 @@ export async function checkCheckpointFile(file: string): Promise<void> {
     );
   const long = full.split(path.sep).find((part) => Buffer.byteLength(part) > NAME_MAX_BYTES);
   if (long !== undefined) throw fail(`a directory name is longer than ${NAME_MAX_BYTES} bytes`);
-  const existing = await stat(full).catch((error: unknown) => {
-    if (isMissing(error)) return undefined;
-    throw error;
-  });
+  const existing = await statIfExists(full);
   if (existing && !existing.isFile()) throw fail('it is not a regular file');
   // The nearest directory that exists must be writable: the rest is created on the first save.
   let dir = path.dirname(full);
   for (;;) {
-    const info = await stat(dir).catch((error: unknown) => {
-      if (isMissing(error)) return undefined;
-      throw error;
-    });
+    const info = await statIfExists(dir);
     if (info) {
       if (!info.isDirectory()) throw fail(`${dir} is not a directory`);
       break;

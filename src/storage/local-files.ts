@@ -5,7 +5,8 @@
  * file names the process writing it, so a later run can tell one left behind by a killed process
  * (removed) from one still being written (kept).
  */
-import { readdir, rm } from 'node:fs/promises';
+import { readdir, rm, stat } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
 import path from 'node:path';
 
 /** Mode of every file written: owner read/write only. */
@@ -54,4 +55,15 @@ export async function removeStaleTempFiles(
   });
   await Promise.all(stale.map((name) => rm(path.join(dir, name), { force: true })));
   return stale;
+}
+
+/** What is at `file`, or undefined when nothing is (or a part of its path is not a directory). */
+export async function statIfExists(file: string): Promise<Stats | undefined> {
+  try {
+    return await stat(file);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw error;
+  }
 }

@@ -58,7 +58,8 @@ Arguments:
              .dynamodb-replicator/<source table>.backup.checkpoint.json)
 
 Options:
-  --checkpoint FILE        checkpoint file (default .dynamodb-replicator/<source table>.checkpoint.json)
+  --checkpoint FILE        checkpoint file (default .dynamodb-replicator/<source table>.checkpoint.json,
+                           mode 0600; a very long table name is cut and followed by its hash)
   --checkpoint-table LOC   keep the checkpoint in a DynamoDB table instead (hash key "id" S)
   --from WHERE             first start without a checkpoint: trim-horizon (default, everything the
                            stream still holds) or latest (only changes from now on)
