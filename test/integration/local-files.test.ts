@@ -69,7 +69,7 @@ async function sourceTable(
   return { endpoint, client, table };
 }
 
-test('backups in a directory and exports are 0600 files in 0700 directories under umask 022', async () => {
+test('backups in a directory, exports and diff reports are 0600 files in 0700 directories under umask 022', async () => {
   const { endpoint, table } = await sourceTable(5);
   const dir = await tempDir();
   const backups = path.join(dir, 'backups');
@@ -85,6 +85,18 @@ test('backups in a directory and exports are 0600 files in 0700 directories unde
   const e = await runCliCapture(['export', `${endpoint}/${table}`, out]);
   assert.equal(e.code, 0, e.stderr);
   assert.equal((await stat(out)).mode & 0o777, 0o600);
+
+  const other = await sourceTable(3);
+  const report = path.join(dir, 'report.jsonl');
+  const d = await runCliCapture([
+    'diff-tables',
+    `${endpoint}/${table}`,
+    `${endpoint}/${other.table}`,
+    '--report',
+    report,
+  ]);
+  assert.equal(d.code, 1, d.stderr);
+  assert.equal((await stat(report)).mode & 0o777, 0o600);
 });
 
 test('export onto an existing directory is refused before the scan, naming the path', async () => {
@@ -189,13 +201,27 @@ test('a 255-character source table gets a default checkpoint name that fits, pri
   assert.equal((await stat(folder)).mode & 0o777, 0o700);
 });
 
-test('a checkpoint file that cannot be saved is refused before the first batch', async () => {
+async function streamPair(count: number) {
   const endpoint = await dynamoEndpoint();
   const source = dynamoClient(endpoint, 'us-east-1');
   const replica = dynamoClient(endpoint, 'eu-west-1');
   const table = await createTestTable(source, { stream: 'NEW_AND_OLD_IMAGES' });
   const replicaTable = await createTestTable(replica);
-  await putItems(source, table, 4);
+  await putItems(source, table, count);
+  return {
+    replica,
+    replicaTable,
+    locations: [`${endpoint}/${table}?region=us-east-1`, `${endpoint}/${replicaTable}?region=eu-west-1`],
+  };
+}
+
+/** `replicate` until caught up and idle for a second. */
+function replicateUntilIdle(locations: readonly string[], ...options: string[]) {
+  return runCliCapture(['replicate', ...locations, ...options, '--stop-when-idle', '1s']);
+}
+
+test('a checkpoint file that cannot be saved is refused before the first batch', async () => {
+  const { replica, replicaTable, locations } = await streamPair(4);
   const dir = await tempDir();
   const tooLong = path.join(dir, `${'c'.repeat(250)}.json`);
   const aFile = path.join(dir, 'plain-file');
@@ -206,20 +232,57 @@ test('a checkpoint file that cannot be saved is refused before the first batch',
     [path.join(aFile, 'cp.json'), `${aFile} is not a directory`],
   ];
   for (const [checkpoint, problem] of cases) {
-    const r = await runCliCapture([
-      'replicate',
-      `${endpoint}/${table}?region=us-east-1`,
-      `${endpoint}/${replicaTable}?region=eu-west-1`,
-      '--checkpoint',
-      checkpoint,
-      '--stop-when-idle',
-      '1s',
-    ]);
+    const r = await replicateUntilIdle(locations, '--checkpoint', checkpoint);
     assert.equal(r.code, 2, checkpoint);
     assert.equal(r.stderr, `error: cannot keep the checkpoint in ${checkpoint}: ${problem}\n`);
     assert.equal((await scanAll(replica, replicaTable)).length, 0);
   }
   assert.deepEqual((await readdir(dir)).sort(), ['plain-file']);
+});
+
+test("replicate removes a killed runner's temporary checkpoint file and keeps a live one", async () => {
+  const { replica, replicaTable, locations } = await streamPair(3);
+  const dir = await tempDir();
+  const checkpoint = path.join(dir, 'cp.json');
+  const stale = `cp.json.${deadPid()}.tmp`;
+  const live = `cp.json.${process.ppid}.tmp`;
+  await writeFile(path.join(dir, stale), '{"version":1,');
+  await writeFile(path.join(dir, live), '{"version":1,');
+  const r = await replicateUntilIdle(locations, '--checkpoint', checkpoint);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal((await scanAll(replica, replicaTable)).length, 3);
+  assert.deepEqual((await readdir(dir)).sort(), ['cp.json', live]);
+  assert.equal((await stat(checkpoint)).mode & 0o777, 0o600);
+});
+
+test('runner log lines redact credentials quoted in an error, as text and as --json', async () => {
+  for (const json of [false, true]) {
+    const { replica, replicaTable, locations } = await streamPair(2);
+    const dir = await tempDir();
+    // Fails the first batch once, the way a client error quoting its endpoint would.
+    const transform = path.join(dir, 'flaky.mjs');
+    await writeFile(
+      transform,
+      `let calls = 0;
+      export function transform(change) {
+        if (calls++ === 0) throw new Error('replica at http://svc:${SECRET}@10.0.0.1:8000 refused');
+        return change;
+      }`,
+    );
+    const r = await replicateUntilIdle(
+      locations,
+      '--checkpoint',
+      path.join(dir, 'cp.json'),
+      '--transform',
+      transform,
+      ...(json ? ['--json'] : []),
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((await scanAll(replica, replicaTable)).length, 2);
+    const output = json ? r.stdout : r.stderr;
+    assert.ok(!r.stdout.includes(SECRET) && !r.stderr.includes(SECRET), r.stdout + r.stderr);
+    assert.equal(output.split('replica at http://***@10.0.0.1:8000 refused').length - 1, 1, output);
+  }
 });
 
 test('credentials inside locations and endpoints never reach the CLI output, with or without --debug', async () => {

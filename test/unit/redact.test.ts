@@ -66,6 +66,14 @@ test('Lambda config errors and log lines never carry a password in an endpoint',
     assert.ok(!message.includes(SECRET), message);
     assert.match(message, /\*\*\*@h:1/);
   }
+  // A JSON mistake just after the endpoint: the parser's message would quote the end of the password.
+  assert.throws(
+    () => readReplicateConfig({ Replicas: `[{"endpoint":"http://u:${SECRET}@h:1", "table": users}]` }),
+    (e: unknown) =>
+      e instanceof ConfigError &&
+      e.message ===
+        `Replicas must be a JSON list of {"table", "region"?, "endpoint"?, "roleArn"?}: Unexpected token 'u'`,
+  );
   const lines: string[] = [];
   const log = createLogger({ level: 'debug', write: (l) => lines.push(l) });
   log.error(`PUT to https://k:${SECRET}@s3.local/b failed`, {
