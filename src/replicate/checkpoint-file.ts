@@ -15,9 +15,9 @@ export const CHECKPOINT_NAME_MAX_BYTES = NAME_MAX_BYTES - TEMP_SUFFIX_BYTES;
 
 /**
  * `.dynamodb-replicator/<source table>[.backup].checkpoint.json` (a backup-only runner keeps its own,
- * never shared with a replicating runner). A table name too long for that
- * (DynamoDB allows 255 characters) is cut and followed by a hash of the whole name, so the name fits
- * and two tables never share a checkpoint.
+ * never shared with a replicating runner). A table name too long for that (DynamoDB allows 255
+ * characters) is cut and followed by a hash of the whole name, so the name fits and two tables never
+ * share a checkpoint.
  */
 export function defaultCheckpointFile(table: string, kind?: 'backup'): string {
   const suffix = `${kind ? `.${kind}` : ''}.checkpoint.json`;
