@@ -351,3 +351,23 @@ test('an interrupted export to a file leaves neither the file nor its temporary 
   await rm(dir, { recursive: true, force: true });
   client.destroy();
 });
+
+test('a SIGKILLed export leaves its temporary file, which the next export to that file removes', async () => {
+  const { endpoint, client, table } = await paddedTable(3000);
+  const dir = await mkdtemp(path.join(tmpdir(), 'export-kill-'));
+  const file = path.join(dir, 'out.json');
+  const { child, output } = spawnCli(['export', `${endpoint}/${table}`, file, '--read-budget', '20']);
+  await waitFor(
+    async () => (await readdir(dir)).some((f) => f.includes('.partial')),
+    20_000,
+    'the partial file',
+  );
+  child.kill('SIGKILL');
+  assert.equal((await output).signal, 'SIGKILL');
+  assert.deepEqual(await readdir(dir), [`.out.json.partial-${child.pid}`]);
+  const again = await runCliCapture(['export', `${endpoint}/${table}`, file]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.deepEqual(await readdir(dir), ['out.json']);
+  await rm(dir, { recursive: true, force: true });
+  client.destroy();
+});
