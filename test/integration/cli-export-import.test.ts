@@ -333,7 +333,8 @@ test('export to a reader that goes away (`| head -1`) stops quietly with exit 0'
   client.destroy();
 });
 
-test('an interrupted export to a file leaves neither the file nor its temporary file (exit 130)', async () => {
+/** An export to `<dir>/out.json` as a child process, running for seconds, once its temporary file exists. */
+async function slowExportToFile() {
   const { endpoint, client, table } = await paddedTable(3000);
   const dir = await mkdtemp(path.join(tmpdir(), 'export-int-'));
   const file = path.join(dir, 'out.json');
@@ -344,6 +345,11 @@ test('an interrupted export to a file leaves neither the file nor its temporary 
     20_000,
     'the partial file',
   );
+  return { endpoint, client, table, dir, file, child, output };
+}
+
+test('an interrupted export to a file leaves neither the file nor its temporary file (exit 130)', async () => {
+  const { client, dir, child, output } = await slowExportToFile();
   child.kill('SIGINT');
   const result = await output;
   assert.equal(result.code, 130, result.stderr);
@@ -353,15 +359,7 @@ test('an interrupted export to a file leaves neither the file nor its temporary 
 });
 
 test('a SIGKILLed export leaves its temporary file, which the next export to that file removes', async () => {
-  const { endpoint, client, table } = await paddedTable(3000);
-  const dir = await mkdtemp(path.join(tmpdir(), 'export-kill-'));
-  const file = path.join(dir, 'out.json');
-  const { child, output } = spawnCli(['export', `${endpoint}/${table}`, file, '--read-budget', '20']);
-  await waitFor(
-    async () => (await readdir(dir)).some((f) => f.includes('.partial')),
-    20_000,
-    'the partial file',
-  );
+  const { endpoint, client, table, dir, file, child, output } = await slowExportToFile();
   child.kill('SIGKILL');
   assert.equal((await output).signal, 'SIGKILL');
   assert.deepEqual(await readdir(dir), [`.out.json.partial-${child.pid}`]);
