@@ -18,7 +18,7 @@ export const STORE_HELP = `  --s3-endpoint URL        an S3-compatible endpoint 
   --expected-bucket-owner ACCOUNT
                            refuse a bucket owned by another AWS account`;
 
-export const LOCATION_HELP = `location  s3://bucket/prefix, a directory path, or file:///absolute/path`;
+export const LOCATION_HELP = `location  s3://bucket/prefix, a directory path, or file:///absolute/path (files 0600)`;
 
 /**
  * Opens the backup store named by a location argument. The S3 endpoint and its keys come from the

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { ReplicatorError } from '../core/errors.js';
 import { closestName } from '../core/closest.js';
+import { redactUrls } from '../core/redact.js';
 import { parseCommandArgs, type CliIO, type Command } from './command.js';
 import { COMMANDS } from './commands/index.js';
 
@@ -29,17 +30,15 @@ export function globalHelp(commands: readonly Command[] = COMMANDS): string {
   ].join('\n');
 }
 
-/** Maps an error to what the user sees and the exit code. User mistakes never show a stack trace. */
+/**
+ * Maps an error to what the user sees and the exit code. User mistakes never show a stack trace;
+ * credentials inside URLs (in our messages or an SDK's) never show at all.
+ */
 export function reportError(error: unknown, io: CliIO, debug: boolean): number {
-  if (error instanceof ReplicatorError) {
-    io.stderr.write(`error: ${error.message}\n`);
-    if (debug && error.stack) io.stderr.write(error.stack + '\n');
-    return error.exitCode;
-  }
   const message = error instanceof Error ? error.message : String(error);
-  io.stderr.write(`error: ${message}\n`);
-  if (debug && error instanceof Error && error.stack) io.stderr.write(error.stack + '\n');
-  return 2;
+  io.stderr.write(redactUrls(`error: ${message}\n`));
+  if (debug && error instanceof Error && error.stack) io.stderr.write(redactUrls(error.stack + '\n'));
+  return error instanceof ReplicatorError ? error.exitCode : 2;
 }
 
 /** Runs one CLI invocation and returns its exit code; never calls process.exit. */

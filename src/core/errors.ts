@@ -1,12 +1,15 @@
+import { redactUrls } from './redact.js';
+
 /**
  * One base class for every error the toolkit raises on purpose. `exitCode` is what a CLI returns
- * for it; `userError` marks mistakes in the caller's input, printed without a stack trace.
+ * for it; `userError` marks mistakes in the caller's input, printed without a stack trace. Credentials
+ * inside URLs are redacted from the message (and so from the stack).
  */
 export class ReplicatorError extends Error {
   readonly exitCode: number = 2;
   readonly userError: boolean = false;
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(redactUrls(message), options);
     this.name = new.target.name;
   }
 }

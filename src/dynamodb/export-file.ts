@@ -6,6 +6,7 @@ import { finished, pipeline } from 'node:stream/promises';
 import type { Readable, Writable } from 'node:stream';
 import { createGunzip, createGzip } from 'node:zlib';
 import { InvalidDataError, NotFoundError, UsageError } from '../core/errors.js';
+import { PRIVATE_FILE_MODE, removeStaleTempFiles, statIfExists } from '../storage/local-files.js';
 
 /*
  * Files that hold table exports: plain or gzip NDJSON. Reading detects gzip by its magic bytes
@@ -140,7 +141,7 @@ export async function spoolToTempFile(input: Readable): Promise<{ file: string; 
   const file = path.join(dir, 'stdin');
   const cleanup = () => rm(dir, { recursive: true, force: true });
   try {
-    const handle = await open(file, 'w');
+    const handle = await open(file, 'w', PRIVATE_FILE_MODE);
     await pipeline(input, handle.createWriteStream());
   } catch (error) {
     await cleanup();
@@ -157,15 +158,27 @@ export interface ExportSink {
 }
 
 /**
- * Creates `file` (gzip when it ends in .gz) through a temporary file in the same directory. Errors
- * such as a missing directory surface here, before any table is read.
+ * Creates `file` (gzip when it ends in .gz, mode 0600) through a temporary file in the same
+ * directory, first removing temporary files of `file` that a killed export left behind. Errors such
+ * as a missing directory, or a directory in the file's place, surface here, before any table is read.
  */
 export async function createExportFile(file: string): Promise<ExportSink> {
-  const temp = path.join(path.dirname(file), `.${path.basename(file)}.partial-${process.pid}`);
+  const base = path.basename(file);
+  const temp = path.join(path.dirname(file), `.${base}.partial-${process.pid}`);
   let handle;
   try {
-    handle = await open(temp, 'w');
+    const existing = await statIfExists(file);
+    if (existing && !existing.isFile())
+      throw new UsageError(
+        `cannot write ${file}: it is ${existing.isDirectory() ? 'a directory' : 'not a regular file'}`,
+      );
+    await removeStaleTempFiles(path.dirname(file), (name) => {
+      const pid = name.startsWith(`.${base}.partial-`) ? name.slice(base.length + 10) : '';
+      return /^\d+$/.test(pid) ? Number(pid) : undefined;
+    });
+    handle = await open(temp, 'w', PRIVATE_FILE_MODE);
   } catch (cause) {
+    if (cause instanceof UsageError) throw cause;
     throw new UsageError(`cannot write ${file}: ${(cause as Error).message}`, { cause });
   }
   const out = handle.createWriteStream();

@@ -193,8 +193,10 @@ function parseReplicasJson(text: string, fallbackRegion: string | undefined): Re
   try {
     list = JSON.parse(text);
   } catch (error) {
+    // The parser quotes the text around the mistake, which may hold part of a password: drop it.
+    const problem = (error as Error).message.replace(/, .*is not valid JSON$/s, '');
     throw new ConfigError(
-      `Replicas must be a JSON list of {"table", "region"?, "endpoint"?, "roleArn"?}: ${(error as Error).message}`,
+      `Replicas must be a JSON list of {"table", "region"?, "endpoint"?, "roleArn"?}: ${problem}`,
     );
   }
   if (!Array.isArray(list))

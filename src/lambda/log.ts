@@ -1,8 +1,11 @@
 /**
  * Structured logs for the Lambda handlers: one JSON object per line (CloudWatch Logs Insights reads
  * the fields), with a correlation id per batch. Messages carry keys, counts and timings; item values
- * only at debug level, which the caller checks with `isDebug` before building them.
+ * only at debug level, which the caller checks with `isDebug` before building them. Credentials
+ * inside URLs are redacted from every line.
  */
+import { redactUrls } from '../core/redact.js';
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -48,7 +51,8 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     if (RANK[at] < RANK[level]) return;
     const line: Record<string, unknown> = { time: new Date().toISOString(), level: at, message, ...base };
     for (const [k, v] of Object.entries(fields ?? {})) line[k] = serializable(v, debug);
-    write(JSON.stringify(line));
+    // Error messages may quote an endpoint (ours or the SDK's): credentials in URLs are redacted.
+    write(redactUrls(JSON.stringify(line)));
   };
   return {
     level,

@@ -7,6 +7,7 @@ import {
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { InvalidDataError, NotFoundError } from '../core/errors.js';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../storage/local-files.js';
 
 /**
  * How far one shard has been durably applied. `sequenceNumber` with `inclusive` false (the normal
@@ -70,8 +71,9 @@ function parseState(text: string, where: string): CheckpointState {
 }
 
 /**
- * A local JSON file, replaced atomically: written to a temporary file in the same directory,
- * flushed, then renamed over the old one, so a crash leaves either the old or the new checkpoint.
+ * A local JSON file (0600, its directory 0700), replaced atomically: written to a temporary file in
+ * the same directory, flushed, then renamed over the old one, so a crash leaves either the old or the
+ * new checkpoint.
  */
 export class FileCheckpointStore implements CheckpointStore {
   readonly description: string;
@@ -91,9 +93,9 @@ export class FileCheckpointStore implements CheckpointStore {
   }
 
   async save(state: CheckpointState): Promise<void> {
-    await mkdir(path.dirname(path.resolve(this.file)), { recursive: true });
+    await mkdir(path.dirname(path.resolve(this.file)), { recursive: true, mode: PRIVATE_DIR_MODE });
     const temp = `${this.file}.${process.pid}.tmp`;
-    const handle = await open(temp, 'w');
+    const handle = await open(temp, 'w', PRIVATE_FILE_MODE);
     try {
       await handle.writeFile(JSON.stringify(state, null, 1) + '\n');
       await handle.sync();

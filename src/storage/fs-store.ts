@@ -13,9 +13,22 @@ import {
   type PutResult,
   type StoreLocation,
 } from './object-store.js';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, removeStaleTempFiles } from './local-files.js';
 
-// Temp files live next to their target (so rename is atomic) and are hidden from listings.
-const TEMP = /^\..+\.[0-9a-f]{16}\.partial$/;
+// Temp files live next to their target (so rename is atomic) and are hidden from listings. Their
+// 16 hex digits are the writing process's id (8) and a random part (8), so the first write into a
+// directory can remove those left behind by a killed process.
+const TEMP = /^\..+\.([0-9a-f]{8})[0-9a-f]{8}\.partial$/;
+
+function tempWriter(name: string): number | undefined {
+  const m = TEMP.exec(name);
+  return m ? parseInt(m[1] as string, 16) : undefined;
+}
+
+function tempName(file: string): string {
+  const id = process.pid.toString(16).padStart(8, '0') + randomBytes(4).toString('hex');
+  return path.join(path.dirname(file), `.${path.basename(file)}.${id}.partial`);
+}
 
 function isNotFound(error: unknown): boolean {
   return (error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
@@ -31,12 +44,27 @@ export class FileObjectStore implements ObjectStore {
   constructor(
     readonly directory: string,
     private readonly root = '',
+    /** Directories already swept of stale temp files (shared by every `at()` of one store). */
+    private readonly swept = new Map<string, Promise<unknown>>(),
   ) {
     this.location = { kind: 'file', directory: path.join(directory, ...root.split('/').filter(Boolean)) };
   }
 
   at(subPrefix: string): ObjectStore {
-    return new FileObjectStore(this.directory, joinKey(this.root, subPrefix));
+    return new FileObjectStore(this.directory, joinKey(this.root, subPrefix), this.swept);
+  }
+
+  /** Creates the directory (0700) and, once per directory, removes temp files of dead writers. */
+  private async prepareDir(dir: string): Promise<void> {
+    let sweeping = this.swept.get(dir);
+    if (!sweeping) {
+      sweeping = mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE }).then(() =>
+        removeStaleTempFiles(dir, tempWriter),
+      );
+      this.swept.set(dir, sweeping);
+      sweeping.catch(() => this.swept.delete(dir));
+    }
+    await sweeping;
   }
 
   private pathOf(key: string): string {
@@ -52,13 +80,10 @@ export class FileObjectStore implements ObjectStore {
 
   async put(key: string, body: Buffer | Uint8Array | string | Readable): Promise<PutResult> {
     const file = this.pathOf(key);
-    await mkdir(path.dirname(file), { recursive: true });
-    const temp = path.join(
-      path.dirname(file),
-      `.${path.basename(file)}.${randomBytes(8).toString('hex')}.partial`,
-    );
+    const temp = tempName(file);
     const md5 = createHash('md5');
     try {
+      await this.prepareDir(path.dirname(file));
       if (body instanceof Readable) {
         const tap = new Transform({
           transform(chunk: Buffer, _enc, done) {
@@ -66,10 +91,10 @@ export class FileObjectStore implements ObjectStore {
             done(null, chunk);
           },
         });
-        await pipeline(body, tap, createWriteStream(temp));
+        await pipeline(body, tap, createWriteStream(temp, { mode: PRIVATE_FILE_MODE }));
       } else {
         md5.update(body);
-        await writeFile(temp, body);
+        await writeFile(temp, body, { mode: PRIVATE_FILE_MODE });
       }
       await rename(temp, file);
     } catch (error) {

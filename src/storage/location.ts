@@ -4,6 +4,8 @@ import { UsageError } from '../core/errors.js';
 import { joinKey, type StoreLocation } from './object-store.js';
 
 const EXPECTED = 'expected s3://bucket/prefix, a directory path, or a file:///absolute/path URL';
+const FILE_FORMS =
+  'a file: URL is file:///absolute/path; give a relative directory as a plain path (e.g. ./backups)';
 
 // S3 bucket naming rules (3-63 chars, lowercase letters, digits, dots, hyphens).
 const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
@@ -23,16 +25,34 @@ export function parseStoreLocation(text: string, cwd: string = process.cwd()): S
       throw new UsageError(`"." and ".." are not allowed in an S3 prefix: "${text}"; ${EXPECTED}`);
     return { kind: 's3', bucket, prefix };
   }
-  if (/^file:/i.test(raw)) {
-    let directory: string;
-    try {
-      directory = fileURLToPath(raw);
-    } catch (cause) {
-      throw new UsageError(`invalid file URL "${text}"; ${EXPECTED}`, { cause });
-    }
-    return { kind: 'file', directory: path.resolve(directory) };
-  }
+  if (/^file:/i.test(raw)) return { kind: 'file', directory: fileUrlDirectory(raw) };
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(raw))
     throw new UsageError(`unsupported backup location "${text}"; ${EXPECTED}`);
   return { kind: 'file', directory: path.resolve(cwd, raw) };
+}
+
+/**
+ * The directory of a `file:` URL. Only the absolute form (`file:///dir`, `file://localhost/dir`) is
+ * accepted (and `file:/dir`): `file:relative/dir` would silently mean `/relative/dir`, and a query or fragment would be
+ * silently dropped, so both are refused.
+ */
+function fileUrlDirectory(raw: string): string {
+  const fail = (problem: string, cause?: unknown) =>
+    new UsageError(`invalid backup location "${raw}": ${problem}; ${FILE_FORMS}`, cause ? { cause } : {});
+  if (!/^file:\//i.test(raw)) throw fail('not an absolute file URL');
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch (cause) {
+    throw fail('not a valid URL', cause);
+  }
+  if (url.search !== '' || raw.includes('?')) throw fail('a file URL takes no query ("?...")');
+  if (url.hash !== '' || raw.includes('#')) throw fail('a file URL takes no fragment ("#...")');
+  let directory: string;
+  try {
+    directory = fileURLToPath(url);
+  } catch (cause) {
+    throw fail((cause as Error).message, cause);
+  }
+  return path.resolve(directory);
 }

@@ -337,7 +337,8 @@ test('export to a reader that goes away (`| head -1`) stops quietly with exit 0'
   client.destroy();
 });
 
-test('an interrupted export to a file leaves neither the file nor its temporary file (exit 130)', async () => {
+/** An export to `<dir>/out.json` as a child process, running for seconds, once its temporary file exists. */
+async function slowExportToFile() {
   const { endpoint, client, table } = await paddedTable(3000);
   const dir = await mkdtemp(path.join(tmpdir(), 'export-int-'));
   const file = path.join(dir, 'out.json');
@@ -348,10 +349,27 @@ test('an interrupted export to a file leaves neither the file nor its temporary 
     20_000,
     'the partial file',
   );
+  return { endpoint, client, table, dir, file, child, output };
+}
+
+test('an interrupted export to a file leaves neither the file nor its temporary file (exit 130)', async () => {
+  const { client, dir, child, output } = await slowExportToFile();
   child.kill('SIGINT');
   const result = await output;
   assert.equal(result.code, 130, result.stderr);
   assert.deepEqual(await readdir(dir), []);
+  await rm(dir, { recursive: true, force: true });
+  client.destroy();
+});
+
+test('a SIGKILLed export leaves its temporary file, which the next export to that file removes', async () => {
+  const { endpoint, client, table, dir, file, child, output } = await slowExportToFile();
+  child.kill('SIGKILL');
+  assert.equal((await output).signal, 'SIGKILL');
+  assert.deepEqual(await readdir(dir), [`.out.json.partial-${child.pid}`]);
+  const again = await runCliCapture(['export', `${endpoint}/${table}`, file]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.deepEqual(await readdir(dir), ['out.json']);
   await rm(dir, { recursive: true, force: true });
   client.destroy();
 });

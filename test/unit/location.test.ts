@@ -120,7 +120,14 @@ describe('parseTableLocation', () => {
     rejects('http://localhost:8000', 'no table name after the endpoint');
     rejects('http://localhost:8000/', 'no table name after the endpoint');
     rejects('http://localhost:8000/a/users', 'unexpected path "/a"');
-    rejects('http://user:pw@localhost:8000/users', 'credentials do not belong in the location');
+    // The message shows the location with its credentials redacted.
+    assert.throws(
+      () => parseTableLocation('http://user:pw@localhost:8000/users'),
+      (e: unknown) =>
+        e instanceof UsageError &&
+        e.message ===
+          `invalid table location "http://***@localhost:8000/users": credentials do not belong in the location; ${TABLE_FORMS}`,
+    );
     rejects('localhost:8000/users?foo=1', 'unknown parameter "foo" (only region is allowed)');
     rejects('localhost:8000/users?region=', 'region "" is not a region name');
     rejects(

@@ -26,6 +26,7 @@ import { timeOption } from '../time-option.js';
 import { resolveRestoreSource } from '../../backup/restore-source.js';
 import { snapshotSide } from '../../diff/backup-side.js';
 import { progressReporter } from '../progress.js';
+import { PRIVATE_FILE_MODE } from '../../storage/local-files.js';
 
 export interface OpenPair {
   readonly primary: OpenTable & { readonly info: TableInfo };
@@ -90,7 +91,7 @@ function readBudget(args: ParsedArgs): CapacityBudget | undefined {
 
 async function openReport(file: string | undefined): Promise<Writable | undefined> {
   if (file === undefined) return undefined;
-  const out = createWriteStream(file);
+  const out = createWriteStream(file, { mode: PRIVATE_FILE_MODE });
   await new Promise<void>((resolve, reject) => {
     const onError = (error: Error) =>
       reject(new UsageError(`--report: cannot write ${file}: ${error.message}`, { cause: error }));

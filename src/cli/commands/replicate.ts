@@ -1,8 +1,8 @@
 import { createServer, type Server } from 'node:http';
-import path from 'node:path';
 import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { NotFoundError, ServiceError, UsageError } from '../../core/errors.js';
 import { parseTableLocation } from '../../core/location.js';
+import { redactUrls } from '../../core/redact.js';
 import type { TurnoverFilter } from '../../core/turnover.js';
 import { createDynamoClient, createStreamsClient } from '../../dynamodb/client.js';
 import { describeTable } from '../../dynamodb/tables.js';
@@ -22,6 +22,7 @@ import {
   type RunnerSummary,
   type StartFrom,
 } from '../../replicate/runner.js';
+import { checkCheckpointFile, defaultCheckpointFile } from '../../replicate/checkpoint-file.js';
 import { loadTransform } from '../../replicate/transform.js';
 import { StreamGapError } from '../../streams/reader.js';
 import { WRITE_BUDGET_HELP, WRITE_BUDGET_OPTIONS, writeBudgetOption } from '../budgets.js';
@@ -57,7 +58,8 @@ Arguments:
              .dynamodb-replicator/<source table>.backup.checkpoint.json)
 
 Options:
-  --checkpoint FILE        checkpoint file (default .dynamodb-replicator/<source table>.checkpoint.json)
+  --checkpoint FILE        checkpoint file (default .dynamodb-replicator/<source table>.checkpoint.json,
+                           mode 0600; a very long table name is cut and followed by its hash)
   --checkpoint-table LOC   keep the checkpoint in a DynamoDB table instead (hash key "id" S)
   --from WHERE             first start without a checkpoint: trim-horizon (default, everything the
                            stream still holds) or latest (only changes from now on)
@@ -127,7 +129,11 @@ ${STORE_HELP}
       streams,
       ...(checkpointClient ? [checkpointClient] : []),
     ];
+    const checkpointFile = settings.checkpointTable
+      ? undefined
+      : (settings.checkpointFile ?? defaultCheckpointFile(source.table, backupOnly ? 'backup' : undefined));
     return closing(clients, async () => {
+      if (checkpointFile !== undefined) await checkCheckpointFile(checkpointFile);
       const prepared = await prepare(source, replicas, settings);
       const store: CheckpointStore =
         settings.checkpointTable && checkpointClient
@@ -138,10 +144,7 @@ ${STORE_HELP}
                 ? `${source.label} backup`
                 : `${source.label} -> ${replicas.map((r) => r.label).join(', ')}`,
             )
-          : new FileCheckpointStore(
-              settings.checkpointFile ??
-                defaultCheckpointFile(source.table, backupOnly ? 'backup' : undefined),
-            );
+          : new FileCheckpointStore(checkpointFile as string);
       const backupText = stringOption(args, 'backup');
       if (backupText !== undefined && settings.readThrough)
         throw new UsageError(
@@ -235,11 +238,6 @@ function parseTurnover(args: ParsedArgs): TurnoverFilter | undefined {
   return { role, at: Number(at) };
 }
 
-/** A backup-only runner keeps its own checkpoint, so it never shares one with a replicating runner. */
-function defaultCheckpointFile(table: string, kind?: 'backup'): string {
-  return path.join('.dynamodb-replicator', `${table}${kind ? `.${kind}` : ''}.checkpoint.json`);
-}
-
 /** `replicate <source> --backup LOCATION`: only the change log is written; refuse what needs a replica. */
 function assertBackupOnly(args: ParsedArgs, s: Settings): void {
   if (stringOption(args, 'backup') === undefined)
@@ -314,9 +312,13 @@ async function replicateLoop(input: LoopInput): Promise<number> {
   let current: StreamRunner | undefined;
   const metrics =
     s.metricsPort !== undefined ? await serveMetrics(s.metricsPort, () => current?.stats(), io) : undefined;
+  // Events carry SDK error messages, which may quote an endpoint: credentials in URLs are redacted.
   const log = (event: Readonly<Record<string, unknown>>): void => {
-    if (s.json) io.stdout.write(JSON.stringify(event) + '\n');
-    else io.stderr.write(`${String(event.event)}: ${JSON.stringify({ ...event, event: undefined })}\n`);
+    if (s.json) io.stdout.write(redactUrls(JSON.stringify(event)) + '\n');
+    else
+      io.stderr.write(
+        redactUrls(`${String(event.event)}: ${JSON.stringify({ ...event, event: undefined })}`) + '\n',
+      );
   };
   try {
     let doBackfill = s.backfill;
