@@ -195,6 +195,22 @@ const CLI_CASES: CliCase[] = [
     message: /has no stream enabled/,
   },
   {
+    name: 'replicate: --turnover-at in epoch seconds',
+    argv: () => [
+      'replicate',
+      source(),
+      target(),
+      '--turnover-role',
+      'BEFORE',
+      '--turnover-at',
+      '1767225700',
+      '--stop-when-idle',
+      '1s',
+    ],
+    message:
+      /--turnover-at must be epoch milliseconds .*looks like epoch seconds; in milliseconds that is 1767225700000/,
+  },
+  {
     name: 'replicate: KEYS_ONLY stream without --read-through',
     argv: () => ['replicate', loc(w.endpoint, w.keysOnly), target(), '--stop-when-idle', '1s'],
     message: /KEYS_ONLY.*--read-through/s,
