@@ -61,7 +61,7 @@ describe('backup handler configuration', () => {
     );
     assert.throws(
       () => readBackupConfig({ BackupBucket: 'bucket', TurnoverRole: 'AFTER', TurnoverAt: '1.5e12' }),
-      /TurnoverAt must be a time in epoch milliseconds/,
+      /^TurnoverAt must be a whole number of epoch milliseconds of a date from 2012-01-01 to 2100-01-01, got "1.5e12"$/,
     );
     assert.deepEqual(
       readBackupConfig({

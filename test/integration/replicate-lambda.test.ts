@@ -9,6 +9,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
+  CreateTableCommand,
   DeleteItemCommand,
   PutItemCommand,
   ScanCommand,
@@ -477,7 +478,7 @@ test('a transform that drops items and one that rewrites them', async () => {
   ]);
 });
 
-test('a transform result over 400 KB or invalid fails its key only', async () => {
+test('a transform result over 400 KB is rejected; an invalid one fails its key only', async () => {
   const f = await fixture();
   const cap = await f.capture(3, async (c, t) => {
     await put(c, t, { id: { S: 'ok' }, range: { N: '1' } });
@@ -494,8 +495,10 @@ test('a transform result over 400 KB or invalid fails its key only', async () =>
   );
   const event = toLambdaEvent(cap);
   const { handle, logged } = handler(f, { TransformModule: module });
+  // 'huge' can never be written: it is rejected and not delivered again; 'bad' (the transform's
+  // own error) fails its key, so Lambda re-delivers from its record.
   assert.deepEqual(await handle(event), {
-    batchItemFailures: [{ itemIdentifier: event.Records[1]?.dynamodb?.SequenceNumber as string }],
+    batchItemFailures: [{ itemIdentifier: event.Records[2]?.dynamodb?.SequenceNumber as string }],
   });
   assert.deepEqual(
     (await scanAll(f.replica, f.replicaTable)).map((i) => i.id?.S),
@@ -505,15 +508,44 @@ test('a transform result over 400 KB or invalid fails its key only', async () =>
     key: string;
     error: string;
   }[];
-  assert.match(
-    failed.find((x) => x.key.includes('huge'))?.error ?? '',
-    /over DynamoDB's limit of 409600 bytes/,
+  assert.deepEqual(
+    failed.map((x) => x.key),
+    ['{"id":{"S":"bad"}}'],
   );
-  assert.match(failed.find((x) => x.key.includes('bad'))?.error ?? '', /transform failed: .*item\.n: /);
+  assert.match(failed[0]?.error ?? '', /transform failed: .*item\.n: /);
+  assert.deepEqual(logged.lines.find((l) => l.message === 'records rejected')?.rejected, [
+    {
+      key: '{"id":{"S":"huge"}}',
+      sequenceNumber: event.Records[1]?.dynamodb?.SequenceNumber,
+      error: 'item {"id":{"S":"huge"}} is 420017 bytes, over DynamoDB\'s limit of 409600 bytes (400 KB)',
+    },
+  ]);
 });
 
 test('a transform that throws fails that key from its first record; an item DynamoDB refuses fails only its key', async () => {
   const f = await fixture();
+  // A replica with an index on g (S): DynamoDB refuses an item whose g is a number, a rule of the
+  // replica's own schema that no item-limit check before sending can know.
+  const replicaTable = uniqueName('indexed');
+  await f.replica.send(
+    new CreateTableCommand({
+      TableName: replicaTable,
+      AttributeDefinitions: [
+        { AttributeName: 'id', AttributeType: 'S' },
+        { AttributeName: 'g', AttributeType: 'S' },
+      ],
+      KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: 'by-g',
+          KeySchema: [{ AttributeName: 'g', KeyType: 'HASH' }],
+          Projection: { ProjectionType: 'KEYS_ONLY' },
+        },
+      ],
+      BillingMode: 'PAY_PER_REQUEST',
+    }),
+  );
+  const indexed = { ...f, replicaTable };
   const cap = await f.capture(5, async (c, t) => {
     await put(c, t, { id: { S: 'k' }, range: { N: '1' } }); // record 0: first record of k
     await put(c, t, { id: { S: 'fine' }, range: { N: '1' } });
@@ -521,25 +553,21 @@ test('a transform that throws fails that key from its first record; an item Dyna
     await put(c, t, { id: { S: 'refused' }, range: { N: '1' } });
     await put(c, t, { id: { S: 'fine-too' }, range: { N: '1' } });
   });
-  // An empty attribute name passes the client-side checks but DynamoDB rejects the request: the
-  // engine writes that request's keys one by one to fail only the culprit.
+  // The engine writes the refused request's keys one by one to fail only the culprit.
   const module = await transformModule(
     `export function transform(change) {
        const id = change.keys.id.S;
        if (id === 'k' && change.newImage.range.N === '2') throw new Error('cannot handle range 2');
-       if (id === 'refused') return { ...change, newImage: { ...change.newImage, '': { S: 'empty name' } } };
+       if (id === 'refused') return { ...change, newImage: { ...change.newImage, g: { N: '1' } } };
        return change;
      }\n`,
   );
   const event = toLambdaEvent(cap);
-  const { handle, logged } = handler(f, { TransformModule: module });
+  const { handle, logged } = handler(indexed, { TransformModule: module });
   assert.deepEqual(await handle(event), {
     batchItemFailures: [{ itemIdentifier: event.Records[0]?.dynamodb?.SequenceNumber as string }],
   });
-  assert.deepEqual((await scanAll(f.replica, f.replicaTable)).map((i) => i.id?.S).sort(), [
-    'fine',
-    'fine-too',
-  ]);
+  assert.deepEqual((await scanAll(f.replica, replicaTable)).map((i) => i.id?.S).sort(), ['fine', 'fine-too']);
   const failed = logged.lines.find((l) => l.message === 'keys failed')?.failed as {
     key: string;
     firstSequenceNumber: string;
@@ -552,6 +580,10 @@ test('a transform that throws fails that key from its first record; an item Dyna
   assert.match(
     failed.find((x) => x.key.includes('"k"'))?.error ?? '',
     /transform failed: cannot handle range 2/,
+  );
+  assert.match(
+    failed.find((x) => x.key.includes('refused'))?.error ?? '',
+    /ValidationException|[Tt]ype mismatch/,
   );
 });
 

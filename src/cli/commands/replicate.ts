@@ -514,6 +514,7 @@ function printSummary(io: CliIO, summary: RunnerSummary, json: boolean): void {
   }
   io.stdout.write(
     `replicate stopped (${summary.reason}): ${summary.records} records applied, ${summary.skipped} skipped, ` +
+      (summary.rejected > 0 ? `${summary.rejected} rejected (see the records-rejected lines), ` : '') +
       `${summary.failedAttempts} failed attempts retried, ${summary.checkpoints} checkpoints in ${(summary.uptimeMs / 1000).toFixed(1)} s\n`,
   );
 }
