@@ -156,7 +156,8 @@ export function createBackupHandler(config: BackupConfig, deps: BackupDeps = {})
         log.error('records rejected', {
           table,
           records: total,
-          rejected: batch.rejected.map(rejectedRecordFields),
+          rejected: batch.rejected.length,
+          rejectedRecords: batch.rejected.map(rejectedRecordFields),
         });
       }
       if (kept.length === 0) {

@@ -231,7 +231,7 @@ export function createReplicateHandler(config: ReplicateConfig, deps: ReplicateD
       if (rejected > 0) {
         // Not a retry: delivering these records again cannot make DynamoDB accept them. The replica
         // keeps the item's previous state; the log names each record for a repair.
-        log.error('records rejected', { ...fields, rejected: rejectedList(batch.rejected, result) });
+        log.error('records rejected', { ...fields, rejectedRecords: rejectedList(batch.rejected, result) });
       }
       if (result.failed.length === 0) {
         log.info('batch applied', fields);
