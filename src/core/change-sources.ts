@@ -243,14 +243,6 @@ function rawKey(record: unknown): string | undefined {
  */
 export function readLambdaBatch(event: unknown): LambdaBatch {
   const records = eventRecords(event);
-  const arns = new Set(records.map((r) => (isObject(r) ? r.eventSourceARN : undefined)));
-  if (arns.size > 1) {
-    const names = [...arns].map((a) => (typeof a === 'string' ? a : 'none')).join(', ');
-    throw new InvalidDataError(
-      `the event mixes ${arns.size} event sources (${names}): a batch must come from one stream`,
-    );
-  }
-  const arn = [...arns][0];
   const changes: Change[] = [];
   const rejected: RejectedRecord[] = [];
   let previous: { index: number; sequenceNumber: string } | undefined;
@@ -276,6 +268,14 @@ export function readLambdaBatch(event: unknown): LambdaBatch {
     }
     previous = { index, sequenceNumber };
   });
+  const arns = new Set(records.map((r) => (isObject(r) ? r.eventSourceARN : undefined)));
+  if (arns.size > 1) {
+    const names = [...arns].map((a) => (typeof a === 'string' ? a : 'none')).join(', ');
+    throw new InvalidDataError(
+      `the event mixes ${arns.size} event sources (${names}): a batch must come from one stream`,
+    );
+  }
+  const arn = [...arns][0];
   return { changes, rejected, ...(typeof arn === 'string' ? { streamArn: arn } : {}) };
 }
 
