@@ -10,7 +10,7 @@ import { compareSequenceNumbers } from './change.js';
 import { canonicalKey } from './canonical-key.js';
 import { InvalidDataError, ItemLimitError } from './errors.js';
 import { fromDynamoJson } from './ddb-json.js';
-import { structureProblem } from './item-limits.js';
+import { assertStructure, structureProblem } from './item-limits.js';
 import { secondsToEpochMs } from './turnover.js';
 import type { Item } from './types.js';
 
@@ -158,8 +158,7 @@ export function changeFromLambdaRecord(record: unknown, index: number): Change {
   const image = (name: 'Keys' | 'NewImage' | 'OldImage'): Item | undefined => {
     if (ddb[name] === undefined) return undefined;
     // Before parsing: the parser recurses, and an image DynamoDB could not hold is a rejected record.
-    const problem = structureProblem(ddb[name]);
-    if (problem !== undefined) throw new ItemLimitError(`${where}: dynamodb.${name}: ${problem}`, '');
+    assertStructure(ddb[name], `${where}: dynamodb.${name}`);
     return fromDynamoJson(ddb[name], `${where}: dynamodb.${name}`);
   };
   const time = ddb.ApproximateCreationDateTime;

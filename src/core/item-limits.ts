@@ -55,6 +55,15 @@ export function structureProblem(image: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * Before a recursive parser sees an image (DynamoDB JSON from an event or a file): throws
+ * ItemLimitError `${where}: <problem>` when it nests too deep or has an empty attribute name.
+ */
+export function assertStructure(image: unknown, where: string): void {
+  const problem = structureProblem(image);
+  if (problem !== undefined) throw new ItemLimitError(`${where}: ${problem}`, '');
+}
+
 function keyValueBytes(v: AttributeValue | undefined): number | undefined {
   if (v === undefined) return undefined;
   if ('S' in v) return utf8Length(v.S);

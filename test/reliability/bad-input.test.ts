@@ -424,6 +424,27 @@ const CLI_CASES: CliCase[] = [
     message: /line 7: item \{"id":\{"S":"huge"\}\} is \d+ bytes, over DynamoDB's limit of 409600 bytes/,
   },
   {
+    name: 'import: item nested 20,000 levels',
+    argv: async () => [
+      'import',
+      await exportWith('deep.jsonl', (l) => [
+        ...l,
+        `{"id":{"S":"deep"},"d":${'{"M":{"a":'.repeat(20_000)}{"S":"x"}${'}}'.repeat(20_000)}}`,
+      ]),
+      target(),
+    ],
+    message: /line 7: item: attribute "d" nests deeper than DynamoDB's limit of 32 levels/,
+  },
+  {
+    name: 'import: item with an empty key value',
+    argv: async () => [
+      'import',
+      await exportWith('empty-key.jsonl', (l) => [...l, JSON.stringify({ id: { S: '' } })]),
+      target(),
+    ],
+    message: /line 7: item \{"id":\{"S":""\}\}: partition key attribute "id" is empty/,
+  },
+  {
     name: 'import: item without its key attribute',
     argv: async () => [
       'import',
