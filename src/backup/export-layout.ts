@@ -26,7 +26,7 @@ import type { TableDescription } from '@aws-sdk/client-dynamodb';
 import { keyOf } from '../core/canonical-key.js';
 import { fromDynamoJson, toDynamoJson } from '../core/ddb-json.js';
 import { InvalidDataError, NotFoundError, ReplicatorError, UsageError } from '../core/errors.js';
-import { assertItemSize } from '../core/item-size.js';
+import { assertItemLimits, assertStructure } from '../core/item-limits.js';
 import type { Item, KeySchema } from '../core/types.js';
 import { splitLines } from '../dynamodb/export-file.js';
 import { assertSameKeySchema, keySchemaFromDescription } from '../dynamodb/tables.js';
@@ -439,11 +439,16 @@ async function* readDataFile(
         if (line.text.trim() === '') continue;
         const where = `${name} line ${line.lineNumber}`;
         const record = parseJsonObject(line.text, where);
+        try {
+          assertStructure(record.Item, `${where}: item`);
+        } catch (error) {
+          throw new InvalidDataError((error as Error).message, { cause: error });
+        }
         const item = fromDynamoJson(record.Item, where);
         if (keySchema) {
           try {
             keyOf(item, keySchema);
-            assertItemSize(item, keySchema);
+            assertItemLimits(item, keySchema);
           } catch (error) {
             if (error instanceof ReplicatorError)
               throw new InvalidDataError(`${where}: ${error.message}`, { cause: error });

@@ -19,6 +19,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ConfigError } from '../core/errors.js';
 import { isRegionName, tableNameProblem } from '../core/location.js';
+import { turnoverAtProblem } from '../core/turnover.js';
 import { BUNDLE_FILE, bundleScratchDir, bundleTransformModule, lambdaBundle } from '../deploy/bundle.js';
 
 /** One table the source is replicated to. */
@@ -278,7 +279,8 @@ export class DynamoDbReplicator extends Construct {
     const maxRecordAge = props.maxRecordAge ?? DEFAULTS.maxRecordAge;
     checkInteger('maxRecordAge (seconds)', maxRecordAge.toSeconds(), 60, 604_800);
     const memorySize = checkInteger('memorySize', props.memorySize ?? DEFAULTS.memorySize, 128, 10_240);
-    if (props.turnover) checkInteger('turnover.at', props.turnover.at, 0, Number.MAX_SAFE_INTEGER);
+    const turnoverProblem = props.turnover && turnoverAtProblem(String(props.turnover.at));
+    if (turnoverProblem) throw new ConfigError(`DynamoDbReplicator: turnover.at ${turnoverProblem}`);
 
     const common: Record<string, string> = {
       ...(props.turnover ? { TurnoverRole: props.turnover.role, TurnoverAt: String(props.turnover.at) } : {}),

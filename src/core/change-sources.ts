@@ -6,8 +6,11 @@
  * InvalidDataError naming the record's index and the problem, before anything is written.
  */
 import type { Change, EventName, StreamViewType } from './change.js';
-import { InvalidDataError } from './errors.js';
+import { compareSequenceNumbers } from './change.js';
+import { canonicalKey } from './canonical-key.js';
+import { InvalidDataError, ItemLimitError } from './errors.js';
 import { fromDynamoJson } from './ddb-json.js';
+import { assertStructure, structureProblem } from './item-limits.js';
 import { secondsToEpochMs } from './turnover.js';
 import type { Item } from './types.js';
 
@@ -152,8 +155,12 @@ export function changeFromLambdaRecord(record: unknown, index: number): Change {
   if (!isObject(ddb))
     throw new InvalidDataError(`${where}: dynamodb must be an object, got ${describe(ddb)}`);
   if (ddb.Keys === undefined) throw new InvalidDataError(`${where}: dynamodb.Keys is missing`);
-  const image = (name: 'Keys' | 'NewImage' | 'OldImage'): Item | undefined =>
-    ddb[name] === undefined ? undefined : fromDynamoJson(ddb[name], `${where}: dynamodb.${name}`);
+  const image = (name: 'Keys' | 'NewImage' | 'OldImage'): Item | undefined => {
+    if (ddb[name] === undefined) return undefined;
+    // Before parsing: the parser recurses, and an image DynamoDB could not hold is a rejected record.
+    assertStructure(ddb[name], `${where}: dynamodb.${name}`);
+    return fromDynamoJson(ddb[name], `${where}: dynamodb.${name}`);
+  };
   const time = ddb.ApproximateCreationDateTime;
   if (time !== undefined && !(typeof time === 'number' && Number.isFinite(time) && time >= 0)) {
     throw new InvalidDataError(
@@ -176,14 +183,99 @@ export function changeFromLambdaRecord(record: unknown, index: number): Change {
   );
 }
 
-/** Every record of a Lambda DynamoDB stream event -> Changes, in order. Throws on the first bad record. */
-export function changesFromLambdaEvent(event: unknown): Change[] {
+function eventRecords(event: unknown): unknown[] {
   if (!isObject(event) || !Array.isArray(event.Records)) {
     throw new InvalidDataError(
       `not a DynamoDB stream event: expected an object with a Records array, got ${isObject(event) ? `Records ${describe(event.Records)}` : describe(event)}`,
     );
   }
-  return event.Records.map((record, index) => changeFromLambdaRecord(record, index));
+  return event.Records as unknown[];
+}
+
+/** Every record of a Lambda DynamoDB stream event -> Changes, in order. Throws on the first bad record. */
+export function changesFromLambdaEvent(event: unknown): Change[] {
+  return eventRecords(event).map((record, index) => changeFromLambdaRecord(record, index));
+}
+
+/** A record of a Lambda event whose image DynamoDB could not hold (ItemLimitError while reading it). */
+export interface RejectedRecord {
+  /** Position in the event's Records. */
+  readonly index: number;
+  readonly sequenceNumber?: string;
+  /** canonicalKey of dynamodb.Keys, when they could be read. */
+  readonly key?: string;
+  readonly error: string;
+}
+
+/** A Lambda stream event, read and checked as one batch (see readLambdaBatch). */
+export interface LambdaBatch {
+  readonly changes: Change[];
+  readonly rejected: RejectedRecord[];
+  /** The one eventSourceARN every record names; undefined when the records carry none. */
+  readonly streamArn?: string;
+}
+
+function rawSequenceNumber(record: unknown): string | undefined {
+  const ddb = isObject(record) ? record.dynamodb : undefined;
+  const n = isObject(ddb) ? ddb.SequenceNumber : undefined;
+  return typeof n === 'string' && SEQUENCE_NUMBER.test(n) ? n : undefined;
+}
+
+function rawKey(record: unknown): string | undefined {
+  try {
+    const keys = (record as { dynamodb: { Keys: unknown } }).dynamodb.Keys;
+    return structureProblem(keys) === undefined ? canonicalKey(fromDynamoJson(keys)) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A Lambda stream event as the handlers take it. Lambda delivers one shard of one stream per batch,
+ * records in sequence-number order; an event that mixes eventSourceARNs, or whose sequence numbers
+ * do not strictly increase, is not such a delivery (a hand-built or corrupted event), so it is refused
+ * whole (InvalidDataError naming the records) before anything is written: sorting would guess at the
+ * order of changes to one item, and sequence numbers of two streams do not compare at all.
+ * A record whose image breaks one of DynamoDB's item limits (nesting, empty names) is returned in
+ * `rejected` rather than refusing the batch: no retry can make it valid. Other malformed records
+ * refuse the batch, as changesFromLambdaEvent does.
+ */
+export function readLambdaBatch(event: unknown): LambdaBatch {
+  const records = eventRecords(event);
+  const changes: Change[] = [];
+  const rejected: RejectedRecord[] = [];
+  let previous: { index: number; sequenceNumber: string } | undefined;
+  records.forEach((record, index) => {
+    const sequenceNumber = rawSequenceNumber(record);
+    try {
+      changes.push(changeFromLambdaRecord(record, index));
+    } catch (error) {
+      if (!(error instanceof ItemLimitError)) throw error;
+      const key = rawKey(record);
+      rejected.push({
+        index,
+        ...(sequenceNumber !== undefined ? { sequenceNumber } : {}),
+        ...(key !== undefined ? { key } : {}),
+        error: error.message,
+      });
+    }
+    if (sequenceNumber === undefined) return;
+    if (previous && compareSequenceNumbers(sequenceNumber, previous.sequenceNumber) <= 0) {
+      throw new InvalidDataError(
+        `stream record ${index} has sequence number ${sequenceNumber}, not after record ${previous.index}'s ${previous.sequenceNumber}: a batch's records must be in stream order`,
+      );
+    }
+    previous = { index, sequenceNumber };
+  });
+  const arns = new Set(records.map((r) => (isObject(r) ? r.eventSourceARN : undefined)));
+  if (arns.size > 1) {
+    const names = [...arns].map((a) => (typeof a === 'string' ? a : 'none')).join(', ');
+    throw new InvalidDataError(
+      `the event mixes ${arns.size} event sources (${names}): a batch must come from one stream`,
+    );
+  }
+  const arn = [...arns][0];
+  return { changes, rejected, ...(typeof arn === 'string' ? { streamArn: arn } : {}) };
 }
 
 function typedImage(where: string, name: string, value: unknown): Item | undefined {

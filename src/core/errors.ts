@@ -31,14 +31,28 @@ export class KeySchemaMismatchError extends UsageError {}
 /** Input data that cannot be trusted: malformed events, corrupt or truncated backups. */
 export class InvalidDataError extends UsageError {}
 
-/** An item exceeds DynamoDB's 400 KB limit. */
-export class ItemTooLargeError extends UsageError {
+/**
+ * An item DynamoDB would refuse whatever the moment: nested too deep, an empty attribute name, an
+ * empty or too long key value, over 400 KB (core/item-limits.ts). `keyJson` is its canonical key, or
+ * '' when the key itself is unreadable.
+ */
+export class ItemLimitError extends UsageError {
   constructor(
     message: string,
     readonly keyJson: string,
-    readonly size: number,
   ) {
     super(message);
+  }
+}
+
+/** An item exceeds DynamoDB's 400 KB limit. */
+export class ItemTooLargeError extends ItemLimitError {
+  constructor(
+    message: string,
+    keyJson: string,
+    readonly size: number,
+  ) {
+    super(message, keyJson);
   }
 }
 

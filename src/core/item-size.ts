@@ -62,19 +62,25 @@ export function itemSize(item: Item): number {
   return sum;
 }
 
-/** Throws ItemTooLargeError naming the item's key (when `schema` is given) and its size. */
-export function assertItemSize(item: Item, schema?: KeySchema): void {
-  const size = itemSize(item);
-  if (size <= MAX_ITEM_BYTES) return;
-  let keyJson = '';
-  if (schema) {
-    try {
-      keyJson = canonicalKey(keyOf(item, schema));
-    } catch {
-      // The size is the error being reported; a missing key attribute is reported when it is written.
-      keyJson = '';
-    }
+/** The canonical key of an item for messages; '' without a schema or when a key attribute is missing. */
+export function itemKeyText(item: Item, schema: KeySchema | undefined): string {
+  if (!schema) return '';
+  try {
+    return canonicalKey(keyOf(item, schema));
+  } catch {
+    // The size or limit is the error being reported; a missing key attribute is reported when it is written.
+    return '';
   }
+}
+
+/**
+ * Throws ItemTooLargeError naming the item's key (when `schema` is given) and its size; returns the
+ * size. item-limits.ts checks DynamoDB's other limits as well.
+ */
+export function assertItemSize(item: Item, schema?: KeySchema): number {
+  const size = itemSize(item);
+  if (size <= MAX_ITEM_BYTES) return size;
+  const keyJson = itemKeyText(item, schema);
   const named = keyJson ? `item ${keyJson}` : 'item';
   throw new ItemTooLargeError(
     `${named} is ${size} bytes, over DynamoDB's limit of ${MAX_ITEM_BYTES} bytes (400 KB)`,

@@ -23,6 +23,40 @@ export interface TurnoverFilter {
   readonly at: number;
 }
 
+/**
+ * The range a cut-over instant must fall in: from 2012-01-01 (DynamoDB's launch; no stream record is
+ * older) to 2100-01-01 (fixed, so the check does not depend on today's date). Epoch seconds of any
+ * date in that range (about 1.3e9 to 4.1e9) fall far below it, and so do they land in it times 1000:
+ * a value given in seconds is refused and named as such instead of making BEFORE drop every record.
+ */
+export const TURNOVER_AT_MIN = Date.UTC(2012, 0, 1);
+export const TURNOVER_AT_MAX = Date.UTC(2100, 0, 1);
+
+function isoDay(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 10);
+}
+
+/**
+ * Why `text` is not a usable cut-over instant (epoch milliseconds of a date from TURNOVER_AT_MIN to
+ * TURNOVER_AT_MAX), or undefined when it is. The Lambda variable and the CLI option prefix their name.
+ */
+export function turnoverAtProblem(text: string): string | undefined {
+  const range = `epoch milliseconds of a date from ${isoDay(TURNOVER_AT_MIN)} to ${isoDay(TURNOVER_AT_MAX)}`;
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text))) {
+    return `must be a whole number of ${range}, got "${text}"`;
+  }
+  const at = Number(text);
+  if (at >= TURNOVER_AT_MIN && at <= TURNOVER_AT_MAX) return undefined;
+  const scaled = (factor: number): boolean =>
+    at * factor >= TURNOVER_AT_MIN && at * factor <= TURNOVER_AT_MAX;
+  const hint = scaled(1000)
+    ? `: it looks like epoch seconds; in milliseconds that is ${at * 1000} (${new Date(at * 1000).toISOString()})`
+    : scaled(0.001)
+      ? `: it looks like epoch microseconds; in milliseconds that is ${Math.floor(at / 1000)}`
+      : '';
+  return `must be ${range}, got ${text}${hint}`;
+}
+
 /** True when the filter keeps a record created at `creationTime` (epoch ms, undefined = unknown). */
 export function turnoverKeeps(filter: TurnoverFilter, creationTime: number | undefined): boolean {
   const before = creationTime !== undefined && creationTime < filter.at;

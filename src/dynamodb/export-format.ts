@@ -1,8 +1,8 @@
 import type { TableDescription } from '@aws-sdk/client-dynamodb';
 import { keyOf } from '../core/canonical-key.js';
 import { fromDynamoJson, toDynamoJson } from '../core/ddb-json.js';
-import { InvalidDataError, ItemTooLargeError } from '../core/errors.js';
-import { assertItemSize } from '../core/item-size.js';
+import { InvalidDataError, ItemLimitError, ItemTooLargeError } from '../core/errors.js';
+import { assertItemLimits, assertStructure } from '../core/item-limits.js';
 import type { Item, KeySchema } from '../core/types.js';
 
 /*
@@ -41,17 +41,24 @@ export function parseDescriptionLine(text: string, lineNumber: number): TableDes
   return record as TableDescription;
 }
 
-/** Parses one item line, checking its key attributes against the table's key schema and its size. */
+/**
+ * Parses one item line, checking its key attributes against the table's key schema and DynamoDB's
+ * item limits (core/item-limits.ts).
+ */
 export function parseItemLine(text: string, lineNumber: number, schema: KeySchema): Item {
   const context = `line ${lineNumber}`;
-  const item = fromDynamoJson(parseJson(text, lineNumber), context);
+  const json = parseJson(text, lineNumber);
+  assertStructure(json, `${context}: item`);
+  const item = fromDynamoJson(json, context);
   try {
     keyOf(item, schema);
-    assertItemSize(item, schema);
+    assertItemLimits(item, schema);
   } catch (error) {
     if (error instanceof ItemTooLargeError) {
       throw new ItemTooLargeError(`${context}: ${error.message}`, error.keyJson, error.size);
     }
+    if (error instanceof ItemLimitError)
+      throw new ItemLimitError(`${context}: ${error.message}`, error.keyJson);
     if (error instanceof InvalidDataError && !error.message.startsWith(context)) {
       throw new InvalidDataError(`${context}: ${error.message}`, { cause: error });
     }

@@ -15,7 +15,8 @@ import {
 import { canonicalKey, keyOf } from '../core/canonical-key.js';
 import { backoffDelay, DEFAULT_RETRY, sleep, type RetryPolicy } from '../core/backoff.js';
 import type { UnprocessedError } from '../core/errors.js';
-import { assertItemSize, itemSize, MAX_ITEM_BYTES } from '../core/item-size.js';
+import { itemSize } from '../core/item-size.js';
+import { assertItemLimits, assertKeyLimits } from '../core/item-limits.js';
 import type { Item, Key, KeySchema } from '../core/types.js';
 import { consumedCapacityParam, type CapacityBudget } from './capacity.js';
 import { clientLocation } from './client.js';
@@ -52,7 +53,8 @@ export interface PendingWrite {
 
 /**
  * Validates one write against its table's key schema: key attributes present and typed
- * (InvalidDataError), item within 400 KB (ItemTooLargeError naming the key). A delete's key is
+ * (InvalidDataError), item within DynamoDB's limits (ItemLimitError naming the key: nesting, names,
+ * key value lengths; ItemTooLargeError over 400 KB). A delete's key is
  * reduced to the key attributes.
  */
 export function prepareWrite(table: string, request: WriteRequest, schema: KeySchema): PendingWrite {
@@ -61,11 +63,11 @@ export function prepareWrite(table: string, request: WriteRequest, schema: KeySc
   let size: number;
   if ('put' in request) {
     key = keyOf(request.put, schema);
-    size = itemSize(request.put);
-    if (size > MAX_ITEM_BYTES) assertItemSize(request.put, schema);
+    size = assertItemLimits(request.put, schema);
     normalized = request;
   } else {
     key = keyOf(request.delete, schema);
+    assertKeyLimits(key, schema);
     size = itemSize(key);
     normalized = { delete: key };
   }

@@ -11,14 +11,16 @@
  * - TurnoverRole (BEFORE|AFTER) + TurnoverAt (epoch ms): the cut-over filter, as for `replicate`.
  * - LogLevel: debug|info|warn|error. MetricsNamespace: the EMF metrics' namespace (metrics.ts).
  *
- * Outcome per batch: an empty batch succeeds; a malformed event or an insert/update without a new
+ * Outcome per batch: an empty batch succeeds; a malformed event (including one that mixes streams or
+ * whose sequence numbers do not increase, see readLambdaBatch) or an insert/update without a new
  * image (a KEYS_ONLY or OLD_IMAGE stream: the log could not rebuild items) throws before anything
- * is written; when some segments fail to upload, the response names the first sequence number of
+ * is written; a record whose image DynamoDB could not hold (nested too deep, an empty attribute
+ * name) is rejected as by `replicate`: logged, counted in RejectedRecords, not logged to S3; when some segments fail to upload, the response names the first sequence number of
  * the first failed segment; when none could be written, the handler throws so Lambda retries.
  * Lambda records carry no shard id, so the log files them under the stream's label.
  */
 import { randomUUID } from 'node:crypto';
-import { changesFromLambdaEvent, tableOfStreamArn } from '../core/change-sources.js';
+import { readLambdaBatch, tableOfStreamArn } from '../core/change-sources.js';
 import { ConfigError, InvalidDataError } from '../core/errors.js';
 import { isRegionName } from '../core/location.js';
 import { applyTurnover, type TurnoverFilter } from '../core/turnover.js';
@@ -26,7 +28,12 @@ import { compareSequenceNumbers } from '../core/change.js';
 import { openObjectStore } from '../storage/open-store.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { assertNewImages, writeChangeBatch } from '../backup/change-log.js';
-import { BatchFailedError, batchResponse, type StreamBatchResponse } from './batch-response.js';
+import {
+  BatchFailedError,
+  batchResponse,
+  rejectedRecordFields,
+  type StreamBatchResponse,
+} from './batch-response.js';
 import { envLogLevel, envTurnover, envValue, requireEnv, type Env } from './config.js';
 import { createLogger, type Logger, type LogLevel } from './log.js';
 import { DEFAULT_METRICS_NAMESPACE, emitBatchMetrics, stdoutMetrics, type MetricsWriter } from './metrics.js';
@@ -85,13 +92,10 @@ export interface BackupDeps {
 }
 
 /** The stream a Lambda event came from: table name and stream label, from eventSourceARN. */
-function eventSource(event: unknown, count: number): { table: string; streamLabel: string } {
-  const records = (event as { Records: { eventSourceARN?: unknown }[] }).Records;
-  const arns = new Set(records.map((r) => r.eventSourceARN));
-  const arn = [...arns][0];
-  if (arns.size !== 1 || typeof arn !== 'string')
+function eventSource(arn: string | undefined, count: number): { table: string; streamLabel: string } {
+  if (arn === undefined)
     throw new InvalidDataError(
-      `backup needs the table name from eventSourceARN, but the ${count} records name ${arns.size === 1 ? 'none' : `${arns.size} different sources`}`,
+      `backup needs the table name from eventSourceARN, but the ${count} records name none`,
     );
   const { table } = tableOfStreamArn(arn);
   return { table, streamLabel: arn.slice(arn.lastIndexOf('/stream/') + '/stream/'.length) };
@@ -117,15 +121,47 @@ export function createBackupHandler(config: BackupConfig, deps: BackupDeps = {})
     const log = baseLog.child({ correlationId: context?.awsRequestId ?? randomUUID() });
     const started = performance.now();
     try {
-      const received = changesFromLambdaEvent(event);
-      if (received.length === 0) {
+      const batch = readLambdaBatch(event);
+      const received = batch.changes;
+      const total = received.length + batch.rejected.length;
+      if (total === 0) {
         log.info('empty batch', { records: 0 });
         return batchResponse(undefined);
       }
-      const { table, streamLabel } = eventSource(event, received.length);
+      const { table, streamLabel } = eventSource(batch.streamArn, total);
       const kept = applyTurnover(received, config.turnover);
       assertNewImages(kept);
+      const emit = (applied: number, failed: number): void =>
+        emitBatchMetrics(deps.metrics ?? stdoutMetrics, {
+          namespace: config.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE,
+          sourceTable: table,
+          destinations: [
+            {
+              dimension: 'BackupLocation',
+              value: `s3://${[config.bucket, config.prefix].filter(Boolean).join('/')}`,
+            },
+          ],
+          figures: {
+            received: total,
+            applied,
+            failed,
+            rejected: batch.rejected.length,
+            retries: 0,
+            creationTimes: received.flatMap((c) => c.approximateCreationTime ?? []),
+          },
+          now: now(),
+        });
+      if (batch.rejected.length > 0) {
+        // Not a retry: delivering these records again cannot make their images valid.
+        log.error('records rejected', {
+          table,
+          records: total,
+          rejected: batch.rejected.length,
+          rejectedRecords: batch.rejected.map(rejectedRecordFields),
+        });
+      }
       if (kept.length === 0) {
+        if (batch.rejected.length > 0) emit(0, 0);
         log.info('batch skipped by the cut-over filter', {
           table,
           records: received.length,
@@ -135,29 +171,13 @@ export function createBackupHandler(config: BackupConfig, deps: BackupDeps = {})
       }
       const changes = kept.map((c) => (c.shardId ? c : { ...c, shardId: `stream-${streamLabel}` }));
       const result = await writeChangeBatch(root.at(table), changes, { now: now() });
-      emitBatchMetrics(deps.metrics ?? stdoutMetrics, {
-        namespace: config.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE,
-        sourceTable: table,
-        destinations: [
-          {
-            dimension: 'BackupLocation',
-            value: `s3://${[config.bucket, config.prefix].filter(Boolean).join('/')}`,
-          },
-        ],
-        figures: {
-          received: received.length,
-          applied: result.written,
-          failed: kept.length - result.written,
-          retries: 0,
-          creationTimes: received.flatMap((c) => c.approximateCreationTime ?? []),
-        },
-        now: now(),
-      });
+      emit(result.written, kept.length - result.written);
       const fields = {
         table,
-        records: received.length,
+        records: total,
         logged: result.written,
         skipped: received.length - kept.length,
+        rejected: batch.rejected.length,
         objects: result.objects.length,
         firstSequenceNumber: received[0]?.sequenceNumber,
         lastSequenceNumber: received[received.length - 1]?.sequenceNumber,

@@ -23,3 +23,17 @@ export function batchResponse(lowestFailedSequenceNumber: string | undefined): S
 
 /** No record of the batch could be applied: the handler throws so Lambda retries the whole batch. */
 export class BatchFailedError extends ServiceError {}
+
+/** How both handlers log a rejected record: its key, sequence number and what DynamoDB would refuse. */
+export function rejectedRecordFields(r: {
+  readonly key?: string;
+  readonly sequenceNumber?: string;
+  readonly index?: number;
+  readonly error: string;
+}): { key: string; sequenceNumber: string; error: string } {
+  return {
+    key: r.key ?? '(unreadable)',
+    sequenceNumber: r.sequenceNumber ?? `(record ${r.index})`,
+    error: r.error,
+  };
+}

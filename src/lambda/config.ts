@@ -23,7 +23,7 @@ import {
   tableNameProblem,
   type ServiceLocation,
 } from '../core/location.js';
-import type { TurnoverFilter } from '../core/turnover.js';
+import { turnoverAtProblem, type TurnoverFilter } from '../core/turnover.js';
 import { DEFAULT_APPLY_CONCURRENCY } from '../replicate/engine.js';
 import type { LogLevel } from './log.js';
 
@@ -87,13 +87,9 @@ export function envTurnover(env: Env): TurnoverFilter | undefined {
     throw new ConfigError(
       'TurnoverAt is not set, but TurnoverRole is: set it to the cut-over time in epoch milliseconds',
     );
-  const at = Number(atText);
-  if (!/^\d+$/.test(atText) || !Number.isSafeInteger(at)) {
-    throw new ConfigError(
-      `TurnoverAt must be a time in epoch milliseconds (a whole number), got "${atText}"`,
-    );
-  }
-  return { role, at };
+  const problem = turnoverAtProblem(atText);
+  if (problem !== undefined) throw new ConfigError(`TurnoverAt ${problem}`);
+  return { role, at: Number(atText) };
 }
 
 export function envLogLevel(env: Env): LogLevel {

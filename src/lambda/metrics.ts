@@ -80,6 +80,8 @@ export interface BatchFigures {
   readonly applied: number;
   /** Records not durably applied: Lambda delivers them again. */
   readonly failed: number;
+  /** Records whose item breaks one of DynamoDB's limits: reported, not applied, not delivered again. */
+  readonly rejected: number;
   /** Requests sent again for unprocessed items. */
   readonly retries: number;
   /** Creation times (epoch ms) of the batch's records that carry one. */
@@ -98,12 +100,16 @@ export function batchLagMs(creationTimes: readonly number[], now: number): numbe
   return Math.max(0, now - oldest);
 }
 
-/** The metric values of one batch: RecordsReceived, ChangesApplied, FailedRecords, Retries, ReplicationLag. */
+/**
+ * The metric values of one batch: RecordsReceived, ChangesApplied, FailedRecords, RejectedRecords,
+ * Retries, ReplicationLag.
+ */
 export function batchMetrics(figures: BatchFigures, now: number): MetricValue[] {
   const metrics: MetricValue[] = [
     { name: 'RecordsReceived', unit: 'Count', value: figures.received },
     { name: 'ChangesApplied', unit: 'Count', value: figures.applied },
     { name: 'FailedRecords', unit: 'Count', value: figures.failed },
+    { name: 'RejectedRecords', unit: 'Count', value: figures.rejected },
     { name: 'Retries', unit: 'Count', value: figures.retries },
   ];
   const lag = batchLagMs(figures.creationTimes, now);

@@ -4,16 +4,20 @@
  * (see config.ts), validated on the first invocation of a container and kept; replica tables are
  * checked (exist, same key schema) once and the result kept too.
  *
- * Outcome per batch: an empty batch succeeds; a malformed event, a stream without images (and no
+ * Outcome per batch: an empty batch succeeds; a malformed event (including one that mixes streams or
+ * whose sequence numbers do not increase, see readLambdaBatch), a stream without images (and no
  * read-through) or records whose key does not fit the replicas throw before anything is written;
- * when some keys fail, the response names the lowest sequence number not durably applied
- * (`batchItemFailures`, which needs FunctionResponseTypes ReportBatchItemFailures on the event
- * source mapping); when nothing could be applied, the handler throws so Lambda retries the batch.
+ * records whose item DynamoDB would refuse whatever the moment (core/item-limits.ts) are rejected:
+ * logged with key and sequence number, counted in RejectedRecords, not written and not delivered
+ * again, while the rest of the batch goes on; when some keys fail, the response names the lowest
+ * sequence number not durably applied (`batchItemFailures`, which needs FunctionResponseTypes
+ * ReportBatchItemFailures on the event source mapping); when nothing could be applied, the handler
+ * throws so Lambda retries the batch.
  */
 import { randomUUID } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Change } from '../core/change.js';
-import { changesFromLambdaEvent, tableOfStreamArn } from '../core/change-sources.js';
+import { readLambdaBatch, tableOfStreamArn, type RejectedRecord } from '../core/change-sources.js';
 import { toDynamoJson } from '../core/ddb-json.js';
 import { ConfigError, InvalidDataError } from '../core/errors.js';
 import { formatServiceLocation, type ServiceLocation } from '../core/location.js';
@@ -21,7 +25,12 @@ import { applyChanges, prepareReplicas, type ApplyResult, type ReplicaTarget } f
 import { loadTransform, type TransformFn } from '../replicate/transform.js';
 import type { KeySchema } from '../core/types.js';
 import type { RetryPolicy } from '../core/backoff.js';
-import { BatchFailedError, batchResponse, type StreamBatchResponse } from './batch-response.js';
+import {
+  BatchFailedError,
+  batchResponse,
+  rejectedRecordFields,
+  type StreamBatchResponse,
+} from './batch-response.js';
 import { replicaClient, serviceClient } from './clients.js';
 import { readReplicateConfig, type ReplicaConfig, type ReplicateConfig } from './config.js';
 import { lazyEntry } from './entry.js';
@@ -64,15 +73,12 @@ interface Setup {
 
 function sourceLocation(
   config: ReplicateConfig,
-  event: unknown,
+  arn: string | undefined,
   changes: readonly Change[],
 ): { location: ServiceLocation; table: string } {
-  const records = (event as { Records: { eventSourceARN?: unknown }[] }).Records;
-  const arns = new Set(records.map((r) => r.eventSourceARN));
-  const arn = [...arns][0];
-  if (arns.size !== 1 || typeof arn !== 'string') {
+  if (arn === undefined) {
     throw new InvalidDataError(
-      `read-through needs the source table from eventSourceARN, but the ${changes.length} records name ${arns.size === 1 ? 'none' : `${arns.size} different sources`}`,
+      `read-through needs the source table from eventSourceARN, but the ${changes.length} records name none`,
     );
   }
   const source = tableOfStreamArn(arn);
@@ -82,15 +88,41 @@ function sourceLocation(
   return { location, table: source.table };
 }
 
+const NOTHING_APPLIED: ApplyResult = {
+  received: 0,
+  applied: 0,
+  skipped: 0,
+  failed: [],
+  rejected: [],
+  rejectedRecords: 0,
+  keys: 0,
+  durationMs: 0,
+  retries: 0,
+};
+
+/** Rejected records as the log names them: from the event (unreadable images) and from the plan. */
+function rejectedList(
+  unreadable: readonly RejectedRecord[],
+  result: ApplyResult,
+): ReturnType<typeof rejectedRecordFields>[] {
+  return [
+    ...unreadable.map(rejectedRecordFields),
+    ...result.rejected.map((r) => rejectedRecordFields({ ...r, sequenceNumber: r.firstSequenceNumber })),
+  ];
+}
+
 function summary(
   changes: readonly Change[],
   result: ApplyResult,
   replicas: readonly ReplicaTarget[],
+  counts: { received: number; rejected: number },
 ): Record<string, unknown> {
+  const { received: records, rejected } = counts;
   return {
-    records: result.received,
+    records,
     applied: result.applied,
     skipped: result.skipped,
+    rejected,
     keys: result.keys,
     failedKeys: result.failed.length,
     firstSequenceNumber: changes[0]?.sequenceNumber,
@@ -143,15 +175,16 @@ export function createReplicateHandler(config: ReplicateConfig, deps: ReplicateD
   return async (event, context) => {
     const log = baseLog.child({ correlationId: context?.awsRequestId ?? randomUUID() });
     try {
-      const changes = changesFromLambdaEvent(event);
-      if (changes.length === 0) {
+      const batch = readLambdaBatch(event);
+      const changes = batch.changes;
+      if (changes.length === 0 && batch.rejected.length === 0) {
         log.info('empty batch', { records: 0 });
         return batchResponse(undefined);
       }
       const { keySchema, transform } = await init();
       let readThrough: { client: DynamoDBClient; table: string } | undefined;
-      if (config.readThrough) {
-        const source = sourceLocation(config, event, changes);
+      if (config.readThrough && changes.length > 0) {
+        const source = sourceLocation(config, batch.streamArn, changes);
         const id = formatServiceLocation(source.location);
         let client = sourceClients.get(id);
         if (!client) sourceClients.set(id, (client = makeSourceClient(source.location)));
@@ -167,28 +200,39 @@ export function createReplicateHandler(config: ReplicateConfig, deps: ReplicateD
           })),
         });
       }
-      const result = await applyChanges(changes, {
-        replicas,
-        keySchema,
-        concurrency: config.concurrency,
-        ...(deps.retry ? { retry: deps.retry } : {}),
-        ...(transform ? { transform } : {}),
-        ...(config.turnover ? { turnover: config.turnover } : {}),
-        ...(readThrough ? { readThrough } : {}),
-      });
+      const result =
+        changes.length === 0
+          ? NOTHING_APPLIED
+          : await applyChanges(changes, {
+              replicas,
+              keySchema,
+              concurrency: config.concurrency,
+              ...(deps.retry ? { retry: deps.retry } : {}),
+              ...(transform ? { transform } : {}),
+              ...(config.turnover ? { turnover: config.turnover } : {}),
+              ...(readThrough ? { readThrough } : {}),
+            });
+      const rejected = batch.rejected.length + result.rejectedRecords;
+      const received = changes.length + batch.rejected.length;
       emitBatchMetrics(deps.metrics ?? stdoutMetrics, {
         namespace: config.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE,
         sourceTable: eventSourceTable(event),
         destinations: replicas.map((r) => ({ dimension: 'ReplicaTable', value: r.label ?? r.table })),
         figures: {
-          received: result.received,
+          received,
           applied: result.applied,
-          failed: result.received - result.applied - result.skipped,
+          failed: received - result.applied - result.skipped - rejected,
+          rejected,
           retries: result.retries,
           creationTimes: changes.flatMap((c) => c.approximateCreationTime ?? []),
         },
       });
-      const fields = summary(changes, result, replicas);
+      const fields = summary(changes, result, replicas, { received, rejected });
+      if (rejected > 0) {
+        // Not a retry: delivering these records again cannot make DynamoDB accept them. The replica
+        // keeps the item's previous state; the log names each record for a repair.
+        log.error('records rejected', { ...fields, rejectedRecords: rejectedList(batch.rejected, result) });
+      }
       if (result.failed.length === 0) {
         log.info('batch applied', fields);
         return batchResponse(undefined);

@@ -4,7 +4,9 @@
  * to every replica in BatchWriteItem-sized chunks with several requests in flight. The outcome of
  * every key is known: what could not be written is reported with the key and the first sequence
  * number of that key in the batch, so the caller can retry from there (at least once; re-applying a
- * batch converges because each key's write is its latest state).
+ * batch converges because each key's write is its latest state). A key whose write breaks one of
+ * DynamoDB's item limits (plan.ts) is `rejected` instead: it is not written and not part of the
+ * retry point, since delivering it again cannot make it valid; callers report it and go on.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import pLimit from 'p-limit';
@@ -58,6 +60,10 @@ export interface ApplyResult {
   /** Records dropped by the cut-over filter or the transform. */
   readonly skipped: number;
   readonly failed: readonly KeyFailure[];
+  /** Keys whose write DynamoDB would refuse whatever the moment (item limits): not retried. */
+  readonly rejected: readonly KeyFailure[];
+  /** Records of the rejected keys. */
+  readonly rejectedRecords: number;
   /** The lowest firstSequenceNumber of `failed`: everything from here on must be delivered again. */
   readonly lowestFailedSequenceNumber?: string;
   /** Distinct keys written (per replica). */
@@ -236,6 +242,12 @@ export async function applyChanges(changes: readonly Change[], options: ApplyOpt
 
   const plan = planChanges(planned, { keySchema: schema, readThrough });
   for (const f of plan.failures) failures.add(f.canonical, f.firstSequenceNumber, f.error);
+  const rejected = plan.rejected.map((f) => ({
+    keyId: keyId(f.key),
+    key: f.canonical,
+    firstSequenceNumber: f.firstSequenceNumber,
+    error: f.error,
+  }));
 
   const resolved: KeyWrite[] = [];
   const reads: PlannedWrite[] = [];
@@ -272,6 +284,8 @@ export async function applyChanges(changes: readonly Change[], options: ApplyOpt
     applied,
     skipped,
     failed,
+    rejected,
+    rejectedRecords: plan.rejected.reduce((sum, f) => sum + f.records, 0),
     ...(lowest !== undefined ? { lowestFailedSequenceNumber: lowest } : {}),
     keys: resolved.length,
     durationMs: performance.now() - started,

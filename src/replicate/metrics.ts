@@ -32,6 +32,12 @@ export function prometheusText(stats: RunnerStats): string {
     'Records dropped by the cut-over filter or transform.',
     [[stream, stats.skipped]],
   );
+  metric(
+    'dynamodb_replicator_rejected_total',
+    'counter',
+    "Records whose item breaks one of DynamoDB's limits (not written, not retried).",
+    [[stream, stats.rejected]],
+  );
   metric('dynamodb_replicator_failed_attempts_total', 'counter', 'Batch attempts that left keys unapplied.', [
     [stream, stats.failedAttempts],
   ]);

@@ -2,14 +2,17 @@
  * Planning a batch of changes, without I/O: group by canonical key, keep only the last change of each
  * key (stream order is the order given), and turn it into one write per key — INSERT/MODIFY put the
  * new image, REMOVE deletes the key, and with read-through an insert or update without an image reads
- * the current item from the source. Problems of one item (an image over 400 KB, an image whose key is
- * not the record's key) fail that key only; a batch that cannot be replicated at all (records whose
- * keys do not fit the key schema, a stream without new images and no read-through) is refused whole.
+ * the current item from the source. An image whose key is not the record's key fails that key only.
+ * A write DynamoDB would refuse whatever the moment (core/item-limits.ts: over 400 KB, nested deeper
+ * than 32 levels, an empty attribute name, an empty or too long key value) rejects that key's records:
+ * retrying cannot help, so the caller reports them and goes on. A batch that cannot be replicated at
+ * all (records whose keys do not fit the key schema, a stream without new images and no read-through)
+ * is refused whole.
  */
 import { canonicalKey, keyOf } from '../core/canonical-key.js';
 import { compareSequenceNumbers, type Change } from '../core/change.js';
-import { KeySchemaMismatchError, UsageError } from '../core/errors.js';
-import { assertItemSize } from '../core/item-size.js';
+import { ItemLimitError, KeySchemaMismatchError, UsageError } from '../core/errors.js';
+import { assertItemLimits, assertKeyLimits } from '../core/item-limits.js';
 import type { Item, Key, KeySchema } from '../core/types.js';
 
 export type PlannedAction =
@@ -42,6 +45,8 @@ export interface Plan {
   /** One entry per distinct key, in order of each key's first record. */
   readonly writes: readonly PlannedWrite[];
   readonly failures: readonly PlanFailure[];
+  /** Keys whose write breaks one of DynamoDB's item limits: never written, never retried. */
+  readonly rejected: readonly PlanFailure[];
 }
 
 export interface PlanOptions {
@@ -117,10 +122,23 @@ function bytesEqual(x: unknown, y: unknown): boolean {
   return Buffer.compare(x, y) === 0;
 }
 
-function actionFor(change: Change, group: Group, schema: KeySchema): PlannedAction | string {
-  if (change.eventName === 'REMOVE') return { kind: 'delete' };
+type Outcome = PlannedAction | string | { readonly rejected: string };
+
+function withinLimits(check: () => void, action: PlannedAction): Outcome {
+  try {
+    check();
+  } catch (error) {
+    if (error instanceof ItemLimitError) return { rejected: error.message };
+    throw error;
+  }
+  return action;
+}
+
+function actionFor(change: Change, group: Group, schema: KeySchema): Outcome {
+  if (change.eventName === 'REMOVE')
+    return withinLimits(() => assertKeyLimits(group.key, schema), { kind: 'delete' });
   const image = change.newImage;
-  if (image === undefined) return { kind: 'read' };
+  if (image === undefined) return withinLimits(() => assertKeyLimits(group.key, schema), { kind: 'read' });
   if (!imageHasKey(image, group.key, schema)) {
     let imageKey: string;
     try {
@@ -130,12 +148,7 @@ function actionFor(change: Change, group: Group, schema: KeySchema): PlannedActi
     }
     return `new image has key ${imageKey}, but the record's key is ${group.canonical}`;
   }
-  try {
-    assertItemSize(image, schema);
-  } catch (error) {
-    return (error as Error).message;
-  }
-  return { kind: 'put', item: image };
+  return withinLimits(() => assertItemLimits(image, schema), { kind: 'put', item: image });
 }
 
 /** Plans one batch. Throws (nothing to write) on a key schema mismatch or missing images; see above. */
@@ -157,11 +170,13 @@ export function planChanges(changes: readonly Change[], options: PlanOptions): P
   }
   const writes: PlannedWrite[] = [];
   const failures: PlanFailure[] = [];
+  const rejected: PlanFailure[] = [];
   for (const g of groups.values()) {
     const action = actionFor(g.last, g, schema);
     const base = { key: g.key, canonical: g.canonical, firstSequenceNumber: g.first, records: g.records };
     if (typeof action === 'string') failures.push({ ...base, error: action });
+    else if ('rejected' in action) rejected.push({ ...base, error: action.rejected });
     else writes.push({ ...base, action });
   }
-  return { writes, failures };
+  return { writes, failures, rejected };
 }

@@ -94,6 +94,8 @@ export interface RunnerStats {
   /** Writes issued to replicas (puts + deletes), cumulative. */
   readonly applied: number;
   readonly skipped: number;
+  /** Records whose write breaks one of DynamoDB's item limits: logged (records-rejected), not retried. */
+  readonly rejected: number;
   /** Batch attempts that left some keys unapplied (then retried). */
   readonly failedAttempts: number;
   readonly checkpoints: number;
@@ -167,6 +169,7 @@ export class StreamRunner {
   private applied = 0;
   private skipped = 0;
   private failedAttempts = 0;
+  private rejected = 0;
   private lastRecordAt = performance.now();
   private fatal: unknown;
   private streamDisabled = false;
@@ -195,6 +198,7 @@ export class StreamRunner {
       records: this.records,
       applied: this.applied,
       skipped: this.skipped,
+      rejected: this.rejected,
       failedAttempts: this.failedAttempts,
       checkpoints: this.writer?.saveCount ?? 0,
       ...(lags.length ? { lagMs: Math.max(...lags) } : {}),
@@ -437,6 +441,8 @@ export class StreamRunner {
           applied: 0,
           skipped: 0,
           failed: [{ keyId: '*', key: '(whole batch)', firstSequenceNumber: first, error: message }],
+          rejected: [],
+          rejectedRecords: 0,
           lowestFailedSequenceNumber: first,
           keys: 0,
           durationMs: 0,
@@ -446,6 +452,20 @@ export class StreamRunner {
       const appliedAt = Date.now();
       this.applied += result.applied;
       this.skipped += result.skipped;
+      if (result.rejected.length > 0) {
+        // Bad data, not a bad moment: the rest of the batch goes on and the checkpoint passes them.
+        this.rejected += result.rejectedRecords;
+        o.log?.({
+          event: 'records-rejected',
+          shardId: track.info.shardId,
+          records: result.rejectedRecords,
+          rejected: result.rejected.map((r) => ({
+            key: r.key,
+            firstSequenceNumber: r.firstSequenceNumber,
+            error: r.error,
+          })),
+        });
+      }
       const lowest = result.failed.length ? result.lowestFailedSequenceNumber : undefined;
       const durable =
         lowest === undefined

@@ -61,7 +61,7 @@ describe('backup handler configuration', () => {
     );
     assert.throws(
       () => readBackupConfig({ BackupBucket: 'bucket', TurnoverRole: 'AFTER', TurnoverAt: '1.5e12' }),
-      /TurnoverAt must be a time in epoch milliseconds/,
+      /TurnoverAt must be a whole number of epoch milliseconds of a date from 2012-01-01 to 2100-01-01, got "1.5e12"$/,
     );
     assert.deepEqual(
       readBackupConfig({
@@ -176,5 +176,63 @@ describe('backup handler partial failures', () => {
     assert.equal((await listKeys(root.at(table))).length, 1);
     const all = createBackupHandler(CONFIG, { store: failingStore(root, /./), logger: quiet });
     await assert.rejects(all(event), BatchFailedError);
+  });
+});
+
+describe('backup handler: one stream, in order; images DynamoDB could not hold', () => {
+  test('a batch mixing two streams, or whose sequence numbers do not increase, is refused before anything is written', async () => {
+    const { event } = await capturedEvent();
+    const { store: root } = await STORE_BACKENDS[0]!.root();
+    const handler = createBackupHandler(CONFIG, { store: root, logger: quiet, metrics: () => {} });
+    const arn = event.Records[0]?.eventSourceARN as string;
+    const mixed = structuredClone(event);
+    (mixed.Records[4] as { eventSourceARN: string }).eventSourceARN = arn.replace('/stream/', '-b/stream/');
+    await assert.rejects(handler(mixed), {
+      name: 'InvalidDataError',
+      message: /^the event mixes 2 event sources .*: a batch must come from one stream$/,
+    });
+    const swapped = structuredClone(event);
+    swapped.Records = [0, 1, 3, 2, 4, 5].map((i) => event.Records[i]) as typeof event.Records;
+    await assert.rejects(handler(swapped), {
+      name: 'InvalidDataError',
+      message: `stream record 3 has sequence number ${event.Records[2]?.dynamodb?.SequenceNumber}, not after record 2's ${event.Records[3]?.dynamodb?.SequenceNumber}: a batch's records must be in stream order`,
+    });
+    assert.deepEqual(await listKeys(root), []);
+  });
+
+  test('a record whose image nests 20,000 levels is rejected and counted; the others are logged', async () => {
+    const { event, table } = await capturedEvent();
+    const { store: root } = await STORE_BACKENDS[0]!.root();
+    const lines: Record<string, unknown>[] = [];
+    const metrics: string[] = [];
+    const handler = createBackupHandler(CONFIG, {
+      store: root,
+      logger: createLogger({
+        level: 'info',
+        write: (l) => lines.push(JSON.parse(l) as Record<string, unknown>),
+      }),
+      metrics: (l) => metrics.push(l),
+    });
+    let deep: unknown = { S: 'leaf' };
+    for (let i = 0; i < 20_000; i++) deep = { L: [deep] };
+    (event.Records[3]?.dynamodb?.NewImage as Record<string, unknown>).deep = deep;
+    assert.deepEqual(await handler(event), { batchItemFailures: [] });
+    let n = 0;
+    for await (const _ of readChanges(root.at(table))) n++;
+    assert.equal(n, 5);
+    const rejected = lines.find((l) => l.message === 'records rejected');
+    assert.equal(rejected?.rejected, 1);
+    assert.deepEqual(rejected?.rejectedRecords, [
+      {
+        key: '{"id":{"S":"other"},"sk":{"N":"2"}}',
+        sequenceNumber: event.Records[3]?.dynamodb?.SequenceNumber,
+        error: `stream record 3 (eventID ${event.Records[3]?.eventID}): dynamodb.NewImage: attribute "deep" nests deeper than DynamoDB's limit of 32 levels`,
+      },
+    ]);
+    const emf = JSON.parse(metrics[0] as string) as Record<string, unknown>;
+    assert.deepEqual(
+      [emf.RecordsReceived, emf.ChangesApplied, emf.FailedRecords, emf.RejectedRecords],
+      [6, 5, 0, 1],
+    );
   });
 });

@@ -300,6 +300,10 @@ describe('synth-time validation', () => {
       [{ parallelizationFactor: 11 }, /parallelizationFactor/],
       [{ maxRecordAge: Duration.days(8) }, /maxRecordAge/],
       [{ backup: { prefix: 'a//b' } }, /backup\.prefix/],
+      [
+        { turnover: { role: 'BEFORE', at: 1_767_225_700 } },
+        /^DynamoDbReplicator: turnover\.at must be epoch milliseconds .*: it looks like epoch seconds; in milliseconds that is 1767225700000/,
+      ],
     ];
     for (const [props, pattern] of cases) {
       assert.throws(

@@ -9,6 +9,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
+  CreateTableCommand,
   DeleteItemCommand,
   PutItemCommand,
   ScanCommand,
@@ -477,7 +478,7 @@ test('a transform that drops items and one that rewrites them', async () => {
   ]);
 });
 
-test('a transform result over 400 KB or invalid fails its key only', async () => {
+test('a transform result over 400 KB is rejected; an invalid one fails its key only', async () => {
   const f = await fixture();
   const cap = await f.capture(3, async (c, t) => {
     await put(c, t, { id: { S: 'ok' }, range: { N: '1' } });
@@ -494,8 +495,10 @@ test('a transform result over 400 KB or invalid fails its key only', async () =>
   );
   const event = toLambdaEvent(cap);
   const { handle, logged } = handler(f, { TransformModule: module });
+  // 'huge' can never be written: it is rejected and not delivered again; 'bad' (the transform's
+  // own error) fails its key, so Lambda re-delivers from its record.
   assert.deepEqual(await handle(event), {
-    batchItemFailures: [{ itemIdentifier: event.Records[1]?.dynamodb?.SequenceNumber as string }],
+    batchItemFailures: [{ itemIdentifier: event.Records[2]?.dynamodb?.SequenceNumber as string }],
   });
   assert.deepEqual(
     (await scanAll(f.replica, f.replicaTable)).map((i) => i.id?.S),
@@ -505,15 +508,44 @@ test('a transform result over 400 KB or invalid fails its key only', async () =>
     key: string;
     error: string;
   }[];
-  assert.match(
-    failed.find((x) => x.key.includes('huge'))?.error ?? '',
-    /over DynamoDB's limit of 409600 bytes/,
+  assert.deepEqual(
+    failed.map((x) => x.key),
+    ['{"id":{"S":"bad"}}'],
   );
-  assert.match(failed.find((x) => x.key.includes('bad'))?.error ?? '', /transform failed: .*item\.n: /);
+  assert.match(failed[0]?.error ?? '', /transform failed: .*item\.n: /);
+  assert.deepEqual(logged.lines.find((l) => l.message === 'records rejected')?.rejectedRecords, [
+    {
+      key: '{"id":{"S":"huge"}}',
+      sequenceNumber: event.Records[1]?.dynamodb?.SequenceNumber,
+      error: 'item {"id":{"S":"huge"}} is 420017 bytes, over DynamoDB\'s limit of 409600 bytes (400 KB)',
+    },
+  ]);
 });
 
 test('a transform that throws fails that key from its first record; an item DynamoDB refuses fails only its key', async () => {
   const f = await fixture();
+  // A replica with an index on g (S): DynamoDB refuses an item whose g is a number, a rule of the
+  // replica's own schema that no item-limit check before sending can know.
+  const replicaTable = uniqueName('indexed');
+  await f.replica.send(
+    new CreateTableCommand({
+      TableName: replicaTable,
+      AttributeDefinitions: [
+        { AttributeName: 'id', AttributeType: 'S' },
+        { AttributeName: 'g', AttributeType: 'S' },
+      ],
+      KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: 'by-g',
+          KeySchema: [{ AttributeName: 'g', KeyType: 'HASH' }],
+          Projection: { ProjectionType: 'KEYS_ONLY' },
+        },
+      ],
+      BillingMode: 'PAY_PER_REQUEST',
+    }),
+  );
+  const indexed = { ...f, replicaTable };
   const cap = await f.capture(5, async (c, t) => {
     await put(c, t, { id: { S: 'k' }, range: { N: '1' } }); // record 0: first record of k
     await put(c, t, { id: { S: 'fine' }, range: { N: '1' } });
@@ -521,25 +553,21 @@ test('a transform that throws fails that key from its first record; an item Dyna
     await put(c, t, { id: { S: 'refused' }, range: { N: '1' } });
     await put(c, t, { id: { S: 'fine-too' }, range: { N: '1' } });
   });
-  // An empty attribute name passes the client-side checks but DynamoDB rejects the request: the
-  // engine writes that request's keys one by one to fail only the culprit.
+  // The engine writes the refused request's keys one by one to fail only the culprit.
   const module = await transformModule(
     `export function transform(change) {
        const id = change.keys.id.S;
        if (id === 'k' && change.newImage.range.N === '2') throw new Error('cannot handle range 2');
-       if (id === 'refused') return { ...change, newImage: { ...change.newImage, '': { S: 'empty name' } } };
+       if (id === 'refused') return { ...change, newImage: { ...change.newImage, g: { N: '1' } } };
        return change;
      }\n`,
   );
   const event = toLambdaEvent(cap);
-  const { handle, logged } = handler(f, { TransformModule: module });
+  const { handle, logged } = handler(indexed, { TransformModule: module });
   assert.deepEqual(await handle(event), {
     batchItemFailures: [{ itemIdentifier: event.Records[0]?.dynamodb?.SequenceNumber as string }],
   });
-  assert.deepEqual((await scanAll(f.replica, f.replicaTable)).map((i) => i.id?.S).sort(), [
-    'fine',
-    'fine-too',
-  ]);
+  assert.deepEqual((await scanAll(f.replica, replicaTable)).map((i) => i.id?.S).sort(), ['fine', 'fine-too']);
   const failed = logged.lines.find((l) => l.message === 'keys failed')?.failed as {
     key: string;
     firstSequenceNumber: string;
@@ -552,6 +580,10 @@ test('a transform that throws fails that key from its first record; an item Dyna
   assert.match(
     failed.find((x) => x.key.includes('"k"'))?.error ?? '',
     /transform failed: cannot handle range 2/,
+  );
+  assert.match(
+    failed.find((x) => x.key.includes('refused'))?.error ?? '',
+    /ValidationException|[Tt]ype mismatch/,
   );
 });
 
@@ -635,6 +667,95 @@ test('bad input: malformed event -> InvalidDataError, nothing written', async ()
   const refused = logged.lines.find((l) => l.message === 'batch refused');
   assert.equal(refused?.correlationId, 'req-1');
   assert.equal((refused?.error as { name: string }).name, 'InvalidDataError');
+});
+
+test('records DynamoDB would refuse are rejected: logged with key and sequence number, counted, not retried; the rest applies', async () => {
+  const f = await fixture();
+  const cap = await f.capture(6, async (c, t) => {
+    for (const id of ['ok', 'deep', 'very-deep', 'named', 'ok-too', 'empty-key'])
+      await put(c, t, { id: { S: id }, range: { N: '1' } });
+  });
+  const event = toLambdaEvent(cap);
+  const nest = (levels: number): unknown => {
+    let v: unknown = { S: 'leaf' };
+    for (let i = 0; i < levels; i++) v = { M: { a: v } };
+    return v;
+  };
+  const image = (i: number) => event.Records[i]?.dynamodb?.NewImage as Record<string, unknown>;
+  image(1).deep = nest(32); // 33 levels, counting the item
+  image(2).deep = nest(20_000); // rejected while reading the event, before the recursive parser
+  image(3)[''] = { S: 'empty name' };
+  // Reading the event checks nesting and names; key values are checked with the key schema, when planned.
+  image(5).id = { S: '' };
+  (event.Records[5]?.dynamodb as { Keys: unknown }).Keys = { id: { S: '' } };
+  const { handle, logged } = handler(f);
+  assert.deepEqual(await handle(event, CONTEXT), { batchItemFailures: [] });
+  assert.deepEqual((await scanAll(f.replica, f.replicaTable)).map((i) => i.id?.S).sort(), ['ok', 'ok-too']);
+  const seq = (i: number) => event.Records[i]?.dynamodb?.SequenceNumber;
+  const rejected = logged.lines.find((l) => l.message === 'records rejected');
+  assert.equal(rejected?.level, 'error');
+  assert.equal(rejected?.rejected, 4);
+  const eventId = (i: number) => event.Records[i]?.eventID as string;
+  assert.deepEqual(rejected?.rejectedRecords, [
+    {
+      key: '{"id":{"S":"deep"}}',
+      sequenceNumber: seq(1),
+      error: `stream record 1 (eventID ${eventId(1)}): dynamodb.NewImage: attribute "deep" nests deeper than DynamoDB's limit of 32 levels`,
+    },
+    {
+      key: '{"id":{"S":"very-deep"}}',
+      sequenceNumber: seq(2),
+      error: `stream record 2 (eventID ${eventId(2)}): dynamodb.NewImage: attribute "deep" nests deeper than DynamoDB's limit of 32 levels`,
+    },
+    {
+      key: '{"id":{"S":"named"}}',
+      sequenceNumber: seq(3),
+      error: `stream record 3 (eventID ${eventId(3)}): dynamodb.NewImage: an attribute name is empty`,
+    },
+    {
+      key: '{"id":{"S":""}}',
+      sequenceNumber: seq(5),
+      error: 'item {"id":{"S":""}}: partition key attribute "id" is empty',
+    },
+  ]);
+  assert.equal(rejected?.records, 6);
+  assert.equal(rejected?.applied, 2);
+  const emf = JSON.parse(logged.metrics[0] as string) as Record<string, unknown>;
+  assert.deepEqual(
+    [emf.RecordsReceived, emf.ChangesApplied, emf.FailedRecords, emf.RejectedRecords],
+    [6, 2, 0, 4],
+  );
+  // Delivered again (a retry of an unrelated failure), the batch converges to the same state.
+  assert.deepEqual(await handle(event, CONTEXT), { batchItemFailures: [] });
+  assert.equal((await scanAll(f.replica, f.replicaTable)).length, 2);
+});
+
+test('a batch mixing two streams, or whose sequence numbers do not increase, is refused before anything is written', async () => {
+  const f = await fixture();
+  const cap = await f.capture(3, async (c, t) => {
+    for (const id of ['a', 'b', 'c']) await put(c, t, { id: { S: id }, range: { N: '1' } });
+  });
+  const event = toLambdaEvent(cap);
+  const { handle } = handler(f);
+  const other = `${cap.streamArn.slice(0, cap.streamArn.lastIndexOf('/stream/'))}-other/stream/2026-01-01T00:00:00.000`;
+  const mixed = structuredClone(event);
+  (mixed.Records[2] as { eventSourceARN: string }).eventSourceARN = other;
+  await assert.rejects(handle(mixed), {
+    name: 'InvalidDataError',
+    message: `the event mixes 2 event sources (${cap.streamArn}, ${other}): a batch must come from one stream`,
+  });
+  const swapped = structuredClone(event);
+  swapped.Records = [event.Records[0], event.Records[2], event.Records[1]] as typeof event.Records;
+  await assert.rejects(handle(swapped), {
+    name: 'InvalidDataError',
+    message: `stream record 2 has sequence number ${event.Records[1]?.dynamodb?.SequenceNumber}, not after record 1's ${event.Records[2]?.dynamodb?.SequenceNumber}: a batch's records must be in stream order`,
+  });
+  const repeated = structuredClone(event);
+  repeated.Records = [event.Records[0], event.Records[0]] as typeof event.Records;
+  await assert.rejects(handle(repeated), /stream record 1 has sequence number \d+, not after record 0's/);
+  assert.deepEqual(await scanAll(f.replica, f.replicaTable), []);
+  assert.deepEqual(await handle(event), { batchItemFailures: [] });
+  assert.equal((await scanAll(f.replica, f.replicaTable)).length, 3);
 });
 
 test('bad input: KEYS_ONLY stream without read-through -> clear error, nothing written', async () => {

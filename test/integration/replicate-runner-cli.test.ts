@@ -304,13 +304,13 @@ test('--transform drops and rewrites; --turnover-role BEFORE with a past cut-ove
     '--turnover-role',
     'BEFORE',
     '--turnover-at',
-    '1000',
+    '1325376000000',
   ]);
   assert.equal(before.code, 0, before.stderr);
   assert.deepEqual(
     await scanAll(f.replica, f.replicaTable),
     [],
-    'BEFORE keeps only records created before 1970+1s',
+    'BEFORE keeps only records created before 2012-01-01',
   );
   const res = await runCliCapture([
     'replicate',

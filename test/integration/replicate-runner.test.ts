@@ -11,7 +11,7 @@ import {
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { itemsEqual } from '../../src/core/equality.js';
-import type { Item, KeySchema } from '../../src/core/types.js';
+import type { AttributeValue, Item, KeySchema } from '../../src/core/types.js';
 import {
   DynamoCheckpointStore,
   FileCheckpointStore,
@@ -288,6 +288,55 @@ test('keys that fail on the replica: checkpoint stops before them, the rest is r
   assert.equal(summary.failedAttempts, 2);
   assert.equal(summary.records, 5);
   await assertReplicaEqualsSource(s, s.replicas[0] as string);
+});
+
+test('a write DynamoDB would refuse (a transform nests it 33 levels) is rejected once, not retried; the run goes on', async () => {
+  const s = await setup();
+  for (const id of ['a1', 'deep', 'a2']) await put(s.source, s.sourceTable, { id: { S: id } });
+  const records = (await readStream(s.source, streamsClient(await dynamoEndpoint()), s.sourceTable, 3))
+    .records;
+  const seq = (i: number) => records[i]?.dynamodb?.SequenceNumber as string;
+  let nested: AttributeValue = { S: 'leaf' };
+  for (let i = 0; i < 32; i++) nested = { M: { a: nested } };
+  const events: Record<string, unknown>[] = [];
+  const summary = await s.run({
+    apply: {
+      replicas: s.replicas.map((table) => ({ client: s.replicaClient, table })),
+      keySchema: HASH,
+      transform: (change) =>
+        JSON.stringify(change.keys.id) === '{"S":"deep"}'
+          ? { ...change, newImage: { ...change.newImage, nested } }
+          : change,
+    },
+    // A failure would be retried 3 times and then stop the runner; a rejection is not a failure.
+    retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 5 },
+    log: (event) => events.push(event),
+  });
+  assert.equal(summary.rejected, 1);
+  assert.equal(summary.failedAttempts, 0);
+  assert.equal(summary.records, 3);
+  assert.deepEqual(
+    events.filter((e) => e.event === 'records-rejected').map((e) => e.rejected),
+    [
+      [
+        {
+          key: '{"id":{"S":"deep"}}',
+          firstSequenceNumber: seq(1),
+          error:
+            'item {"id":{"S":"deep"}}: attribute "nested" nests deeper than DynamoDB\'s limit of 32 levels',
+        },
+      ],
+    ],
+  );
+  assert.deepEqual(
+    (await scanAll(s.replicaClient, s.replicas[0] as string)).map((i) => JSON.stringify(i.id)).sort(),
+    ['{"S":"a1"}', '{"S":"a2"}'],
+  );
+  const saved = JSON.parse(await readFile(s.checkpointFile, 'utf8')) as CheckpointState;
+  assert.deepEqual(
+    Object.values(saved.shards).map((c) => c.sequenceNumber),
+    [seq(2)],
+  );
 });
 
 test('the checkpoint can live in a DynamoDB table', async () => {

@@ -3,8 +3,10 @@
  * events, unknown event names, KEYS_ONLY streams, images without their key, keys of the wrong type,
  * items over 400 KB, empty and missing tables, mismatched key schemas, corrupt and truncated
  * backups, manifests that lie about counts or checksums, bad locations and CLI arguments, non-UTF-8
- * input files. Each asserts a clear message naming the exact problem, the documented exit code (2;
- * 0 for the empty-table cases, which are not errors) and that nothing was written to the target.
+ * input files, Lambda batches mixing streams or out of order. Each asserts a clear message naming the
+ * exact problem, the documented exit code (2; 0 for the empty-table cases, which are not errors) and
+ * that nothing was written to the target. Records DynamoDB could never store (nested past 32 levels,
+ * empty names, empty or too long keys) are rejected by the Lambda handler: logged, not retried.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -193,6 +195,22 @@ const CLI_CASES: CliCase[] = [
     name: 'replicate: source without a stream',
     argv: () => ['replicate', loc(w.endpoint, w.noStream), target(), '--stop-when-idle', '1s'],
     message: /has no stream enabled/,
+  },
+  {
+    name: 'replicate: --turnover-at in epoch seconds',
+    argv: () => [
+      'replicate',
+      source(),
+      target(),
+      '--turnover-role',
+      'BEFORE',
+      '--turnover-at',
+      '1767225700',
+      '--stop-when-idle',
+      '1s',
+    ],
+    message:
+      /--turnover-at must be epoch milliseconds .*looks like epoch seconds; in milliseconds that is 1767225700000/,
   },
   {
     name: 'replicate: KEYS_ONLY stream without --read-through',
@@ -406,6 +424,27 @@ const CLI_CASES: CliCase[] = [
     message: /line 7: item \{"id":\{"S":"huge"\}\} is \d+ bytes, over DynamoDB's limit of 409600 bytes/,
   },
   {
+    name: 'import: item nested 20,000 levels',
+    argv: async () => [
+      'import',
+      await exportWith('deep.jsonl', (l) => [
+        ...l,
+        `{"id":{"S":"deep"},"d":${'{"M":{"a":'.repeat(20_000)}{"S":"x"}${'}}'.repeat(20_000)}}`,
+      ]),
+      target(),
+    ],
+    message: /line 7: item: attribute "d" nests deeper than DynamoDB's limit of 32 levels/,
+  },
+  {
+    name: 'import: item with an empty key value',
+    argv: async () => [
+      'import',
+      await exportWith('empty-key.jsonl', (l) => [...l, JSON.stringify({ id: { S: '' } })]),
+      target(),
+    ],
+    message: /line 7: item \{"id":\{"S":""\}\}: partition key attribute "id" is empty/,
+  },
+  {
     name: 'import: item without its key attribute',
     argv: async () => [
       'import',
@@ -522,21 +561,100 @@ const LAMBDA_CASES: { name: string; event: unknown; message: RegExp }[] = [
     event: { Records: [record({}, { NewImage: { id: { S: 'a' }, v: { Q: '1' } } })] },
     message: /\bQ\b|type/,
   },
+  {
+    name: 'batch mixing two streams',
+    event: {
+      Records: [
+        good,
+        record(
+          { eventID: '2', eventSourceARN: ARN.replace('table/src/', 'table/other/') },
+          { SequenceNumber: '100000000000000000002' },
+        ),
+      ],
+    },
+    message: /^the event mixes 2 event sources .*: a batch must come from one stream$/,
+  },
+  {
+    name: 'sequence numbers out of order',
+    event: { Records: [record({}, { SequenceNumber: '100000000000000000002' }), record({ eventID: '2' })] },
+    message:
+      /^stream record 1 has sequence number 100000000000000000001, not after record 0's 100000000000000000002: a batch's records must be in stream order$/,
+  },
 ];
+
+function nested(levels: number): Json {
+  let v: Json = { S: 'leaf' };
+  for (let i = 0; i < levels; i++) v = { M: { a: v } };
+  return v;
+}
+
+/** Records DynamoDB could never store: rejected (logged, counted), not retried; nothing written. */
+const REJECTED_CASES: { name: string; event: () => unknown; error: RegExp }[] = [
+  {
+    name: 'image nested 33 levels',
+    event: () => ({ Records: [record({}, { NewImage: { id: { S: 'a' }, d: nested(32) } })] }),
+    error: /dynamodb\.NewImage: attribute "d" nests deeper than DynamoDB's limit of 32 levels$/,
+  },
+  {
+    name: 'image nested 20,000 levels',
+    event: () => ({ Records: [record({}, { NewImage: { id: { S: 'a' }, d: nested(20_000) } })] }),
+    error: /dynamodb\.NewImage: attribute "d" nests deeper than DynamoDB's limit of 32 levels$/,
+  },
+  {
+    name: 'empty attribute name',
+    event: () => ({ Records: [record({}, { NewImage: { id: { S: 'a' }, '': { S: 'x' } } })] }),
+    error: /dynamodb\.NewImage: an attribute name is empty$/,
+  },
+  {
+    name: 'empty key string',
+    event: () => ({ Records: [record({}, { Keys: { id: { S: '' } }, NewImage: { id: { S: '' } } })] }),
+    error: /^item \{"id":\{"S":""\}\}: partition key attribute "id" is empty$/,
+  },
+  {
+    name: 'partition key over 2,048 bytes',
+    event: () => {
+      const id = { S: 'é'.repeat(1025) };
+      return { Records: [record({}, { Keys: { id }, NewImage: { id } })] };
+    },
+    error: /partition key attribute "id" is 2050 bytes, over DynamoDB's limit of 2048 bytes$/,
+  },
+];
+
+function replicateHandler(write: (line: string) => void = () => undefined) {
+  return createReplicateHandler(
+    readReplicateConfig({
+      ReplicaTable: w.target,
+      ReplicaRegion: 'us-east-1',
+      ReplicaEndpoint: w.endpoint,
+      ReplicaAccessKeyId: 'local',
+      ReplicaSecretAccessKey: 'local',
+    }),
+    { logger: createLogger({ level: 'error', write }), metrics: () => undefined },
+  );
+}
+
+describe('bad input: records the replicate Lambda handler rejects', () => {
+  for (const c of REJECTED_CASES) {
+    test(c.name, async () => {
+      const lines: Record<string, unknown>[] = [];
+      const handle = replicateHandler((l) => lines.push(JSON.parse(l) as Record<string, unknown>));
+      assert.deepEqual(await handle(c.event()), { batchItemFailures: [] });
+      const rejected = lines.find((l) => l.message === 'records rejected')?.rejectedRecords as {
+        sequenceNumber: string;
+        error: string;
+      }[];
+      assert.equal(rejected.length, 1);
+      assert.equal(rejected[0]?.sequenceNumber, '100000000000000000001');
+      assert.match(rejected[0]?.error ?? '', c.error);
+      assert.equal((await scanAll(w.client, w.target)).length, 0, 'nothing written to the replica');
+    });
+  }
+});
 
 describe('bad input: replicate Lambda handler', () => {
   for (const c of LAMBDA_CASES) {
     test(c.name, async () => {
-      const handle = createReplicateHandler(
-        readReplicateConfig({
-          ReplicaTable: w.target,
-          ReplicaRegion: 'us-east-1',
-          ReplicaEndpoint: w.endpoint,
-          ReplicaAccessKeyId: 'local',
-          ReplicaSecretAccessKey: 'local',
-        }),
-        { logger: createLogger({ level: 'error', write: () => undefined }), metrics: () => undefined },
-      );
+      const handle = replicateHandler();
       await assert.rejects(handle(JSON.parse(JSON.stringify(c.event ?? null)) as unknown), (e: Error) => {
         assert.match(e.message, c.message);
         return true;
@@ -547,5 +665,5 @@ describe('bad input: replicate Lambda handler', () => {
 });
 
 test('the corpus is at least 30 cases', () => {
-  assert.ok(CLI_CASES.length + LAMBDA_CASES.length >= 30);
+  assert.ok(CLI_CASES.length + LAMBDA_CASES.length + REJECTED_CASES.length >= 30);
 });

@@ -1,9 +1,10 @@
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   changeFromLambdaRecord,
   changeFromSdkRecord,
   changesFromLambdaEvent,
+  readLambdaBatch,
   type LambdaStreamRecord,
 } from '../../src/core/change-sources.js';
 import { InvalidDataError } from '../../src/core/errors.js';
@@ -192,4 +193,73 @@ test('an SDK GetRecords record keeps the Date to the millisecond and the shard',
       ),
     /not a valid date/,
   );
+});
+
+describe('readLambdaBatch', () => {
+  const arn = lambdaRecord().eventSourceARN as string;
+  const at = (seq: string, overrides: Partial<LambdaStreamRecord> = {}, ddb: Record<string, unknown> = {}) =>
+    lambdaRecord(overrides, { SequenceNumber: seq, ...ddb });
+
+  test('one stream, strictly increasing sequence numbers (compared as decimals, not Numbers)', () => {
+    // 2^53 + 1 and 2^53 + 2 are the same Number: a Number comparison would call them out of order.
+    const batch = readLambdaBatch({
+      Records: [at('9007199254740993'), at('9007199254740994'), at('10000000000000000000000')],
+    });
+    assert.deepEqual(
+      batch.changes.map((c) => c.sequenceNumber),
+      ['9007199254740993', '9007199254740994', '10000000000000000000000'],
+    );
+    assert.deepEqual(batch.rejected, []);
+    assert.equal(batch.streamArn, arn);
+    assert.deepEqual(readLambdaBatch({ Records: [] }), { changes: [], rejected: [] });
+  });
+
+  test('out of order or repeated sequence numbers refuse the batch, naming both records', () => {
+    assert.throws(() => readLambdaBatch({ Records: [at('9007199254740994'), at('9007199254740993')] }), {
+      name: 'InvalidDataError',
+      message:
+        "stream record 1 has sequence number 9007199254740993, not after record 0's 9007199254740994: a batch's records must be in stream order",
+    });
+    assert.throws(
+      () => readLambdaBatch({ Records: [at('5'), at('5')] }),
+      /record 1 has sequence number 5, not after record 0's 5/,
+    );
+  });
+
+  test('two event sources refuse the batch', () => {
+    const other = arn.replace('table/src/', 'table/dst/');
+    assert.throws(() => readLambdaBatch({ Records: [at('1'), at('2', { eventSourceARN: other })] }), {
+      name: 'InvalidDataError',
+      message: `the event mixes 2 event sources (${arn}, ${other}): a batch must come from one stream`,
+    });
+  });
+
+  test('an image DynamoDB could not hold is a rejected record, with its key and sequence number', () => {
+    let deep: unknown = { S: 'x' };
+    for (let i = 0; i < 20_000; i++) deep = { M: { a: deep } };
+    const batch = readLambdaBatch({
+      Records: [
+        at('1'),
+        at('2', { eventID: 'deep' }, { NewImage: { id: { S: 'record-1' }, deep } }),
+        at('3'),
+      ],
+    });
+    assert.deepEqual(
+      batch.changes.map((c) => c.sequenceNumber),
+      ['1', '3'],
+    );
+    assert.deepEqual(batch.rejected, [
+      {
+        index: 1,
+        sequenceNumber: '2',
+        key: '{"id":{"S":"record-1"}}',
+        error: `stream record 1 (eventID deep): dynamodb.NewImage: attribute "deep" nests deeper than DynamoDB's limit of 32 levels`,
+      },
+    ]);
+    // Rejected records still count for the order rule.
+    assert.throws(
+      () => readLambdaBatch({ Records: [at('2', {}, { NewImage: { '': { S: 'x' } } }), at('1')] }),
+      /record 1 has sequence number 1, not after record 0's 2/,
+    );
+  });
 });

@@ -61,6 +61,7 @@ test('batch metrics: one valid line per replica with received, applied, failed, 
       received: 10,
       applied: 7,
       failed: 2,
+      rejected: 1,
       retries: 4,
       creationTimes: [NOW - 2_000, NOW - 9_000, NOW - 1_000],
     },
@@ -78,6 +79,7 @@ test('batch metrics: one valid line per replica with received, applied, failed, 
     assert.equal(d.RecordsReceived, 10);
     assert.equal(d.ChangesApplied, 7);
     assert.equal(d.FailedRecords, 2);
+    assert.equal(d.RejectedRecords, 1);
     assert.equal(d.Retries, 4);
     // The oldest record of the batch sets the lag.
     assert.equal(d.ReplicationLag, 9_000);
@@ -88,6 +90,7 @@ test('batch metrics: one valid line per replica with received, applied, failed, 
       { Name: 'RecordsReceived', Unit: 'Count' },
       { Name: 'ChangesApplied', Unit: 'Count' },
       { Name: 'FailedRecords', Unit: 'Count' },
+      { Name: 'RejectedRecords', Unit: 'Count' },
       { Name: 'Retries', Unit: 'Count' },
       { Name: 'ReplicationLag', Unit: 'Milliseconds' },
     ]);
@@ -102,7 +105,7 @@ test('without creation times there is no lag metric; a clock behind the records 
       namespace: 'N',
       sourceTable: 't',
       destinations: [{ dimension: 'ReplicaTable', value: 'r' }],
-      figures: { received: 1, applied: 1, failed: 0, retries: 0, creationTimes },
+      figures: { received: 1, applied: 1, failed: 0, rejected: 0, retries: 0, creationTimes },
       now: NOW,
     });
     return JSON.parse(lines[0] as string) as Record<string, unknown>;

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readReplicateConfig, type Env } from '../../src/lambda/config.js';
+import { readBackupConfig } from '../../src/lambda/backup.js';
 import { ConfigError } from '../../src/core/errors.js';
 import { batchResponse } from '../../src/lambda/batch-response.js';
 import { createLogger } from '../../src/lambda/log.js';
@@ -113,7 +114,7 @@ test('every bad variable is named', () => {
   );
   configError(
     { ReplicaTable: 'rep1', AWS_REGION: 'eu-west-1', TurnoverRole: 'AFTER', TurnoverAt: '1700000000.5' },
-    /^TurnoverAt must be a time in epoch milliseconds/,
+    /^TurnoverAt must be a whole number of epoch milliseconds of a date from 2012-01-01 to 2100-01-01, got "1700000000.5"$/,
   );
   configError({ AWS_REGION: 'eu-west-1', Replicas: '{"table":"r"}' }, /^Replicas must be a JSON list/);
   configError({ AWS_REGION: 'eu-west-1', Replicas: '[{"table":"r' }, /^Replicas must be a JSON list .*JSON/);
@@ -176,4 +177,32 @@ test('the source table of a stream ARN', () => {
     },
   );
   assert.throws(() => tableOfStreamArn('arn:aws:s3:::bucket'), /not a DynamoDB stream ARN/);
+});
+
+test('TurnoverAt in epoch seconds is refused, naming the variable and the milliseconds it likely meant', () => {
+  const env = { ReplicaTable: 'rep1', AWS_REGION: 'eu-west-1', TurnoverRole: 'BEFORE' };
+  assert.throws(() => readReplicateConfig({ ...env, TurnoverAt: '1767225700' }), {
+    name: 'ConfigError',
+    message:
+      'TurnoverAt must be epoch milliseconds of a date from 2012-01-01 to 2100-01-01, got 1767225700: it looks like epoch seconds; in milliseconds that is 1767225700000 (2026-01-01T00:01:40.000Z)',
+  });
+  assert.throws(() => readBackupConfig({ BackupBucket: 'bucket', ...env, TurnoverAt: '1767225700' }), {
+    name: 'ConfigError',
+    message: /^TurnoverAt must be epoch milliseconds .*looks like epoch seconds/,
+  });
+  // The edges of the range are accepted; one millisecond outside is not.
+  assert.equal(readReplicateConfig({ ...env, TurnoverAt: '1325376000000' }).turnover?.at, 1_325_376_000_000);
+  assert.equal(readReplicateConfig({ ...env, TurnoverAt: '4102444800000' }).turnover?.at, 4_102_444_800_000);
+  configError(
+    { ...env, TurnoverAt: '1325375999999' },
+    /^TurnoverAt must be epoch milliseconds .*, got 1325375999999$/,
+  );
+  configError(
+    { ...env, TurnoverAt: '4102444800001' },
+    /^TurnoverAt must be epoch milliseconds .*, got 4102444800001$/,
+  );
+  configError(
+    { ...env, TurnoverAt: '1767225700000000' },
+    /got 1767225700000000: it looks like epoch microseconds; in milliseconds that is 1767225700000$/,
+  );
 });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { planChanges } from '../../src/replicate/plan.js';
 import type { Change, EventName } from '../../src/core/change.js';
 import { KeySchemaMismatchError, UsageError } from '../../src/core/errors.js';
-import type { KeySchema } from '../../src/core/types.js';
+import type { AttributeValue, Item, KeySchema } from '../../src/core/types.js';
 
 const SCHEMA: KeySchema = { hash: { name: 'id', type: 'S' } };
 let seq = 100;
@@ -81,7 +81,7 @@ test('the first sequence number compares numerically, not as text', () => {
   assert.equal(plan.writes[0]?.firstSequenceNumber, '99');
 });
 
-test('an item over 400 KB or whose image key differs fails only its key', () => {
+test('an image whose key differs fails only its key; an item over 400 KB is rejected', () => {
   seq = 1;
   const big = change('INSERT', 'big', 1);
   const huge: Change = { ...big, newImage: { id: { S: 'big' }, blob: { S: 'x'.repeat(410_000) } } };
@@ -93,17 +93,85 @@ test('an item over 400 KB or whose image key differs fails only its key', () => 
     plan.writes.map((w) => w.canonical),
     ['{"id":{"S":"ok"}}'],
   );
-  assert.equal(plan.failures.length, 3);
+  assert.equal(plan.failures.length, 2);
   assert.match(
     plan.failures[0]?.error ?? '',
-    /item \{"id":\{"S":"big"\}\} is 410\d+ bytes, over DynamoDB's limit of 409600/,
-  );
-  assert.match(
-    plan.failures[1]?.error ?? '',
     /new image has key \{"id":\{"S":"other"\}\}, but the record's key is \{"id":\{"S":"w"\}\}/,
   );
-  assert.match(plan.failures[2]?.error ?? '', /new image: item has no key attribute "id"/);
-  assert.equal(plan.failures[0]?.firstSequenceNumber, huge.sequenceNumber);
+  assert.match(plan.failures[1]?.error ?? '', /new image: item has no key attribute "id"/);
+  assert.equal(plan.rejected.length, 1);
+  assert.equal(
+    plan.rejected[0]?.error,
+    'item {"id":{"S":"big"}} is 410009 bytes, over DynamoDB\'s limit of 409600 bytes (400 KB)',
+  );
+  assert.equal(plan.rejected[0]?.firstSequenceNumber, huge.sequenceNumber);
+});
+
+test("writes that break DynamoDB's item limits are rejected, each named with its key", () => {
+  seq = 1;
+  const schema: KeySchema = { hash: { name: 'id', type: 'S' }, range: { name: 'r', type: 'S' } };
+  let deep: AttributeValue = { S: 'leaf' };
+  for (let i = 0; i < 32; i++) deep = { M: { a: deep } };
+  let veryDeep: AttributeValue = { S: 'leaf' };
+  for (let i = 0; i < 20_000; i++) veryDeep = { L: [veryDeep] };
+  let deepest: AttributeValue = { S: 'leaf' };
+  for (let i = 0; i < 31; i++) deepest = { M: { a: deepest } };
+  const put = (id: string, r: string, extra: Item = {}): Change => ({
+    eventName: 'INSERT',
+    keys: { id: { S: id }, r: { S: r } },
+    newImage: { id: { S: id }, r: { S: r }, ...extra },
+    sequenceNumber: String(seq++),
+  });
+  const remove = (id: string, r: string): Change => ({
+    eventName: 'REMOVE',
+    keys: { id: { S: id }, r: { S: r } },
+    sequenceNumber: String(seq++),
+  });
+  const changes = [
+    put('deep', '1', { d: deep }),
+    put('very-deep', '1', { d: veryDeep }),
+    put('names', '1', { '': { S: 'x' } }),
+    put('nested-names', '1', { m: { M: { ok: { M: { '': { N: '1' } } } } } }),
+    put('', '1'),
+    put('x'.repeat(2049), '1'),
+    put('long-sort', 'y'.repeat(1025)),
+    remove('gone', ''),
+    put('x'.repeat(2048), 'y'.repeat(1024), { d: deepest, m: { M: { k: { S: '' } } } }),
+  ];
+  const plan = planChanges(changes, { keySchema: schema });
+  assert.deepEqual(plan.failures, []);
+  assert.deepEqual(
+    plan.writes.map((w) => w.firstSequenceNumber),
+    ['9'],
+  );
+  assert.deepEqual(
+    plan.rejected.map((r) => [
+      r.firstSequenceNumber,
+      r.error.replace(/x{2049}/, 'x*2049').replace(/y{1025}/, 'y*1025'),
+    ]),
+    [
+      [
+        '1',
+        `item {"id":{"S":"deep"},"r":{"S":"1"}}: attribute "d" nests deeper than DynamoDB's limit of 32 levels`,
+      ],
+      [
+        '2',
+        `item {"id":{"S":"very-deep"},"r":{"S":"1"}}: attribute "d" nests deeper than DynamoDB's limit of 32 levels`,
+      ],
+      ['3', 'item {"id":{"S":"names"},"r":{"S":"1"}}: an attribute name is empty'],
+      ['4', 'item {"id":{"S":"nested-names"},"r":{"S":"1"}}: attribute "m" holds a map with an empty key'],
+      ['5', 'item {"id":{"S":""},"r":{"S":"1"}}: partition key attribute "id" is empty'],
+      [
+        '6',
+        `item {"id":{"S":"x*2049"},"r":{"S":"1"}}: partition key attribute "id" is 2049 bytes, over DynamoDB's limit of 2048 bytes`,
+      ],
+      [
+        '7',
+        `item {"id":{"S":"long-sort"},"r":{"S":"y*1025"}}: sort key attribute "r" is 1025 bytes, over DynamoDB's limit of 1024 bytes`,
+      ],
+      ['8', 'item {"id":{"S":"gone"},"r":{"S":""}}: sort key attribute "r" is empty'],
+    ],
+  );
 });
 
 test('records whose keys do not fit the key schema refuse the whole batch', () => {
@@ -154,5 +222,5 @@ test('a stream without new images is refused unless read-through is on', () => {
 });
 
 test('an empty batch plans nothing', () => {
-  assert.deepEqual(planChanges([], { keySchema: SCHEMA }), { writes: [], failures: [] });
+  assert.deepEqual(planChanges([], { keySchema: SCHEMA }), { writes: [], failures: [], rejected: [] });
 });

@@ -114,6 +114,7 @@ test('prometheusText exposes counters and per-shard lag', () => {
     records: 42,
     applied: 40,
     skipped: 2,
+    rejected: 3,
     failedAttempts: 1,
     checkpoints: 7,
     lagMs: 120,
@@ -126,5 +127,6 @@ test('prometheusText exposes counters and per-shard lag', () => {
   assert.match(text, /^dynamodb_replicator_lag_milliseconds\{stream="arn:s\\"1",shard="shard-1"\} 120$/m);
   assert.match(text, /^dynamodb_replicator_shards\{stream="arn:s\\"1",state="finished"\} 1$/m);
   assert.match(text, /^# TYPE dynamodb_replicator_failed_attempts_total counter$/m);
+  assert.match(text, /^dynamodb_replicator_rejected_total\{stream="arn:s\\"1"\} 3$/m);
   assert.match(text, /^dynamodb_replicator_uptime_seconds\{stream="arn:s\\"1"\} 1.5$/m);
 });

@@ -1,6 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyTurnover, secondsToEpochMs, turnoverKeeps } from '../../src/core/turnover.js';
+import {
+  applyTurnover,
+  secondsToEpochMs,
+  TURNOVER_AT_MAX,
+  TURNOVER_AT_MIN,
+  turnoverAtProblem,
+  turnoverKeeps,
+} from '../../src/core/turnover.js';
 import type { Change } from '../../src/core/change.js';
 
 const AT = 1_700_000_001_000;
@@ -49,4 +56,25 @@ test('every record is kept by exactly one side', () => {
   assert.deepEqual(b, ['100', '101']);
   assert.deepEqual(a, ['102', '103', '104']);
   assert.equal(applyTurnover(changes, undefined), changes);
+});
+
+test('turnoverAtProblem: epoch milliseconds from 2012-01-01 to 2100-01-01; seconds are named as such', () => {
+  assert.equal(TURNOVER_AT_MIN, 1_325_376_000_000);
+  assert.equal(TURNOVER_AT_MAX, 4_102_444_800_000);
+  assert.equal(turnoverAtProblem('1325376000000'), undefined);
+  assert.equal(turnoverAtProblem('1767225700000'), undefined);
+  assert.equal(turnoverAtProblem('4102444800000'), undefined);
+  assert.equal(
+    turnoverAtProblem('1767225700'),
+    'must be epoch milliseconds of a date from 2012-01-01 to 2100-01-01, got 1767225700: it looks like epoch seconds; in milliseconds that is 1767225700000 (2026-01-01T00:01:40.000Z)',
+  );
+  assert.equal(
+    turnoverAtProblem('1000'),
+    'must be epoch milliseconds of a date from 2012-01-01 to 2100-01-01, got 1000',
+  );
+  assert.equal(
+    turnoverAtProblem('2026-01-01'),
+    'must be a whole number of epoch milliseconds of a date from 2012-01-01 to 2100-01-01, got "2026-01-01"',
+  );
+  assert.match(turnoverAtProblem('99999999999999999999') ?? '', /^must be a whole number/);
 });

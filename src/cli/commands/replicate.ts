@@ -3,7 +3,7 @@ import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { NotFoundError, ServiceError, UsageError } from '../../core/errors.js';
 import { parseTableLocation } from '../../core/location.js';
 import { redactUrls } from '../../core/redact.js';
-import type { TurnoverFilter } from '../../core/turnover.js';
+import { turnoverAtProblem, type TurnoverFilter } from '../../core/turnover.js';
 import { createDynamoClient, createStreamsClient } from '../../dynamodb/client.js';
 import { describeTable } from '../../dynamodb/tables.js';
 import { backfill } from '../../replicate/backfill.js';
@@ -231,10 +231,10 @@ function parseTurnover(args: ParsedArgs): TurnoverFilter | undefined {
     throw new UsageError(
       `--turnover-role must be BEFORE or AFTER${role === undefined ? ' (with --turnover-at)' : `, got "${role}"`}`,
     );
-  if (at === undefined || !/^\d+$/.test(at) || !Number.isSafeInteger(Number(at)))
-    throw new UsageError(
-      `--turnover-at must be a time in epoch milliseconds${at === undefined ? ' (with --turnover-role)' : `, got "${at}"`}`,
-    );
+  if (at === undefined)
+    throw new UsageError('--turnover-at must be a time in epoch milliseconds (with --turnover-role)');
+  const problem = turnoverAtProblem(at);
+  if (problem !== undefined) throw new UsageError(`--turnover-at ${problem}`);
   return { role, at: Number(at) };
 }
 
@@ -516,6 +516,7 @@ function printSummary(io: CliIO, summary: RunnerSummary, json: boolean): void {
   }
   io.stdout.write(
     `replicate stopped (${summary.reason}): ${summary.records} records applied, ${summary.skipped} skipped, ` +
+      (summary.rejected > 0 ? `${summary.rejected} rejected (see the records-rejected lines), ` : '') +
       `${summary.failedAttempts} failed attempts retried, ${summary.checkpoints} checkpoints in ${(summary.uptimeMs / 1000).toFixed(1)} s\n`,
   );
 }
