@@ -7,11 +7,13 @@ import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import {
   ConfigError,
   InvalidDataError,
+  NetworkTimeoutError,
   NotFoundError,
   ReplicatorError,
   ServiceError,
   UsageError,
 } from '../core/errors.js';
+import { isNetworkTimeout, timeoutDetail } from '../core/network.js';
 import { clientLocation } from './client.js';
 
 export interface ErrorContext {
@@ -68,6 +70,7 @@ function where(context: ErrorContext): string {
  * - ResourceInUseException -> UsageError (the table already exists or is being created/deleted)
  * - ValidationException -> InvalidDataError with DynamoDB's message
  * - missing or rejected credentials -> ConfigError saying how to provide them
+ * - a connection, idle or request timeout on every attempt -> NetworkTimeoutError
  * - anything else -> ServiceError
  */
 export function translateSdkError(error: unknown, context: ErrorContext): Error {
@@ -102,6 +105,10 @@ export function translateSdkError(error: unknown, context: ErrorContext): Error 
       { cause: error },
     );
   }
+  if (isNetworkTimeout(error))
+    return new NetworkTimeoutError(`DynamoDB ${context.action} on${where(context)} ${timeoutDetail(error)}`, {
+      cause: error,
+    });
   return new ServiceError(`DynamoDB ${context.action} on${where(context)} failed: ${name}: ${message}`, {
     cause: error,
   });

@@ -12,7 +12,14 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { NotFoundError, ServiceError } from '../core/errors.js';
+import { NetworkTimeoutError, NotFoundError, ServiceError } from '../core/errors.js';
+import {
+  endpointOrigin,
+  isNetworkTimeout,
+  networkClientConfig,
+  timeoutDetail,
+  type NetworkOptions,
+} from '../core/network.js';
 import {
   folderPrefix,
   joinKey,
@@ -46,12 +53,22 @@ export interface S3StoreOptions {
    * more than one level deep; then folders are derived from a full listing.
    */
   readonly delimiterListing?: boolean;
+  /**
+   * Connection and idle timeouts and attempts (defaults in DEFAULT_NETWORK). S3 calls get no
+   * whole-request deadline: a large part upload may take as long as it needs while bytes flow.
+   */
+  readonly network?: Partial<NetworkOptions>;
+}
+
+function s3Region(options: S3StoreOptions): string {
+  return options.region ?? process.env.AWS_REGION ?? 'us-east-1';
 }
 
 export function createS3Client(options: S3StoreOptions): S3Client {
   if (options.client) return options.client;
   return new S3Client({
-    ...(options.region ? { region: options.region } : { region: process.env.AWS_REGION ?? 'us-east-1' }),
+    ...networkClientConfig(options.network, 'bulk'),
+    region: s3Region(options),
     ...(options.endpoint
       ? {
           endpoint: options.endpoint,
@@ -110,6 +127,12 @@ export class S3ObjectStore implements ObjectStore {
     return this.options.expectedBucketOwner ? { ExpectedBucketOwner: this.options.expectedBucketOwner } : {};
   }
 
+  /** Where requests go, for messages: the endpoint's scheme, host and port (never its userinfo) or the region. */
+  private endpointLabel(): string {
+    if (this.options.endpoint) return endpointOrigin(this.options.endpoint);
+    return `region ${s3Region(this.options)}`;
+  }
+
   private translate(error: unknown, action: string, key: string): Error {
     const name = errorName(error);
     if (name === 'NoSuchBucket')
@@ -118,6 +141,11 @@ export class S3ObjectStore implements ObjectStore {
       });
     if (name === 'NoSuchKey' || name === 'NotFound' || status(error) === 404)
       return new NotFoundError(`no object ${this.url(key)}`, { cause: error });
+    if (isNetworkTimeout(error))
+      return new NetworkTimeoutError(
+        `S3 ${action} ${this.url(key)} at ${this.endpointLabel()} ${timeoutDetail(error)}`,
+        { cause: error },
+      );
     const message = error instanceof Error ? error.message : String(error);
     return new ServiceError(`S3 ${action} ${this.url(key)} failed: ${name ?? ''} ${message}`.trim(), {
       cause: error,

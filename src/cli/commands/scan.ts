@@ -33,7 +33,7 @@ Options:
   async run(args, io) {
     const segments = intOption(args, 'segments', 1, { min: 1, max: 1_000_000 }) as number;
     const share = segmentShare(args);
-    const { client, table, label } = openTable(args.positionals[0] as string);
+    const { client, table, label } = openTable(args.positionals[0] as string, io);
     const progress = progressReporter(io, `scan ${label}`);
     let items = 0;
     await closing([client], async () => {
