@@ -42,33 +42,39 @@ export function resolveNetwork(overrides: Partial<NetworkOptions> = {}): Network
   return { ...DEFAULT_NETWORK, ...overrides };
 }
 
+/** Settings of the SDK's Node.js request handler (NodeHttpHandlerOptions). */
+export interface HandlerTimeouts {
+  connectionTimeout: number;
+  socketTimeout?: number;
+  requestTimeout?: number;
+  throwOnRequestTimeout?: boolean;
+}
+
 /**
- * Client settings for the SDK: request handler timeouts and the retry budget. `bulk` clients (S3)
- * get no whole-request deadline, only the connection and idle timeouts.
+ * Client settings for the SDK: request handler timeouts and the retry budget.
+ * - `api` (DynamoDB, Streams, STS): connection, idle and whole-request deadlines;
+ * - `bulk` (S3): connection and idle deadlines only, as bodies can be large;
+ * - `download` (S3 object reads): connection deadline and the idle deadline for the answer's
+ *   headers only; the body is watched by its reader (a slow consumer pauses the socket on purpose).
  */
 export function networkClientConfig(
   overrides: Partial<NetworkOptions> = {},
-  kind: 'api' | 'bulk' = 'api',
-): {
-  maxAttempts: number;
-  retryMode: 'standard';
-  requestHandler: {
-    connectionTimeout: number;
-    socketTimeout: number;
-    requestTimeout?: number;
-    throwOnRequestTimeout?: boolean;
-  };
-} {
+  kind: 'api' | 'bulk' | 'download' = 'api',
+): { maxAttempts: number; retryMode: 'standard'; requestHandler: HandlerTimeouts } {
   const n = resolveNetwork(overrides);
-  return {
-    maxAttempts: n.maxAttempts,
-    retryMode: 'standard',
-    requestHandler: {
-      connectionTimeout: n.connectTimeoutMs,
-      socketTimeout: n.idleTimeoutMs,
-      ...(kind === 'api' ? { requestTimeout: n.requestTimeoutMs, throwOnRequestTimeout: true } : {}),
-    },
-  };
+  const connectionTimeout = n.connectTimeoutMs;
+  const requestHandler: HandlerTimeouts =
+    kind === 'api'
+      ? {
+          connectionTimeout,
+          socketTimeout: n.idleTimeoutMs,
+          requestTimeout: n.requestTimeoutMs,
+          throwOnRequestTimeout: true,
+        }
+      : kind === 'bulk'
+        ? { connectionTimeout, socketTimeout: n.idleTimeoutMs }
+        : { connectionTimeout, requestTimeout: n.idleTimeoutMs, throwOnRequestTimeout: true };
+  return { maxAttempts: n.maxAttempts, retryMode: 'standard', requestHandler };
 }
 
 /**

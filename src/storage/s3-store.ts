@@ -12,14 +12,16 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { NetworkTimeoutError, NotFoundError, ServiceError } from '../core/errors.js';
+import { NetworkTimeoutError, NotFoundError, ReplicatorError, ServiceError } from '../core/errors.js';
 import {
   endpointOrigin,
   isNetworkTimeout,
   networkClientConfig,
+  resolveNetwork,
   timeoutDetail,
   type NetworkOptions,
 } from '../core/network.js';
+import { S3RequestHandler, watchBody } from './s3-transport.js';
 import {
   folderPrefix,
   joinKey,
@@ -68,6 +70,7 @@ export function createS3Client(options: S3StoreOptions): S3Client {
   if (options.client) return options.client;
   return new S3Client({
     ...networkClientConfig(options.network, 'bulk'),
+    requestHandler: new S3RequestHandler(options.network),
     region: s3Region(options),
     ...(options.endpoint
       ? {
@@ -134,6 +137,7 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   private translate(error: unknown, action: string, key: string): Error {
+    if (error instanceof ReplicatorError) return error; // already says what failed, e.g. a stalled body
     const name = errorName(error);
     if (name === 'NoSuchBucket')
       return new NotFoundError(`S3 bucket "${this.bucket}" does not exist (${action} ${this.url(key)})`, {
@@ -208,7 +212,15 @@ export class S3ObjectStore implements ObjectStore {
         new GetObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key), ...this.owner() }),
       );
       if (!out.Body) return Readable.from([]);
-      return out.Body as Readable;
+      const { idleTimeoutMs } = resolveNetwork(this.options.network);
+      return watchBody(
+        out.Body as Readable,
+        idleTimeoutMs,
+        () =>
+          new NetworkTimeoutError(
+            `S3 get ${this.url(key)} at ${this.endpointLabel()} timed out (no byte of the body for ${idleTimeoutMs} ms while it was being read)`,
+          ),
+      );
     } catch (error) {
       throw this.translate(error, 'get', key);
     }

@@ -12,10 +12,12 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { NetworkTimeoutError } from '../../src/core/errors.js';
 import { S3ObjectStore } from '../../src/storage/s3-store.js';
 import { runCliCapture, type CliResult } from '../harness/cli.js';
 import { createTestTable, dynamoClient, dynamoEndpoint } from '../harness/dynamodb.js';
+import { startLocalS3 } from '../harness/s3.js';
 import { startSilentPeer, type SilentPeer } from '../harness/silent-peer.js';
 
 const ATTEMPTS = 2;
@@ -26,6 +28,9 @@ const ENV = {
   DYNAMODB_REPLICATOR_REQUEST_TIMEOUT: '2s',
   AWS_MAX_ATTEMPTS: String(ATTEMPTS),
 };
+/** The same deadlines as library options, for the S3 store used directly. */
+const SHORT = { connectTimeoutMs: 500, idleTimeoutMs: 500, maxAttempts: ATTEMPTS };
+const S3_KEYS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 /** Far above the ~1 s each case needs with the deadlines above; without deadlines a case hangs. */
 const HANG = { timeout: 120_000 };
 const MODES = ['silent', 'stall'] as const;
@@ -113,7 +118,7 @@ for (const mode of MODES) {
         '--s3-endpoint',
         `http://keeper:hunter2@${peer.hostPort}`,
       ],
-      { ...ENV, S3_ACCESS_KEY_ID: 'S3RVER', S3_SECRET_ACCESS_KEY: 'S3RVER' },
+      { ...ENV, S3_ACCESS_KEY_ID: S3_KEYS.accessKeyId, S3_SECRET_ACCESS_KEY: S3_KEYS.secretAccessKey },
     );
     assertTimedOut(
       result,
@@ -144,8 +149,8 @@ test(
     const peer = await startSilentPeer('silent');
     const store = new S3ObjectStore('backups', 'tables', {
       endpoint: peer.endpoint,
-      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-      network: { connectTimeoutMs: 500, idleTimeoutMs: 500, maxAttempts: ATTEMPTS },
+      credentials: S3_KEYS,
+      network: SHORT,
     });
     // 6 MiB: more than the socket buffers take, so the upload itself stalls, not only the answer.
     const body = Readable.from([Buffer.alloc(6 * 1024 * 1024, 1)]);
@@ -161,3 +166,48 @@ test(
     store.client.destroy();
   },
 );
+
+for (const mode of MODES) {
+  test(`an S3 download from a ${mode} peer fails naming the endpoint`, HANG, async () => {
+    const peer = await startSilentPeer(mode);
+    const store = new S3ObjectStore('backups', 'tables', {
+      endpoint: peer.endpoint,
+      credentials: S3_KEYS,
+      network: SHORT,
+    });
+    await assert.rejects(store.get('segment.json'), (error: unknown) => {
+      assert.ok(error instanceof NetworkTimeoutError, String(error));
+      assert.ok(
+        error.message.startsWith(`S3 get s3://backups/tables/segment.json at ${peer.endpoint} timed out`),
+      );
+      return true;
+    });
+    store.client.destroy();
+  });
+}
+
+test('a slow reader of an S3 download is not cut off by the idle deadline', HANG, async () => {
+  // The real s3rver: the pauses are the reader's, not the server's.
+  const s3 = await startLocalS3();
+  const bucket = await s3.createBucket();
+  const store = new S3ObjectStore(bucket, 'p', {
+    endpoint: s3.endpoint,
+    credentials: S3_KEYS,
+    network: SHORT,
+  });
+  const data = Buffer.alloc(16 * 1024 * 1024, 7);
+  await store.put('big', data);
+  let bytes = 0;
+  let pauses = 0;
+  for await (const chunk of await store.getStream('big')) {
+    bytes += (chunk as Buffer).length;
+    // Three pauses of three idle deadlines each, with the socket held paused.
+    if (pauses < 3) {
+      pauses++;
+      await sleep(1_500);
+    }
+  }
+  assert.equal(bytes, data.length);
+  assert.equal(pauses, 3);
+  store.client.destroy();
+});
