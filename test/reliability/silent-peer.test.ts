@@ -14,7 +14,9 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NetworkTimeoutError } from '../../src/core/errors.js';
+import { createStreamsClient } from '../../src/dynamodb/client.js';
 import { S3ObjectStore } from '../../src/storage/s3-store.js';
+import { ShardReader } from '../../src/streams/reader.js';
 import { runCliCapture, type CliResult } from '../harness/cli.js';
 import { createTestTable, dynamoClient, dynamoEndpoint } from '../harness/dynamodb.js';
 import { startLocalS3 } from '../harness/s3.js';
@@ -210,4 +212,30 @@ test('a slow reader of an S3 download is not cut off by the idle deadline', HANG
   assert.equal(bytes, data.length);
   assert.equal(pauses, 3);
   store.client.destroy();
+});
+
+test('a stream reader whose endpoint goes silent fails naming it and the shard', HANG, async () => {
+  const peer = await startSilentPeer('silent');
+  const streams = createStreamsClient({ kind: 'endpoint', endpoint: peer.endpoint }, { network: SHORT });
+  const reader = new ShardReader(
+    streams,
+    'arn:stream',
+    'shardId-1',
+    { type: 'TRIM_HORIZON' },
+    {
+      retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 1 },
+    },
+  );
+  await assert.rejects(reader.next(), (error: unknown) => {
+    assert.ok(error instanceof NetworkTimeoutError, String(error));
+    assert.ok(
+      error.message.startsWith(
+        `Reading shard shardId-1 at ${peer.endpoint} (region us-east-1): the endpoint timed out after ${ATTEMPTS} attempts`,
+      ),
+      error.message,
+    );
+    return true;
+  });
+  assert.equal(peer.requests(), 2 * ATTEMPTS, 'SDK attempts times reader attempts');
+  streams.destroy();
 });
