@@ -33,9 +33,6 @@ export interface ClientOptions {
   readonly network?: Partial<NetworkOptions>;
 }
 
-export { DEFAULT_MAX_ATTEMPTS } from '../core/network.js';
-export { endpointUrl };
-
 /** Region used for endpoint locations that name none: DynamoDB Local only uses it to pick a database. */
 export const DEFAULT_ENDPOINT_REGION = 'us-east-1';
 
