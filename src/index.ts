@@ -11,6 +11,7 @@ export * from './core/exact-json.js';
 export * from './core/key-input.js';
 export * from './core/backoff.js';
 export * from './core/location.js';
+export * from './core/network.js';
 export * from './core/turnover.js';
 export * from './core/change-sources.js';
 export {

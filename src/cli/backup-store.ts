@@ -3,6 +3,7 @@ import { parseStoreLocation } from '../storage/location.js';
 import { openObjectStore } from '../storage/open-store.js';
 import { S3ObjectStore, type S3StoreOptions } from '../storage/s3-store.js';
 import { stringOption, type CliIO, type ParsedArgs } from './command.js';
+import { networkFromEnv } from './network.js';
 
 /** Options of commands that read or write a backup location. */
 export const STORE_OPTIONS = {
@@ -52,6 +53,7 @@ export function openBackupStore(
       : {}),
     ...(sseKmsKeyId ? { sseKmsKeyId } : {}),
     ...(expectedBucketOwner ? { expectedBucketOwner } : {}),
+    network: networkFromEnv(env),
   };
   const store = openObjectStore(location, { s3 });
   return {

@@ -9,8 +9,10 @@ import {
 import { parseKeyArgument } from '../core/key-input.js';
 import type { Item, Key, KeySchema } from '../core/types.js';
 import { batchGetAll } from '../dynamodb/batch-get.js';
-import { createDynamoClient } from '../dynamodb/client.js';
+import { createDynamoClient, type ClientOptions } from '../dynamodb/client.js';
 import { describeTable } from '../dynamodb/tables.js';
+import type { CliIO } from './command.js';
+import { networkFromEnv } from './network.js';
 
 export interface OpenTable {
   readonly location: TableLocation;
@@ -20,21 +22,32 @@ export interface OpenTable {
   readonly client: DynamoDBClient;
 }
 
+/**
+ * Client options from the command's environment: the network deadlines (DYNAMODB_REPLICATOR_*_TIMEOUT,
+ * AWS_MAX_ATTEMPTS). Every client a command creates takes them from here.
+ */
+export function cliClientOptions(io: CliIO): ClientOptions {
+  return { network: networkFromEnv(io.env) };
+}
+
 /** Parses a table location argument (UsageError naming the accepted forms) and creates its client. */
-export function openTable(text: string): OpenTable {
+export function openTable(text: string, io: CliIO): OpenTable {
   const location = parseTableLocation(text);
   return {
     location,
     table: location.table,
     label: formatTableLocation(location),
-    client: createDynamoClient(location),
+    client: createDynamoClient(location, cliClientOptions(io)),
   };
 }
 
 /** Parses a region or endpoint argument and creates its client. */
-export function openService(text: string): { label: string; client: DynamoDBClient } {
+export function openService(text: string, io: CliIO): { label: string; client: DynamoDBClient } {
   const location = parseServiceLocation(text);
-  return { label: formatServiceLocation(location), client: createDynamoClient(location) };
+  return {
+    label: formatServiceLocation(location),
+    client: createDynamoClient(location, cliClientOptions(io)),
+  };
 }
 
 /** Runs `fn` and always releases the clients' sockets, so in-process callers do not hang. */

@@ -72,3 +72,9 @@ export class UnprocessedError extends ReplicatorError {
 
 /** A failure talking to AWS or a compatible service that is not the caller's fault. */
 export class ServiceError extends ReplicatorError {}
+
+/**
+ * A peer that stayed silent past a network deadline (connection, idle or request timeout) on every
+ * attempt. The message names the endpoint and the operation.
+ */
+export class NetworkTimeoutError extends ServiceError {}

@@ -9,14 +9,16 @@
  *   (DynamoDB Local keeps one database per access key + region, so they must all agree).
  * - `options.credentials` overrides both.
  *
- * Retries: the SDK's own retry strategy (standard mode) retries throttling and transient errors up
- * to `maxAttempts` times. UnprocessedItems/UnprocessedKeys are not errors to the SDK; batch-write
- * and batch-get retry those themselves.
+ * Retries and deadlines: the SDK's own retry strategy (standard mode) retries throttling, transient
+ * errors and timeouts up to `maxAttempts` times; every attempt has the connection, idle and request
+ * timeouts of `core/network.ts`. UnprocessedItems/UnprocessedKeys are not errors to the SDK;
+ * batch-write and batch-get retry those themselves.
  */
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import type { ServiceLocation, TableLocation } from '../core/location.js';
+import { endpointUrl, networkClientConfig, type NetworkOptions } from '../core/network.js';
 
 /**
  * The fixed pair every local component (DynamoDB Local, the embedded demo, the tests) uses when
@@ -32,27 +34,22 @@ export interface ClientOptions {
   readonly credentials?: ClientCredentials;
   /** Attempts per request by the SDK's retry strategy (throttling, 5xx, network). Default 6. */
   readonly maxAttempts?: number;
+  /** Connection, idle and request timeouts (and attempts); defaults in DEFAULT_NETWORK. */
+  readonly network?: Partial<NetworkOptions>;
 }
-
-/** Enough attempts to ride out short throttling bursts without hiding a dead endpoint for long. */
-export const DEFAULT_MAX_ATTEMPTS = 6;
 
 /** Region used for endpoint locations that name none: DynamoDB Local only uses it to pick a database. */
 export const DEFAULT_ENDPOINT_REGION = 'us-east-1';
 
 type AnyLocation = TableLocation | ServiceLocation;
 
-/** The endpoint as a URL; `host:port` gets `http://`, as local servers rarely speak TLS. */
-export function endpointUrl(endpoint: string): string {
-  return /^[a-z][a-z0-9+.-]*:\/\//i.test(endpoint) ? endpoint : `http://${endpoint}`;
-}
-
 /**
  * The SDK default chain, but LOCAL_CREDENTIALS when the chain finds nothing configured. Errors other
  * than "nothing found" (e.g. a broken profile) are not hidden.
  */
-function endpointCredentialProvider(): ClientCredentials {
-  const chain = defaultProvider();
+function endpointCredentialProvider(network: ReturnType<typeof networkClientConfig>): ClientCredentials {
+  // The chain's own STS/SSO clients get the same deadlines.
+  const chain = defaultProvider({ clientConfig: network });
   return async () => {
     try {
       return await chain();
@@ -64,21 +61,22 @@ function endpointCredentialProvider(): ClientCredentials {
 }
 
 function clientConfig(loc: AnyLocation, options: ClientOptions): DynamoDBClientConfig {
-  const maxAttempts = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
+  const network = networkClientConfig({
+    ...options.network,
+    ...(options.maxAttempts !== undefined ? { maxAttempts: options.maxAttempts } : {}),
+  });
   if (loc.kind === 'aws') {
     return {
       region: loc.region,
-      maxAttempts,
-      retryMode: 'standard',
+      ...network,
       ...(options.credentials ? { credentials: options.credentials } : {}),
     };
   }
   return {
     endpoint: endpointUrl(loc.endpoint),
     region: loc.region ?? DEFAULT_ENDPOINT_REGION,
-    maxAttempts,
-    retryMode: 'standard',
-    credentials: options.credentials ?? endpointCredentialProvider(),
+    ...network,
+    credentials: options.credentials ?? endpointCredentialProvider(network),
   };
 }
 

@@ -7,11 +7,13 @@ import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import {
   ConfigError,
   InvalidDataError,
+  NetworkTimeoutError,
   NotFoundError,
   ReplicatorError,
   ServiceError,
   UsageError,
 } from '../core/errors.js';
+import { isNetworkTimeout, timeoutDetail } from '../core/network.js';
 import { clientLocation } from './client.js';
 
 export interface ErrorContext {
@@ -74,6 +76,7 @@ function clause(message: string): string {
  * - ResourceInUseException -> UsageError (the table already exists or is being created/deleted)
  * - ValidationException -> InvalidDataError with DynamoDB's message
  * - missing or rejected credentials -> ConfigError saying how to provide them
+ * - a connection, idle or request timeout on every attempt -> NetworkTimeoutError
  * - anything else -> ServiceError
  */
 export function translateSdkError(error: unknown, context: ErrorContext): Error {
@@ -108,6 +111,10 @@ export function translateSdkError(error: unknown, context: ErrorContext): Error 
       { cause: error },
     );
   }
+  if (isNetworkTimeout(error))
+    return new NetworkTimeoutError(`DynamoDB ${context.action}${where(context)} ${timeoutDetail(error)}`, {
+      cause: error,
+    });
   return new ServiceError(`DynamoDB ${context.action}${where(context)} failed: ${name}: ${message}`, {
     cause: error,
   });

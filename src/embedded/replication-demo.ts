@@ -6,16 +6,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import {
-  DeleteItemCommand,
-  DynamoDBClient,
-  PutItemCommand,
-  UpdateItemCommand,
-} from '@aws-sdk/client-dynamodb';
-import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DeleteItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { canonicalKey, keyOf } from '../core/canonical-key.js';
 import { itemsEqual } from '../core/equality.js';
 import type { Item, KeySchema } from '../core/types.js';
+import { createDynamoClient, createStreamsClient } from '../dynamodb/client.js';
 import { scanItems } from '../dynamodb/scan.js';
 import { createTableFromDescription, describeTable } from '../dynamodb/tables.js';
 import { FileCheckpointStore } from '../replicate/checkpoint.js';
@@ -124,14 +120,11 @@ export async function runReplicationDemo(
   const seconds = options.seconds ?? 20;
   const rate = options.writesPerSecond ?? 300;
   const keys = options.keys ?? 1_500;
-  const client = (region: string) => new DynamoDBClient({ endpoint, region, credentials: LOCAL_CREDENTIALS });
-  const source = client(SOURCE_REGION);
-  const replica = client(REPLICA_REGION);
-  const streams = new DynamoDBStreamsClient({
-    endpoint,
-    region: SOURCE_REGION,
-    credentials: LOCAL_CREDENTIALS,
-  });
+  const at = (region: string) => ({ kind: 'endpoint', endpoint, region }) as const;
+  const local = { credentials: LOCAL_CREDENTIALS };
+  const source = createDynamoClient(at(SOURCE_REGION), local);
+  const replica = createDynamoClient(at(REPLICA_REGION), local);
+  const streams = createStreamsClient(at(SOURCE_REGION), local);
   const dir = await mkdtemp(path.join(tmpdir(), 'dynamodb-replicator-demo-'));
   const sourceTable = 'demo-source';
   const replicaTable = 'demo-replica';

@@ -6,6 +6,8 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import type { ServiceLocation } from '../core/location.js';
+import { NetworkTimeoutError } from '../core/errors.js';
+import { isNetworkTimeout, networkClientConfig, timeoutDetail } from '../core/network.js';
 import { createDynamoClient, type ClientCredentials } from '../dynamodb/client.js';
 import type { ReplicaConfig, StaticCredentials } from './config.js';
 
@@ -22,6 +24,7 @@ export function assumeRoleCredentials(
   options: { region: string; base?: StaticCredentials; sessionName?: string },
 ): ClientCredentials {
   const sts = new STSClient({
+    ...networkClientConfig(),
     region: options.region,
     ...(options.base ? { credentials: options.base } : {}),
   });
@@ -29,13 +32,21 @@ export function assumeRoleCredentials(
     { accessKeyId: string; secretAccessKey: string; sessionToken: string; expiration: Date } | undefined;
   let pending: Promise<NonNullable<typeof current>> | undefined;
   const renew = async (): Promise<NonNullable<typeof current>> => {
-    const out = await sts.send(
-      new AssumeRoleCommand({
-        RoleArn: roleArn,
-        RoleSessionName: options.sessionName ?? 'dynamodb-replicator',
-        DurationSeconds: SESSION_SECONDS,
-      }),
-    );
+    const out = await sts
+      .send(
+        new AssumeRoleCommand({
+          RoleArn: roleArn,
+          RoleSessionName: options.sessionName ?? 'dynamodb-replicator',
+          DurationSeconds: SESSION_SECONDS,
+        }),
+      )
+      .catch((error: unknown) => {
+        if (!isNetworkTimeout(error)) throw error;
+        throw new NetworkTimeoutError(
+          `STS AssumeRole ${roleArn} in region ${options.region} ${timeoutDetail(error)}`,
+          { cause: error },
+        );
+      });
     const c = out.Credentials;
     if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken || !c.Expiration) {
       throw new Error(`STS AssumeRole ${roleArn} returned no credentials`);

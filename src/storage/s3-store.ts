@@ -12,7 +12,16 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { NotFoundError, ServiceError } from '../core/errors.js';
+import { NetworkTimeoutError, NotFoundError, ReplicatorError, ServiceError } from '../core/errors.js';
+import {
+  endpointOrigin,
+  isNetworkTimeout,
+  networkClientConfig,
+  resolveNetwork,
+  timeoutDetail,
+  type NetworkOptions,
+} from '../core/network.js';
+import { S3RequestHandler, watchBody } from './s3-transport.js';
 import {
   folderPrefix,
   joinKey,
@@ -46,12 +55,23 @@ export interface S3StoreOptions {
    * more than one level deep; then folders are derived from a full listing.
    */
   readonly delimiterListing?: boolean;
+  /**
+   * Connection and idle timeouts and attempts (defaults in DEFAULT_NETWORK). S3 calls get no
+   * whole-request deadline: a large part upload may take as long as it needs while bytes flow.
+   */
+  readonly network?: Partial<NetworkOptions>;
+}
+
+function s3Region(options: S3StoreOptions): string {
+  return options.region ?? process.env.AWS_REGION ?? 'us-east-1';
 }
 
 export function createS3Client(options: S3StoreOptions): S3Client {
   if (options.client) return options.client;
   return new S3Client({
-    ...(options.region ? { region: options.region } : { region: process.env.AWS_REGION ?? 'us-east-1' }),
+    ...networkClientConfig(options.network, 'bulk'),
+    requestHandler: new S3RequestHandler(options.network),
+    region: s3Region(options),
     ...(options.endpoint
       ? {
           endpoint: options.endpoint,
@@ -110,7 +130,14 @@ export class S3ObjectStore implements ObjectStore {
     return this.options.expectedBucketOwner ? { ExpectedBucketOwner: this.options.expectedBucketOwner } : {};
   }
 
+  /** Where requests go, for messages: the endpoint's scheme, host and port (never its userinfo) or the region. */
+  private endpointLabel(): string {
+    if (this.options.endpoint) return endpointOrigin(this.options.endpoint);
+    return `region ${s3Region(this.options)}`;
+  }
+
   private translate(error: unknown, action: string, key: string): Error {
+    if (error instanceof ReplicatorError) return error; // already says what failed, e.g. a stalled body
     const name = errorName(error);
     if (name === 'NoSuchBucket')
       return new NotFoundError(`S3 bucket "${this.bucket}" does not exist (${action} ${this.url(key)})`, {
@@ -118,6 +145,11 @@ export class S3ObjectStore implements ObjectStore {
       });
     if (name === 'NoSuchKey' || name === 'NotFound' || status(error) === 404)
       return new NotFoundError(`no object ${this.url(key)}`, { cause: error });
+    if (isNetworkTimeout(error))
+      return new NetworkTimeoutError(
+        `S3 ${action} ${this.url(key)} at ${this.endpointLabel()} ${timeoutDetail(error)}`,
+        { cause: error },
+      );
     const message = error instanceof Error ? error.message : String(error);
     return new ServiceError(`S3 ${action} ${this.url(key)} failed: ${name ?? ''} ${message}`.trim(), {
       cause: error,
@@ -180,7 +212,15 @@ export class S3ObjectStore implements ObjectStore {
         new GetObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key), ...this.owner() }),
       );
       if (!out.Body) return Readable.from([]);
-      return out.Body as Readable;
+      const { idleTimeoutMs } = resolveNetwork(this.options.network);
+      return watchBody(
+        out.Body as Readable,
+        idleTimeoutMs,
+        () =>
+          new NetworkTimeoutError(
+            `S3 get ${this.url(key)} at ${this.endpointLabel()} timed out (no byte of the body for ${idleTimeoutMs} ms while it was being read)`,
+          ),
+      );
     } catch (error) {
       throw this.translate(error, 'get', key);
     }

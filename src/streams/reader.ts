@@ -9,7 +9,9 @@ import {
   type DynamoDBStreamsClient,
   type _Record as SdkStreamRecord,
 } from '@aws-sdk/client-dynamodb-streams';
-import { NotFoundError, ReplicatorError, ServiceError } from '../core/errors.js';
+import { NetworkTimeoutError, NotFoundError, ReplicatorError, ServiceError } from '../core/errors.js';
+import { isNetworkTimeout, timeoutDetail } from '../core/network.js';
+import { clientLocation } from '../dynamodb/client.js';
 import { backoffDelay, sleep, type RetryPolicy } from '../core/backoff.js';
 import type { StreamViewType } from '../core/change.js';
 
@@ -282,11 +284,16 @@ export class ShardReader {
             { cause: error },
           );
         if (error instanceof ReplicatorError || signal?.aborted) throw error;
-        if (attempt >= this.polling.retry.maxAttempts)
-          throw new ServiceError(
-            `Reading shard ${this.shardId} failed after ${attempt} attempts: ${(error as Error).message}`,
-            { cause: error },
-          );
+        if (attempt >= this.polling.retry.maxAttempts) {
+          const at = `Reading shard ${this.shardId} at ${await clientLocation(this.client)}`;
+          if (isNetworkTimeout(error))
+            throw new NetworkTimeoutError(`${at}: the endpoint ${timeoutDetail(error)}, ${attempt} times`, {
+              cause: error,
+            });
+          throw new ServiceError(`${at} failed after ${attempt} attempts: ${(error as Error).message}`, {
+            cause: error,
+          });
+        }
         const throttled = error instanceof LimitExceededException;
         await sleep(backoffDelay(throttled ? attempt + 1 : attempt, this.polling.retry), signal);
       }

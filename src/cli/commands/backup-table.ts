@@ -56,7 +56,7 @@ ${STORE_HELP}
     const itemsPerFile = intOption(args, 'items-per-file', undefined, { min: 1 });
     const jobId = stringOption(args, 'jobid');
     const readBudget = readBudgetOption(args);
-    const source = openTable(args.positionals[0] as string);
+    const source = openTable(args.positionals[0] as string, io);
     const target = openBackupStore(args.positionals[1] as string, args, io);
     const sseKmsKeyId = stringOption(args, 'sse-kms-key-id');
     const started = performance.now();

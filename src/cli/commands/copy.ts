@@ -41,8 +41,8 @@ ${WRITE_BUDGET_HELP}
     const parallel = intOption(args, 'parallel', DEFAULT_WRITE_CONCURRENCY, { min: 1, max: 1000 }) as number;
     const writeBudget = writeBudgetOption(args);
     const readBudget = readBudgetOption(args);
-    const source = openTable(args.positionals[0] as string);
-    const target = openTable(args.positionals[1] as string);
+    const source = openTable(args.positionals[0] as string, io);
+    const target = openTable(args.positionals[1] as string, io);
     if (source.label === target.label) {
       throw new UsageError(`copy: the source and the target are the same table (${source.label})`);
     }

@@ -18,7 +18,7 @@ Options:
   options: {},
   positionals: [1, 1],
   async run(args, io) {
-    const { client, table } = openTable(args.positionals[0] as string);
+    const { client, table } = openTable(args.positionals[0] as string, io);
     const info = await closing([client], () => describeTable(client, table));
     io.stdout.write(JSON.stringify(info.description, null, args.values.json ? undefined : 2) + '\n');
     return 0;

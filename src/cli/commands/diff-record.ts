@@ -27,7 +27,7 @@ Exit codes: 0 equal (or absent from both), 1 different, missing or extraneous, 2
   positionals: [3, 3],
   async run(args, io) {
     const [primaryText, replicaText, keyText] = args.positionals as [string, string, string];
-    return openPair('diff-record', primaryText, replicaText, async (pair) => {
+    return openPair('diff-record', io, primaryText, replicaText, async (pair) => {
       const key = parseKeyArgument(keyText, pair.primary.info.keySchema);
       const d = await diffRecord(sideOf(pair.primary), sideOf(pair.replica), key);
       const view = {

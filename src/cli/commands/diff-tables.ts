@@ -39,12 +39,13 @@ export interface OpenPair {
  */
 export async function openPair(
   command: string,
+  io: CliIO,
   primaryText: string,
   replicaText: string,
   run: (pair: OpenPair) => Promise<number>,
 ): Promise<number> {
-  const primary = openTable(primaryText);
-  const replica = openTable(replicaText);
+  const primary = openTable(primaryText, io);
+  const replica = openTable(replicaText, io);
   if (primary.label === replica.label) {
     throw new UsageError(`${command}: the primary and the replica are the same table (${primary.label})`);
   }
@@ -193,7 +194,7 @@ and repaired), 2 error (nothing found can be trusted).`,
       }
       return againstBackup(io, args, primaryText, replicaText, { scope, settleMs, reportFile });
     }
-    return openPair('diff-tables', primaryText, replicaText, async (pair) => {
+    return openPair('diff-tables', io, primaryText, replicaText, async (pair) => {
       const primary = sideOf(pair.primary, readBudget(args));
       if (args.values.backfill === true) return runBackfill(io, args, primary, targetOf(pair.replica), scope);
       const replica = sideOf(pair.replica, readBudget(args));
@@ -266,7 +267,7 @@ async function againstBackup(
   backupText: string,
   o: Omit<CompareOptions, 'repair'>,
 ): Promise<number> {
-  const table = openTable(tableText);
+  const table = openTable(tableText, io);
   const backup = openBackupStore(backupText, args, io);
   return closing([table.client, backup], async () => {
     const info = await describeTable(table.client, table.table);

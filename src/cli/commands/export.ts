@@ -38,7 +38,7 @@ Progress is shown on stderr when it is a terminal; the final count is printed on
     const parallel = intOption(args, 'parallel', 4, { min: 1, max: 1000 }) as number;
     const budget = readBudgetOption(args);
     const file = args.positionals[1] === '-' ? undefined : args.positionals[1];
-    const { client, table, label } = openTable(args.positionals[0] as string);
+    const { client, table, label } = openTable(args.positionals[0] as string, io);
     const started = performance.now();
     const items = await closing([client], async () => {
       const { description } = await describeTable(client, table);

@@ -43,7 +43,7 @@ ${WRITE_BUDGET_HELP}
     const parallel = intOption(args, 'parallel', DEFAULT_WRITE_CONCURRENCY, { min: 1, max: 1000 }) as number;
     const budget = writeBudgetOption(args);
     const [input, target] = args.positionals as [string, string];
-    const { client, table, label } = openTable(target);
+    const { client, table, label } = openTable(target, io);
     const started = performance.now();
     const spooled = input === '-' ? await spoolToTempFile(io.stdin ?? process.stdin) : undefined;
     const name = spooled ? 'stdin' : input;

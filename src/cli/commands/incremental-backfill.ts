@@ -32,7 +32,7 @@ ${STORE_HELP}
   positionals: [2, 2],
   async run(args, io) {
     const [sourceText, locationText] = args.positionals as [string, string];
-    const source = openTable(sourceText);
+    const source = openTable(sourceText, io);
     const backup = openBackupStore(locationText, args, io);
     const { store, label } = backup;
     const parallel = intOption(args, 'parallel', 4, { min: 1, max: 1000 });

@@ -30,7 +30,7 @@ Exit codes: 0 equal (or absent from both), 1 different, 2 error.`,
   positionals: [3, 3],
   async run(args, io) {
     const [tableText, locationText, keyText] = args.positionals as [string, string, string];
-    const source = openTable(tableText);
+    const source = openTable(tableText, io);
     const backup = openBackupStore(locationText, args, io);
     const { store, label } = backup;
     return closing([source.client, backup], async () => {

@@ -25,7 +25,7 @@ Options:
   positionals: [3, 3],
   async run(args, io) {
     const [primaryText, replicaText, keyText] = args.positionals as [string, string, string];
-    return openPair('replicate-record', primaryText, replicaText, async (pair) => {
+    return openPair('replicate-record', io, primaryText, replicaText, async (pair) => {
       const key = parseKeyArgument(keyText, pair.primary.info.keySchema);
       const r = await replicateRecord(sideOf(pair.primary), targetOf(pair.replica), key);
       const keyJson = toDynamoJson(key);

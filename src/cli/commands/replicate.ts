@@ -29,7 +29,7 @@ import { WRITE_BUDGET_HELP, WRITE_BUDGET_OPTIONS, writeBudgetOption } from '../b
 import { intOption, stringOption, type CliIO, type Command, type ParsedArgs } from '../command.js';
 import { parseDuration } from '../duration.js';
 import { sleep } from '../../core/backoff.js';
-import { closing, openTable, type OpenTable } from '../locations.js';
+import { cliClientOptions, closing, openTable, type OpenTable } from '../locations.js';
 import { openBackupStore, STORE_HELP, STORE_OPTIONS } from '../backup-store.js';
 import { changeLogSink } from '../../backup/change-log.js';
 import type { Change } from '../../core/change.js';
@@ -111,17 +111,17 @@ ${STORE_HELP}
     const settings = parseSettings(args);
     const backupOnly = args.positionals.length === 1;
     if (backupOnly) assertBackupOnly(args, settings);
-    const source = openTable(args.positionals[0] as string);
-    const replicas = args.positionals.slice(1).map((text) => openTable(text));
+    const source = openTable(args.positionals[0] as string, io);
+    const replicas = args.positionals.slice(1).map((text) => openTable(text, io));
     const labels = new Set<string>([source.label]);
     for (const r of replicas) {
       if (labels.has(r.label))
         throw new UsageError(`replicate: ${r.label} is given twice (or is the source)`);
       labels.add(r.label);
     }
-    const streams = createStreamsClient(source.location);
+    const streams = createStreamsClient(source.location, cliClientOptions(io));
     const checkpointClient = settings.checkpointTable
-      ? createDynamoClient(settings.checkpointTable)
+      ? createDynamoClient(settings.checkpointTable, cliClientOptions(io))
       : undefined;
     const clients = [
       source.client,

@@ -70,7 +70,7 @@ ${STORE_HELP}
       ...(jobId ? { jobId } : {}),
       ...(at !== undefined ? { at } : {}),
     };
-    const target = openTable(args.positionals[1] as string);
+    const target = openTable(args.positionals[1] as string, io);
     const backup = openBackupStore(args.positionals[0] as string, args, io);
     const outcome = await closing([target.client, backup], async () => {
       const existing: TableInfo | undefined = await describeTable(target.client, target.table).catch(

@@ -35,7 +35,7 @@ Options:
   positionals: [1, 1],
   async run(args, io) {
     const { parallel, share } = scanScope(args, io);
-    const { client, table, label } = openTable(args.positionals[0] as string);
+    const { client, table, label } = openTable(args.positionals[0] as string, io);
     const progress = progressReporter(io, `scan ${label}`);
     let items = 0;
     await closing([client], async () => {

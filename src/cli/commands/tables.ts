@@ -18,7 +18,7 @@ Options:
   options: {},
   positionals: [1, 1],
   async run(args, io) {
-    const { client } = openService(args.positionals[0] as string);
+    const { client } = openService(args.positionals[0] as string, io);
     const names = await closing([client], () => listTables(client));
     if (args.values.json) writeJson(io, names);
     else io.stdout.write(names.map((n) => n + '\n').join(''));
