@@ -6,6 +6,7 @@
  */
 import { InvalidDataError } from './errors.js';
 import { numberIdentity, numberProblem } from './decimal.js';
+import { mapAttributes } from './attribute-map.js';
 import type { AttributeValue, Item } from './types.js';
 
 /** The ten DynamoDB type descriptors. */
@@ -44,9 +45,7 @@ export function valueToDynamoJson(v: AttributeValue): unknown {
 }
 
 export function toDynamoJson(item: Item): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(item)) out[name] = valueToDynamoJson(value);
-  return out;
+  return mapAttributes(item, valueToDynamoJson);
 }
 
 /** Parses one DynamoDB JSON value. `context` (e.g. `export.json line 7`) prefixes error messages. */
@@ -86,9 +85,7 @@ function child(where: string, name: string): string {
 
 function parseMap(v: unknown, where: string): Record<string, AttributeValue> {
   if (!isPlainObject(v)) fail(where, `expected an object of attributes, got ${describe(v)}`);
-  const out: Record<string, AttributeValue> = {};
-  for (const [name, value] of Object.entries(v)) out[name] = parseValue(value, child(where, name));
-  return out;
+  return mapAttributes(v, (value, name) => parseValue(value, child(where, name)));
 }
 
 function parseString(v: unknown, where: string): string {

@@ -12,12 +12,15 @@
  * Retries: the SDK's own retry strategy (standard mode) retries throttling and transient errors up
  * to `maxAttempts` times. UnprocessedItems/UnprocessedKeys are not errors to the SDK; batch-write
  * and batch-get retry those themselves.
+ *
+ * Both clients keep the attribute name `__proto__` on reads (attribute-names.ts).
  */
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import type { ServiceLocation, TableLocation } from '../core/location.js';
 import { LOCAL_CREDENTIALS } from '../embedded/dynamodb-local.js';
+import { keepProtoAttributes } from './attribute-names.js';
 
 /** Credentials or a credentials provider, as the SDK clients accept them. */
 export type ClientCredentials = NonNullable<DynamoDBClientConfig['credentials']>;
@@ -78,11 +81,11 @@ function clientConfig(loc: AnyLocation, options: ClientOptions): DynamoDBClientC
 }
 
 export function createDynamoClient(loc: AnyLocation, options: ClientOptions = {}): DynamoDBClient {
-  return new DynamoDBClient(clientConfig(loc, options));
+  return keepProtoAttributes(new DynamoDBClient(clientConfig(loc, options)));
 }
 
 export function createStreamsClient(loc: AnyLocation, options: ClientOptions = {}): DynamoDBStreamsClient {
-  return new DynamoDBStreamsClient(clientConfig(loc, options));
+  return keepProtoAttributes(new DynamoDBStreamsClient(clientConfig(loc, options)));
 }
 
 /**
