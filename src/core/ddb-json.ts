@@ -35,6 +35,9 @@ function fromBase64(text: string, where: string): Uint8Array {
 }
 
 export function valueToDynamoJson(v: AttributeValue): unknown {
+  if (typeof v !== 'object' || v === null) {
+    throw new InvalidDataError(`not an attribute value: ${v === null ? 'null' : typeof v}`);
+  }
   if ('B' in v) return { B: toBase64(v.B) };
   if ('BS' in v) return { BS: v.BS.map(toBase64) };
   if ('M' in v) return { M: toDynamoJson(v.M) };
