@@ -24,6 +24,8 @@ import type { Item, KeySchema } from '../../src/core/types.js';
 import { backupTable } from '../../src/backup/full-backup.js';
 import { DataFileWriter } from '../../src/backup/export-layout.js';
 import { recordHistory } from '../../src/backup/history.js';
+import { parseServiceLocation } from '../../src/core/location.js';
+import { createDynamoClient, createStreamsClient } from '../../src/dynamodb/client.js';
 import { LOCAL_CREDENTIALS } from '../../src/embedded/dynamodb-local.js';
 import { readReplicateConfig } from '../../src/lambda/config.js';
 import { createBackupHandler } from '../../src/lambda/backup.js';
@@ -314,10 +316,12 @@ test('the stream runner keeps every Object.prototype name', async () => {
   await load(source, table, ITEMS);
   await load(source, table, [item(2, 'again')]);
   const dir = await mkdtemp(path.join(tmpdir(), 'proto-runner-'));
+  // The runner reads and writes through the clients the CLI creates (not the test harness's).
+  const at = (region: string) => parseServiceLocation(`${endpoint}?region=${region}`);
   const summary = await new StreamRunner({
-    streams: streamsClient(endpoint, 'us-east-1'),
+    streams: createStreamsClient(at('us-east-1')),
     streamArn: await streamArnOf(source, table),
-    apply: { replicas: [{ client: replicaClient, table: replica }], keySchema: SCHEMA },
+    apply: { replicas: [{ client: createDynamoClient(at('eu-west-1')), table: replica }], keySchema: SCHEMA },
     checkpoint: new FileCheckpointStore(path.join(dir, 'checkpoint.json')),
     from: 'trim-horizon',
     stopWhenIdleMs: 800,
