@@ -16,6 +16,7 @@ import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { canonicalKey, keyOf } from '../core/canonical-key.js';
 import { itemsEqual } from '../core/equality.js';
 import type { Item, KeySchema } from '../core/types.js';
+import { keepProtoAttributes } from '../dynamodb/attribute-names.js';
 import { scanItems } from '../dynamodb/scan.js';
 import { createTableFromDescription, describeTable } from '../dynamodb/tables.js';
 import { FileCheckpointStore } from '../replicate/checkpoint.js';
@@ -124,14 +125,13 @@ export async function runReplicationDemo(
   const seconds = options.seconds ?? 20;
   const rate = options.writesPerSecond ?? 300;
   const keys = options.keys ?? 1_500;
-  const client = (region: string) => new DynamoDBClient({ endpoint, region, credentials: LOCAL_CREDENTIALS });
+  const client = (region: string) =>
+    keepProtoAttributes(new DynamoDBClient({ endpoint, region, credentials: LOCAL_CREDENTIALS }));
   const source = client(SOURCE_REGION);
   const replica = client(REPLICA_REGION);
-  const streams = new DynamoDBStreamsClient({
-    endpoint,
-    region: SOURCE_REGION,
-    credentials: LOCAL_CREDENTIALS,
-  });
+  const streams = keepProtoAttributes(
+    new DynamoDBStreamsClient({ endpoint, region: SOURCE_REGION, credentials: LOCAL_CREDENTIALS }),
+  );
   const dir = await mkdtemp(path.join(tmpdir(), 'dynamodb-replicator-demo-'));
   const sourceTable = 'demo-source';
   const replicaTable = 'demo-replica';
