@@ -89,6 +89,25 @@ async function sourceTable(client: DynamoDBClient, stream = false): Promise<stri
   return createTestTable(client, { ...TABLE_SPEC, ...(stream ? { stream: 'NEW_AND_OLD_IMAGES' } : {}) });
 }
 
+/** A table keyed by SCHEMA holding ITEMS. */
+async function loadedTable() {
+  const endpoint = await dynamoEndpoint();
+  const client = dynamoClient(endpoint);
+  const source = await sourceTable(client);
+  await load(client, source, ITEMS);
+  return { endpoint, client, source };
+}
+
+/** A source table with a stream in us-east-1 and a replica in eu-west-1, both keyed by SCHEMA. */
+async function streamPair() {
+  const endpoint = await dynamoEndpoint();
+  const source = dynamoClient(endpoint, 'us-east-1');
+  const replicaClient = dynamoClient(endpoint, 'eu-west-1');
+  const table = await sourceTable(source, true);
+  const replica = await sourceTable(replicaClient);
+  return { endpoint, source, replicaClient, table, replica };
+}
+
 async function load(client: DynamoDBClient, table: string, items: readonly Item[]): Promise<void> {
   for (const x of items) await client.send(new PutItemCommand({ TableName: table, Item: x as never }));
 }
@@ -119,10 +138,7 @@ test('the SDK loses a __proto__ value on reads; the clients the project creates 
 });
 
 test('scan, export, import and copy keep every Object.prototype name', async () => {
-  const endpoint = await dynamoEndpoint();
-  const client = dynamoClient(endpoint);
-  const source = await sourceTable(client);
-  await load(client, source, ITEMS);
+  const { endpoint, client, source } = await loadedTable();
   const loc = (t: string) => `${endpoint}/${t}?region=us-east-1`;
 
   const scanned = await runCliCapture(['scan', loc(source)]);
@@ -215,10 +231,7 @@ test('diff-tables: equal tables are equal; a difference in __proto__ or construc
 });
 
 test('backup-table then restore gives back every Object.prototype name', async () => {
-  const endpoint = await dynamoEndpoint();
-  const client = dynamoClient(endpoint);
-  const source = await sourceTable(client);
-  await load(client, source, ITEMS);
+  const { endpoint, client, source } = await loadedTable();
   const dir = await mkdtemp(path.join(tmpdir(), 'proto-backup-'));
   const backup = await runCliCapture([
     'backup-table',
@@ -239,7 +252,6 @@ test('backup-table then restore gives back every Object.prototype name', async (
 });
 
 test('a failure on the first page of a backup is a clear error, never an unhandled stream error', async () => {
-  const endpoint = await dynamoEndpoint();
   const dir = await mkdtemp(path.join(tmpdir(), 'proto-abort-'));
   // The data file opens, then the page fails before the store has attached its pipeline.
   const writer = new DataFileWriter(openObjectStore(dir), { namePrefix: 'part' });
@@ -247,9 +259,7 @@ test('a failure on the first page of a backup is a clear error, never an unhandl
   await writer.abort();
 
   // Fault injection DynamoDB cannot produce: a Scan page holding a value that is not an attribute value.
-  const client = dynamoClient(endpoint);
-  const table = await sourceTable(client);
-  await load(client, table, ITEMS);
+  const { client, source: table } = await loadedTable();
   client.middlewareStack.add(
     (next) => async (args) => {
       const result = await next(args);
@@ -267,11 +277,7 @@ test('a failure on the first page of a backup is a clear error, never an unhandl
 });
 
 test('Lambda replicate and backup handlers keep every Object.prototype name', async () => {
-  const endpoint = await dynamoEndpoint();
-  const source = dynamoClient(endpoint, 'us-east-1');
-  const replicaClient = dynamoClient(endpoint, 'eu-west-1');
-  const table = await sourceTable(source, true);
-  const replica = await sourceTable(replicaClient);
+  const { endpoint, source, replicaClient, table, replica } = await streamPair();
   const cap = await captureChanges(source, streamsClient(endpoint), table, ITEMS.length + 2, async () => {
     await load(source, table, ITEMS);
     await load(source, table, [item(1, 'again')]);
@@ -308,11 +314,7 @@ test('Lambda replicate and backup handlers keep every Object.prototype name', as
 });
 
 test('the stream runner keeps every Object.prototype name', async () => {
-  const endpoint = await dynamoEndpoint();
-  const source = dynamoClient(endpoint, 'us-east-1');
-  const replicaClient = dynamoClient(endpoint, 'eu-west-1');
-  const table = await sourceTable(source, true);
-  const replica = await sourceTable(replicaClient);
+  const { endpoint, source, replicaClient, table, replica } = await streamPair();
   await load(source, table, ITEMS);
   await load(source, table, [item(2, 'again')]);
   const dir = await mkdtemp(path.join(tmpdir(), 'proto-runner-'));
