@@ -407,6 +407,22 @@ test('a record the replica can never accept stops the runner with an error namin
     Object.values(state.shards).map((c) => c.sequenceNumber),
     [seq(0)],
   );
+  // The command resumes from that checkpoint, meets the same record and exits 2 naming it.
+  const cli = await runCliCapture([
+    'replicate',
+    `${endpoint}/${table}?region=us-east-1`,
+    `${endpoint}/${replica}?region=eu-west-1`,
+    '--checkpoint',
+    checkpoint,
+    '--stop-when-idle',
+    '800ms',
+  ]);
+  assert.equal(cli.code, 2, cli.stderr);
+  assert.match(
+    cli.stderr,
+    /^error: .*sequence number \d+ \(key \{"id":\{"S":"bad"\}\}\) can never be applied/m,
+  );
+  assert.doesNotMatch(cli.stderr, /\n\s+at /, 'no stack trace');
   source.destroy();
   replicaClient.destroy();
 });
