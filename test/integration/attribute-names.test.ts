@@ -230,6 +230,26 @@ test('diff-tables: equal tables are equal; a difference in __proto__ or construc
   replicaClient.destroy();
 });
 
+test('diff-record and replicate-record take a key whose attributes are named constructor and __proto__', async () => {
+  const { endpoint, client, source } = await loadedTable();
+  const target = await sourceTable(client);
+  const p = `${endpoint}/${source}`;
+  const r = `${endpoint}/${target}`;
+  const key = '{"constructor":"k1","__proto__":1}';
+  const missing = await runCliCapture(['diff-record', p, r, key, '--json']);
+  assert.equal(missing.code, 1, missing.stderr);
+  const copied = await runCliCapture([
+    'replicate-record',
+    p,
+    r,
+    '{"constructor":{"S":"k1"},"__proto__":{"N":"1"}}',
+  ]);
+  assert.equal(copied.code, 0, copied.stderr);
+  assert.equal((await runCliCapture(['diff-record', p, r, key])).code, 0);
+  await assertHolds(client, target, [item(1)]);
+  client.destroy();
+});
+
 test('backup-table then restore gives back every Object.prototype name', async () => {
   const { endpoint, client, source } = await loadedTable();
   const dir = await mkdtemp(path.join(tmpdir(), 'proto-backup-'));
