@@ -71,5 +71,10 @@ export function canonicalKey(key: Key): string {
 
 /** SHA-256 hex digest of the canonical key: a fixed-length, path-safe item name. */
 export function keyId(key: Key): string {
-  return createHash('sha256').update(canonicalKey(key), 'utf8').digest('hex');
+  return keyIdOfCanonical(canonicalKey(key));
+}
+
+/** keyId of a key already in canonical text (its binary values are base64 there, not bytes). */
+export function keyIdOfCanonical(canonical: string): string {
+  return createHash('sha256').update(canonical, 'utf8').digest('hex');
 }

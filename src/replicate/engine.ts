@@ -9,11 +9,11 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import pLimit from 'p-limit';
 import type { RetryPolicy } from '../core/backoff.js';
-import { canonicalKey, keyId, keyOf } from '../core/canonical-key.js';
+import { canonicalKey, keyIdOfCanonical, keyOf } from '../core/canonical-key.js';
 import { compareSequenceNumbers, type Change } from '../core/change.js';
 import { InvalidDataError, ItemTooLargeError, UnprocessedError } from '../core/errors.js';
 import { turnoverKeeps, type TurnoverFilter } from '../core/turnover.js';
-import type { Key, KeySchema } from '../core/types.js';
+import type { KeySchema } from '../core/types.js';
 import { batchGetAll } from '../dynamodb/batch-get.js';
 import { batchWriteAll, type WriteRequest } from '../dynamodb/batch-write.js';
 import { assertSameKeySchema, describeTable, type TableInfo } from '../dynamodb/tables.js';
@@ -135,7 +135,7 @@ class Failures {
 
   list(): KeyFailure[] {
     return [...this.byKey].map(([key, e]) => ({
-      keyId: keyId(JSON.parse(key) as Key),
+      keyId: keyIdOfCanonical(key),
       key,
       firstSequenceNumber: e.first,
       error: e.errors.join('; '),
