@@ -34,10 +34,18 @@ function fromBase64(text: string, where: string): Uint8Array {
   return new Uint8Array(Buffer.from(text, 'base64'));
 }
 
-export function valueToDynamoJson(v: AttributeValue): unknown {
+/**
+ * InvalidDataError unless `v` is an object (what the type checks of a value need). An undefined
+ * value comes e.g. from an SDK client that drops `__proto__` (see dynamodb/attribute-names.ts).
+ */
+export function assertValueObject(v: unknown): asserts v is object {
   if (typeof v !== 'object' || v === null) {
     throw new InvalidDataError(`not an attribute value: ${v === null ? 'null' : typeof v}`);
   }
+}
+
+export function valueToDynamoJson(v: AttributeValue): unknown {
+  assertValueObject(v);
   if ('B' in v) return { B: toBase64(v.B) };
   if ('BS' in v) return { BS: v.BS.map(toBase64) };
   if ('M' in v) return { M: toDynamoJson(v.M) };

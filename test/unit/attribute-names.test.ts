@@ -43,6 +43,9 @@ describe('DynamoDB JSON with Object.prototype names', () => {
 
   it('a value that is not an attribute value is an InvalidDataError, not a TypeError', () => {
     assert.throws(() => toDynamoJson({ id: null as never }), InvalidDataError);
+    // What a client without keepProtoAttributes hands over for a nested __proto__.
+    const lost = { id: { S: 'a' }, m: { M: { ['__proto__']: undefined as never } } };
+    assert.throws(() => itemSize(lost), /^InvalidDataError: not an attribute value: undefined$/);
   });
 });
 
