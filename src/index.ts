@@ -91,3 +91,5 @@ export {
 } from './backup/point-in-time.js';
 export { backupRecord, latestBackedUpState, recordHistory, type ItemVersion } from './backup/history.js';
 export { compactSnapshot, incrementalBackfill } from './backup/snapshots.js';
+export * from './core/attribute-map.js';
+export { keepProtoAttributes } from './dynamodb/attribute-names.js';

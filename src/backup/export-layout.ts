@@ -153,6 +153,9 @@ export class DataFileWriter {
       },
     });
     gzip.on('error', (error) => tap.destroy(error));
+    // The store attaches its pipeline to `tap` only after an await (fs: mkdir), so an abort before
+    // then would be an unhandled 'error' event; the error reaches the caller through `upload`.
+    tap.on('error', () => {});
     const upload = this.store.put(key, gzip.pipe(tap), { contentType: 'application/gzip' });
     const failed = upload.then(
       () => new Promise<never>(() => {}),

@@ -5,6 +5,7 @@
  * string DynamoDB stores, never normalised, and binary is base64.
  */
 import { createHash } from 'node:crypto';
+import { ownAttribute, setAttribute } from './attribute-map.js';
 import { toBase64 } from './ddb-json.js';
 import { InvalidDataError } from './errors.js';
 import type { AttributeValue, Item, Key, KeySchema, KeyType } from './types.js';
@@ -27,7 +28,7 @@ function typeName(value: AttributeValue): string {
 export function keyOf(item: Item, schema: KeySchema): Key {
   const key: Key = {};
   for (const attr of schema.range ? [schema.hash, schema.range] : [schema.hash]) {
-    const value = item[attr.name];
+    const value = ownAttribute(item, attr.name);
     if (value === undefined) {
       throw new InvalidDataError(`item has no key attribute "${attr.name}" (expected type ${attr.type})`);
     }
@@ -37,7 +38,7 @@ export function keyOf(item: Item, schema: KeySchema): Key {
         `key attribute "${attr.name}" has type ${typeName(value)}, expected ${attr.type}`,
       );
     }
-    key[attr.name] = value;
+    setAttribute(key, attr.name, value);
   }
   return key;
 }
@@ -70,5 +71,10 @@ export function canonicalKey(key: Key): string {
 
 /** SHA-256 hex digest of the canonical key: a fixed-length, path-safe item name. */
 export function keyId(key: Key): string {
-  return createHash('sha256').update(canonicalKey(key), 'utf8').digest('hex');
+  return keyIdOfCanonical(canonicalKey(key));
+}
+
+/** keyId of a key already in canonical text (its binary values are base64 there, not bytes). */
+export function keyIdOfCanonical(canonical: string): string {
+  return createHash('sha256').update(canonical, 'utf8').digest('hex');
 }

@@ -6,6 +6,7 @@
  */
 import { InvalidDataError } from './errors.js';
 import { numberIdentity, numberProblem } from './decimal.js';
+import { mapAttributes } from './attribute-map.js';
 import type { AttributeValue, Item } from './types.js';
 
 /** The ten DynamoDB type descriptors. */
@@ -33,7 +34,18 @@ function fromBase64(text: string, where: string): Uint8Array {
   return new Uint8Array(Buffer.from(text, 'base64'));
 }
 
+/**
+ * InvalidDataError unless `v` is an object (what the type checks of a value need). An undefined
+ * value comes e.g. from an SDK client that drops `__proto__` (see dynamodb/attribute-names.ts).
+ */
+export function assertValueObject(v: unknown): asserts v is object {
+  if (typeof v !== 'object' || v === null) {
+    throw new InvalidDataError(`not an attribute value: ${v === null ? 'null' : typeof v}`);
+  }
+}
+
 export function valueToDynamoJson(v: AttributeValue): unknown {
+  assertValueObject(v);
   if ('B' in v) return { B: toBase64(v.B) };
   if ('BS' in v) return { BS: v.BS.map(toBase64) };
   if ('M' in v) return { M: toDynamoJson(v.M) };
@@ -44,9 +56,7 @@ export function valueToDynamoJson(v: AttributeValue): unknown {
 }
 
 export function toDynamoJson(item: Item): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(item)) out[name] = valueToDynamoJson(value);
-  return out;
+  return mapAttributes(item, valueToDynamoJson);
 }
 
 /** Parses one DynamoDB JSON value. `context` (e.g. `export.json line 7`) prefixes error messages. */
@@ -86,9 +96,7 @@ function child(where: string, name: string): string {
 
 function parseMap(v: unknown, where: string): Record<string, AttributeValue> {
   if (!isPlainObject(v)) fail(where, `expected an object of attributes, got ${describe(v)}`);
-  const out: Record<string, AttributeValue> = {};
-  for (const [name, value] of Object.entries(v)) out[name] = parseValue(value, child(where, name));
-  return out;
+  return mapAttributes(v, (value, name) => parseValue(value, child(where, name)));
 }
 
 function parseString(v: unknown, where: string): string {

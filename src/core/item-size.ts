@@ -7,6 +7,7 @@
  * ValidationException into an error that names the item.
  */
 import { canonicalKey, keyOf } from './canonical-key.js';
+import { assertValueObject } from './ddb-json.js';
 import { parseDecimal } from './decimal.js';
 import { ItemTooLargeError } from './errors.js';
 import type { AttributeValue, Item, KeySchema } from './types.js';
@@ -38,6 +39,7 @@ export function numberSize(text: string): number {
 
 /** Size of one value, without its attribute name. */
 export function valueSize(v: AttributeValue): number {
+  assertValueObject(v);
   if ('S' in v) return utf8Length(v.S);
   if ('N' in v) return numberSize(v.N);
   if ('B' in v) return v.B.byteLength;

@@ -3,6 +3,7 @@
  * `{"id":"abc","range":1}` or DynamoDB JSON `{"id":{"S":"abc"}}`. Numbers keep the exact digits typed.
  * The key must have exactly the table's key attributes with the table's types.
  */
+import { mapAttributes, ownAttribute, setAttribute } from './attribute-map.js';
 import { TYPE_KEYS, valueFromDynamoJson } from './ddb-json.js';
 import { numberProblem } from './decimal.js';
 import { UsageError } from './errors.js';
@@ -32,9 +33,7 @@ function toPlain(v: ExactJson): unknown {
   if (v instanceof JsonNumber) return Number(v.text);
   if (Array.isArray(v)) return v.map(toPlain);
   if (isObject(v)) {
-    const out: Record<string, unknown> = {};
-    for (const [k, e] of Object.entries(v)) out[k] = toPlain(e);
-    return out;
+    return mapAttributes(v, toPlain);
   }
   return v;
 }
@@ -120,7 +119,7 @@ export function parseKeyArgument(text: string, schema: KeySchema): Key {
   const dynamoJson = values.length > 0 && values.every(isTypedValue);
   const key: Key = {};
   for (const attr of attrs) {
-    const v = parsed[attr.name];
+    const v = ownAttribute(parsed, attr.name);
     if (v === undefined) {
       throw new UsageError(
         `key is missing attribute "${attr.name}" (${attr.type}); the table's key is ${describeSchema(schema)}`,
@@ -128,7 +127,7 @@ export function parseKeyArgument(text: string, schema: KeySchema): Key {
     }
     const value = dynamoJson ? fromTyped(attr.name, v) : fromPlain(attr.name, v, attr.type);
     checkValue(attr.name, value, attr.type);
-    key[attr.name] = value;
+    setAttribute(key, attr.name, value);
   }
   return key;
 }

@@ -13,6 +13,8 @@
  * errors and timeouts up to `maxAttempts` times; every attempt has the connection, idle and request
  * timeouts of `core/network.ts`. UnprocessedItems/UnprocessedKeys are not errors to the SDK;
  * batch-write and batch-get retry those themselves.
+ *
+ * Both clients keep the attribute name `__proto__` on reads (attribute-names.ts).
  */
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
@@ -25,6 +27,7 @@ import { endpointUrl, networkClientConfig, type NetworkOptions } from '../core/n
  * nothing else is configured: DynamoDB Local keeps one database per access key and region.
  */
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
+import { keepProtoAttributes } from './attribute-names.js';
 
 /** Credentials or a credentials provider, as the SDK clients accept them. */
 export type ClientCredentials = NonNullable<DynamoDBClientConfig['credentials']>;
@@ -81,11 +84,11 @@ function clientConfig(loc: AnyLocation, options: ClientOptions): DynamoDBClientC
 }
 
 export function createDynamoClient(loc: AnyLocation, options: ClientOptions = {}): DynamoDBClient {
-  return new DynamoDBClient(clientConfig(loc, options));
+  return keepProtoAttributes(new DynamoDBClient(clientConfig(loc, options)));
 }
 
 export function createStreamsClient(loc: AnyLocation, options: ClientOptions = {}): DynamoDBStreamsClient {
-  return new DynamoDBStreamsClient(clientConfig(loc, options));
+  return keepProtoAttributes(new DynamoDBStreamsClient(clientConfig(loc, options)));
 }
 
 /**

@@ -3,7 +3,8 @@ import type { Item } from '../core/types.js';
 /**
  * Varied items for demos and benchmarks: every value kind DynamoDB has, including the ones the old
  * tool lost — 38-digit and tiny numbers, binary and binary sets, empty strings, nested maps and
- * lists, string and number sets. Deterministic: item i is always the same.
+ * lists, string and number sets, attribute names such as `__proto__`. Deterministic: item i is
+ * always the same.
  */
 export function sampleItems(count: number, prefix = 'item'): Item[] {
   return Array.from({ length: count }, (_, i) => sampleItem(i, prefix));
@@ -35,6 +36,9 @@ export function sampleItem(i: number, prefix = 'item'): Item {
           M: {
             name: { S: `user ${i} — ünïcødé ✓` },
             empty: { S: '' },
+            // Legal attribute names that plain JavaScript objects get wrong.
+            ['__proto__']: { S: `prototype ${i}` },
+            ['constructor']: { N: String(i) },
             history: {
               L: [{ N: String(i) }, { BOOL: i % 2 === 0 }, { NULL: true }, { M: { deep: { L: [] } } }],
             },

@@ -11,11 +11,11 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import pLimit from 'p-limit';
 import type { RetryPolicy } from '../core/backoff.js';
-import { canonicalKey, keyId, keyOf } from '../core/canonical-key.js';
+import { canonicalKey, keyIdOfCanonical, keyOf } from '../core/canonical-key.js';
 import { compareSequenceNumbers, type Change } from '../core/change.js';
-import { UnprocessedError } from '../core/errors.js';
+import { InvalidDataError, ItemTooLargeError, UnprocessedError } from '../core/errors.js';
 import { turnoverKeeps, type TurnoverFilter } from '../core/turnover.js';
-import type { Key, KeySchema } from '../core/types.js';
+import type { KeySchema } from '../core/types.js';
 import { batchGetAll } from '../dynamodb/batch-get.js';
 import { batchWriteAll, type WriteRequest } from '../dynamodb/batch-write.js';
 import { assertSameKeySchema, describeTable, type TableInfo } from '../dynamodb/tables.js';
@@ -50,6 +50,12 @@ export interface KeyFailure {
   /** The first record of this key in the batch: a retry must start there. */
   readonly firstSequenceNumber: string;
   readonly error: string;
+  /**
+   * Retrying cannot help: DynamoDB refused the write as invalid (ValidationException for this item
+   * alone), the item failed the project's own checks (size, key attributes), or the records cannot be
+   * planned (e.g. a new image whose key differs from the record's).
+   */
+  readonly refused?: true;
 }
 
 export interface ApplyResult {
@@ -116,16 +122,17 @@ export async function prepareReplicas(
 
 /** Failed keys of one batch, merged over stages and replicas. */
 class Failures {
-  private readonly byKey = new Map<string, { first: string; errors: string[] }>();
+  private readonly byKey = new Map<string, { first: string; errors: string[]; refused: boolean }>();
 
-  add(canonical: string, firstSequenceNumber: string, error: string): void {
+  add(canonical: string, firstSequenceNumber: string, error: string, refused = false): void {
     const entry = this.byKey.get(canonical);
     if (entry === undefined) {
-      this.byKey.set(canonical, { first: firstSequenceNumber, errors: [error] });
+      this.byKey.set(canonical, { first: firstSequenceNumber, errors: [error], refused });
       return;
     }
     if (compareSequenceNumbers(firstSequenceNumber, entry.first) < 0) entry.first = firstSequenceNumber;
     if (!entry.errors.includes(error)) entry.errors.push(error);
+    if (refused) entry.refused = true;
   }
 
   has(canonical: string): boolean {
@@ -134,10 +141,11 @@ class Failures {
 
   list(): KeyFailure[] {
     return [...this.byKey].map(([key, e]) => ({
-      keyId: keyId(JSON.parse(key) as Key),
+      keyId: keyIdOfCanonical(key),
       key,
       firstSequenceNumber: e.first,
       error: e.errors.join('; '),
+      ...(e.refused ? { refused: true as const } : {}),
     }));
   }
 }
@@ -241,9 +249,9 @@ export async function applyChanges(changes: readonly Change[], options: ApplyOpt
   }
 
   const plan = planChanges(planned, { keySchema: schema, readThrough });
-  for (const f of plan.failures) failures.add(f.canonical, f.firstSequenceNumber, f.error);
+  for (const f of plan.failures) failures.add(f.canonical, f.firstSequenceNumber, f.error, true);
   const rejected = plan.rejected.map((f) => ({
-    keyId: keyId(f.key),
+    keyId: keyIdOfCanonical(f.canonical),
     key: f.canonical,
     firstSequenceNumber: f.firstSequenceNumber,
     error: f.error,
@@ -321,9 +329,14 @@ async function writeChunk(
     }
     const unprocessed = unprocessedKeys(error);
     const known = unprocessed !== undefined && part.some((w) => unprocessed.has(w.planned.canonical));
+    // One item alone refused as invalid, or failing our own checks, will be refused every time.
+    const refused =
+      part.length === 1 &&
+      (isValidationError(error) || error instanceof InvalidDataError || error instanceof ItemTooLargeError);
     for (const w of part) {
       if (known && !unprocessed.has(w.planned.canonical)) continue;
-      failures.add(w.planned.canonical, w.planned.firstSequenceNumber, `replica ${label}: ${message(error)}`);
+      const text = `replica ${label}: ${message(error)}`;
+      failures.add(w.planned.canonical, w.planned.firstSequenceNumber, text, refused);
     }
   }
 }

@@ -9,6 +9,7 @@
  * all (records whose keys do not fit the key schema, a stream without new images and no read-through)
  * is refused whole.
  */
+import { ownAttribute } from '../core/attribute-map.js';
 import { canonicalKey, keyOf } from '../core/canonical-key.js';
 import { compareSequenceNumbers, type Change } from '../core/change.js';
 import { ItemLimitError, KeySchemaMismatchError, UsageError } from '../core/errors.js';
@@ -107,7 +108,7 @@ interface Group {
 /** Whether `image` holds exactly `key`'s values in its key attributes (cheaper than canonical keys). */
 function imageHasKey(image: Item, key: Key, schema: KeySchema): boolean {
   for (const attr of schema.range ? [schema.hash, schema.range] : [schema.hash]) {
-    const a = image[attr.name] as Record<string, unknown> | undefined;
+    const a = ownAttribute(image, attr.name) as Record<string, unknown> | undefined;
     const b = key[attr.name] as Record<string, unknown>;
     const x = a?.[attr.type];
     const y = b[attr.type];

@@ -3,7 +3,7 @@ import pLimit from 'p-limit';
 import { backoffDelay, sleep, type RetryPolicy } from '../core/backoff.js';
 import { compareSequenceNumbers, type Change } from '../core/change.js';
 import { changeFromSdkRecord } from '../core/change-sources.js';
-import { ReplicatorError, ServiceError } from '../core/errors.js';
+import { InvalidDataError, ReplicatorError, ServiceError } from '../core/errors.js';
 import {
   describeStream,
   GAP_ADVICE,
@@ -512,6 +512,14 @@ export class StreamRunner {
         errors: [...new Set(result.failed.map((f) => f.error))].slice(0, 3),
         retryFrom: lowest,
       });
+      const refused = result.failed.find((f) => f.refused);
+      if (refused) {
+        // The same records would be refused on every attempt: stop and name the record.
+        throw new InvalidDataError(
+          `Shard ${track.info.shardId}: the record at sequence number ${refused.firstSequenceNumber} (key ${refused.key}) ` +
+            `can never be applied: ${refused.error}; the checkpoint stops before sequence number ${lowest}.`,
+        );
+      }
       if (attempt >= maxAttempts)
         throw new ServiceError(
           `Shard ${track.info.shardId}: ${result.failed.length} key(s) could not be applied after ${attempt} attempts ` +

@@ -1,11 +1,13 @@
 /**
  * Tables and items for backup/restore tests: items full of values that lose data when handled
- * carelessly (38-digit numbers, binary, sets, nested maps/lists, empty strings), loaded with the
+ * carelessly (38-digit numbers, binary, sets, nested maps/lists, empty strings, attributes named
+ * `__proto__` or `constructor` at the top level and in maps), loaded with the
  * project's writer and read back with plain Scan calls (test/harness/table-items.ts).
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Item } from '../../src/core/types.js';
 import { writeAll } from '../../src/dynamodb/writer.js';
+import { prototypeNamed } from './table-items.js';
 
 /** Item `i`: hash key `id` (S), every attribute type, values that differ per item. */
 export function awkwardItem(i: number): Item {
@@ -22,6 +24,7 @@ export function awkwardItem(i: number): Item {
       M: { list: { L: [{ S: '' }, { NULL: true }, { BOOL: i % 2 === 0 }, { M: {} }] }, n: { N: '0.1' } },
     },
     text: { S: `üñí ✓ ${n}` },
+    ...prototypeNamed(i),
   };
 }
 

@@ -14,6 +14,7 @@ import {
   startDynamoDbLocal,
   type DynamoDbLocal,
 } from '../../src/embedded/dynamodb-local.js';
+import { keepProtoAttributes } from '../../src/dynamodb/attribute-names.js';
 
 /**
  * One DynamoDB Local per test process unless the test runner already started a shared one
@@ -39,11 +40,13 @@ export async function privateDynamo(): Promise<DynamoDbLocal> {
 }
 
 export function dynamoClient(endpoint: string, region = 'us-east-1'): DynamoDBClient {
-  return new DynamoDBClient({ endpoint, region, credentials: LOCAL_CREDENTIALS, maxAttempts: 3 });
+  return keepProtoAttributes(
+    new DynamoDBClient({ endpoint, region, credentials: LOCAL_CREDENTIALS, maxAttempts: 3 }),
+  );
 }
 
 export function streamsClient(endpoint: string, region = 'us-east-1'): DynamoDBStreamsClient {
-  return new DynamoDBStreamsClient({ endpoint, region, credentials: LOCAL_CREDENTIALS });
+  return keepProtoAttributes(new DynamoDBStreamsClient({ endpoint, region, credentials: LOCAL_CREDENTIALS }));
 }
 
 export function uniqueName(prefix = 'test'): string {

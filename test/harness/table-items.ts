@@ -28,3 +28,26 @@ export function byId(items: readonly Item[], attribute = 'id'): Map<string, Item
   }
   return map;
 }
+
+/** Names of Object.prototype members: legal DynamoDB attribute names, and traps for `{}`, `in` and `obj[name]`. */
+export const PROTOTYPE_NAMES = ['__proto__', 'constructor', 'toString', 'hasOwnProperty'] as const;
+
+/**
+ * Attributes named after Object.prototype members, at the top level and nested in a map, with
+ * values that vary with `tag` (so two items with different tags differ in exactly these). Computed
+ * keys make `__proto__` an own attribute, as JSON.parse and the SDK produce it.
+ */
+export function prototypeNamed(tag: string | number): Item {
+  return {
+    ['__proto__']: { S: `proto ${tag}` },
+    ['constructor']: { SS: [`c ${tag}`, 'c'] },
+    ['toString']: {
+      M: {
+        ['__proto__']: { M: { ['constructor']: { S: `nested ${tag}` } } },
+        ['toString']: { L: [{ S: `${tag}` }, { BOOL: false }] },
+        ['valueOf']: { B: new Uint8Array([1, 2, String(tag).length % 256]) },
+      },
+    },
+    ['hasOwnProperty']: { BOOL: true },
+  };
+}

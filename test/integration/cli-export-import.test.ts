@@ -11,7 +11,7 @@ import type { AttributeValue, Item } from '../../src/core/types.js';
 import { runCliCapture } from '../harness/cli.js';
 import { spawnCli, waitFor } from '../harness/cli-process.js';
 import { createTestTable, dynamoClient, dynamoEndpoint, uniqueName } from '../harness/dynamodb.js';
-import { byId, scanAll } from '../harness/table-items.js';
+import { byId, prototypeNamed, scanAll } from '../harness/table-items.js';
 
 const bytes = (...b: number[]) => new Uint8Array(b);
 
@@ -48,6 +48,7 @@ const TRICKY: Item[] = [
     ss: { SS: ['a', 'b', 'c', 'ünïcødé ✓'] },
     ns: { NS: ['1', '2.5', '-3', '12345678901234567890123456789012345678', '1E-130'] },
   },
+  { id: { S: 'prototype names' }, ...prototypeNamed('export') },
   { id: { S: 'unicode and "quotes"\n' }, text: { S: 'line1\nline2\r\n\t"quoted" \\ back\u0000slash 😀' } },
 ];
 

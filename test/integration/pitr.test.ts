@@ -25,6 +25,7 @@ import {
 import { captureChanges, toLambdaEvent, type StreamCapture } from '../harness/stream-capture.js';
 import { runCliCapture } from '../harness/cli.js';
 import { STORE_BACKENDS } from '../harness/backup-stores.js';
+import { prototypeNamed } from '../harness/table-items.js';
 
 const quiet = createLogger({ level: 'error', write: () => {} });
 const metrics = (): void => {};
@@ -101,6 +102,7 @@ for (const backend of STORE_BACKENDS) {
               big: { N: BIG },
               tiny: { N: TINY },
               bin: { B: new Uint8Array([0, 1, 254, 255]) },
+              ...prototypeNamed('base'),
             },
           }),
         );
@@ -156,7 +158,12 @@ for (const backend of STORE_BACKENDS) {
           await client.send(
             new PutItemCommand({
               TableName: table,
-              Item: { ...key, v: { S: 'v3' }, m: { M: { l: { L: [{ NULL: true }, { S: '' }] } } } },
+              Item: {
+                ...key,
+                v: { S: 'v3' },
+                m: { M: { l: { L: [{ NULL: true }, { S: '' }] }, ...prototypeNamed('v3') } },
+                ...prototypeNamed('v3'),
+              },
             }),
           );
         }),

@@ -10,14 +10,17 @@ import {
 import { itemsEqual } from '../../src/core/equality.js';
 import type { Item } from '../../src/core/types.js';
 import { runCliCapture } from '../harness/cli.js';
-import { byId, scanAll } from '../harness/table-items.js';
+import { byId, prototypeNamed, scanAll } from '../harness/table-items.js';
 
 /** A table location string the CLI accepts, on `endpoint` in `region`. */
 export function loc(endpoint: string, table: string, region = 'us-east-1'): string {
   return `${endpoint}/${table}?region=${region}`;
 }
 
-/** Item `i`: exact 38-digit numbers, binary, a set, a nested map and `pad` bytes of text. */
+/**
+ * Item `i`: exact 38-digit numbers, binary, a set, a nested map, attributes named `__proto__`,
+ * `constructor`, `toString` and `hasOwnProperty`, and `pad` bytes of text.
+ */
 export function sampleItem(i: number, pad = 40): Item {
   return {
     id: { S: `k${i}` },
@@ -28,6 +31,7 @@ export function sampleItem(i: number, pad = 40): Item {
     tags: { SS: ['a', `t${i % 7}`] },
     nested: { M: { list: { L: [{ N: String(i) }, { NULL: true }, { S: '' }] } } },
     pad: { S: 'x'.repeat(pad) },
+    ...prototypeNamed(i),
   };
 }
 
