@@ -18,7 +18,7 @@ import type { DynamoDBClient, TableDescription } from '@aws-sdk/client-dynamodb'
 import { InvalidDataError, NotFoundError, UsageError } from '../core/errors.js';
 import type { CapacityBudget } from '../dynamodb/capacity.js';
 import { parallelScanPages } from '../dynamodb/scan.js';
-import { describeTable } from '../dynamodb/tables.js';
+import { describeKeySchema, describeTable, keySchemaFromDescription } from '../dynamodb/tables.js';
 import { formatStoreLocation, type ObjectStore } from '../storage/object-store.js';
 import {
   buildSummary,
@@ -220,6 +220,17 @@ function parseSegmentManifest(text: string, where: string): SegmentManifest {
   return v as SegmentManifest;
 }
 
+/** `table "t", hash id (S), no range key`: what a segment manifest says it backed up. */
+function describeOwner(m: SegmentManifest, label: string): string {
+  let schema: string;
+  try {
+    schema = describeKeySchema(keySchemaFromDescription(m.description));
+  } catch (cause) {
+    throw new InvalidDataError(`${label}: segment ${m.segment}: ${(cause as Error).message}`, { cause });
+  }
+  return `table "${m.table}", ${schema}`;
+}
+
 export interface MergedSegments {
   readonly totalSegments: number;
   /** Segment numbers with no manifest yet. */
@@ -251,6 +262,13 @@ export async function mergeSegments(
   if (totals.size > 1)
     throw new InvalidDataError(
       `${label}: segment manifests disagree on the number of segments (${[...totals].sort().join(', ')}); was the job id reused?`,
+    );
+  // Each share carries the table description; shares that disagree on what was backed up are
+  // foreign parts (a reused job id), not one backup.
+  const owners = new Set(manifests.map((m) => describeOwner(m, label)));
+  if (owners.size > 1)
+    throw new InvalidDataError(
+      `${label}: segment manifests disagree on the table backed up (${[...owners].sort().join('; ')}); was the job id reused?`,
     );
   const totalSegments = manifests[0]?.totalSegments ?? 1;
   const bySegment = new Map(manifests.map((m) => [m.segment, m]));

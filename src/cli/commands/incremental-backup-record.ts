@@ -31,8 +31,8 @@ ${STORE_HELP}
     const backup = openBackupStore(locationText, args, io);
     const { store, label } = backup;
     return closing([source.client, backup], async () => {
-      const { key, item } = await readItemByKeyArgument(source, keyText);
-      const result = await backupRecord(store, key, item);
+      const { key, item, keySchema } = await readItemByKeyArgument(source, keyText);
+      const result = await backupRecord(store, key, item, Date.now(), { table: source.table, keySchema });
       const view = {
         key: toDynamoJson(key),
         eventName: result.change.eventName,
