@@ -350,7 +350,8 @@ export interface OpenExportOptions {
   };
 }
 
-function parseJsonObject(text: string, where: string): Record<string, unknown> {
+/** Parses a JSON object; InvalidDataError naming `where` for anything else. */
+export function parseJsonObject(text: string, where: string): Record<string, unknown> {
   let value: unknown;
   try {
     value = JSON.parse(text);

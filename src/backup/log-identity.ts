@@ -35,7 +35,7 @@ import type { Key, KeySchema, KeyType } from '../core/types.js';
 import { describeKeySchema, keySchemaFromDescription, sameKeySchema } from '../dynamodb/tables.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { decodeSegmentWithHeader, type SegmentCheck } from './change-log.js';
-import { readTableDescription } from './export-layout.js';
+import { parseJsonObject, readTableDescription } from './export-layout.js';
 import { listSegments } from './log-manifest.js';
 import { listSnapshots, snapshotStore } from './point-in-time.js';
 
@@ -142,17 +142,6 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function parseJson(text: string, where: string): Record<string, unknown> {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (cause) {
-    throw new InvalidDataError(`${where} is not valid JSON`, { cause });
-  }
-  if (!isRecord(v)) throw new InvalidDataError(`${where} is not a JSON object`);
-  return v;
-}
-
 const KEY_TYPES: ReadonlySet<unknown> = new Set(['S', 'N', 'B']);
 const isAttribute = (v: unknown): v is KeyAttribute =>
   isRecord(v) && typeof v.name === 'string' && KEY_TYPES.has(v.type);
@@ -161,7 +150,7 @@ const isAttribute = (v: unknown): v is KeyAttribute =>
 export async function readLogIdentity(store: ObjectStore, where: string): Promise<LogIdentity | undefined> {
   if (!(await store.exists(LOG_IDENTITY))) return undefined;
   const name = `${where}/${LOG_IDENTITY}`;
-  const v = parseJson((await store.get(LOG_IDENTITY)).toString('utf8'), name);
+  const v = parseJsonObject((await store.get(LOG_IDENTITY)).toString('utf8'), name);
   const schema = v.keySchema;
   if (
     v.format !== LOG_IDENTITY_FORMAT ||
@@ -215,7 +204,7 @@ async function logParts(store: ObjectStore, where: string): Promise<Part[]> {
   }
   for await (const info of store.list(STREAMS_FOLDER)) {
     if (!info.key.endsWith('.json')) continue;
-    const v = parseJson((await store.get(info.key)).toString('utf8'), `${where}/${info.key}`);
+    const v = parseJsonObject((await store.get(info.key)).toString('utf8'), `${where}/${info.key}`);
     if (v.format !== STREAM_RECORD_FORMAT || typeof v.table !== 'string')
       throw new InvalidDataError(`${where}/${info.key} is not a ${STREAM_RECORD_FORMAT} record`);
     parts.push({ part: info.key, owner: { table: v.table } });

@@ -91,7 +91,10 @@ export interface BackupDeps {
 }
 
 /** The stream a Lambda event came from: table name and stream label, from eventSourceARN. */
-function eventSource(event: unknown, count: number): { table: string; streamArn: string; streamLabel: string } {
+function eventSource(
+  event: unknown,
+  count: number,
+): { table: string; streamArn: string; streamLabel: string } {
   const records = (event as { Records: { eventSourceARN?: unknown }[] }).Records;
   const arns = new Set(records.map((r) => r.eventSourceARN));
   const arn = [...arns][0];
