@@ -138,6 +138,16 @@ export async function backupTable(
   if (await exportStore.exists(MANIFEST_SUMMARY))
     throw new UsageError(`backup job ${jobId} at ${location} is already complete; use another --jobid`);
 
+  // A share of another table under the same job id would make one backup of two tables.
+  const mine = describeOwner({ table: options.table, description, segment }, location);
+  for (const other of await readSegmentManifests(exportStore, location)) {
+    const theirs = describeOwner(other, location);
+    if (theirs !== mine)
+      throw new UsageError(
+        `backup job ${jobId} at ${location} holds segment ${other.segment} of ${theirs}, not of ${mine}: use another --jobid (nothing was written)`,
+      );
+  }
+
   const startTime = Date.now();
   await exportStore.put(STARTED_MARKER, '');
   const writer = new DataFileWriter(exportStore, {
@@ -221,7 +231,7 @@ function parseSegmentManifest(text: string, where: string): SegmentManifest {
 }
 
 /** `table "t", hash id (S), no range key`: what a segment manifest says it backed up. */
-function describeOwner(m: SegmentManifest, label: string): string {
+function describeOwner(m: Pick<SegmentManifest, 'table' | 'description' | 'segment'>, label: string): string {
   let schema: string;
   try {
     schema = describeKeySchema(keySchemaFromDescription(m.description));
@@ -229,6 +239,17 @@ function describeOwner(m: SegmentManifest, label: string): string {
     throw new InvalidDataError(`${label}: segment ${m.segment}: ${(cause as Error).message}`, { cause });
   }
   return `table "${m.table}", ${schema}`;
+}
+
+async function readSegmentManifests(exportStore: ObjectStore, label: string): Promise<SegmentManifest[]> {
+  const manifests: SegmentManifest[] = [];
+  for await (const info of exportStore.list(SEGMENTS_FOLDER)) {
+    if (!/\/segment-\d+-of-\d+\.json$/.test(info.key)) continue;
+    manifests.push(
+      parseSegmentManifest((await exportStore.get(info.key)).toString('utf8'), `${label}/${info.key}`),
+    );
+  }
+  return manifests;
 }
 
 export interface MergedSegments {
@@ -250,13 +271,7 @@ export async function mergeSegments(
   sseKmsKeyId?: string,
 ): Promise<MergedSegments> {
   const label = formatStoreLocation(exportStore.location);
-  const manifests: SegmentManifest[] = [];
-  for await (const info of exportStore.list(SEGMENTS_FOLDER)) {
-    if (!/\/segment-\d+-of-\d+\.json$/.test(info.key)) continue;
-    manifests.push(
-      parseSegmentManifest((await exportStore.get(info.key)).toString('utf8'), `${label}/${info.key}`),
-    );
-  }
+  const manifests = await readSegmentManifests(exportStore, label);
   if (manifests.length === 0) throw new NotFoundError(`${label} holds no backup segments`);
   const totals = new Set(manifests.map((m) => m.totalSegments));
   if (totals.size > 1)

@@ -142,6 +142,23 @@ test('a job with a segment still missing is never restored', async () => {
   const tables = await runCliCapture(['describe', `${endpoint}/${target}`]);
   assert.equal(tables.code, 2, 'the target was not created');
 
+  // The other share, run by mistake against another table with the same job id: refused, nothing written.
+  const other = await createTestTable(client);
+  await loadItems(client, other, awkwardItems(3));
+  const keys = await listKeys(store);
+  const wrong = await runCliCapture(
+    ['backup-table', `${endpoint}/${other}`, url, '--jobid', 'half', '--segment', '0', '--segments', '2'],
+    { env },
+  );
+  assert.equal(wrong.code, 2, wrong.stdout);
+  assert.match(
+    wrong.stderr,
+    new RegExp(
+      `backup job half at .* holds segment 1 of table "${source}", hash id \\(S\\), no range key, not of table "${other}", hash id \\(S\\), no range key: use another --jobid \\(nothing was written\\)`,
+    ),
+  );
+  assert.deepEqual(await listKeys(store), keys);
+
   const rest = await backupTable(client, store, {
     table: source,
     jobId: 'half',
