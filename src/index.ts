@@ -83,6 +83,14 @@ export {
 } from './backup/change-log.js';
 export { listSegments, type TimeRange } from './backup/log-manifest.js';
 export {
+  checkedLogOwner,
+  claimLog,
+  readLogIdentity,
+  type LogClaim,
+  type LogIdentity,
+  type LogOwner,
+} from './backup/log-identity.js';
+export {
   listSnapshots,
   parseTimeArgument,
   stateAt,

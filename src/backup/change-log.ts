@@ -11,7 +11,8 @@
  * number) because a re-delivered batch may be cut differently.
  *
  * Segment format: line 1 is a header `{"format":"dynamodb-replicator/change-log","version":1,
- * "count":N,...}`, then N lines, one change each, images in DynamoDB JSON (numbers as exact strings,
+ * "count":N,"table":"<name>",...}` (the table is absent in segments written before logs recorded
+ * their identity; see log-identity.ts), then N lines, one change each, images in DynamoDB JSON (numbers as exact strings,
  * binary as base64). gzip's CRC and length trailer plus the header's count catch truncation.
  */
 import { gzip, gunzip } from 'node:zlib';
@@ -20,7 +21,8 @@ import { compareSequenceNumbers, type Change, type EventName } from '../core/cha
 import { fromDynamoJson, toDynamoJson } from '../core/ddb-json.js';
 import { InvalidDataError } from '../core/errors.js';
 import { applyTurnover, type TurnoverFilter } from '../core/turnover.js';
-import type { ObjectStore } from '../storage/object-store.js';
+import { formatStoreLocation, type ObjectStore } from '../storage/object-store.js';
+import { claimLog, type LogClaim } from './log-identity.js';
 import { hourFolder, listSegments, segmentFolder, type TimeRange } from './log-manifest.js';
 
 const gzipAsync = promisify(gzip);
@@ -43,6 +45,8 @@ export interface SegmentHeader {
   readonly lastSequenceNumber: string;
   readonly minCreationTime: number;
   readonly maxCreationTime: number;
+  /** The table whose stream the changes came from (absent in older segments). */
+  readonly table?: string;
 }
 
 /** A change as stored in the log: a creation time and shard are always present. */
@@ -108,7 +112,11 @@ export function segmentNameTime(name: string): number | undefined {
  * creation time changes (rare: a batch spanning an hour boundary), so each segment lives in exactly
  * one hour folder. Changes from several shards are grouped per shard first.
  */
-export function planSegments(changes: readonly Change[], now: number = Date.now()): PlannedSegment[] {
+export function planSegments(
+  changes: readonly Change[],
+  now: number = Date.now(),
+  table?: string,
+): PlannedSegment[] {
   const byShard = new Map<string, LoggedChange[]>();
   for (const change of changes) {
     if (!change.sequenceNumber)
@@ -128,7 +136,7 @@ export function planSegments(changes: readonly Change[], now: number = Date.now(
     let current: LoggedChange[] = [];
     let currentHour: string | undefined;
     const flush = () => {
-      if (current.length > 0) segments.push(makeSegment(shardId, current));
+      if (current.length > 0) segments.push(makeSegment(shardId, current, table));
       current = [];
     };
     for (const change of list) {
@@ -142,7 +150,7 @@ export function planSegments(changes: readonly Change[], now: number = Date.now(
   return segments;
 }
 
-function makeSegment(shardId: string, changes: LoggedChange[]): PlannedSegment {
+function makeSegment(shardId: string, changes: LoggedChange[], table?: string): PlannedSegment {
   const first = changes[0] as LoggedChange;
   const last = changes[changes.length - 1] as LoggedChange;
   let min = first.approximateCreationTime;
@@ -160,6 +168,7 @@ function makeSegment(shardId: string, changes: LoggedChange[]): PlannedSegment {
     lastSequenceNumber: last.sequenceNumber,
     minCreationTime: min,
     maxCreationTime: max,
+    ...(table !== undefined ? { table } : {}),
   };
   return { name: segmentName(header), header, changes };
 }
@@ -224,6 +233,14 @@ function parseChange(value: unknown, where: string): LoggedChange {
  * does not match the header or an invalid change is an InvalidDataError naming the object.
  */
 export async function decodeSegment(bytes: Uint8Array, name: string): Promise<LoggedChange[]> {
+  return (await decodeSegmentWithHeader(bytes, name)).changes;
+}
+
+/** decodeSegment, with the segment's header (what it says about itself, e.g. its table). */
+export async function decodeSegmentWithHeader(
+  bytes: Uint8Array,
+  name: string,
+): Promise<{ header: SegmentHeader; changes: LoggedChange[] }> {
   let text: string;
   try {
     text = (await gunzipAsync(bytes)).toString('utf8');
@@ -249,7 +266,9 @@ export async function decodeSegment(bytes: Uint8Array, name: string): Promise<Lo
     throw new InvalidDataError(
       `change log segment ${name} is truncated: header says ${String(header.count)} changes, found ${lines.length - 1}`,
     );
-  return lines.slice(1).map((line, i) => {
+  if (header.table !== undefined && (typeof header.table !== 'string' || header.table === ''))
+    throw new InvalidDataError(`${name}: the header's table must be a table name`);
+  const changes = lines.slice(1).map((line, i) => {
     const where = `${name} line ${i + 2}`;
     let parsed: unknown;
     try {
@@ -259,7 +278,17 @@ export async function decodeSegment(bytes: Uint8Array, name: string): Promise<Lo
     }
     return parseChange(parsed, where);
   });
+  return { header: header as unknown as SegmentHeader, changes };
 }
+
+/**
+ * Checks a decoded segment before any of its changes is used (readers pass one that refuses
+ * segments of another table or key schema; see log-identity.ts).
+ */
+export type SegmentCheck = (
+  segment: { readonly header: SegmentHeader; readonly changes: readonly LoggedChange[] },
+  name: string,
+) => void;
 
 /** Result of logging one batch: the objects written (one PUT each) and what could not be written. */
 export interface LoggedBatch {
@@ -282,9 +311,13 @@ export interface LoggedBatch {
 export async function writeChangeBatch(
   store: ObjectStore,
   changes: readonly Change[],
-  options: { readonly now?: number } = {},
+  options: {
+    readonly now?: number;
+    /** The table the changes belong to, recorded in each segment's header. */
+    readonly table?: string;
+  } = {},
 ): Promise<LoggedBatch> {
-  const segments = planSegments(changes, options.now);
+  const segments = planSegments(changes, options.now, options.table);
   const results = await Promise.allSettled(
     segments.map(async (segment) => store.put(segment.name, await encodeSegment(segment), SEGMENT_PUT)),
   );
@@ -313,14 +346,15 @@ const SEGMENT_PUT = { contentType: 'application/gzip' } as const;
 export async function* readChanges(
   store: ObjectStore,
   range: TimeRange = {},
-  options: { readonly dedupe?: boolean } = {},
+  options: { readonly dedupe?: boolean; readonly check?: SegmentCheck } = {},
 ): AsyncIterable<LoggedChange> {
   const seen = options.dedupe ? new Set<string>() : undefined;
   const from = range.from ?? -Infinity;
   const to = range.to ?? Infinity;
   for await (const info of listSegments(store, range)) {
-    const changes = await decodeSegment(await store.get(info.key), info.key);
-    for (const change of changes) {
+    const segment = await decodeSegmentWithHeader(await store.get(info.key), info.key);
+    options.check?.(segment, info.key);
+    for (const change of segment.changes) {
       const t = change.approximateCreationTime;
       if (t < from || t > to) continue;
       if (seen) {
@@ -337,10 +371,15 @@ export async function* readChanges(
  * Reads and decodes every segment in `range` before returning, so a corrupt or truncated segment
  * anywhere in the range fails before the caller acts on any of it ("nothing written").
  */
-export async function verifySegments(store: ObjectStore, range: TimeRange = {}): Promise<number> {
+export async function verifySegments(
+  store: ObjectStore,
+  range: TimeRange = {},
+  check?: SegmentCheck,
+): Promise<number> {
   let n = 0;
   for await (const info of listSegments(store, range)) {
-    await decodeSegment(await store.get(info.key), info.key);
+    const segment = await decodeSegmentWithHeader(await store.get(info.key), info.key);
+    check?.(segment, info.key);
     n++;
   }
   return n;
@@ -350,16 +389,28 @@ export async function verifySegments(store: ObjectStore, range: TimeRange = {}):
  * A sink for the stream runner's backup mode: logs every change the cut-over filter keeps (one
  * segment per page per shard) and throws if any segment could not be written, so the runner retries
  * the page and its checkpoint never passes an unlogged change. Refuses changes without new images.
+ * With `owner`, the log's identity is claimed before the first write (a log of another table or key
+ * schema is refused: see log-identity.ts) and segments record the table.
  */
 export function changeLogSink(
   store: ObjectStore,
-  options: { readonly turnover?: TurnoverFilter } = {},
+  options: { readonly turnover?: TurnoverFilter; readonly owner?: LogClaim } = {},
 ): (changes: readonly Change[]) => Promise<void> {
+  const owner = options.owner;
+  let claimed: Promise<void> | undefined;
   return async (changes) => {
     const kept = applyTurnover(changes, options.turnover);
     assertNewImages(kept);
     if (kept.length === 0) return;
-    const result = await writeChangeBatch(store, kept);
+    if (owner) {
+      claimed ??= claimLog(store, owner, formatStoreLocation(store.location));
+      // A failed claim is retried with the next page rather than remembered.
+      await claimed.catch((error: unknown) => {
+        claimed = undefined;
+        throw error;
+      });
+    }
+    const result = await writeChangeBatch(store, kept, owner ? { table: owner.table } : {});
     const failure = result.failed[0];
     if (failure) throw failure.error;
   };

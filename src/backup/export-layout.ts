@@ -10,12 +10,14 @@
  *   <export folder>/_started                   empty marker written when an export begins
  *   <export folder>/data/<name>.json.gz        gzip, one `{"Item":{...}}` line per item in DynamoDB JSON
  *   <export folder>/table-description.json     ours (AWS writes none): DescribeTable's `Table`
+ *   <export folder>/table-description.checksum hex MD5 of table-description.json (written before it)
  *
  * AWS puts the export folder at `<prefix>/AWSDynamoDB/<exportId>/`; so do our full backups. Keys in
  * the manifests are full bucket keys, as AWS writes them; the reader resolves every data file
  * relative to the export folder (`.../data/<name>`), so an export copied elsewhere still reads.
  * Opening an export verifies every data file (MD5, gzip integrity, item count, DynamoDB JSON, key
- * attributes) and the summary's total before the caller can write anything.
+ * attributes), the summary's total and the table description's checksum before the caller can
+ * write anything. Exports written before descriptions had a checksum file are read as before.
  */
 import { createHash, type Hash } from 'node:crypto';
 import { once } from 'node:events';
@@ -39,6 +41,7 @@ export const MANIFEST_FILES = 'manifest-files.json';
 export const MANIFEST_FILES_CHECKSUM = 'manifest-files.checksum';
 export const STARTED_MARKER = '_started';
 export const TABLE_DESCRIPTION = 'table-description.json';
+export const TABLE_DESCRIPTION_CHECKSUM = 'table-description.checksum';
 export const DATA_FOLDER = 'data';
 export const SUMMARY_VERSION = '2020-06-30';
 
@@ -270,9 +273,9 @@ export async function writeExportManifests(
 ): Promise<ManifestSummary> {
   const itemCount = files.reduce((n, f) => n + f.itemCount, 0);
   if (input.description) {
-    await store.put(TABLE_DESCRIPTION, JSON.stringify(input.description, null, 2) + '\n', {
-      contentType: 'application/json',
-    });
+    const descriptionText = JSON.stringify(input.description, null, 2) + '\n';
+    await store.put(TABLE_DESCRIPTION_CHECKSUM, md5Hex(descriptionText));
+    await store.put(TABLE_DESCRIPTION, descriptionText, { contentType: 'application/json' });
   }
   const filesText = files.map((f) => JSON.stringify(f) + '\n').join('');
   await store.put(MANIFEST_FILES, filesText, { contentType: 'application/json' });
@@ -350,7 +353,8 @@ export interface OpenExportOptions {
   };
 }
 
-function parseJsonObject(text: string, where: string): Record<string, unknown> {
+/** Parses a JSON object; InvalidDataError naming `where` for anything else. */
+export function parseJsonObject(text: string, where: string): Record<string, unknown> {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -397,14 +401,38 @@ export function dataFileKey(dataFileS3Key: string): string {
   return match[1];
 }
 
-async function verifyChecksumFile(store: ObjectStore, checksumKey: string, content: Buffer, label: string) {
+async function verifyChecksumFile(
+  store: ObjectStore,
+  checksumKey: string,
+  content: Buffer,
+  label: string,
+  what = "the manifest's MD5: the manifest is corrupt",
+) {
   if (!(await store.exists(checksumKey))) return;
   const stated = (await store.get(checksumKey)).toString('utf8').trim();
   // Only a recognisable MD5 is compared; anything else is not ours to judge.
   if (/^[0-9a-f]{32}$/i.test(stated) && stated.toLowerCase() !== md5Hex(content))
-    throw new InvalidDataError(
-      `${label}: ${checksumKey} does not match the manifest's MD5: the manifest is corrupt`,
-    );
+    throw new InvalidDataError(`${label}: ${checksumKey} does not match ${what}`);
+}
+
+/**
+ * The stored table description of an export folder, its checksum verified (when it has one:
+ * exports written before descriptions had checksums have none); undefined when there is none.
+ */
+export async function readTableDescription(
+  store: ObjectStore,
+  label: string = formatStoreLocation(store.location),
+): Promise<TableDescription | undefined> {
+  if (!(await store.exists(TABLE_DESCRIPTION))) return undefined;
+  const bytes = await store.get(TABLE_DESCRIPTION);
+  await verifyChecksumFile(
+    store,
+    TABLE_DESCRIPTION_CHECKSUM,
+    bytes,
+    label,
+    `the MD5 of ${TABLE_DESCRIPTION}: the table description was edited or is corrupt`,
+  );
+  return parseJsonObject(bytes.toString('utf8'), `${label}/${TABLE_DESCRIPTION}`) as TableDescription;
 }
 
 /**
@@ -504,12 +532,7 @@ async function readManifests(
     .map((text, i) => ({ text, i }))
     .filter(({ text }) => text.trim() !== '')
     .map(({ text, i }) => parseFileEntry(text, `${label}/${MANIFEST_FILES} line ${i + 1}`));
-  const description = (await store.exists(TABLE_DESCRIPTION))
-    ? (parseJsonObject(
-        (await store.get(TABLE_DESCRIPTION)).toString('utf8'),
-        `${label}/${TABLE_DESCRIPTION}`,
-      ) as TableDescription)
-    : undefined;
+  const description = await readTableDescription(store, label);
   return { summary, files, ...(description ? { description } : {}) };
 }
 

@@ -18,7 +18,7 @@ import type { DynamoDBClient, TableDescription } from '@aws-sdk/client-dynamodb'
 import { InvalidDataError, NotFoundError, UsageError } from '../core/errors.js';
 import type { CapacityBudget } from '../dynamodb/capacity.js';
 import { parallelScanPages } from '../dynamodb/scan.js';
-import { describeTable } from '../dynamodb/tables.js';
+import { describeKeySchema, describeTable, keySchemaFromDescription } from '../dynamodb/tables.js';
 import { formatStoreLocation, type ObjectStore } from '../storage/object-store.js';
 import {
   buildSummary,
@@ -138,6 +138,16 @@ export async function backupTable(
   if (await exportStore.exists(MANIFEST_SUMMARY))
     throw new UsageError(`backup job ${jobId} at ${location} is already complete; use another --jobid`);
 
+  // A share of another table under the same job id would make one backup of two tables.
+  const mine = describeOwner({ table: options.table, description, segment }, location);
+  for (const other of await readSegmentManifests(exportStore, location)) {
+    const theirs = describeOwner(other, location);
+    if (theirs !== mine)
+      throw new UsageError(
+        `backup job ${jobId} at ${location} holds segment ${other.segment} of ${theirs}, not of ${mine}: use another --jobid (nothing was written)`,
+      );
+  }
+
   const startTime = Date.now();
   await exportStore.put(STARTED_MARKER, '');
   const writer = new DataFileWriter(exportStore, {
@@ -220,6 +230,28 @@ function parseSegmentManifest(text: string, where: string): SegmentManifest {
   return v as SegmentManifest;
 }
 
+/** `table "t", hash id (S), no range key`: what a segment manifest says it backed up. */
+function describeOwner(m: Pick<SegmentManifest, 'table' | 'description' | 'segment'>, label: string): string {
+  let schema: string;
+  try {
+    schema = describeKeySchema(keySchemaFromDescription(m.description));
+  } catch (cause) {
+    throw new InvalidDataError(`${label}: segment ${m.segment}: ${(cause as Error).message}`, { cause });
+  }
+  return `table "${m.table}", ${schema}`;
+}
+
+async function readSegmentManifests(exportStore: ObjectStore, label: string): Promise<SegmentManifest[]> {
+  const manifests: SegmentManifest[] = [];
+  for await (const info of exportStore.list(SEGMENTS_FOLDER)) {
+    if (!/\/segment-\d+-of-\d+\.json$/.test(info.key)) continue;
+    manifests.push(
+      parseSegmentManifest((await exportStore.get(info.key)).toString('utf8'), `${label}/${info.key}`),
+    );
+  }
+  return manifests;
+}
+
 export interface MergedSegments {
   readonly totalSegments: number;
   /** Segment numbers with no manifest yet. */
@@ -239,18 +271,19 @@ export async function mergeSegments(
   sseKmsKeyId?: string,
 ): Promise<MergedSegments> {
   const label = formatStoreLocation(exportStore.location);
-  const manifests: SegmentManifest[] = [];
-  for await (const info of exportStore.list(SEGMENTS_FOLDER)) {
-    if (!/\/segment-\d+-of-\d+\.json$/.test(info.key)) continue;
-    manifests.push(
-      parseSegmentManifest((await exportStore.get(info.key)).toString('utf8'), `${label}/${info.key}`),
-    );
-  }
+  const manifests = await readSegmentManifests(exportStore, label);
   if (manifests.length === 0) throw new NotFoundError(`${label} holds no backup segments`);
   const totals = new Set(manifests.map((m) => m.totalSegments));
   if (totals.size > 1)
     throw new InvalidDataError(
       `${label}: segment manifests disagree on the number of segments (${[...totals].sort().join(', ')}); was the job id reused?`,
+    );
+  // Each share carries the table description; shares that disagree on what was backed up are
+  // foreign parts (a reused job id), not one backup.
+  const owners = new Set(manifests.map((m) => describeOwner(m, label)));
+  if (owners.size > 1)
+    throw new InvalidDataError(
+      `${label}: segment manifests disagree on the table backed up (${[...owners].sort().join('; ')}); was the job id reused?`,
     );
   const totalSegments = manifests[0]?.totalSegments ?? 1;
   const bySegment = new Map(manifests.map((m) => [m.segment, m]));

@@ -5,13 +5,11 @@
  * Finding one key reads the segments of the requested time range (the log is organised by time,
  * not by key); narrow it with `since`/`until` on a long log.
  */
-import type { TableDescription } from '@aws-sdk/client-dynamodb';
 import { canonicalKey, keyId, keyOf, scalarType } from '../core/canonical-key.js';
 import { NotFoundError } from '../core/errors.js';
-import { keySchemaFromDescription } from '../dynamodb/tables.js';
 import type { Change } from '../core/change.js';
 import type { Item, Key, KeySchema } from '../core/types.js';
-import type { ObjectStore } from '../storage/object-store.js';
+import { formatStoreLocation, type ObjectStore } from '../storage/object-store.js';
 import {
   compareLogged,
   readChanges,
@@ -20,7 +18,7 @@ import {
   type LoggedBatch,
   type LoggedChange,
 } from './change-log.js';
-import { TABLE_DESCRIPTION } from './export-layout.js';
+import { checkedLogOwner, claimLog, segmentCheck, type LogClaim } from './log-identity.js';
 import type { TimeRange } from './log-manifest.js';
 import { listSnapshots, openSnapshot, snapshotStore, type SnapshotInfo } from './point-in-time.js';
 
@@ -48,16 +46,21 @@ function toVersion(c: LoggedChange): ItemVersion {
   };
 }
 
-/** Every logged version of the item with `key` in `range`, oldest first, re-delivered copies dropped. */
+/**
+ * Every logged version of the item with `key` in `range`, oldest first, re-delivered copies dropped.
+ * A log holding parts of another table is refused (LogIdentityError).
+ */
 export async function recordHistory(
   logStore: ObjectStore,
   key: Key,
   range: TimeRange = {},
 ): Promise<ItemVersion[]> {
+  const where = formatStoreLocation(logStore.location);
+  const check = segmentCheck(await checkedLogOwner(logStore, where), where);
   const id = keyId(key);
   const seen = new Set<string>();
   const found: LoggedChange[] = [];
-  for await (const change of readChanges(logStore, range)) {
+  for await (const change of readChanges(logStore, range, { check })) {
     if (keyId(change.keys) !== id) continue;
     const identity = `${change.shardId}/${change.sequenceNumber}`;
     if (seen.has(identity)) continue;
@@ -98,14 +101,18 @@ export async function latestBackedUpState(
 /**
  * Records an item's current state as a synthetic change: MODIFY with the item, or REMOVE when it
  * does not exist. Its shard is `record-<key id>` and its sequence number the time, so the object
- * name is deterministic per key and moment and it never collides with stream records.
+ * name is deterministic per key and moment and it never collides with stream records. With
+ * `owner` (the item's table and key schema), a log of another table is refused before anything is
+ * written (LogIdentityError).
  */
 export async function backupRecord(
   logStore: ObjectStore,
   key: Key,
   item: Item | undefined,
   now: number = Date.now(),
+  owner?: LogClaim,
 ): Promise<LoggedBatch & { readonly change: Change }> {
+  if (owner) await claimLog(logStore, owner, formatStoreLocation(logStore.location));
   const change: Change = {
     eventName: item ? 'MODIFY' : 'REMOVE',
     keys: key,
@@ -114,7 +121,10 @@ export async function backupRecord(
     shardId: `${SYNTHETIC_SHARD_PREFIX}${keyId(key).slice(0, 16)}`,
     approximateCreationTime: now,
   };
-  const result = await writeChangeBatch(logStore, [change], { now });
+  const result = await writeChangeBatch(logStore, [change], {
+    now,
+    ...(owner ? { table: owner.table } : {}),
+  });
   const failure = result.failed[0];
   if (failure) throw failure.error;
   return { ...result, change };
@@ -126,18 +136,14 @@ export function describeKey(key: Key): string {
 }
 
 /**
- * The key schema of a logged table: from the newest snapshot's table description, else from the
- * key attributes of the first logged change (their names and scalar types).
+ * The key schema of a logged table: from the log's identity (log.json, or its snapshots' table
+ * descriptions), else from the key attributes of the first logged change (their names and scalar
+ * types). A log holding parts of another table is refused (LogIdentityError).
  */
 export async function logKeySchema(logStore: ObjectStore, where: string): Promise<KeySchema> {
-  const snapshots = await listSnapshots(logStore);
-  const newest = snapshots[snapshots.length - 1];
-  if (newest) {
-    const exportStore = snapshotStore(logStore, newest).at(newest.exportFolder);
-    const text = (await exportStore.get(TABLE_DESCRIPTION)).toString('utf8');
-    return keySchemaFromDescription(JSON.parse(text) as TableDescription);
-  }
-  for await (const change of readChanges(logStore)) {
+  const owner = await checkedLogOwner(logStore, where);
+  if (owner?.keySchema) return owner.keySchema;
+  for await (const change of readChanges(logStore, {}, { check: segmentCheck(owner, where) })) {
     const [hash, range] = Object.entries(change.keys).map(([name, value]) => ({
       name,
       type: scalarType(value) ?? 'S',

@@ -28,8 +28,9 @@ import { STREAM_CLOCK_MARGIN_MS } from '../core/change.js';
 import { InvalidDataError, NotFoundError, UsageError } from '../core/errors.js';
 import type { Item, KeySchema } from '../core/types.js';
 import { formatStoreLocation, type ObjectStore } from '../storage/object-store.js';
-import { compareLogged, readChanges, type LoggedChange } from './change-log.js';
+import { compareLogged, readChanges, type LoggedChange, type SegmentCheck } from './change-log.js';
 import { openExport } from './export-layout.js';
+import { checkedLogOwner, segmentCheck } from './log-identity.js';
 import { CHANGES_FOLDER } from './log-manifest.js';
 import type { RestoreSourceDetector } from './restore-source.js';
 
@@ -219,10 +220,11 @@ export type LatestChanges = Map<string, LoggedChange>;
 export async function latestChangePerKey(
   logStore: ObjectStore,
   range: { readonly from: number; readonly to: number },
+  check?: SegmentCheck,
 ): Promise<{ latest: LatestChanges; read: number }> {
   const latest: LatestChanges = new Map();
   let read = 0;
-  for await (const change of readChanges(logStore, range)) {
+  for await (const change of readChanges(logStore, range, check ? { check } : {})) {
     read++;
     if (change.eventName !== 'REMOVE' && !change.newImage)
       throw new InvalidDataError(
@@ -293,20 +295,25 @@ export interface PointInTimeState {
 }
 
 /**
- * Plans the state of the logged table at `at`: picks the base snapshot, opens it (which verifies
- * it), reads and verifies the changes up to `at`. Only `items()`
- * streams, after everything has been checked.
+ * Plans the state of the logged table at `at`: checks that every part of the log belongs to one
+ * table (log-identity.ts), picks the base snapshot, opens it (which verifies it), reads and
+ * verifies the changes up to `at`. Only `items()` streams, after everything has been checked.
  */
 export async function stateAt(
   logStore: ObjectStore,
   at: number,
   where: string = formatStoreLocation(logStore.location),
 ): Promise<PointInTimeState> {
+  const owner = await checkedLogOwner(logStore, where);
   const base = chooseBase(await listSnapshots(logStore), at, where);
   const gaps = await listGaps(logStore);
   assertNoGap(gaps, base, at, where);
   const reader = await openSnapshot(snapshotStore(logStore, base), base);
-  const { latest, read } = await latestChangePerKey(logStore, { from: changesFrom(base, gaps), to: at });
+  const { latest, read } = await latestChangePerKey(
+    logStore,
+    { from: changesFrom(base, gaps), to: at },
+    segmentCheck(owner, where),
+  );
   const keysChanged = latest.size;
   return {
     base,

@@ -14,7 +14,9 @@ import { UsageError } from '../core/errors.js';
 import type { CapacityBudget } from '../dynamodb/capacity.js';
 import { formatStoreLocation, type ObjectStore } from '../storage/object-store.js';
 import { EXPORT_ROOT, writeExport, type ManifestSummary } from './export-layout.js';
+import { describeTable } from '../dynamodb/tables.js';
 import { backupTable } from './full-backup.js';
+import { claimLog, streamOfArn } from './log-identity.js';
 import {
   SNAPSHOT_FORMAT,
   SNAPSHOT_INFO,
@@ -36,18 +38,31 @@ export interface BackfillOptions {
   readonly now?: () => number;
 }
 
-/** Scans `options.table` into `snapshots/<id>/` of the log and records it as a base snapshot. */
+/**
+ * Scans `options.table` into `snapshots/<id>/` of the log and records it as a base snapshot. A log
+ * that belongs to another table or key schema is refused before anything is written.
+ */
 export async function incrementalBackfill(
   client: DynamoDBClient,
   logStore: ObjectStore,
   options: BackfillOptions,
 ): Promise<SnapshotInfo> {
+  const where = formatStoreLocation(logStore.location);
+  const table = await describeTable(client, options.table);
+  await claimLog(
+    logStore,
+    {
+      table: options.table,
+      keySchema: table.keySchema,
+      ...(table.streamArn ? { stream: streamOfArn(table.streamArn) } : {}),
+    },
+    where,
+  );
   const now = options.now ?? Date.now;
   const startedAt = now();
   const id = snapshotId(startedAt);
   const folder = logStore.at(`${SNAPSHOTS_FOLDER}/${id}`);
-  if (await folder.exists(SNAPSHOT_INFO))
-    throw new UsageError(`snapshot ${id} already exists in ${formatStoreLocation(logStore.location)}`);
+  if (await folder.exists(SNAPSHOT_INFO)) throw new UsageError(`snapshot ${id} already exists in ${where}`);
   const result = await backupTable(client, folder, {
     table: options.table,
     jobId: id,

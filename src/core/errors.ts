@@ -28,6 +28,12 @@ export class NotFoundError extends UsageError {}
 /** Two tables whose key schemas differ were asked to be compared or replicated. */
 export class KeySchemaMismatchError extends UsageError {}
 
+/**
+ * A change log, or one of its parts, belongs to another table or key schema than the one at hand
+ * (a writer pointed at the wrong log, or a foreign snapshot or segment inside a log).
+ */
+export class LogIdentityError extends UsageError {}
+
 /** Input data that cannot be trusted: malformed events, corrupt or truncated backups. */
 export class InvalidDataError extends UsageError {}
 

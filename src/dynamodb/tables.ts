@@ -88,7 +88,8 @@ export function keySchemaFromDescription(d: TableDescription): KeySchema {
   return range ? { hash, range } : { hash };
 }
 
-function describeKeySchema(schema: KeySchema): string {
+/** `hash id (S), range ts (N)` or `hash id (S), no range key`. */
+export function describeKeySchema(schema: KeySchema): string {
   const hash = `hash ${schema.hash.name} (${schema.hash.type})`;
   return schema.range
     ? `${hash}, range ${schema.range.name} (${schema.range.type})`

@@ -18,16 +18,22 @@
  * name) is rejected as by `replicate`: logged, counted in RejectedRecords, not logged to S3; when some segments fail to upload, the response names the first sequence number of
  * the first failed segment; when none could be written, the handler throws so Lambda retries.
  * Lambda records carry no shard id, so the log files them under the stream's label.
+ *
+ * Before the first write to a table's log, a container claims it (backup/log-identity.ts): a log of
+ * another table or key schema is refused (the batch throws, nothing is written); the table, its key
+ * attributes and the stream are recorded. A claim that succeeded is not repeated by that container
+ * (a log's identity is written once and never changes).
  */
 import { randomUUID } from 'node:crypto';
 import { readLambdaBatch, tableOfStreamArn } from '../core/change-sources.js';
 import { ConfigError, InvalidDataError } from '../core/errors.js';
 import { isRegionName } from '../core/location.js';
 import { applyTurnover, type TurnoverFilter } from '../core/turnover.js';
-import { compareSequenceNumbers } from '../core/change.js';
+import { compareSequenceNumbers, type Change } from '../core/change.js';
 import { openObjectStore } from '../storage/open-store.js';
-import type { ObjectStore } from '../storage/object-store.js';
+import { formatStoreLocation, type ObjectStore } from '../storage/object-store.js';
 import { assertNewImages, writeChangeBatch } from '../backup/change-log.js';
+import { claimLog, keyAttributesOf, streamOfArn } from '../backup/log-identity.js';
 import {
   BatchFailedError,
   batchResponse,
@@ -92,13 +98,16 @@ export interface BackupDeps {
 }
 
 /** The stream a Lambda event came from: table name and stream label, from eventSourceARN. */
-function eventSource(arn: string | undefined, count: number): { table: string; streamLabel: string } {
+function eventSource(
+  arn: string | undefined,
+  count: number,
+): { table: string; streamArn: string; streamLabel: string } {
   if (arn === undefined)
     throw new InvalidDataError(
       `backup needs the table name from eventSourceARN, but the ${count} records name none`,
     );
   const { table } = tableOfStreamArn(arn);
-  return { table, streamLabel: arn.slice(arn.lastIndexOf('/stream/') + '/stream/'.length) };
+  return { table, streamArn: arn, streamLabel: streamOfArn(arn).label };
 }
 
 /** Builds a handler from a validated config; tests call this, `backup` below reads process.env. */
@@ -116,6 +125,26 @@ export function createBackupHandler(config: BackupConfig, deps: BackupDeps = {})
       },
     );
   const now = deps.now ?? Date.now;
+  /** Claims that succeeded, by table, stream and key attributes. */
+  const claimed = new Set<string>();
+  const claim = async (table: string, streamArn: string, changes: readonly Change[]) => {
+    const keyAttributes = keyAttributesOf((changes[0] as Change).keys);
+    const expected = JSON.stringify(keyAttributes);
+    for (const c of changes)
+      if (JSON.stringify(keyAttributesOf(c.keys)) !== expected)
+        throw new InvalidDataError(
+          `record ${c.sequenceNumber} has key attributes ${Object.keys(c.keys).sort().join(', ')}, unlike the first record of the batch (${keyAttributes.map((a) => a.name).join(', ')})`,
+        );
+    const id = `${table}\n${streamArn}\n${expected}`;
+    if (claimed.has(id)) return;
+    const store = root.at(table);
+    await claimLog(
+      store,
+      { table, keyAttributes, stream: streamOfArn(streamArn) },
+      formatStoreLocation(store.location),
+    );
+    claimed.add(id);
+  };
 
   return async (event, context) => {
     const log = baseLog.child({ correlationId: context?.awsRequestId ?? randomUUID() });
@@ -128,7 +157,7 @@ export function createBackupHandler(config: BackupConfig, deps: BackupDeps = {})
         log.info('empty batch', { records: 0 });
         return batchResponse(undefined);
       }
-      const { table, streamLabel } = eventSource(batch.streamArn, total);
+      const { table, streamArn, streamLabel } = eventSource(batch.streamArn, total);
       const kept = applyTurnover(received, config.turnover);
       assertNewImages(kept);
       const emit = (applied: number, failed: number): void =>
@@ -170,7 +199,8 @@ export function createBackupHandler(config: BackupConfig, deps: BackupDeps = {})
         return batchResponse(undefined);
       }
       const changes = kept.map((c) => (c.shardId ? c : { ...c, shardId: `stream-${streamLabel}` }));
-      const result = await writeChangeBatch(root.at(table), changes, { now: now() });
+      await claim(table, streamArn, changes);
+      const result = await writeChangeBatch(root.at(table), changes, { now: now(), table });
       emit(result.written, kept.length - result.written);
       const fields = {
         table,

@@ -91,11 +91,29 @@ for (const backend of STORE_BACKENDS) {
       const handler = createBackupHandler(CONFIG, { store, logger: quiet });
       assert.deepEqual(await handler({ Records: [] }), { batchItemFailures: [] });
       assert.deepEqual(await handler(event), { batchItemFailures: [] });
-      assert.equal(store.counter.puts, 1); // one batch, one shard, one hour: one PUT
+      // One batch, one shard, one hour: one segment, plus the log's identity and its stream record,
+      // written once per log.
+      assert.equal(store.counter.puts, 3);
       const log = root.at(table);
       const objects = await listKeys(log);
-      // Lambda re-delivers the whole batch, then a later cut of it: the history holds each change once.
+      assert.equal(objects.filter((k) => k.startsWith('changes/')).length, 1);
+      assert.deepEqual(JSON.parse((await log.get('log.json')).toString('utf8')), {
+        format: 'dynamodb-replicator/log-identity',
+        version: 1,
+        table,
+        keyAttributes: [
+          { name: 'id', type: 'S' },
+          { name: 'sk', type: 'N' },
+        ],
+      });
+      const arn = event.Records[0]?.eventSourceARN as string;
+      assert.deepEqual(
+        objects.filter((k) => k.startsWith('streams/')),
+        [`streams/${arn.slice(arn.indexOf('/stream/') + 8).replace(/[^A-Za-z0-9._-]/g, '-')}.json`],
+      );
       await handler(event);
+      assert.equal(store.counter.puts, 4); // a later batch: one PUT, no identity check written again
+      // Lambda re-delivers the whole batch, then a later cut of it: the history holds each change once.
       assert.deepEqual(await listKeys(log), objects);
       await handler({ Records: event.Records.slice(2) });
       const history = await recordHistory(log, { id: { S: 'k' }, sk: { N: '1' } });
@@ -116,7 +134,9 @@ for (const backend of STORE_BACKENDS) {
       );
       // The log is filed under the table name, nothing else was written.
       assert.deepEqual(
-        (await listKeys(root)).every((k) => k.startsWith(`${table}/changes/`)),
+        (await listKeys(root)).every((k) =>
+          new RegExp(`^${table}/(changes/|streams/[^/]+\\.json$|log\\.json$)`).test(k),
+        ),
         true,
       );
     });
@@ -173,7 +193,9 @@ describe('backup handler partial failures', () => {
     assert.deepEqual(await second(event), {
       batchItemFailures: [{ itemIdentifier: event.Records[3]?.dynamodb?.SequenceNumber }],
     });
-    assert.equal((await listKeys(root.at(table))).length, 1);
+    // The segment of 09:59 (the other failed), the log's identity and its stream record.
+    assert.equal((await listKeys(root.at(table))).filter((k) => k.startsWith('changes/')).length, 1);
+    assert.equal((await listKeys(root.at(table))).length, 3);
     const all = createBackupHandler(CONFIG, { store: failingStore(root, /./), logger: quiet });
     await assert.rejects(all(event), BatchFailedError);
   });

@@ -142,6 +142,23 @@ test('a job with a segment still missing is never restored', async () => {
   const tables = await runCliCapture(['describe', `${endpoint}/${target}`]);
   assert.equal(tables.code, 2, 'the target was not created');
 
+  // The other share, run by mistake against another table with the same job id: refused, nothing written.
+  const other = await createTestTable(client);
+  await loadItems(client, other, awkwardItems(3));
+  const keys = await listKeys(store);
+  const wrong = await runCliCapture(
+    ['backup-table', `${endpoint}/${other}`, url, '--jobid', 'half', '--segment', '0', '--segments', '2'],
+    { env },
+  );
+  assert.equal(wrong.code, 2, wrong.stdout);
+  assert.match(
+    wrong.stderr,
+    new RegExp(
+      `backup job half at .* holds segment 1 of table "${source}", hash id \\(S\\), no range key, not of table "${other}", hash id \\(S\\), no range key: use another --jobid \\(nothing was written\\)`,
+    ),
+  );
+  assert.deepEqual(await listKeys(store), keys);
+
   const rest = await backupTable(client, store, {
     table: source,
     jobId: 'half',
@@ -223,3 +240,56 @@ test('backup-table fails with exit 2 and a clear message for bad input', async (
   assert.equal(badSegment.code, 2);
   for (const r of [missing, badLocation, noJob, badSegment]) assert.doesNotMatch(r.stderr, /\n\s+at /);
 });
+
+test('an edited table description is refused on restore, with and without --create; an old backup without its checksum still restores', async () => {
+  const endpoint = await dynamoEndpoint();
+  const client = dynamoClient(endpoint);
+  const source = await createTestTable(client);
+  await loadItems(client, source, awkwardItems(20));
+  const { url, store, env } = await backend0().root();
+  const backup = await runCliCapture(['backup-table', `${endpoint}/${source}`, url, '--jobid', 'job-d'], {
+    env,
+  });
+  assert.equal(backup.code, 0, backup.stderr);
+  const job = store.at('AWSDynamoDB/job-d');
+  assert.ok((await listKeys(job)).includes('table-description.checksum'));
+  const original = await job.get('table-description.json');
+  // Someone makes the backup say the table's key is another attribute (with a range key).
+  const edited = JSON.parse(original.toString('utf8')) as {
+    KeySchema: unknown[];
+    AttributeDefinitions: unknown[];
+  };
+  edited.KeySchema.push({ AttributeName: 'n', KeyType: 'RANGE' });
+  edited.AttributeDefinitions.push({ AttributeName: 'n', AttributeType: 'N' });
+  await job.put('table-description.json', JSON.stringify(edited, null, 2) + '\n');
+
+  const created = uniqueName('from-edited');
+  const refusedCreate = await runCliCapture(['restore', url, `${endpoint}/${created}`, '--create'], { env });
+  assert.equal(refusedCreate.code, 2, refusedCreate.stdout);
+  assert.match(
+    refusedCreate.stderr,
+    /AWSDynamoDB\/job-d: table-description\.checksum does not match the MD5 of table-description\.json: the table description was edited or is corrupt/,
+  );
+  assert.equal((await runCliCapture(['describe', `${endpoint}/${created}`], { env })).code, 2);
+  const existing = await createTestTable(client);
+  const refused = await runCliCapture(['restore', url, `${endpoint}/${existing}`], { env });
+  assert.equal(refused.code, 2, refused.stdout);
+  assert.match(
+    refused.stderr,
+    /table-description\.checksum does not match the MD5 of table-description\.json/,
+  );
+  assert.deepEqual(await scanAll(client, existing), []);
+
+  // A backup written before descriptions had a checksum file reads as before.
+  await job.put('table-description.json', original);
+  await job.delete('table-description.checksum');
+  const old = await runCliCapture(['restore', url, `${endpoint}/${created}`, '--create', '--json'], { env });
+  assert.equal(old.code, 0, old.stderr);
+  assert.equal((JSON.parse(old.stdout) as { puts: number }).puts, 20);
+  assert.deepEqual(sortById(await scanAll(client, created)), sortById(await scanAll(client, source)));
+  client.destroy();
+});
+
+function backend0() {
+  return STORE_BACKENDS[0] as (typeof STORE_BACKENDS)[number];
+}

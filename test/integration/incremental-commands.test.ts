@@ -4,6 +4,9 @@ import { DeleteItemCommand, PutItemCommand, type DynamoDBClient } from '@aws-sdk
 import { createBackupHandler } from '../../src/lambda/backup.js';
 import { createLogger } from '../../src/lambda/log.js';
 import { listSegments } from '../../src/backup/log-manifest.js';
+import { writeChangeBatch } from '../../src/backup/change-log.js';
+import { LogIdentityError } from '../../src/core/errors.js';
+import { scanAll } from '../harness/table-items.js';
 import type { ObjectStore } from '../../src/storage/object-store.js';
 import {
   createTestTable,
@@ -15,6 +18,10 @@ import {
 import { captureChanges, toLambdaEvent } from '../harness/stream-capture.js';
 import { runCliCapture } from '../harness/cli.js';
 import { listKeys, STORE_BACKENDS } from '../harness/backup-stores.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after } from 'node:test';
 
 const quiet = createLogger({ level: 'error', write: () => {} });
 const noMetrics = (): void => {};
@@ -199,6 +206,190 @@ for (const backend of STORE_BACKENDS) {
       });
       assert.equal(snap.code, 2);
       assert.deepEqual(await listKeys(shared.store.at(`compacted-${users.table}`)), []);
+    });
+
+    test("a log refuses another table's writers; readers refuse a log holding foreign parts", async () => {
+      const shared = await backend.root();
+      const a = await loggedTable(backend, undefined, shared);
+      await logChanges(a, 3, async () => {
+        for (const id of ['a1', 'a2', 'a3']) await put(a, id, '1');
+      });
+      const b = await loggedTable(backend, undefined, shared);
+      await put(b, 'b1', '1');
+      const logA = `${shared.url}/${a.table}`;
+      const storeA = shared.store.at(a.table);
+      const cli = (argv: string[]) => runCliCapture(argv, { env: a.env });
+      const refused = (r: { code: number; stderr: string }, message: RegExp) => {
+        assert.equal(r.code, 2, r.stderr);
+        assert.match(r.stderr, message);
+        assert.doesNotMatch(r.stderr, /\n\s+at .*:\d+:\d+/, 'no stack trace');
+      };
+      const foreignWriter = new RegExp(
+        `${a.table} is the change log of table "${a.table}", hash id \\(S\\), no range key, ` +
+          `not of table "${b.table}", hash id \\(S\\), no range key: refusing to write into it \\(nothing was written\\)`,
+      );
+      const before = await listKeys(storeA);
+
+      // The issue's scenario: B's backfill (and backup-record) into A's log are refused, nothing written.
+      refused(await cli(['incremental-backfill', `${a.host}/${b.table}`, logA]), foreignWriter);
+      refused(
+        await cli(['incremental-backup-record', `${a.host}/${b.table}`, logA, '{"id":"b1"}']),
+        foreignWriter,
+      );
+      assert.deepEqual(await listKeys(storeA), before);
+      assert.ok(before.includes('log.json'));
+
+      // A log written before logs recorded their identity: it is derived from the log's parts.
+      await storeA.delete('log.json');
+      refused(await cli(['incremental-backfill', `${a.host}/${b.table}`, logA]), foreignWriter);
+      assert.deepEqual(
+        await listKeys(storeA),
+        before.filter((k) => k !== 'log.json'),
+      );
+      // ... and A's own writer accepts it and records the identity again.
+      const own = await cli(['incremental-backup-record', `${a.host}/${a.table}`, logA, '{"id":"a1"}']);
+      assert.equal(own.code, 0, own.stderr);
+      assert.deepEqual(JSON.parse((await storeA.get('log.json')).toString('utf8')), {
+        format: 'dynamodb-replicator/log-identity',
+        version: 1,
+        table: a.table,
+        keySchema: { hash: { name: 'id', type: 'S' } },
+        keyAttributes: [{ name: 'id', type: 'S' }],
+      });
+
+      // A copy of A restored from its log: the table every refused restore below must leave alone.
+      const copy = uniqueName('copy');
+      const restored = await cli(['restore', logA, `${a.host}/${copy}`, '--create', '--json']);
+      assert.equal(restored.code, 0, restored.stderr);
+      assert.equal((JSON.parse(restored.stdout) as { items: number }).items, 4);
+      const idOf = (item: Record<string, unknown>) => JSON.stringify(item.id);
+      const sorted = async () =>
+        (await scanAll(a.client, copy)).sort((x, y) => (idOf(x) < idOf(y) ? -1 : idOf(x) > idOf(y) ? 1 : 0));
+      const copyItems = await sorted();
+      assert.deepEqual(
+        copyItems.map((i) => (i.id as { S: string }).S),
+        ['a1', 'a2', 'a3', 'seed'],
+      );
+
+      // A snapshot of B inside A's log (what an unchecked backfill wrote): every reader refuses.
+      const snapshotsB = shared.store.at(`${b.table}/snapshots`);
+      const planted = await listKeys(snapshotsB);
+      for (const key of planted) await storeA.at('snapshots').put(key, await snapshotsB.get(key));
+      const foreignPart = new RegExp(
+        `holds parts of different tables: .* is of table "${a.table}".*snapshots/\\d{8}T\\d{9}Z of table "${b.table}"`,
+      );
+      refused(await cli(['restore', logA, `${a.host}/${copy}`]), foreignPart);
+      assert.deepEqual(await sorted(), copyItems);
+      refused(await cli(['restore', logA, `${a.host}/${copy}`, '--at', String(Date.now())]), foreignPart);
+      const destRoot = await backend.root();
+      refused(await cli(['incremental-snapshot', logA, `${destRoot.url}/compacted`]), foreignPart);
+      assert.deepEqual(await listKeys(destRoot.store), []);
+      refused(await cli(['incremental-record-history', logA, '{"id":"a1"}']), foreignPart);
+      refused(
+        await cli(['incremental-diff-record', `${a.host}/${a.table}`, logA, '{"id":"a1"}']),
+        foreignPart,
+      );
+      refused(await cli(['diff-tables', `${a.host}/${copy}`, logA, '--against-backup']), foreignPart);
+      // Writers refuse a log whose parts disagree too.
+      refused(
+        await cli(['incremental-backup-record', `${a.host}/${a.table}`, logA, '{"id":"a1"}']),
+        foreignPart,
+      );
+      for (const key of planted) await storeA.at('snapshots').delete(key);
+
+      // A segment recording table B, and one whose changes have another key: restore refuses both.
+      const change = (keys: Record<string, { S: string } | { N: string }>) => ({
+        eventName: 'INSERT' as const,
+        keys,
+        newImage: keys,
+        sequenceNumber: '900000000000000000001',
+        shardId: 'planted',
+        approximateCreationTime: Date.now() - 1_000,
+      });
+      const other = await writeChangeBatch(storeA, [change({ id: { S: 'b9' } })], { table: b.table });
+      refused(
+        await cli(['restore', logA, `${a.host}/${copy}`]),
+        new RegExp(
+          `changes/.*-planted-.* records table "${b.table}", but the log belongs to table "${a.table}"`,
+        ),
+      );
+      assert.deepEqual(await sorted(), copyItems);
+      for (const key of other.objects) await storeA.delete(key);
+      const keyed = await writeChangeBatch(storeA, [change({ pk: { N: '7' } })]);
+      refused(
+        await cli(['restore', logA, `${a.host}/${copy}`]),
+        /change planted\/900000000000000000001 has key attributes pk \(N\), but the log belongs to table "[^"]+", hash id \(S\)/,
+      );
+      assert.deepEqual(await sorted(), copyItems);
+      for (const key of keyed.objects) await storeA.delete(key);
+      const fine = await cli(['restore', logA, `${a.host}/${copy}`, '--json']);
+      assert.equal(fine.code, 0, fine.stderr);
+    });
+
+    test('the runner and the Lambda handler refuse a log of another key schema, writing nothing', async () => {
+      const shared = await backend.root();
+      const endpoint = await dynamoEndpoint();
+      const client = dynamoClient(endpoint);
+      const c: Fixture = {
+        client,
+        host: new URL(endpoint).host,
+        table: await createTestTable(client, { stream: 'NEW_AND_OLD_IMAGES' }),
+        root: shared.store,
+        url: shared.url,
+        env: { ...process.env, ...shared.env },
+      };
+      const storeC = shared.store.at(c.table);
+      // The log at <root>/<table> was kept for an earlier table of that name with another key.
+      await storeC.put(
+        'log.json',
+        JSON.stringify({
+          format: 'dynamodb-replicator/log-identity',
+          version: 1,
+          table: c.table,
+          keySchema: { hash: { name: 'pk', type: 'N' } },
+          keyAttributes: [{ name: 'pk', type: 'N' }],
+        }),
+      );
+      const before = await listKeys(storeC);
+      const dir = await mkdtemp(path.join(tmpdir(), 'logid-'));
+      after(() => rm(dir, { recursive: true, force: true }));
+      const replica = await createTestTable(c.client);
+      const run = await runCliCapture(
+        [
+          'replicate',
+          `${c.host}/${c.table}`,
+          `${c.host}/${replica}`,
+          '--backup',
+          shared.url,
+          '--stop-when-idle',
+          '1s',
+          '--checkpoint',
+          path.join(dir, 'cp.json'),
+        ],
+        { env: c.env },
+      );
+      assert.equal(run.code, 2, run.stderr);
+      assert.match(
+        run.stderr,
+        new RegExp(
+          `is the change log of table "${c.table}", hash pk \\(N\\), no range key, not of table "${c.table}", hash id \\(S\\), no range key`,
+        ),
+      );
+      assert.deepEqual(await listKeys(storeC), before);
+      assert.deepEqual(await scanAll(c.client, replica), []);
+
+      const cap = await captureChanges(c.client, streamsClient(endpoint), c.table, 1, () => put(c, 'x', '1'));
+      const handler = createBackupHandler(
+        { bucket: 'unused', prefix: '', logLevel: 'error' },
+        { store: shared.store, logger: quiet, metrics: noMetrics },
+      );
+      await assert.rejects(
+        handler(toLambdaEvent(cap)),
+        (e: unknown) =>
+          e instanceof LogIdentityError &&
+          e.message.includes(`not of table "${c.table}", key attributes id (S)`),
+      );
+      assert.deepEqual(await listKeys(storeC), before);
     });
   });
 }

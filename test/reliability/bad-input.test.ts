@@ -10,7 +10,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
@@ -73,6 +73,44 @@ async function exportWith(name: string, lines: (original: string[]) => (string |
   );
   return file;
 }
+
+/** A change log at `<dir>/<name>` whose log.json says it belongs to `table` with hash key `hash`. */
+async function logOfAnother(name: string, table: string, hash = { name: 'id', type: 'S' }): Promise<string> {
+  const dir = path.join(w.dir, name);
+  await mkdir(dir, { recursive: true });
+  const identity = {
+    format: 'dynamodb-replicator/log-identity',
+    version: 1,
+    table,
+    keySchema: { hash },
+    keyAttributes: [hash],
+  };
+  await writeFile(path.join(dir, 'log.json'), JSON.stringify(identity));
+  return dir;
+}
+
+/** A change log of the source (backfilled) holding a base snapshot of another table (the empty target). */
+async function logWithForeignSnapshot(name: string): Promise<string> {
+  const log = path.join(w.dir, name);
+  const other = path.join(w.dir, `${name}-other`);
+  for (const [table, dir] of [
+    [w.source, log],
+    [w.target, other],
+  ] as const) {
+    const r = await runCliCapture(['incremental-backfill', loc(w.endpoint, table), dir]);
+    assert.equal(r.code, 0, r.stderr);
+  }
+  await cp(path.join(other, 'snapshots'), path.join(log, 'snapshots'), { recursive: true });
+  return log;
+}
+
+/** Edits the table description of a copy of the backup (its checksum file left as it was). */
+const editedDescription = (name: string) =>
+  backupCopy(name, async (job) => {
+    const file = path.join(job, 'table-description.json');
+    const text = await readFile(file, 'utf8');
+    await writeFile(file, text.replace(/"AttributeName": "id"/g, '"AttributeName": "n"'));
+  });
 
 after(() => rm(w.dir, { recursive: true, force: true }));
 
@@ -366,6 +404,72 @@ const CLI_CASES: CliCase[] = [
     name: 'restore: into a table with another key schema',
     argv: () => ['restore', w.backup, loc(w.endpoint, w.otherSchema)],
     message: /Key schemas differ: .*has hash id \(S\), no range key; the target table has hash pk \(N\)/,
+  },
+  {
+    name: 'restore: table description edited after the backup',
+    argv: async () => ['restore', await editedDescription('description'), target()],
+    message: /table-description\.checksum does not match the MD5 of table-description\.json/,
+  },
+  {
+    name: 'restore --create: table description edited after the backup',
+    argv: async () => [
+      'restore',
+      await editedDescription('description-create'),
+      loc(w.endpoint, 'created-from-edited'),
+      '--create',
+    ],
+    message: /table-description\.checksum does not match the MD5 of table-description\.json/,
+  },
+  // Change logs of another table, and logs holding another table's parts.
+  {
+    name: 'incremental-backfill: the change log of another table',
+    argv: async () => ['incremental-backfill', source(), await logOfAnother('log-a', 'other-table')],
+    message: /is the change log of table "other-table", hash id \(S\), no range key, not of table "test-\w+"/,
+  },
+  {
+    name: 'incremental-backup-record: the change log of another table',
+    argv: async () => [
+      'incremental-backup-record',
+      source(),
+      await logOfAnother('log-b', 'other-table'),
+      '{"id":"item-0"}',
+    ],
+    message: /is the change log of table "other-table".*refusing to write into it/,
+  },
+  {
+    name: 'replicate --backup: a log kept for another key schema under the table name',
+    argv: async () => {
+      const root = path.join(w.dir, 'log-c');
+      await logOfAnother(path.join('log-c', w.source), w.source, { name: 'pk', type: 'N' });
+      return [
+        'replicate',
+        source(),
+        target(),
+        '--backup',
+        root,
+        '--stop-when-idle',
+        '1s',
+        '--checkpoint',
+        path.join(root, 'cp.json'),
+      ];
+    },
+    message:
+      /is the change log of table "test-\w+", hash pk \(N\), no range key, not of table "test-\w+", hash id \(S\)/,
+  },
+  {
+    name: 'restore: a change log holding a snapshot of another table',
+    argv: async () => ['restore', await logWithForeignSnapshot('log-d'), target()],
+    message:
+      /holds parts of different tables: log\.json is of table "test-\w+".*snapshots\/\w+ of table "test-\w+"/,
+  },
+  {
+    name: 'incremental-snapshot: a change log holding a snapshot of another table',
+    argv: async () => [
+      'incremental-snapshot',
+      await logWithForeignSnapshot('log-e'),
+      path.join(w.dir, 'log-e-compacted'),
+    ],
+    message: /holds parts of different tables/,
   },
   // Import files: malformed, truncated, non-UTF-8, oversized items, bad keys.
   {

@@ -16,7 +16,8 @@ Scans the table (parallel scan) into <location>/snapshots/<time>/ in DynamoDB's 
 its table description, and records the snapshot as a base of the change log at <location>. A log
 started on a table that already holds data can then be restored to any moment from the end of the
 scan on. Start the \`backup\` Lambda handler (or \`replicate --backup\`) first, so the log records
-every change made while the scan runs.
+every change made while the scan runs. A log that belongs to another table or key schema (its
+log.json, or its snapshots and segments) is refused: exit 2, nothing written.
 
 Arguments:
   source     region/table, host:port/table or http(s)://host:port/table[?region=r]

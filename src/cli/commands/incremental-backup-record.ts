@@ -12,7 +12,8 @@ export const incrementalBackupRecordCommand: Command = {
 Reads the item from the table (strongly consistent) and appends its current state to the change
 log at <location> as a change of its own (MODIFY with the item, or REMOVE when it does not exist),
 timed now, in an object named after the key and the time. Use it to repair one item's backup;
-record history lists it as recorded by this command.
+record history lists it as recorded by this command. A log that belongs to another table or key
+schema is refused: exit 2, nothing written.
 
 Arguments:
   table      region/table, host:port/table or http(s)://host:port/table[?region=r]
@@ -31,8 +32,8 @@ ${STORE_HELP}
     const backup = openBackupStore(locationText, args, io);
     const { store, label } = backup;
     return closing([source.client, backup], async () => {
-      const { key, item } = await readItemByKeyArgument(source, keyText);
-      const result = await backupRecord(store, key, item);
+      const { key, item, keySchema } = await readItemByKeyArgument(source, keyText);
+      const result = await backupRecord(store, key, item, Date.now(), { table: source.table, keySchema });
       const view = {
         key: toDynamoJson(key),
         eventName: result.change.eventName,

@@ -35,8 +35,9 @@ import { changeLogSink } from '../../backup/change-log.js';
 import type { Change } from '../../core/change.js';
 import { recordGap, type SnapshotInfo } from '../../backup/point-in-time.js';
 import { incrementalBackfill } from '../../backup/snapshots.js';
+import { claimLog, streamOfArn, type LogClaim } from '../../backup/log-identity.js';
 import { linkedAbortController } from '../../dynamodb/unprocessed.js';
-import type { ObjectStore } from '../../storage/object-store.js';
+import { formatStoreLocation, type ObjectStore } from '../../storage/object-store.js';
 
 export const replicateCommand: Command = {
   name: 'replicate',
@@ -152,10 +153,17 @@ ${STORE_HELP}
         );
       const backupLog = backupText === undefined ? undefined : openBackupStore(backupText, args, io);
       const logStore = backupLog?.store.at(source.table);
+      // The log must be this table's (or new) before anything is copied, applied or logged.
+      const owner: LogClaim = {
+        table: source.table,
+        keySchema: prepared.apply.keySchema,
+        stream: streamOfArn(prepared.streamArn),
+      };
       const logChanges = logStore
-        ? changeLogSink(logStore, settings.turnover ? { turnover: settings.turnover } : {})
+        ? changeLogSink(logStore, { owner, ...(settings.turnover ? { turnover: settings.turnover } : {}) })
         : undefined;
       try {
+        if (logStore) await claimLog(logStore, owner, formatStoreLocation(logStore.location));
         return await replicateLoop({
           io,
           settings,
