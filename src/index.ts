@@ -13,6 +13,7 @@ export * from './core/backoff.js';
 export * from './core/location.js';
 export * from './core/network.js';
 export * from './core/turnover.js';
+export * from './core/time.js';
 export * from './core/change-sources.js';
 export {
   applyChanges,
@@ -92,7 +93,6 @@ export {
 } from './backup/log-identity.js';
 export {
   listSnapshots,
-  parseTimeArgument,
   stateAt,
   type PointInTimeState,
   type SnapshotInfo,

@@ -22,6 +22,7 @@
  * the key's last image), plus one segment being decoded; the base snapshot's items are streamed.
  * Compact regularly with `incremental-snapshot` to keep that window short.
  */
+import { formatTime } from '../core/time.js';
 import type { TableDescription } from '@aws-sdk/client-dynamodb';
 import { keyId, keyOf } from '../core/canonical-key.js';
 import { STREAM_CLOCK_MARGIN_MS } from '../core/change.js';
@@ -58,23 +59,6 @@ export interface SnapshotInfo {
 /** A sortable folder name for a time: `20261127T095715123Z`. */
 export function snapshotId(ms: number): string {
   return new Date(ms).toISOString().replace(/[-:.]/g, '');
-}
-
-/** Parses a time argument: an ISO 8601 date-time or epoch milliseconds. UsageError naming `label`. */
-export function parseTimeArgument(text: string, label: string): number {
-  const raw = text.trim();
-  if (/^\d{1,15}$/.test(raw)) return Number(raw);
-  const iso = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
-  const ms = iso.test(raw) ? Date.parse(raw) : NaN;
-  if (!Number.isFinite(ms))
-    throw new UsageError(
-      `${label} must be an ISO 8601 time (e.g. 2026-11-27T09:30:00Z) or epoch milliseconds, got "${text}"`,
-    );
-  return ms;
-}
-
-export function formatTime(ms: number): string {
-  return `${new Date(ms).toISOString()} (${ms})`;
 }
 
 export async function writeSnapshotInfo(snapshotStore: ObjectStore, info: SnapshotInfo): Promise<void> {

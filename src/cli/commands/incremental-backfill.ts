@@ -1,5 +1,5 @@
 import { incrementalBackfill } from '../../backup/snapshots.js';
-import { formatTime } from '../../backup/point-in-time.js';
+import { formatTime } from '../../core/time.js';
 import { describeTable } from '../../dynamodb/tables.js';
 import { readBudgetOption } from '../budgets.js';
 import { intOption, writeJson, type Command } from '../command.js';

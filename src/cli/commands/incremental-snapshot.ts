@@ -1,5 +1,5 @@
 import { compactSnapshot } from '../../backup/snapshots.js';
-import { formatTime } from '../../backup/point-in-time.js';
+import { formatTime } from '../../core/time.js';
 import { writeJson, type Command } from '../command.js';
 import { closing } from '../locations.js';
 import { progressReporter } from '../progress.js';

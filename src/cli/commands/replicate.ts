@@ -3,7 +3,8 @@ import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { NotFoundError, ServiceError, UsageError } from '../../core/errors.js';
 import { parseTableLocation } from '../../core/location.js';
 import { redactUrls } from '../../core/redact.js';
-import { turnoverAtProblem, type TurnoverFilter } from '../../core/turnover.js';
+import type { TurnoverFilter } from '../../core/turnover.js';
+import { turnoverOption } from '../time-option.js';
 import { createDynamoClient, createStreamsClient } from '../../dynamodb/client.js';
 import { describeTable } from '../../dynamodb/tables.js';
 import { backfill } from '../../replicate/backfill.js';
@@ -72,7 +73,7 @@ ${WRITE_BUDGET_HELP}
                            (both apply to the --backfill copy)
   --transform MODULE       a module exporting transform(change) -> change | null (drop)
   --turnover-role ROLE     BEFORE or AFTER: the cut-over filter, with --turnover-at
-  --turnover-at MS         cut-over instant in epoch milliseconds
+  --turnover-at TIME       cut-over instant, ISO 8601 or epoch milliseconds
   --backup LOCATION        also append every change to the change log at LOCATION/<source table>
                            (s3://bucket/prefix, a directory or file:// URL; the layout the backup
                            Lambda handler writes), one segment per stream page per shard, before the
@@ -212,7 +213,7 @@ function parseSettings(args: ParsedArgs): Settings {
   const every = stringOption(args, 'stats-every');
   const metricsPort = intOption(args, 'metrics-port', undefined, { min: 0, max: 65535 });
   const transform = stringOption(args, 'transform');
-  const turnover = parseTurnover(args);
+  const turnover = turnoverOption(args);
   return {
     ...(checkpointFile ? { checkpointFile } : {}),
     ...(checkpointTableText ? { checkpointTable: parseTableLocation(checkpointTableText) } : {}),
@@ -229,21 +230,6 @@ function parseSettings(args: ParsedArgs): Settings {
     ...(metricsPort !== undefined ? { metricsPort } : {}),
     json: args.values.json === true,
   };
-}
-
-function parseTurnover(args: ParsedArgs): TurnoverFilter | undefined {
-  const role = stringOption(args, 'turnover-role');
-  const at = stringOption(args, 'turnover-at');
-  if (role === undefined && at === undefined) return undefined;
-  if (role !== 'BEFORE' && role !== 'AFTER')
-    throw new UsageError(
-      `--turnover-role must be BEFORE or AFTER${role === undefined ? ' (with --turnover-at)' : `, got "${role}"`}`,
-    );
-  if (at === undefined)
-    throw new UsageError('--turnover-at must be a time in epoch milliseconds (with --turnover-role)');
-  const problem = turnoverAtProblem(at);
-  if (problem !== undefined) throw new UsageError(`--turnover-at ${problem}`);
-  return { role, at: Number(at) };
 }
 
 /** `replicate <source> --backup LOCATION`: only the change log is written; refuse what needs a replica. */

@@ -2,6 +2,7 @@ import { UsageError } from '../../core/errors.js';
 import { isRegionName, tableNameProblem } from '../../core/location.js';
 import { intOption, stringOption, type Command, type ParsedArgs } from '../command.js';
 import { parseDuration } from '../duration.js';
+import { turnoverOption } from '../time-option.js';
 import type { ReplicaTableProps } from '../../cdk/replicator.js';
 import type * as TemplateModule from '../../cdk/template.js';
 import type { ReplicatorTemplateOptions } from '../../cdk/template.js';
@@ -26,8 +27,8 @@ Options:
   --retry-attempts N        retries of a failed batch before the on-failure queue (default 10)
   --parallelization-factor N  batches per shard in parallel, 1-10 (default 1)
   --max-record-age DURATION   e.g. 6h; older records go to the on-failure queue (default 24h)
-  --turnover-role BEFORE|AFTER  with --turnover-at EPOCH_MS: the cut-over filter for a hand-over
-  --turnover-at EPOCH_MS
+  --turnover-role BEFORE|AFTER  with --turnover-at TIME: the cut-over filter for a hand-over
+  --turnover-at TIME        cut-over instant, ISO 8601 or epoch milliseconds
   --format json|yaml        output format (default json)
   --debug                   print stack traces on errors`;
 
@@ -75,12 +76,7 @@ export function templateOptions(args: ParsedArgs): ReplicatorTemplateOptions {
     throw new UsageError('--backup-prefix needs --backup (a new bucket) or --backup-bucket NAME');
   if (replicas.length === 0 && !backup)
     throw new UsageError('template: give at least one --replica region/table, or --backup');
-  const role = stringOption(args, 'turnover-role');
-  const at = intOption(args, 'turnover-at', undefined);
-  if ((role === undefined) !== (at === undefined))
-    throw new UsageError('--turnover-role and --turnover-at go together: set both or neither');
-  if (role !== undefined && role !== 'BEFORE' && role !== 'AFTER')
-    throw new UsageError(`--turnover-role must be BEFORE or AFTER, got "${role}"`);
+  const turnover = turnoverOption(args);
   const maxAge = stringOption(args, 'max-record-age');
   const batchSize = intOption(args, 'batch-size', undefined, { min: 1, max: 10_000 });
   const retryAttempts = intOption(args, 'retry-attempts', undefined, { min: 0, max: 10_000 });
@@ -99,7 +95,7 @@ export function templateOptions(args: ParsedArgs): ReplicatorTemplateOptions {
     ...(maxAge !== undefined
       ? { maxRecordAgeSeconds: Math.round(parseDuration(maxAge, 'max-record-age') / 1000) }
       : {}),
-    ...(role !== undefined && at !== undefined ? { turnover: { role, at } } : {}),
+    ...(turnover ? { turnover } : {}),
   };
 }
 
