@@ -92,9 +92,9 @@ abstract class LeaseBase implements CheckpointLease {
     this.store = {
       description: base.description,
       load: () => base.load(),
-      save: (state) => {
+      save: async (state) => {
         this.assertUsable();
-        return this.fencedSave(state);
+        await this.fencedSave(state);
       },
     };
   }
