@@ -487,14 +487,20 @@ export class DynamoLease extends LeaseBase {
 
   check(): void | Promise<void> {
     this.assertUsable();
-    const now = performance.now();
-    if (now >= this.localExpiry) throw this.expired();
-    if (now < this.localExpiry - this.t.marginMs) return;
-    // Within the margin: renew before writing anything more.
-    return this.renew().then(() => {
+    if (performance.now() < this.localExpiry - this.t.marginMs) return;
+    return this.renewBeforeWriting();
+  }
+
+  /** Within the margin: nothing more is written until a renewal succeeds; lost once the lease ends. */
+  private async renewBeforeWriting(): Promise<void> {
+    for (;;) {
       this.assertUsable();
-      if (performance.now() >= this.localExpiry - this.t.marginMs) throw this.expired();
-    });
+      const now = performance.now();
+      if (now >= this.localExpiry) throw this.expired();
+      if (now < this.localExpiry - this.t.marginMs) return;
+      await this.renew();
+      if (this.lastError) await sleep(Math.min(250, Math.max(0, this.localExpiry - performance.now())));
+    }
   }
 
   private expired(): CheckpointLeaseLostError {
