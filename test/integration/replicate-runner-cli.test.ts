@@ -63,6 +63,11 @@ async function fixture(
   };
 }
 
+/** `replicate` from the fixture's source to its replica with its checkpoint file, JSON output. */
+function runnerArgs(f: Fixture): string[] {
+  return ['replicate', f.sourceLoc, f.replicaLoc, '--checkpoint', f.checkpoint, '--json'];
+}
+
 async function putMany(client: DynamoDBClient, table: string, items: Item[]): Promise<void> {
   for (let i = 0; i < items.length; i += 25) {
     const out = await client.send(
@@ -142,7 +147,7 @@ test('killed with SIGKILL mid-stream and restarted: converges and resumes after 
   );
   const stop = { done: false };
   const load = mutate(f.source, f.sourceTable, 1000, stop);
-  const first = spawnCli(['replicate', f.sourceLoc, f.replicaLoc, '--checkpoint', f.checkpoint, '--json']);
+  const first = spawnCli(runnerArgs(f));
   try {
     // Kill it once it has checkpointed some progress, while the writes are still flowing.
     await waitFor(
@@ -173,16 +178,7 @@ test('killed with SIGKILL mid-stream and restarted: converges and resumes after 
   ).length;
   assert.ok(after > 0 && after < total, `the kill happened mid-stream (${after} of ${total} records left)`);
 
-  const second = spawnCli([
-    'replicate',
-    f.sourceLoc,
-    f.replicaLoc,
-    '--checkpoint',
-    f.checkpoint,
-    '--json',
-    '--stop-when-idle',
-    '1500ms',
-  ]);
+  const second = spawnCli([...runnerArgs(f), '--stop-when-idle', '1500ms']);
   const done = await second.output;
   assert.equal(done.code, 0, done.stderr);
   const summary = jsonLines(done.stdout).find((l) => l.event === 'stopped');
@@ -387,6 +383,9 @@ test('bad input: no stream, KEYS_ONLY without --read-through, missing replica, o
   r = await runCliCapture(['replicate', f.sourceLoc, f.replicaLoc, '--from', 'yesterday']);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /--from must be trim-horizon or latest/);
+  r = await runCliCapture(['replicate', f.sourceLoc, f.replicaLoc, '--lease-duration', '5s']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--lease-duration applies to --checkpoint-table only/);
 });
 
 test('a gap (checkpointed shard no longer in the stream): exit 2 with advice, or --on-gap resync backfills', async () => {
@@ -457,7 +456,7 @@ test('a second runner on a checkpoint file exits 2 naming the holder and writes 
     Array.from({ length: 100 }, (_, i) => ({ id: { S: `k${i}` } })),
   );
   const other = await createTestTable(f.replica);
-  const first = spawnCli(['replicate', f.sourceLoc, f.replicaLoc, '--checkpoint', f.checkpoint, '--json']);
+  const first = spawnCli(runnerArgs(f));
   try {
     await waitFor(
       async () =>
@@ -500,16 +499,7 @@ test('a second runner on a checkpoint file exits 2 naming the holder and writes 
       f.sourceTable,
       Array.from({ length: 20 }, (_, i) => ({ id: { S: `new${i}` } })),
     );
-    const next = await runCliCapture([
-      'replicate',
-      f.sourceLoc,
-      f.replicaLoc,
-      '--checkpoint',
-      f.checkpoint,
-      '--json',
-      '--stop-when-idle',
-      '1500ms',
-    ]);
+    const next = await runCliCapture([...runnerArgs(f), '--stop-when-idle', '1500ms']);
     assert.equal(next.code, 0, next.stderr);
     assert.equal(jsonLines(next.stdout).find((l) => l.event === 'stopped')?.records, 20);
     assert.equal(await assertEqualTables(f), 120);
@@ -557,7 +547,7 @@ test('--wait-for-lease: a standby waits for the holder, takes over when it stops
   );
   const stop = { done: false };
   const load = mutate(f.source, f.sourceTable, 200, stop);
-  const args = ['replicate', f.sourceLoc, f.replicaLoc, '--checkpoint', f.checkpoint, '--json'];
+  const args = runnerArgs(f);
   const first = spawnCli(args);
   let standby: ReturnType<typeof spawnCli> | undefined;
   try {
