@@ -248,14 +248,13 @@ export class FileLease extends LeaseBase {
     try {
       for (;;) {
         request.signal?.throwIfAborted();
-        try {
-          await link(aside, lockFile); // atomic: fails if a lock exists, never shows a half-written one
-          break;
-        } catch (error) {
-          if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-        }
+        if (await createLock(aside, lockFile, info)) break;
         const current = await readLock(lockFile);
         if (current === undefined) continue; // released meanwhile
+        if ('invalid' in current && current.invalid === '') {
+          await sleep(50, request.signal); // created without hard links, not written yet
+          continue;
+        }
         if ('invalid' in current)
           throw new CheckpointLeaseHeldError(
             `The lock file ${lockFile} of the checkpoint file ${checkpointFile} is not a dynamodb-replicator lock ` +
@@ -309,6 +308,30 @@ export class FileLease extends LeaseBase {
     const current = await readLock(this.lockFile).catch(() => undefined);
     if (current && 'info' in current && current.info.nonce === this.info.nonce)
       await unlink(this.lockFile).catch(() => {});
+  }
+}
+
+const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
+
+/**
+ * Creates the lock file, or returns false if one exists. A hard link of the file written aside is
+ * atomic and never shows a half-written lock; on filesystems without hard links, an exclusive create.
+ */
+async function createLock(aside: string, lockFile: string, info: LockInfo): Promise<boolean> {
+  try {
+    await link(aside, lockFile);
+    return true;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? '';
+    if (code === 'EEXIST') return false;
+    if (!NO_HARD_LINKS.has(code)) throw error;
+  }
+  try {
+    await writeFile(lockFile, JSON.stringify(info) + '\n', { flag: 'wx' });
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
   }
 }
 
