@@ -448,7 +448,7 @@ function liveLines(child: ChildProcess): () => Record<string, unknown>[] {
   return () => jsonLines(text.slice(0, text.lastIndexOf('\n') + 1));
 }
 
-test('a second runner on a checkpoint file exits 2 naming the holder and writes nothing; a SIGKILLed holder does not block the next', async () => {
+test('a second runner on a checkpoint file exits 2 naming the holder and writes nothing; a SIGKILLed holder does not block the next', async (t) => {
   const f = await fixture();
   await putMany(
     f.source,
@@ -468,6 +468,7 @@ test('a second runner on a checkpoint file exits 2 naming the holder and writes 
     const lock = await readLockFile(f.checkpoint);
     assert.equal(lock?.pid, first.child.pid);
     assert.equal(lock?.host, hostname());
+    const refusing = performance.now();
     const second = await runCliCapture([
       'replicate',
       f.sourceLoc,
@@ -478,6 +479,7 @@ test('a second runner on a checkpoint file exits 2 naming the holder and writes 
       '--stop-when-idle',
       '1s',
     ]);
+    t.diagnostic(`refused in ${Math.round(performance.now() - refusing)} ms`);
     assert.equal(second.code, 2, second.stderr);
     assert.match(
       second.stderr,
