@@ -51,6 +51,15 @@ export {
   type ShardCheckpoint,
 } from './replicate/checkpoint.js';
 export {
+  CheckpointLeaseHeldError,
+  CheckpointLeaseLostError,
+  DEFAULT_LEASE_DURATION_MS,
+  type CheckpointLease,
+  type DynamoLeaseOptions,
+  type FileLeaseOptions,
+  type LeaseRequest,
+} from './replicate/lease.js';
+export {
   backfill,
   copyToReplicas,
   estimateCopy,

@@ -2,12 +2,21 @@ import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import {
   GetItemCommand,
-  PutItemCommand,
   ResourceNotFoundException,
+  UpdateItemCommand,
+  type AttributeValue,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { InvalidDataError, NotFoundError } from '../core/errors.js';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../storage/local-files.js';
+import {
+  DynamoLease,
+  FileLease,
+  type CheckpointLease,
+  type DynamoLeaseOptions,
+  type FileLeaseOptions,
+  type LeaseRequest,
+} from './lease.js';
 
 /**
  * How far one shard has been durably applied. `sequenceNumber` with `inclusive` false (the normal
@@ -39,7 +48,14 @@ export interface CheckpointStore {
   /** Where the checkpoint lives, for messages. */
   readonly description: string;
   load(): Promise<CheckpointState | undefined>;
+  /** Saves without a lease; a runner saves through its lease's store (`lease().store`) instead. */
   save(state: CheckpointState): Promise<void>;
+  /**
+   * Takes the checkpoint's lease: one owner at a time (see lease.ts). Refuses with
+   * CheckpointLeaseHeldError while another runner holds it, unless asked to wait. Stores without a
+   * lease (test doubles) leave it out.
+   */
+  lease?(request?: LeaseRequest): Promise<CheckpointLease>;
 }
 
 /**
@@ -74,11 +90,19 @@ function parseState(text: string, where: string): CheckpointState {
  * A local JSON file (0600, its directory 0700), replaced atomically: written to a temporary file in
  * the same directory, flushed, then renamed over the old one, so a crash leaves either the old or the
  * new checkpoint.
+ * Its lease is the lock file `<file>.lock`.
  */
 export class FileCheckpointStore implements CheckpointStore {
   readonly description: string;
-  constructor(private readonly file: string) {
+  constructor(
+    private readonly file: string,
+    private readonly leaseOptions: FileLeaseOptions = {},
+  ) {
     this.description = `file ${file}`;
+  }
+
+  lease(request?: LeaseRequest): Promise<CheckpointLease> {
+    return FileLease.acquire(this, this.file, request, this.leaseOptions);
   }
 
   async load(): Promise<CheckpointState | undefined> {
@@ -111,10 +135,24 @@ export class FileCheckpointStore implements CheckpointStore {
   }
 }
 
+/** The update that writes a checkpoint state to its item (`state` is a reserved word). */
+function stateUpdate(state: CheckpointState): {
+  set: string;
+  names: Record<string, string>;
+  values: Record<string, AttributeValue>;
+} {
+  return {
+    set: 'SET #state = :state, updatedAt = :updatedAt',
+    names: { '#state': 'state' },
+    values: { ':state': { S: JSON.stringify(state) }, ':updatedAt': { S: state.updatedAt } },
+  };
+}
+
 /**
  * One item per checkpoint in a DynamoDB table whose hash key is `id` (S). The state is stored as a
  * JSON string; the item grows with the number of unfinished shards only (finished shards the stream
- * no longer lists are pruned by the runner).
+ * no longer lists are pruned by the runner). The lease lives on the same item (leaseOwner,
+ * leaseHolder, leaseToken, leaseExpires), so a save can be conditional on it.
  */
 export class DynamoCheckpointStore implements CheckpointStore {
   readonly description: string;
@@ -122,8 +160,24 @@ export class DynamoCheckpointStore implements CheckpointStore {
     private readonly client: DynamoDBClient,
     private readonly table: string,
     private readonly id: string,
+    private readonly leaseOptions: DynamoLeaseOptions = {},
   ) {
     this.description = `item ${JSON.stringify(id)} of table ${table}`;
+  }
+
+  lease(request?: LeaseRequest): Promise<CheckpointLease> {
+    return DynamoLease.acquire(
+      this,
+      {
+        client: this.client,
+        table: this.table,
+        id: this.id,
+        stateUpdate,
+        translate: (error) => this.translate(error),
+      },
+      request,
+      this.leaseOptions,
+    );
   }
 
   async load(): Promise<CheckpointState | undefined> {
@@ -143,14 +197,14 @@ export class DynamoCheckpointStore implements CheckpointStore {
 
   async save(state: CheckpointState): Promise<void> {
     try {
+      const update = stateUpdate(state);
       await this.client.send(
-        new PutItemCommand({
+        new UpdateItemCommand({
           TableName: this.table,
-          Item: {
-            id: { S: this.id },
-            state: { S: JSON.stringify(state) },
-            updatedAt: { S: state.updatedAt },
-          },
+          Key: { id: { S: this.id } },
+          UpdateExpression: update.set,
+          ExpressionAttributeNames: update.names,
+          ExpressionAttributeValues: update.values,
         }),
       );
     } catch (error) {

@@ -41,6 +41,11 @@ export interface ApplyOptions {
   /** The source table, for streams without new images: read the current item with a consistent read. */
   readonly readThrough?: { readonly client: DynamoDBClient; readonly table: string };
   readonly signal?: AbortSignal;
+  /**
+   * Called before each BatchWriteItem request (after the transform): throwing stops the batch and
+   * applyChanges rejects with that error. The runner checks its checkpoint lease here.
+   */
+  readonly guard?: () => void | Promise<void>;
 }
 
 export interface KeyFailure {
@@ -226,7 +231,7 @@ async function transformAll(
 
 /** Applies a batch of changes to every replica; see the module comment. Throws only for a batch that
  * cannot be replicated at all (UsageError: key schema mismatch, a stream without images), before
- * anything is written. */
+ * anything is written, or with the error of `guard`. */
 export async function applyChanges(changes: readonly Change[], options: ApplyOptions): Promise<ApplyResult> {
   const started = performance.now();
   const schema = options.keySchema;
@@ -310,6 +315,7 @@ async function writeChunk(
   counters: { retries: number },
 ): Promise<void> {
   const label = replicaLabel(replica);
+  await options.guard?.();
   try {
     const written = await batchWriteAll(
       replica.client,

@@ -22,6 +22,7 @@ import {
   type ShardCheckpoint,
 } from './checkpoint.js';
 import { applyChanges, type ApplyOptions, type ApplyResult } from './engine.js';
+import { CheckpointLeaseLostError, type CheckpointLease } from './lease.js';
 
 export type StartFrom = 'trim-horizon' | 'latest';
 
@@ -31,6 +32,13 @@ export interface RunnerOptions {
   /** Everything the apply engine needs except the stop signal (the runner finishes a batch it began). */
   readonly apply: Omit<ApplyOptions, 'signal'>;
   readonly checkpoint: CheckpointStore;
+  /**
+   * The checkpoint's lease, held by the caller (who releases it): saves go through `lease.store`,
+   * every write to a replica is preceded by `lease.check()`, and a lost lease stops the run with
+   * CheckpointLeaseLostError. Without it, run() takes the checkpoint store's own lease (if it has
+   * one; refused with CheckpointLeaseHeldError while another runner holds it) and releases it at the end.
+   */
+  readonly lease?: CheckpointLease;
   /** First start only (no checkpoint): read open shards from their oldest record or from now. */
   readonly from?: StartFrom;
   /** Shards whose page is being fetched or applied at the same time (per-shard order is kept). */
@@ -161,6 +169,9 @@ export class StreamRunner {
   private readonly started = performance.now();
   private readonly internal = new AbortController();
   private writer: CheckpointWriter | undefined;
+  /** The apply options, with the lease check as guard when there is a lease. */
+  private apply: Omit<ApplyOptions, 'signal'>;
+  private lease: CheckpointLease | undefined;
   private firstStart = false;
   /** On a first start with --from latest: the shards open at that moment, read from their tip. */
   private readonly latestAtStart = new Set<string>();
@@ -174,7 +185,9 @@ export class StreamRunner {
   private fatal: unknown;
   private streamDisabled = false;
 
-  constructor(private readonly options: RunnerOptions) {}
+  constructor(private readonly options: RunnerOptions) {
+    this.apply = options.apply;
+  }
 
   stats(): RunnerStats {
     const now = Date.now();
@@ -208,17 +221,38 @@ export class StreamRunner {
 
   async run(): Promise<RunnerSummary> {
     const o = this.options;
-    const state = await o.checkpoint.load();
+    const own = o.lease ? undefined : await o.checkpoint.lease?.();
+    try {
+      return await this.runLeased(o.lease ?? own);
+    } finally {
+      await own?.release().catch((error: unknown) => {
+        o.log?.({ event: 'lease-release-failed', error: (error as Error).message });
+      });
+    }
+  }
+
+  private async runLeased(lease: CheckpointLease | undefined): Promise<RunnerSummary> {
+    const o = this.options;
+    const store = lease?.store ?? o.checkpoint;
+    this.apply = lease ? { ...o.apply, guard: () => lease.check() } : o.apply;
+    this.lease = lease;
+    const state = await store.load();
     if (state && state.streamArn !== o.streamArn)
       throw new StreamGapError(
         `The checkpoint in ${o.checkpoint.description} belongs to stream ${state.streamArn}, but the table's ` +
           `stream is now ${o.streamArn} (the stream was disabled and re-enabled, or this is another table). ${GAP_ADVICE}`,
       );
     this.firstStart = state === undefined;
-    this.writer = new CheckpointWriter(o.checkpoint, o.streamArn, state);
+    this.writer = new CheckpointWriter(store, o.streamArn, state);
     const stop = (): void => this.internal.abort();
     o.signal?.addEventListener('abort', stop, { once: true });
     if (o.signal?.aborted) stop();
+    const lost = (): void => {
+      this.fatal ??= lease?.signal.reason;
+      this.internal.abort();
+    };
+    lease?.signal.addEventListener('abort', lost, { once: true });
+    if (lease?.signal.aborted) lost();
     const limit = pLimit(Math.max(1, o.parallel ?? 4));
     const loops = new Map<string, Promise<void>>();
     let reason: RunnerSummary['reason'] = 'stopped';
@@ -268,6 +302,7 @@ export class StreamRunner {
       this.internal.abort();
       await Promise.allSettled(loops.values());
       o.signal?.removeEventListener('abort', stop);
+      lease?.signal.removeEventListener('abort', lost);
       await this.writer.flush().catch((error: unknown) => (this.fatal ??= error));
     }
     if (this.fatal) throw this.fatal;
@@ -427,12 +462,15 @@ export class StreamRunner {
     if (track.commitError) throw track.commitError;
     for (let attempt = 1; ; attempt++) {
       let result: ApplyResult;
+      // An owner that lost its lease writes nothing more: not to the change log, not to a replica.
+      await this.lease?.check();
       try {
         if (o.logChanges) await o.logChanges(pending, track.info.shardId);
-        result = await applyChanges(pending, o.apply);
+        result = await applyChanges(pending, this.apply);
       } catch (error) {
         // Bad input (e.g. a malformed record, a KEYS_ONLY stream) cannot get better by retrying.
         if (error instanceof ReplicatorError && error.userError) throw error;
+        if (error instanceof CheckpointLeaseLostError) throw error;
         // Anything else failed the whole batch: nothing new is durable; retry all of it.
         const first = pending[0]?.sequenceNumber ?? '';
         const message = error instanceof Error ? error.message : String(error);

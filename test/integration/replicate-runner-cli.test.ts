@@ -5,12 +5,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import {
   BatchWriteItemCommand,
   DeleteItemCommand,
+  GetItemCommand,
   PutItemCommand,
   UpdateItemCommand,
   type DynamoDBClient,
@@ -59,6 +61,11 @@ async function fixture(
     checkpoint: path.join(dir, 'checkpoint.json'),
     dir,
   };
+}
+
+/** `replicate` from the fixture's source to its replica with its checkpoint file, JSON output. */
+function runnerArgs(f: Fixture): string[] {
+  return ['replicate', f.sourceLoc, f.replicaLoc, '--checkpoint', f.checkpoint, '--json'];
 }
 
 async function putMany(client: DynamoDBClient, table: string, items: Item[]): Promise<void> {
@@ -140,7 +147,7 @@ test('killed with SIGKILL mid-stream and restarted: converges and resumes after 
   );
   const stop = { done: false };
   const load = mutate(f.source, f.sourceTable, 1000, stop);
-  const first = spawnCli(['replicate', f.sourceLoc, f.replicaLoc, '--checkpoint', f.checkpoint, '--json']);
+  const first = spawnCli(runnerArgs(f));
   try {
     // Kill it once it has checkpointed some progress, while the writes are still flowing.
     await waitFor(
@@ -171,16 +178,7 @@ test('killed with SIGKILL mid-stream and restarted: converges and resumes after 
   ).length;
   assert.ok(after > 0 && after < total, `the kill happened mid-stream (${after} of ${total} records left)`);
 
-  const second = spawnCli([
-    'replicate',
-    f.sourceLoc,
-    f.replicaLoc,
-    '--checkpoint',
-    f.checkpoint,
-    '--json',
-    '--stop-when-idle',
-    '1500ms',
-  ]);
+  const second = spawnCli([...runnerArgs(f), '--stop-when-idle', '1500ms']);
   const done = await second.output;
   assert.equal(done.code, 0, done.stderr);
   const summary = jsonLines(done.stdout).find((l) => l.event === 'stopped');
@@ -385,6 +383,9 @@ test('bad input: no stream, KEYS_ONLY without --read-through, missing replica, o
   r = await runCliCapture(['replicate', f.sourceLoc, f.replicaLoc, '--from', 'yesterday']);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /--from must be trim-horizon or latest/);
+  r = await runCliCapture(['replicate', f.sourceLoc, f.replicaLoc, '--lease-duration', '5s']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--lease-duration applies to --checkpoint-table only/);
 });
 
 test('a gap (checkpointed shard no longer in the stream): exit 2 with advice, or --on-gap resync backfills', async () => {
@@ -427,4 +428,232 @@ test('a gap (checkpointed shard no longer in the stream): exit 2 with advice, or
   assert.equal(await assertEqualTables(f), 50);
   const saved = (await readCheckpoint(f.checkpoint)) as CheckpointState;
   assert.equal(saved.shards['shardId-00000000000000000000-trimmed'], undefined, 'the stale shard is gone');
+});
+
+const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** The lock file of a checkpoint file, or undefined when there is none. */
+async function readLockFile(checkpoint: string): Promise<{ pid: number; host: string } | undefined> {
+  try {
+    return JSON.parse(await readFile(`${checkpoint}.lock`, 'utf8')) as { pid: number; host: string };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The JSON lines a child process has written to stdout so far. */
+function liveLines(child: ChildProcess): () => Record<string, unknown>[] {
+  let text = '';
+  child.stdout?.on('data', (d: Buffer) => (text += d.toString()));
+  return () => jsonLines(text.slice(0, text.lastIndexOf('\n') + 1));
+}
+
+test('a second runner on a checkpoint file exits 2 naming the holder and writes nothing; a SIGKILLed holder does not block the next', async (t) => {
+  const f = await fixture();
+  await putMany(
+    f.source,
+    f.sourceTable,
+    Array.from({ length: 100 }, (_, i) => ({ id: { S: `k${i}` } })),
+  );
+  const other = await createTestTable(f.replica);
+  const first = spawnCli(runnerArgs(f));
+  try {
+    await waitFor(
+      async () =>
+        (await scanAll(f.replica, f.replicaTable)).length === 100 &&
+        (await readCheckpoint(f.checkpoint)) !== undefined,
+      60_000,
+      'the first runner to apply the items',
+    );
+    const lock = await readLockFile(f.checkpoint);
+    assert.equal(lock?.pid, first.child.pid);
+    assert.equal(lock?.host, hostname());
+    const refusing = performance.now();
+    const second = await runCliCapture([
+      'replicate',
+      f.sourceLoc,
+      `${f.endpoint}/${other}?region=eu-west-1`,
+      '--checkpoint',
+      f.checkpoint,
+      '--json',
+      '--stop-when-idle',
+      '1s',
+    ]);
+    t.diagnostic(`refused in ${Math.round(performance.now() - refusing)} ms`);
+    assert.equal(second.code, 2, second.stderr);
+    assert.match(
+      second.stderr,
+      new RegExp(
+        `^error: The checkpoint file ${escapeRegExp(f.checkpoint)} is held by pid ${first.child.pid} on host ` +
+          `${escapeRegExp(hostname())} since \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z \\(lock file ${escapeRegExp(f.checkpoint)}\\.lock\\)`,
+      ),
+    );
+    assert.match(second.stderr, /--wait-for-lease/);
+    assert.doesNotMatch(second.stderr, /\n\s+at /, 'no stack trace');
+    assert.deepEqual(await scanAll(f.replica, other), [], 'the refused runner wrote nothing');
+
+    // The holder dies without releasing: its lock stays behind, and is stale.
+    first.child.kill('SIGKILL');
+    assert.equal((await first.output).signal, 'SIGKILL');
+    assert.equal((await readLockFile(f.checkpoint))?.pid, first.child.pid);
+    await putMany(
+      f.source,
+      f.sourceTable,
+      Array.from({ length: 20 }, (_, i) => ({ id: { S: `new${i}` } })),
+    );
+    const next = await runCliCapture([...runnerArgs(f), '--stop-when-idle', '1500ms']);
+    assert.equal(next.code, 0, next.stderr);
+    assert.equal(jsonLines(next.stdout).find((l) => l.event === 'stopped')?.records, 20);
+    assert.equal(await assertEqualTables(f), 120);
+    assert.equal(await readLockFile(f.checkpoint), undefined, 'the lock is released when the runner stops');
+  } finally {
+    first.child.kill('SIGKILL');
+  }
+});
+
+test('backup-only runner: a second one on the checkpoint is refused; SIGTERM releases the lock', async () => {
+  const f = await fixture();
+  await putMany(f.source, f.sourceTable, [{ id: { S: 'a' } }]);
+  const common = ['replicate', f.sourceLoc, '--checkpoint', f.checkpoint, '--json'];
+  const first = runCliCapture([...common, '--backup', path.join(f.dir, 'log-1')]);
+  try {
+    await waitFor(
+      async () => (await readCheckpoint(f.checkpoint)) !== undefined,
+      60_000,
+      'the first checkpoint',
+    );
+    assert.equal((await readLockFile(f.checkpoint))?.pid, process.pid);
+    const second = await runCliCapture([
+      ...common,
+      '--backup',
+      path.join(f.dir, 'log-2'),
+      '--stop-when-idle',
+      '1s',
+    ]);
+    assert.equal(second.code, 2, second.stderr);
+    assert.match(second.stderr, new RegExp(`is held by pid ${process.pid} on host `));
+    await assert.rejects(readdir(path.join(f.dir, 'log-2')), { code: 'ENOENT' });
+  } finally {
+    process.emit('SIGTERM');
+  }
+  assert.equal((await first).code, 0);
+  assert.equal(await readLockFile(f.checkpoint), undefined, 'SIGTERM released the lock');
+});
+
+test('--wait-for-lease: a standby waits for the holder, takes over when it stops, and the replica ends exact', async () => {
+  const f = await fixture();
+  await putMany(
+    f.source,
+    f.sourceTable,
+    Array.from({ length: 200 }, (_, i) => ({ id: { S: `k${i}` } })),
+  );
+  const stop = { done: false };
+  const load = mutate(f.source, f.sourceTable, 200, stop);
+  const args = runnerArgs(f);
+  const first = spawnCli(args);
+  let standby: ReturnType<typeof spawnCli> | undefined;
+  try {
+    await waitFor(
+      async () => (await readLockFile(f.checkpoint))?.pid === first.child.pid,
+      60_000,
+      'the first runner to hold the lock',
+    );
+    standby = spawnCli([...args, '--wait-for-lease', '--stop-when-idle', '2s']);
+    const lines = liveLines(standby.child);
+    await waitFor(async () => lines().some((l) => l.event === 'lease-wait'), 60_000, 'the standby to wait');
+    const waiting = lines().find((l) => l.event === 'lease-wait');
+    assert.match(
+      String(waiting?.holder),
+      new RegExp(`^pid ${first.child.pid} on host ${escapeRegExp(hostname())} since `),
+    );
+    assert.equal(lines().filter((l) => l.event === 'lease-acquired').length, 0, 'nothing taken yet');
+    // The holder stops while changes keep arriving: the standby takes over and continues.
+    first.child.kill('SIGTERM');
+    assert.equal((await first.output).code, 0);
+    await waitFor(
+      async () => lines().some((l) => l.event === 'lease-acquired'),
+      60_000,
+      'the standby to take over',
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    stop.done = true;
+    assert.ok((await load) > 0);
+    const done = await standby.output;
+    assert.equal(done.code, 0, done.stderr);
+    assert.equal(jsonLines(done.stdout).find((l) => l.event === 'stopped')?.reason, 'idle');
+    await assertEqualTables(f);
+    assert.equal(await readLockFile(f.checkpoint), undefined);
+  } finally {
+    stop.done = true;
+    first.child.kill('SIGKILL');
+    standby?.child.kill('SIGKILL');
+  }
+});
+
+test("--checkpoint-table: a second runner exits 2 naming the holder; a standby takes over once a killed holder's lease expires", async () => {
+  const f = await fixture();
+  const checkpointTable = await createTestTable(f.source);
+  await putMany(
+    f.source,
+    f.sourceTable,
+    Array.from({ length: 50 }, (_, i) => ({ id: { S: `k${i}` } })),
+  );
+  const args = [
+    'replicate',
+    f.sourceLoc,
+    f.replicaLoc,
+    '--checkpoint-table',
+    `${f.endpoint}/${checkpointTable}?region=us-east-1`,
+    '--lease-duration',
+    '3s',
+    '--json',
+  ];
+  const id = `${f.sourceLoc} -> ${f.replicaLoc}`;
+  const item = async () =>
+    (
+      await f.source.send(
+        new GetItemCommand({ TableName: checkpointTable, Key: { id: { S: id } }, ConsistentRead: true }),
+      )
+    ).Item;
+  const first = spawnCli(args);
+  let standby: ReturnType<typeof spawnCli> | undefined;
+  try {
+    await waitFor(
+      async () =>
+        (await scanAll(f.replica, f.replicaTable)).length === 50 && (await item())?.state !== undefined,
+      60_000,
+      'the first runner to apply the items',
+    );
+    const second = await runCliCapture([...args, '--stop-when-idle', '1s']);
+    assert.equal(second.code, 2, second.stderr);
+    assert.match(
+      second.stderr,
+      new RegExp(
+        `^error: The checkpoint item ${escapeRegExp(JSON.stringify(id))} of table ${checkpointTable} is held by ` +
+          `pid ${first.child.pid} on host ${escapeRegExp(hostname())} since [^ ]+ \\(lease token 1, renewed until `,
+      ),
+    );
+
+    standby = spawnCli([...args, '--wait-for-lease', '--stop-when-idle', '1500ms']);
+    const lines = liveLines(standby.child);
+    await waitFor(async () => lines().some((l) => l.event === 'lease-wait'), 60_000, 'the standby to wait');
+    // Killed, the holder never releases its lease: the standby takes it when it expires.
+    first.child.kill('SIGKILL');
+    await first.output;
+    await putMany(
+      f.source,
+      f.sourceTable,
+      Array.from({ length: 30 }, (_, i) => ({ id: { S: `new${i}` } })),
+    );
+    const done = await standby.output;
+    assert.equal(done.code, 0, done.stderr);
+    assert.equal(jsonLines(done.stdout).filter((l) => l.event === 'lease-acquired').length, 1);
+    assert.equal(await assertEqualTables(f), 80);
+    const after = await item();
+    assert.equal(after?.leaseToken?.N, '2', 'the standby is the second owner');
+    assert.equal(after?.leaseOwner, undefined, 'released when it stopped');
+  } finally {
+    first.child.kill('SIGKILL');
+    standby?.child.kill('SIGKILL');
+  }
 });

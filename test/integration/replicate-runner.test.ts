@@ -5,10 +5,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
   DeleteItemCommand,
+  GetItemCommand,
   PutItemCommand,
   UpdateItemCommand,
   UpdateTableCommand,
   type DynamoDBClient,
+  type GetItemCommandOutput,
 } from '@aws-sdk/client-dynamodb';
 import { itemsEqual } from '../../src/core/equality.js';
 import type { AttributeValue, Item, KeySchema } from '../../src/core/types.js';
@@ -18,9 +20,12 @@ import {
   type CheckpointState,
   type CheckpointStore,
 } from '../../src/replicate/checkpoint.js';
+import { CheckpointLeaseHeldError, CheckpointLeaseLostError } from '../../src/replicate/lease.js';
 import { StreamRunner, type RunnerOptions, type RunnerSummary } from '../../src/replicate/runner.js';
+import { waitFor } from '../harness/cli-process.js';
 import { createTestTable, dynamoClient, dynamoEndpoint, streamsClient } from '../harness/dynamodb.js';
 import { injectUnprocessedItems } from '../harness/dynamodb-faults.js';
+import { startFaultProxy } from '../harness/fault-proxy.js';
 import { readStream, streamArnOf } from '../harness/stream-capture.js';
 import { scanAll } from '../harness/table-items.js';
 
@@ -462,4 +467,172 @@ test('a slow checkpoint store delays only the checkpoint; a failing one stops th
   await assert.rejects(s.run({ checkpoint: failing, polling: { limit: 5 } }), /disk full/);
   const after = JSON.parse(await readFile(s.checkpointFile, 'utf8')) as CheckpointState;
   assert.deepEqual(after, saved, 'the failing store left the last good checkpoint');
+});
+
+/** The checkpoint item of a DynamoDB checkpoint table, read straight from DynamoDB. */
+async function checkpointItem(
+  client: DynamoDBClient,
+  table: string,
+  id: string,
+): Promise<GetItemCommandOutput['Item']> {
+  const out = await client.send(
+    new GetItemCommand({ TableName: table, Key: { id: { S: id } }, ConsistentRead: true }),
+  );
+  return out.Item;
+}
+
+const versionOf = (items: readonly Item[]): string[] =>
+  items.map((i) => `${(i.id as { S: string }).S}=${(i.v as { N: string }).N}`).sort();
+
+test('an owner paused past its lease (heartbeats cut off) applies nothing more and cannot save; the new owner ends exact', async () => {
+  const s = await setup();
+  const endpoint = await dynamoEndpoint();
+  const checkpointTable = await createTestTable(s.source);
+  // The old owner reaches the checkpoint table through a proxy the test takes down: its heartbeats fail.
+  const proxy = await startFaultProxy(endpoint);
+  const timings = { durationMs: 4_000, heartbeatMs: 500, marginMs: 1_000, pollMs: 100 };
+  const storeA = new DynamoCheckpointStore(dynamoClient(proxy.endpoint), checkpointTable, 'cp', timings);
+  const storeB = new DynamoCheckpointStore(dynamoClient(endpoint), checkpointTable, 'cp', timings);
+  const replica = s.replicas[0] as string;
+  const apply = { replicas: [{ client: s.replicaClient, table: replica }], keySchema: HASH };
+  const keys = Array.from({ length: 30 }, (_, i) => `k${i}`);
+  const putAll = (v: number) =>
+    Promise.all(keys.map((k) => put(s.source, s.sourceTable, { id: { S: k }, v: { N: String(v) } })));
+
+  // A's transform stops at the second change set: A is paused in the middle of a batch.
+  let reached = (): void => {};
+  const atPause = new Promise<void>((r) => (reached = r));
+  let resume = (): void => {};
+  const paused = new Promise<void>((r) => (resume = r));
+  const leaseA = await storeA.lease();
+  const runnerA = new StreamRunner({
+    streams: streamsClient(endpoint, 'us-east-1'),
+    streamArn: s.streamArn,
+    apply: {
+      ...apply,
+      transform: async (c) => {
+        if ((c.newImage?.v as { N: string } | undefined)?.N === '2') {
+          reached();
+          await paused;
+        }
+        return c;
+      },
+    },
+    checkpoint: leaseA.store,
+    lease: leaseA,
+    from: 'trim-horizon',
+  });
+  const runA = runnerA.run().then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+
+  await putAll(1);
+  const first = await readStream(s.source, streamsClient(endpoint, 'us-east-1'), s.sourceTable, 30);
+  const lastOfFirst = first.records.at(-1)?.dynamodb?.SequenceNumber;
+  await waitFor(
+    async () => {
+      const state = (await checkpointItem(s.source, checkpointTable, 'cp'))?.state as
+        { S: string } | undefined;
+      const shards = state ? Object.values((JSON.parse(state.S) as CheckpointState).shards) : [];
+      return shards[0]?.sequenceNumber === lastOfFirst;
+    },
+    30_000,
+    "A's checkpoint after the first change set",
+  ).catch(async (error: unknown) => {
+    throw new Error(
+      `${(error as Error).message}; runner A: ${String(await Promise.race([runA, 'running']))}`,
+    );
+  });
+  await putAll(2);
+  await atPause;
+  await proxy.down();
+  await putAll(3);
+
+  // B waits as a standby until A's lease has expired, takes over and applies sets 2 and 3.
+  const waited: string[] = [];
+  const leaseB = await storeB.lease({ wait: true, onWait: (holder) => waited.push(holder) });
+  assert.deepEqual(waited, [leaseA.holder], 'B waited for A, named by pid, host and since when');
+  const summary = await new StreamRunner({
+    streams: streamsClient(endpoint, 'us-east-1'),
+    streamArn: s.streamArn,
+    apply,
+    checkpoint: leaseB.store,
+    lease: leaseB,
+    stopWhenIdleMs: 800,
+  }).run();
+  assert.equal(summary.records, 60, "B resumed after A's checkpoint");
+  await leaseB.release();
+  const savedByB = await checkpointItem(s.source, checkpointTable, 'cp');
+  assert.deepEqual(
+    versionOf(await scanAll(s.replicaClient, replica)),
+    versionOf(await scanAll(s.source, s.sourceTable)),
+  );
+
+  // A wakes up, reachable again, holding its batch of set 2: it writes nothing and stops.
+  await proxy.up();
+  resume();
+  const errorA = await runA;
+  assert.ok(errorA instanceof CheckpointLeaseLostError, String(errorA));
+  assert.match(errorA.message, /expired/);
+  assert.deepEqual(
+    versionOf(await scanAll(s.replicaClient, replica)),
+    keys.map((k) => `${k}=3`).sort(),
+    'every key keeps the newest version: A applied nothing after losing its lease',
+  );
+  await assert.rejects(leaseA.store.save(runnerA.stats() as never), CheckpointLeaseLostError);
+  assert.deepEqual(
+    await checkpointItem(s.source, checkpointTable, 'cp'),
+    savedByB,
+    "A did not save over B's checkpoint",
+  );
+  assert.equal(savedByB?.leaseToken?.N, '2');
+  assert.equal(savedByB?.leaseOwner, undefined, 'B released the lease when it stopped');
+});
+
+test('fencing token: an old owner whose lease was taken over cannot save; a third runner is refused, then takes over', async () => {
+  const endpoint = await dynamoEndpoint();
+  const client = dynamoClient(endpoint);
+  const table = await createTestTable(client);
+  const state = (sequenceNumber: string): CheckpointState => ({
+    version: 1,
+    streamArn: 'arn:stream',
+    shards: { s1: { sequenceNumber } },
+    updatedAt: new Date(0).toISOString(),
+  });
+  const leaseA = await new DynamoCheckpointStore(client, table, 'cp', { durationMs: 60_000 }).lease();
+  await leaseA.store.save(state('100'));
+  // B's clock runs two minutes ahead, so A's lease looks expired to it: A still believes it holds
+  // the lease, as an owner paused past its expiry would on waking up.
+  const leaseB = await new DynamoCheckpointStore(client, table, 'cp', {
+    durationMs: 60_000,
+    clock: () => Date.now() + 120_000,
+  }).lease();
+  await leaseB.store.save(state('200'));
+  await assert.rejects(leaseA.store.save(state('150')), (error: unknown) => {
+    assert.ok(error instanceof CheckpointLeaseLostError);
+    assert.match(
+      error.message,
+      /\(token 1\) was taken over by another runner; it is now held by pid \d+ on host .+ \(token 2\)/,
+    );
+    return true;
+  });
+  assert.equal(leaseA.signal.aborted, true);
+  assert.throws(() => leaseA.check(), CheckpointLeaseLostError);
+  const item = await checkpointItem(client, table, 'cp');
+  assert.equal((JSON.parse(item?.state?.S ?? '') as CheckpointState).shards.s1?.sequenceNumber, '200');
+  assert.equal(item?.leaseToken?.N, '2');
+
+  const storeC = new DynamoCheckpointStore(client, table, 'cp');
+  await assert.rejects(storeC.lease(), (error: unknown) => {
+    assert.ok(error instanceof CheckpointLeaseHeldError);
+    assert.ok(error.message.includes(`is held by ${leaseB.holder} (lease token 2`), error.message);
+    return true;
+  });
+  await leaseA.release(); // lost: changes nothing
+  await leaseB.release();
+  const leaseC = await storeC.lease();
+  assert.equal((await checkpointItem(client, table, 'cp'))?.leaseToken?.N, '3');
+  assert.equal((await leaseC.store.load())?.shards.s1?.sequenceNumber, '200');
+  await leaseC.release();
 });

@@ -1,7 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { InvalidDataError } from '../../src/core/errors.js';
 import { estimateCopy } from '../../src/replicate/backfill.js';
@@ -11,6 +14,7 @@ import {
   type CheckpointState,
   type CheckpointStore,
 } from '../../src/replicate/checkpoint.js';
+import { CheckpointLeaseHeldError, CheckpointLeaseLostError } from '../../src/replicate/lease.js';
 import { prometheusText } from '../../src/replicate/metrics.js';
 import { parentFirstOrder } from '../../src/streams/reader.js';
 
@@ -129,4 +133,105 @@ test('prometheusText exposes counters and per-shard lag', () => {
   assert.match(text, /^# TYPE dynamodb_replicator_failed_attempts_total counter$/m);
   assert.match(text, /^dynamodb_replicator_rejected_total\{stream="arn:s\\"1"\} 3$/m);
   assert.match(text, /^dynamodb_replicator_uptime_seconds\{stream="arn:s\\"1"\} 1.5$/m);
+});
+
+/** A checkpoint file in a new directory, its store (standby polls every 20 ms) and lock file writer. */
+async function lockedCheckpoint() {
+  const dir = await mkdtemp(path.join(tmpdir(), 'lease-'));
+  const file = path.join(dir, 'checkpoint.json');
+  const lock = `${file}.lock`;
+  return {
+    file,
+    lock,
+    store: new FileCheckpointStore(file, { pollMs: 20 }),
+    writeLock: (info: Record<string, unknown>) =>
+      writeFile(lock, JSON.stringify({ since: '2026-01-01T00:00:00.000Z', nonce: 'theirs', ...info })),
+  };
+}
+
+const stateAt = (sequenceNumber: string): CheckpointState => ({
+  version: 1,
+  streamArn: 'arn:stream',
+  shards: { s1: { sequenceNumber } },
+  updatedAt: new Date(0).toISOString(),
+});
+
+test('file lease: a live holder is named; a dead or reused pid is stale; a lock from another host or not ours is never broken', async () => {
+  const c = await lockedCheckpoint();
+  const held = (pattern: RegExp) => (error: unknown) => {
+    assert.ok(error instanceof CheckpointLeaseHeldError, String(error));
+    assert.match(error.message, pattern);
+    return true;
+  };
+  // Another live process on this host (the test runner that started this one).
+  await c.writeLock({ pid: process.ppid, host: hostname() });
+  await assert.rejects(
+    c.store.lease(),
+    held(
+      new RegExp(
+        `^The checkpoint file ${c.file} is held by pid ${process.ppid} on host ${hostname()} since 2026-01-01T00:00:00.000Z \\(lock file ${c.lock}\\)`,
+      ),
+    ),
+  );
+  await c.writeLock({ pid: process.ppid, host: 'elsewhere' });
+  await assert.rejects(
+    c.store.lease(),
+    held(/lock is from another host; if that runner is gone, delete the lock file/),
+  );
+  await writeFile(c.lock, 'garbage');
+  await assert.rejects(c.store.lease(), held(/is not a dynamodb-replicator lock \("garbage"\)/));
+
+  // A process that has exited.
+  const child = spawn(process.execPath, ['-e', '']);
+  await once(child, 'exit');
+  await c.writeLock({ pid: child.pid, host: hostname() });
+  let lease = await c.store.lease();
+  assert.equal(JSON.parse(await readFile(c.lock, 'utf8')).pid, process.pid);
+  await lease.release();
+  await assert.rejects(readFile(c.lock), { code: 'ENOENT' });
+
+  // This process's pid with another start time: the pid was reused after the holder died (Linux).
+  if (existsSync('/proc/self/stat')) {
+    await c.writeLock({ pid: process.pid, host: hostname(), pidStart: '1' });
+    lease = await c.store.lease();
+    await lease.release();
+  }
+});
+
+test('file lease: refused within the same process; a replaced lock file loses the lease and fences saves', async () => {
+  const c = await lockedCheckpoint();
+  const lease = await c.store.lease();
+  await assert.rejects(c.store.lease(), CheckpointLeaseHeldError);
+  await lease.store.save(stateAt('100'));
+  await c.writeLock({ pid: process.ppid, host: hostname() });
+  await assert.rejects(lease.store.save(stateAt('200')), (error: unknown) => {
+    assert.ok(error instanceof CheckpointLeaseLostError, String(error));
+    assert.match(
+      error.message,
+      new RegExp(`was removed or replaced; it is now held by pid ${process.ppid} on host `),
+    );
+    return true;
+  });
+  assert.equal(lease.signal.aborted, true);
+  assert.throws(() => lease.check(), CheckpointLeaseLostError);
+  assert.equal((await c.store.load())?.shards.s1?.sequenceNumber, '100');
+  await lease.release();
+  assert.equal(JSON.parse(await readFile(c.lock, 'utf8')).nonce, 'theirs', "another's lock is left alone");
+});
+
+test('file lease: a standby waits, names the holder once, and takes over on release; stopping it ends the wait', async () => {
+  const c = await lockedCheckpoint();
+  const holder = await c.store.lease();
+  const waited: string[] = [];
+  const standby = c.store.lease({ wait: true, onWait: (h) => waited.push(h) });
+  while (waited.length === 0) await new Promise((r) => setTimeout(r, 10));
+  await new Promise((r) => setTimeout(r, 100));
+  await holder.release();
+  const taken = await standby;
+  assert.deepEqual(waited, [holder.holder]);
+  const stop = new AbortController();
+  const second = c.store.lease({ wait: true, signal: stop.signal });
+  stop.abort();
+  await assert.rejects(second, { name: 'AbortError' });
+  await taken.release();
 });

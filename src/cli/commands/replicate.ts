@@ -16,6 +16,7 @@ import {
   type CheckpointStore,
 } from '../../replicate/checkpoint.js';
 import { prepareReplicas, type ApplyOptions, type ReplicaTarget } from '../../replicate/engine.js';
+import type { CheckpointLease } from '../../replicate/lease.js';
 import { prometheusText } from '../../replicate/metrics.js';
 import {
   StreamRunner,
@@ -51,7 +52,8 @@ Reads the source table's DynamoDB stream (it must be enabled, NEW_IMAGE or NEW_A
 without Lambda. Shards are read parent before child, several at once, each in order; the position is
 checkpointed after every applied batch and never passes a change that is not on every replica, so a
 restart resumes where it stopped (at least once). SIGINT/SIGTERM finish the batch in flight,
-checkpoint and exit 0.
+checkpoint and exit 0. The checkpoint is held under a lease: a second runner on it exits 2 naming
+the holder (or waits, with --wait-for-lease), and a runner that loses its lease stops (exit 2).
 
 Arguments:
   source     region/table, host:port/table or http(s)://host:port/table[?region=r]
@@ -63,6 +65,12 @@ Options:
   --checkpoint FILE        checkpoint file (default .dynamodb-replicator/<source table>.checkpoint.json,
                            mode 0600; a very long table name is cut and followed by its hash)
   --checkpoint-table LOC   keep the checkpoint in a DynamoDB table instead (hash key "id" S)
+  --wait-for-lease         when another runner holds the checkpoint, wait as a standby and take
+                           over once it stops (file: its process ends; table: its lease is
+                           released or expires) instead of exiting 2
+  --lease-duration DUR     --checkpoint-table only: how long the lease lasts without renewal
+                           (default 20s; renewed every quarter of it, and no write to a replica in
+                           its last quarter)
   --from WHERE             first start without a checkpoint: trim-horizon (default, everything the
                            stream still holds) or latest (only changes from now on)
   --backfill               copy every existing item first, then replay the stream from a position
@@ -95,6 +103,8 @@ ${STORE_HELP}
     ...STORE_OPTIONS,
     checkpoint: { type: 'string' },
     'checkpoint-table': { type: 'string' },
+    'wait-for-lease': { type: 'boolean' },
+    'lease-duration': { type: 'string' },
     from: { type: 'string' },
     backfill: { type: 'boolean' },
     parallel: { type: 'string' },
@@ -145,6 +155,7 @@ ${STORE_HELP}
               backupOnly
                 ? `${source.label} backup`
                 : `${source.label} -> ${replicas.map((r) => r.label).join(', ')}`,
+              settings.leaseDurationMs !== undefined ? { durationMs: settings.leaseDurationMs } : {},
             )
           : new FileCheckpointStore(checkpointFile as string);
       const backupText = stringOption(args, 'backup');
@@ -184,6 +195,8 @@ ${STORE_HELP}
 interface Settings {
   readonly checkpointFile?: string;
   readonly checkpointTable?: ReturnType<typeof parseTableLocation>;
+  readonly waitForLease: boolean;
+  readonly leaseDurationMs?: number;
   readonly from: StartFrom;
   readonly backfill: boolean;
   readonly parallel: number;
@@ -209,6 +222,15 @@ function parseSettings(args: ParsedArgs): Settings {
   const checkpointTableText = stringOption(args, 'checkpoint-table');
   if (checkpointFile && checkpointTableText)
     throw new UsageError('--checkpoint and --checkpoint-table are alternatives: give one');
+  const leaseDuration = stringOption(args, 'lease-duration');
+  if (leaseDuration !== undefined && !checkpointTableText)
+    throw new UsageError(
+      '--lease-duration applies to --checkpoint-table only (a checkpoint file is locked while its runner lives)',
+    );
+  const leaseDurationMs =
+    leaseDuration !== undefined ? parseDuration(leaseDuration, 'lease-duration') : undefined;
+  if (leaseDurationMs !== undefined && leaseDurationMs < 1_000)
+    throw new UsageError(`--lease-duration must be at least 1s, got "${leaseDuration}"`);
   const idle = stringOption(args, 'stop-when-idle');
   const every = stringOption(args, 'stats-every');
   const metricsPort = intOption(args, 'metrics-port', undefined, { min: 0, max: 65535 });
@@ -217,6 +239,8 @@ function parseSettings(args: ParsedArgs): Settings {
   return {
     ...(checkpointFile ? { checkpointFile } : {}),
     ...(checkpointTableText ? { checkpointTable: parseTableLocation(checkpointTableText) } : {}),
+    waitForLease: args.values['wait-for-lease'] === true,
+    ...(leaseDurationMs !== undefined ? { leaseDurationMs } : {}),
     from,
     backfill: args.values.backfill === true,
     parallel: intOption(args, 'parallel', 4, { min: 1, max: 1000 }) as number,
@@ -315,55 +339,105 @@ async function replicateLoop(input: LoopInput): Promise<number> {
       );
   };
   try {
-    let doBackfill = s.backfill;
-    for (;;) {
-      let iterators: ReadonlyMap<string, string> | undefined;
-      if (doBackfill) {
-        iterators = await runBackfill(input, stop.signal, log).catch(async (error: unknown) => {
-          await recordLogGap(input, error, log);
-          throw error;
-        });
-        if (stop.signal.aborted) return 0;
-      }
-      const runner = new StreamRunner({
-        streams: input.streams,
-        streamArn: input.streamArn,
-        apply: input.apply,
-        ...(input.logChanges ? { logChanges: input.logChanges } : {}),
-        checkpoint: input.store,
-        from: s.from,
-        parallel: s.parallel,
-        signal: stop.signal,
-        ...(s.stopWhenIdleMs !== undefined ? { stopWhenIdleMs: s.stopWhenIdleMs } : {}),
-        ...(iterators ? { initialIterators: iterators } : {}),
-        log,
+    // Nothing is written (replica, change log, checkpoint) before the checkpoint's lease is ours.
+    const lease = await takeLease(input.store, s.waitForLease, stop.signal, log);
+    if (!lease) return 0; // stopped while waiting as a standby
+    try {
+      return await leasedLoop({ ...input, store: lease.store }, lease, stop.signal, log, (runner) => {
+        current = runner;
       });
-      current = runner;
-      const ticker = statsTicker(runner, s, io);
-      let summary: RunnerSummary;
-      try {
-        summary = await runner.run();
-      } catch (error) {
-        await recordLogGap(input, error, log);
-        if (error instanceof StreamGapError && s.onGap === 'resync' && !stop.signal.aborted) {
-          log({ event: 'gap', message: error.message, action: 'resync' });
-          // Changes after the new position must be stamped after the recorded gap (stream times are
-          // whole seconds from DynamoDB's clock), or a restore would not apply them over the new base.
-          if (input.logStore) await sleep(GAP_SETTLE_MS, stop.signal).catch(() => {});
-          doBackfill = true;
-          continue;
-        }
-        throw error;
-      } finally {
-        clearInterval(ticker);
-      }
-      printSummary(io, summary, s.json);
-      return 0;
+    } finally {
+      await lease.release().catch((error: unknown) => {
+        // It ends by itself at its expiry; the run's own result stands.
+        log({ event: 'lease-release-failed', error: (error as Error).message });
+      });
     }
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await new Promise<void>((resolve) => (metrics ? metrics.close(() => resolve()) : resolve()));
+  }
+}
+
+type Log = (event: Readonly<Record<string, unknown>>) => void;
+
+/** The checkpoint's lease, waiting for it as a standby if asked; undefined if stopped while waiting. */
+async function takeLease(
+  store: CheckpointStore,
+  wait: boolean,
+  signal: AbortSignal,
+  log: Log,
+): Promise<CheckpointLease | undefined> {
+  if (!store.lease) throw new TypeError(`${store.description} has no lease`);
+  try {
+    const lease = await store.lease({
+      wait,
+      signal,
+      onWait: (holder) => log({ event: 'lease-wait', checkpoint: store.description, holder }),
+    });
+    log({ event: 'lease-acquired', checkpoint: store.description, holder: lease.holder });
+    return lease;
+  } catch (error) {
+    if (signal.aborted) return undefined;
+    throw error;
+  }
+}
+
+async function leasedLoop(
+  input: LoopInput,
+  lease: CheckpointLease,
+  stop: AbortSignal,
+  log: Log,
+  started: (runner: StreamRunner) => void,
+): Promise<number> {
+  const s = input.settings;
+  let doBackfill = s.backfill;
+  for (;;) {
+    let iterators: ReadonlyMap<string, string> | undefined;
+    if (doBackfill) {
+      iterators = await runBackfill(input, lease, stop, log).catch(async (error: unknown) => {
+        if (lease.signal.aborted) throw lease.signal.reason;
+        await recordLogGap(input, error, log);
+        throw error;
+      });
+      if (lease.signal.aborted) throw lease.signal.reason;
+      if (stop.aborted) return 0;
+    }
+    const runner = new StreamRunner({
+      streams: input.streams,
+      streamArn: input.streamArn,
+      apply: input.apply,
+      ...(input.logChanges ? { logChanges: input.logChanges } : {}),
+      checkpoint: lease.store,
+      lease,
+      from: s.from,
+      parallel: s.parallel,
+      signal: stop,
+      ...(s.stopWhenIdleMs !== undefined ? { stopWhenIdleMs: s.stopWhenIdleMs } : {}),
+      ...(iterators ? { initialIterators: iterators } : {}),
+      log,
+    });
+    started(runner);
+    const ticker = statsTicker(runner, s, input.io);
+    let summary: RunnerSummary;
+    try {
+      summary = await runner.run();
+    } catch (error) {
+      await recordLogGap(input, error, log);
+      if (error instanceof StreamGapError && s.onGap === 'resync' && !stop.aborted) {
+        log({ event: 'gap', message: error.message, action: 'resync' });
+        // Changes after the new position must be stamped after the recorded gap (stream times are
+        // whole seconds from DynamoDB's clock), or a restore would not apply them over the new base.
+        if (input.logStore) await sleep(GAP_SETTLE_MS, stop).catch(() => {});
+        doBackfill = true;
+        continue;
+      }
+      throw error;
+    } finally {
+      clearInterval(ticker);
+    }
+    printSummary(input.io, summary, s.json);
+    return 0;
   }
 }
 
@@ -399,9 +473,11 @@ async function recordLogGap(
 
 async function runBackfill(
   input: LoopInput,
-  signal: AbortSignal,
-  log: (event: Readonly<Record<string, unknown>>) => void,
+  lease: CheckpointLease,
+  stop: AbortSignal,
+  log: Log,
 ): Promise<ReadonlyMap<string, string>> {
+  const signal = AbortSignal.any([stop, lease.signal]);
   const s = input.settings;
   log({ event: 'backfill-start', source: input.source.label, itemCount: input.itemCount });
   let lastReport = 0;
@@ -433,6 +509,7 @@ async function runBackfill(
       replicas: input.apply.replicas,
       keySchema: input.apply.keySchema,
       ...(input.apply.transform ? { transform: input.apply.transform } : {}),
+      guard: () => lease.check(),
     },
     parallel: s.parallel,
     ...(s.writeBudget ? { writeBudget: s.writeBudget } : {}),
