@@ -1,7 +1,7 @@
 /**
  * Sizes of the reliability suite. RELIABILITY_PROFILE=ci (the default, part of `npm test`) keeps the
  * whole suite within a few minutes on a 2-core machine; RELIABILITY_PROFILE=full runs the sizes of
- * issue 7 (see the README's "Reliability" section).
+ * issue 7 (see docs/reliability.md).
  */
 export interface ReliabilityProfile {
   readonly name: 'ci' | 'full';
