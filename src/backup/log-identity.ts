@@ -253,12 +253,7 @@ export async function checkedLogOwner(store: ObjectStore, where: string): Promis
  * none yet, and records a stream the log has not seen.
  */
 export async function claimLog(store: ObjectStore, claim: LogClaim, where: string): Promise<void> {
-  const owner = await checkedLogOwner(store, where);
-  if (owner && !sameOwner(owner, claim))
-    throw new LogIdentityError(
-      `${where} is the change log of ${describeOwner(owner)}, not of ${describeOwner(claim)}: ` +
-        'refusing to write into it (nothing was written). Give the log of that table.',
-    );
+  const owner = await assertLogOwnedBy(store, claim, where);
   if (!(await store.exists(LOG_IDENTITY))) {
     const known = owner ? merge(claim, owner) : claim;
     const keyAttributes = attributesOf(known);
@@ -290,6 +285,24 @@ export async function claimLog(store: ObjectStore, claim: LogClaim, where: strin
 }
 
 /** The stream label of a stream ARN (`.../stream/<label>`). */
+/**
+ * Refuses (LogIdentityError) a log that belongs to another table or key schema, writing nothing:
+ * the check a writer makes before it may write (claimLog then records the identity on first write).
+ */
+export async function assertLogOwnedBy(
+  store: ObjectStore,
+  claim: LogClaim,
+  where: string,
+): Promise<LogOwner | undefined> {
+  const owner = await checkedLogOwner(store, where);
+  if (owner && !sameOwner(owner, claim))
+    throw new LogIdentityError(
+      `${where} is the change log of ${describeOwner(owner)}, not of ${describeOwner(claim)}: ` +
+        'refusing to write into it (nothing was written). Give the log of that table.',
+    );
+  return owner;
+}
+
 export function streamOfArn(arn: string): { arn: string; label: string } {
   return { arn, label: arn.slice(arn.lastIndexOf('/stream/') + '/stream/'.length) };
 }

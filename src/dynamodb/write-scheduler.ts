@@ -22,14 +22,14 @@ import { consumedCapacityParam, type CapacityBudget } from './capacity.js';
 import { clientLocation } from './client.js';
 import { isThrottlingError, translateSdkError } from './sdk-errors.js';
 import { linkedAbortController, unprocessedError } from './unprocessed.js';
+import { DEFAULT_WRITE_CONCURRENCY } from './defaults.js';
 
 /** One write: put a whole item, or delete by key. */
 export type WriteRequest = { put: Item } | { delete: Key };
 
 export const MAX_BATCH_WRITES = 25;
 export const MAX_BATCH_BYTES = 16 * 1024 * 1024;
-/** DynamoDB Local and AWS both scale with a few requests in flight; more mostly adds contention. */
-export const DEFAULT_WRITE_CONCURRENCY = 8;
+export { DEFAULT_WRITE_CONCURRENCY };
 
 export interface BatchWriteResult {
   /** Writes DynamoDB acknowledged. */

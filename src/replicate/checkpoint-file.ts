@@ -9,8 +9,11 @@ import path from 'node:path';
 import { UsageError } from '../core/errors.js';
 import { NAME_MAX_BYTES, removeStaleTempFiles, statIfExists } from '../storage/local-files.js';
 
-/** Saving writes `<file>.<pid>.tmp` first: the name keeps room for a 7-digit pid. */
-const TEMP_SUFFIX_BYTES = '.1234567.tmp'.length;
+/**
+ * Beside the checkpoint go `<file>.<pid>.tmp` (a save) and `<file>.lock.<pid>.<nonce>.tmp` (the
+ * lease's lock being created, lease.ts): the name keeps room for the longer, with a 7-digit pid.
+ */
+const TEMP_SUFFIX_BYTES = '.lock.1234567.12345678.tmp'.length;
 export const CHECKPOINT_NAME_MAX_BYTES = NAME_MAX_BYTES - TEMP_SUFFIX_BYTES;
 
 /**

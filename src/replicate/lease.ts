@@ -18,6 +18,7 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { link, mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../storage/local-files.js';
 import path from 'node:path';
 import {
   ConditionalCheckFailedException,
@@ -235,7 +236,7 @@ export class FileLease extends LeaseBase {
     options: FileLeaseOptions = {},
   ): Promise<FileLease> {
     const lockFile = `${checkpointFile}.lock`;
-    await mkdir(path.dirname(path.resolve(lockFile)), { recursive: true });
+    await mkdir(path.dirname(path.resolve(lockFile)), { recursive: true, mode: PRIVATE_DIR_MODE });
     const stat = await procStat(process.pid);
     const info: LockInfo = {
       ...thisHolder(),
@@ -243,7 +244,7 @@ export class FileLease extends LeaseBase {
       nonce: randomUUID(),
     };
     const aside = `${lockFile}.${process.pid}.${info.nonce.slice(0, 8)}.tmp`;
-    await writeFile(aside, JSON.stringify(info) + '\n');
+    await writeFile(aside, JSON.stringify(info) + '\n', { mode: PRIVATE_FILE_MODE });
     let waitingFor: string | undefined;
     try {
       for (;;) {
@@ -327,7 +328,7 @@ async function createLock(aside: string, lockFile: string, info: LockInfo): Prom
     if (!NO_HARD_LINKS.has(code)) throw error;
   }
   try {
-    await writeFile(lockFile, JSON.stringify(info) + '\n', { flag: 'wx' });
+    await writeFile(lockFile, JSON.stringify(info) + '\n', { flag: 'wx', mode: PRIVATE_FILE_MODE });
     return true;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;

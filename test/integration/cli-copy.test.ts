@@ -81,7 +81,7 @@ test('copy between two regions of one endpoint', async () => {
   west.destroy();
 });
 
-test('copy of 20,000 items with a write budget stays within 10% of the budget', async (t) => {
+test('copy of 20,000 items with a write budget never exceeds it by more than 10%', async (t) => {
   const endpoint = await dynamoEndpoint();
   const client = dynamoClient(endpoint);
   const source = await createTestTable(client);
@@ -109,11 +109,11 @@ test('copy of 20,000 items with a write budget stays within 10% of the budget', 
   assert.equal(summary.items, 20_000);
   // ConsumedCapacity as DynamoDB reported it, summed over every BatchWriteItem response.
   assert.ok(summary.consumedWriteUnits >= 20_000, `consumed ${summary.consumedWriteUnits} units`);
+  // Only the upper bound holds whatever the machine's speed or load (a busy machine only writes more
+  // slowly); that the pacing also reaches the budget is tested on virtual time (capacity-budget and
+  // dynamodb-capacity tests).
   const rate = summary.consumedWriteUnits / summary.seconds;
-  assert.ok(
-    Math.abs(rate - budget) <= budget * 0.1,
-    `consumed ${rate.toFixed(0)} WCU/s for a ${budget} budget`,
-  );
+  assert.ok(rate <= budget * 1.1, `consumed ${rate.toFixed(0)} WCU/s for a ${budget} budget`);
   // Measured around the whole command too: DescribeTable calls add time, never units, so this rate
   // can only be lower; it must not exceed the budget either.
   const outerRate = summary.consumedWriteUnits / elapsed;

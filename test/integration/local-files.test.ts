@@ -196,7 +196,7 @@ test('a 255-character source table gets a default checkpoint name that fits, pri
   assert.equal(names.length, 1);
   const name = names[0] as string;
   assert.match(name, /^long-[0-9a-f]{8}-x+-[0-9a-f]{16}\.checkpoint\.json$/);
-  assert.equal(Buffer.byteLength(name), 243);
+  assert.equal(Buffer.byteLength(name), 229);
   assert.equal((await stat(path.join(folder, name))).mode & 0o777, 0o600);
   assert.equal((await stat(folder)).mode & 0o777, 0o700);
 });
@@ -227,7 +227,7 @@ test('a checkpoint file that cannot be saved is refused before the first batch',
   const aFile = path.join(dir, 'plain-file');
   await writeFile(aFile, '');
   const cases: [string, string][] = [
-    [tooLong, 'the file name is 255 bytes long (at most 243)'],
+    [tooLong, 'the file name is 255 bytes long (at most 229)'],
     [dir, 'it is not a regular file'],
     [path.join(aFile, 'cp.json'), `${aFile} is not a directory`],
   ];

@@ -1,10 +1,5 @@
-import { backupTable } from '../../backup/full-backup.js';
-import { intOption, stringOption, writeJson, type Command } from '../command.js';
-import { readBudgetOption } from '../budgets.js';
-import { LOCATION_HELP, openBackupStore, STORE_HELP, STORE_OPTIONS } from '../backup-store.js';
-import { closing, openTable } from '../locations.js';
-import { progressReporter } from '../progress.js';
-import { UsageError } from '../../core/errors.js';
+import { STORE_OPTIONS, LOCATION_HELP, STORE_HELP } from '../store-options.js';
+import type { Command } from '../command.js';
 
 export const backupTableCommand: Command = {
   name: 'backup-table',
@@ -43,64 +38,5 @@ ${STORE_HELP}
     ...STORE_OPTIONS,
   },
   positionals: [2, 2],
-  async run(args, io) {
-    const segments = intOption(args, 'segments', 1, { min: 1, max: 1_000_000 }) as number;
-    const segment = intOption(args, 'segment', undefined, { min: 0 });
-    if (segments > 1 && segment === undefined)
-      throw new UsageError('backup-table: --segments needs --segment N (this process’s share, 0-based)');
-    if (segment !== undefined && segment >= segments)
-      throw new UsageError(
-        `backup-table: --segment must be less than --segments (${segments}), got ${segment}`,
-      );
-    const parallel = intOption(args, 'parallel', 4, { min: 1, max: 1000 }) as number;
-    const itemsPerFile = intOption(args, 'items-per-file', undefined, { min: 1 });
-    const jobId = stringOption(args, 'jobid');
-    const readBudget = readBudgetOption(args);
-    const source = openTable(args.positionals[0] as string, io);
-    const target = openBackupStore(args.positionals[1] as string, args, io);
-    const sseKmsKeyId = stringOption(args, 'sse-kms-key-id');
-    const started = performance.now();
-    const result = await closing([source.client, target], async () => {
-      const progress = progressReporter(io, `backup of ${source.label}`);
-      return backupTable(source.client, target.store, {
-        table: source.table,
-        ...(jobId ? { jobId } : {}),
-        ...(segment !== undefined ? { segment, totalSegments: segments } : {}),
-        parallel,
-        ...(itemsPerFile ? { maxItemsPerFile: itemsPerFile } : {}),
-        ...(readBudget ? { budget: readBudget } : {}),
-        ...(args.values['consistent-read'] === true ? { consistentRead: true } : {}),
-        ...(sseKmsKeyId ? { sseKmsKeyId } : {}),
-        onProgress: (n) => progress.update(n),
-      }).finally(() => progress.done());
-    });
-    const seconds = (performance.now() - started) / 1000;
-    const complete = result.missingSegments.length === 0;
-    if (args.values.json === true) {
-      writeJson(io, {
-        source: source.label,
-        location: result.location,
-        jobId: result.jobId,
-        segment: result.segment,
-        segments: result.totalSegments,
-        items: result.itemCount,
-        files: result.files,
-        complete,
-        ...(result.summary ? { totalItems: result.summary.itemCount } : {}),
-        missingSegments: result.missingSegments,
-        seconds,
-      });
-      return 0;
-    }
-    const share = result.totalSegments > 1 ? ` (segment ${result.segment} of ${result.totalSegments})` : '';
-    io.stdout.write(
-      `backed up ${result.itemCount} items${share} of ${source.label} to ${result.location} in ${result.files} data file${result.files === 1 ? '' : 's'} in ${seconds.toFixed(1)} s\n`,
-    );
-    io.stdout.write(
-      complete
-        ? `backup job ${result.jobId} is complete${result.summary ? `: ${result.summary.itemCount} items` : ''}\n`
-        : `backup job ${result.jobId} waits for segment${result.missingSegments.length === 1 ? '' : 's'} ${result.missingSegments.join(', ')}\n`,
-    );
-    return 0;
-  },
+  run: (args, io) => import('./backup-table.run.js').then((m) => m.run(args, io)),
 };

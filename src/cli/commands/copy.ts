@@ -1,12 +1,6 @@
-import { UsageError } from '../../core/errors.js';
-import { intOption, type CliIO, type Command } from '../command.js';
-import { readBudgetOption, WRITE_BUDGET_HELP, WRITE_BUDGET_OPTIONS, writeBudgetOption } from '../budgets.js';
-import { closing, openTable } from '../locations.js';
-import { DEFAULT_WRITE_CONCURRENCY } from '../../dynamodb/write-scheduler.js';
-import { progressReporter } from '../progress.js';
-import { copyTable } from '../../dynamodb/copy-table.js';
-import { describeTable } from '../../dynamodb/tables.js';
-import { prepareTargetTable } from '../../dynamodb/target-table.js';
+import { WRITE_BUDGET_OPTIONS, WRITE_BUDGET_HELP } from '../budgets.js';
+import type { Command } from '../command.js';
+import { DEFAULT_WRITE_CONCURRENCY } from '../../dynamodb/defaults.js';
 
 export const copyCommand: Command = {
   name: 'copy',
@@ -37,77 +31,5 @@ ${WRITE_BUDGET_HELP}
     ...WRITE_BUDGET_OPTIONS,
   },
   positionals: [2, 2],
-  async run(args, io) {
-    const parallel = intOption(args, 'parallel', DEFAULT_WRITE_CONCURRENCY, { min: 1, max: 1000 }) as number;
-    const writeBudget = writeBudgetOption(args);
-    const readBudget = readBudgetOption(args);
-    const source = openTable(args.positionals[0] as string, io);
-    const target = openTable(args.positionals[1] as string, io);
-    if (source.label === target.label) {
-      throw new UsageError(`copy: the source and the target are the same table (${source.label})`);
-    }
-    const summary = await closing([source.client, target.client], async () => {
-      const { description } = await describeTable(source.client, source.table);
-      const { created, keySchema } = await prepareTargetTable(target.client, target.table, description, {
-        create: args.values.create === true,
-        labels: [source.label, target.label],
-      });
-      const progress = progressReporter(io, `copy to ${target.label}`, description.ItemCount);
-      const result = await copyTable(source, target, {
-        parallel,
-        keySchema,
-        writeBudget,
-        readBudget,
-        consistentRead: args.values['consistent-read'] === true,
-        onProgress: (n) => progress.update(n),
-      }).finally(() => progress.done());
-      return {
-        source: source.label,
-        target: target.label,
-        created,
-        items: result.items,
-        seconds: result.seconds,
-        itemsPerSecond: result.items / Math.max(result.seconds, 1e-9),
-        // Consumed units are asked of DynamoDB only under a budget (asking slows DynamoDB Local).
-        ...(writeBudget
-          ? {
-              consumedWriteUnits: result.consumedWriteUnits,
-              writeUnitsPerSecond: result.consumedWriteUnits / Math.max(result.seconds, 1e-9),
-            }
-          : {}),
-        ...(readBudget ? { consumedReadUnits: readBudget.consumed.units } : {}),
-        retries: result.retries,
-      };
-    });
-    report(io, summary, args.values.json === true);
-    return 0;
-  },
+  run: (args, io) => import('./copy.run.js').then((m) => m.run(args, io)),
 };
-
-function report(
-  io: CliIO,
-  s: {
-    source: string;
-    target: string;
-    created: boolean;
-    items: number;
-    seconds: number;
-    itemsPerSecond: number;
-    consumedWriteUnits?: number;
-  },
-  json: boolean,
-): void {
-  if (json) {
-    io.stdout.write(JSON.stringify(s) + '\n');
-    return;
-  }
-  const created = s.created ? ' (created the target from the source description)' : '';
-  io.stdout.write(
-    `copied ${s.items} items from ${s.source} to ${s.target}${created} in ${s.seconds.toFixed(1)} s ` +
-      `(${Math.round(s.itemsPerSecond)} items/s` +
-      (s.consumedWriteUnits !== undefined
-        ? `, ${Math.round(s.consumedWriteUnits)} write units consumed`
-        : '') +
-      ')\n',
-  );
-}

@@ -1,6 +1,4 @@
 import type { Command } from '../command.js';
-import { closing, openTable } from '../locations.js';
-import { describeTable } from '../../dynamodb/tables.js';
 
 export const describeCommand: Command = {
   name: 'describe',
@@ -17,10 +15,5 @@ Options:
   --debug  print stack traces on errors`,
   options: {},
   positionals: [1, 1],
-  async run(args, io) {
-    const { client, table } = openTable(args.positionals[0] as string, io);
-    const info = await closing([client], () => describeTable(client, table));
-    io.stdout.write(JSON.stringify(info.description, null, args.values.json ? undefined : 2) + '\n');
-    return 0;
-  },
+  run: (args, io) => import('./describe.run.js').then((m) => m.run(args, io)),
 };

@@ -1,8 +1,4 @@
-import { toDynamoJson } from '../../core/ddb-json.js';
-import { parseKeyArgument } from '../../core/key-input.js';
-import { diffRecord } from '../../diff/record.js';
-import { writeJson, type Command } from '../command.js';
-import { openPair, sideOf } from './diff-tables.js';
+import type { Command } from '../command.js';
 
 export const diffRecordCommand: Command = {
   name: 'diff-record',
@@ -25,29 +21,5 @@ Options:
 Exit codes: 0 equal (or absent from both), 1 different, missing or extraneous, 2 error.`,
   options: {},
   positionals: [3, 3],
-  async run(args, io) {
-    const [primaryText, replicaText, keyText] = args.positionals as [string, string, string];
-    return openPair('diff-record', io, primaryText, replicaText, async (pair) => {
-      const key = parseKeyArgument(keyText, pair.primary.info.keySchema);
-      const d = await diffRecord(sideOf(pair.primary), sideOf(pair.replica), key);
-      const view = {
-        key: toDynamoJson(key),
-        equal: d.kind === undefined,
-        ...(d.kind ? { kind: d.kind } : {}),
-        primary: d.primary ? toDynamoJson(d.primary) : null,
-        replica: d.replica ? toDynamoJson(d.replica) : null,
-      };
-      if (args.values.json === true) writeJson(io, view);
-      else {
-        const verdict = d.kind === undefined ? (d.primary ? 'equal' : 'absent from both tables') : d.kind;
-        io.stdout.write(
-          `key      ${JSON.stringify(view.key)}\n` +
-            `primary  ${pair.primary.label}\n${JSON.stringify(view.primary, null, 2)}\n` +
-            `replica  ${pair.replica.label}\n${JSON.stringify(view.replica, null, 2)}\n` +
-            `result   ${verdict}\n`,
-        );
-      }
-      return d.kind === undefined ? 0 : 1;
-    });
-  },
+  run: (args, io) => import('./diff-record.run.js').then((m) => m.run(args, io)),
 };

@@ -1,11 +1,5 @@
-import { incrementalBackfill } from '../../backup/snapshots.js';
-import { formatTime } from '../../core/time.js';
-import { describeTable } from '../../dynamodb/tables.js';
-import { readBudgetOption } from '../budgets.js';
-import { intOption, writeJson, type Command } from '../command.js';
-import { closing, openTable } from '../locations.js';
-import { progressReporter } from '../progress.js';
-import { openBackupStore, STORE_HELP, STORE_OPTIONS } from '../backup-store.js';
+import { STORE_OPTIONS, STORE_HELP } from '../store-options.js';
+import type { Command } from '../command.js';
 
 export const incrementalBackfillCommand: Command = {
   name: 'incremental-backfill',
@@ -31,30 +25,5 @@ ${STORE_HELP}
   --debug             print stack traces on errors`,
   options: { parallel: { type: 'string' }, 'read-budget': { type: 'string' }, ...STORE_OPTIONS },
   positionals: [2, 2],
-  async run(args, io) {
-    const [sourceText, locationText] = args.positionals as [string, string];
-    const source = openTable(sourceText, io);
-    const backup = openBackupStore(locationText, args, io);
-    const { store, label } = backup;
-    const parallel = intOption(args, 'parallel', 4, { min: 1, max: 1000 });
-    const budget = readBudgetOption(args);
-    return closing([source.client, backup], async () => {
-      const info = await describeTable(source.client, source.table);
-      const progress = progressReporter(io, `backfill ${source.label}`, info.itemCount);
-      const snapshot = await incrementalBackfill(source.client, store, {
-        table: source.table,
-        ...(parallel !== undefined ? { parallel } : {}),
-        ...(budget ? { budget } : {}),
-        onProgress: (n) => progress.update(n),
-      });
-      progress.done();
-      if (args.values.json === true) writeJson(io, { location: label, snapshot });
-      else
-        io.stdout.write(
-          `snapshot ${snapshot.id}: ${snapshot.itemCount} items of ${source.label} in ${label}/snapshots/${snapshot.id}\n` +
-            `restorable from ${formatTime(snapshot.completedAt)}\n`,
-        );
-      return 0;
-    });
-  },
+  run: (args, io) => import('./incremental-backfill.run.js').then((m) => m.run(args, io)),
 };

@@ -1,8 +1,5 @@
-import { toDynamoJson } from '../../core/ddb-json.js';
-import { backupRecord } from '../../backup/history.js';
-import { writeJson, type Command } from '../command.js';
-import { closing, openTable, readItemByKeyArgument } from '../locations.js';
-import { openBackupStore, STORE_HELP, STORE_OPTIONS } from '../backup-store.js';
+import { STORE_OPTIONS, STORE_HELP } from '../store-options.js';
+import type { Command } from '../command.js';
 
 export const incrementalBackupRecordCommand: Command = {
   name: 'incremental-backup-record',
@@ -26,26 +23,5 @@ ${STORE_HELP}
   --debug    print stack traces on errors`,
   options: { ...STORE_OPTIONS },
   positionals: [3, 3],
-  async run(args, io) {
-    const [tableText, locationText, keyText] = args.positionals as [string, string, string];
-    const source = openTable(tableText, io);
-    const backup = openBackupStore(locationText, args, io);
-    const { store, label } = backup;
-    return closing([source.client, backup], async () => {
-      const { key, item, keySchema } = await readItemByKeyArgument(source, keyText);
-      const result = await backupRecord(store, key, item, Date.now(), { table: source.table, keySchema });
-      const view = {
-        key: toDynamoJson(key),
-        eventName: result.change.eventName,
-        object: result.objects[0],
-        time: result.change.approximateCreationTime,
-      };
-      if (args.values.json === true) writeJson(io, view);
-      else
-        io.stdout.write(
-          `recorded ${view.eventName} of ${JSON.stringify(view.key)} from ${source.label} in ${label}/${view.object}\n`,
-        );
-      return 0;
-    });
-  },
+  run: (args, io) => import('./incremental-backup-record.run.js').then((m) => m.run(args, io)),
 };

@@ -1,10 +1,5 @@
-import { compactSnapshot } from '../../backup/snapshots.js';
-import { formatTime } from '../../core/time.js';
-import { writeJson, type Command } from '../command.js';
-import { closing } from '../locations.js';
-import { progressReporter } from '../progress.js';
-import { openBackupStore, STORE_HELP, STORE_OPTIONS } from '../backup-store.js';
-import { timeOption } from '../time-option.js';
+import { STORE_OPTIONS, STORE_HELP } from '../store-options.js';
+import type { Command } from '../command.js';
 
 export const incrementalSnapshotCommand: Command = {
   name: 'incremental-snapshot',
@@ -30,31 +25,5 @@ ${STORE_HELP}
   --debug     print stack traces on errors`,
   options: { at: { type: 'string' }, ...STORE_OPTIONS },
   positionals: [2, 2],
-  async run(args, io) {
-    const [locationText, destText] = args.positionals as [string, string];
-    const log = openBackupStore(locationText, args, io);
-    const dest = openBackupStore(destText, args, io);
-    const at = timeOption(args, 'at') ?? Date.now();
-    return closing([log, dest], async () => {
-      const progress = progressReporter(io, 'snapshot');
-      const result = await compactSnapshot(log.store, dest.store, at, {
-        onProgress: (n) => progress.update(n),
-      });
-      progress.done();
-      const counts = {
-        items: result.summary.itemCount,
-        base: result.state.base.id,
-        changesRead: result.state.changesRead,
-        keysChanged: result.state.keysChanged,
-      };
-      if (args.values.json === true)
-        writeJson(io, { destination: dest.label, snapshot: result.info, ...counts });
-      else
-        io.stdout.write(
-          `snapshot at ${formatTime(at)}: ${counts.items} items in ${dest.label}/${result.info.exportFolder}\n` +
-            `base ${counts.base} + ${counts.changesRead} logged changes to ${counts.keysChanged} keys\n`,
-        );
-      return 0;
-    });
-  },
+  run: (args, io) => import('./incremental-snapshot.run.js').then((m) => m.run(args, io)),
 };

@@ -1,8 +1,4 @@
-import { toDynamoJson } from '../../core/ddb-json.js';
-import { parseKeyArgument } from '../../core/key-input.js';
-import { replicateRecord } from '../../diff/record.js';
-import { writeJson, type Command } from '../command.js';
-import { openPair, sideOf, targetOf } from './diff-tables.js';
+import type { Command } from '../command.js';
 
 export const replicateRecordCommand: Command = {
   name: 'replicate-record',
@@ -23,21 +19,5 @@ Options:
   --debug   print stack traces on errors`,
   options: {},
   positionals: [3, 3],
-  async run(args, io) {
-    const [primaryText, replicaText, keyText] = args.positionals as [string, string, string];
-    return openPair('replicate-record', io, primaryText, replicaText, async (pair) => {
-      const key = parseKeyArgument(keyText, pair.primary.info.keySchema);
-      const r = await replicateRecord(sideOf(pair.primary), targetOf(pair.replica), key);
-      const keyJson = toDynamoJson(key);
-      if (args.values.json === true) writeJson(io, { key: keyJson, action: r.action });
-      else {
-        io.stdout.write(
-          r.action === 'put'
-            ? `put ${JSON.stringify(keyJson)} on ${pair.replica.label} (copied from ${pair.primary.label})\n`
-            : `deleted ${JSON.stringify(keyJson)} from ${pair.replica.label} (${pair.primary.label} has no such item)\n`,
-        );
-      }
-      return 0;
-    });
-  },
+  run: (args, io) => import('./replicate-record.run.js').then((m) => m.run(args, io)),
 };

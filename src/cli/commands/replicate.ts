@@ -32,12 +32,13 @@ import { intOption, stringOption, type CliIO, type Command, type ParsedArgs } fr
 import { parseDuration } from '../duration.js';
 import { sleep } from '../../core/backoff.js';
 import { cliClientOptions, closing, openTable, type OpenTable } from '../locations.js';
-import { openBackupStore, STORE_HELP, STORE_OPTIONS } from '../backup-store.js';
+import { openBackupStore } from '../backup-store.js';
+import { STORE_HELP, STORE_OPTIONS } from '../store-options.js';
 import { changeLogSink } from '../../backup/change-log.js';
 import type { Change } from '../../core/change.js';
 import { recordGap, type SnapshotInfo } from '../../backup/point-in-time.js';
 import { incrementalBackfill } from '../../backup/snapshots.js';
-import { claimLog, streamOfArn, type LogClaim } from '../../backup/log-identity.js';
+import { assertLogOwnedBy, streamOfArn, type LogClaim } from '../../backup/log-identity.js';
 import { linkedAbortController } from '../../dynamodb/unprocessed.js';
 import { formatStoreLocation, type ObjectStore } from '../../storage/object-store.js';
 
@@ -175,7 +176,8 @@ ${STORE_HELP}
         ? changeLogSink(logStore, { owner, ...(settings.turnover ? { turnover: settings.turnover } : {}) })
         : undefined;
       try {
-        if (logStore) await claimLog(logStore, owner, formatStoreLocation(logStore.location));
+        // Only checked here: the log records its identity with its first write, under the lease.
+        if (logStore) await assertLogOwnedBy(logStore, owner, formatStoreLocation(logStore.location));
         return await replicateLoop({
           io,
           settings,
