@@ -7,7 +7,13 @@
  * - Endpoint locations (DynamoDB Local or a compatible server) use the same chain, but when it finds
  *   nothing at all they fall back to LOCAL_CREDENTIALS, the fixed pair every local component uses
  *   (DynamoDB Local keeps one database per access key + region, so they must all agree).
- * - `options.credentials` overrides both.
+ * - A location's own identity (`?profile=`, `?role=`) replaces the chain for that location; a
+ *   role is assumed with the base credentials given in `options.credentials` when the location has
+ *   no profile (see aws-identity.ts).
+ * - Otherwise `options.credentials` overrides both.
+ *
+ * Region: an AWS location without one resolves it at the first request like the AWS CLI
+ * (AWS_REGION, AWS_DEFAULT_REGION, the profile's region).
  *
  * Retries: the SDK's own retry strategy (standard mode) retries throttling and transient errors up
  * to `maxAttempts` times. UnprocessedItems/UnprocessedKeys are not errors to the SDK; batch-write
@@ -18,12 +24,16 @@ import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import type { ServiceLocation, TableLocation } from '../core/location.js';
 import { LOCAL_CREDENTIALS } from '../embedded/dynamodb-local.js';
+import { identityCredentials, identityText, regionProvider, type RegionInput } from './aws-identity.js';
 
 /** Credentials or a credentials provider, as the SDK clients accept them. */
 export type ClientCredentials = NonNullable<DynamoDBClientConfig['credentials']>;
 
 export interface ClientOptions {
-  /** Explicit credentials; default: the SDK chain (with the local fallback for endpoints). */
+  /**
+   * Explicit credentials; default: the SDK chain (with the local fallback for endpoints). With a
+   * role location, these are who assumes the role.
+   */
   readonly credentials?: ClientCredentials;
   /** Attempts per request by the SDK's retry strategy (throttling, 5xx, network). Default 6. */
   readonly maxAttempts?: number;
@@ -58,44 +68,68 @@ function endpointCredentialProvider(): ClientCredentials {
   };
 }
 
+/** How a location reads in messages about its client, e.g. `eu-west-1/users (profile prod)`. */
+function locationLabel(loc: AnyLocation): string {
+  const where =
+    loc.kind === 'aws'
+      ? (loc.region ?? 'default region')
+      : `${loc.endpoint}${loc.region === undefined ? '' : ` (region ${loc.region})`}`;
+  const who = identityText(loc.identity);
+  return who ? `${where} (${who})` : where;
+}
+
 function clientConfig(loc: AnyLocation, options: ClientOptions): DynamoDBClientConfig {
   const maxAttempts = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
-  if (loc.kind === 'aws') {
-    return {
-      region: loc.region,
-      maxAttempts,
-      retryMode: 'standard',
-      ...(options.credentials ? { credentials: options.credentials } : {}),
-    };
-  }
+  const region: RegionInput =
+    loc.region ??
+    (loc.kind === 'aws'
+      ? regionProvider(loc.identity?.profile, locationLabel(loc))
+      : DEFAULT_ENDPOINT_REGION);
+  const base = options.credentials ?? (loc.kind === 'endpoint' ? endpointCredentialProvider() : undefined);
+  const credentials =
+    identityCredentials(loc.identity, {
+      label: locationLabel(loc),
+      region,
+      ...(base ? { base } : {}),
+    }) ?? base;
   return {
-    endpoint: endpointUrl(loc.endpoint),
-    region: loc.region ?? DEFAULT_ENDPOINT_REGION,
+    ...(loc.kind === 'endpoint' ? { endpoint: endpointUrl(loc.endpoint) } : {}),
+    region,
     maxAttempts,
     retryMode: 'standard',
-    credentials: options.credentials ?? endpointCredentialProvider(),
+    ...(credentials ? { credentials } : {}),
   };
 }
 
+/** The identity each client was created with, for clientLocation's messages. */
+const identities = new WeakMap<object, string>();
+
+function remember<T extends object>(client: T, loc: AnyLocation): T {
+  const who = identityText(loc.identity);
+  if (who) identities.set(client, who);
+  return client;
+}
+
 export function createDynamoClient(loc: AnyLocation, options: ClientOptions = {}): DynamoDBClient {
-  return new DynamoDBClient(clientConfig(loc, options));
+  return remember(new DynamoDBClient(clientConfig(loc, options)), loc);
 }
 
 export function createStreamsClient(loc: AnyLocation, options: ClientOptions = {}): DynamoDBStreamsClient {
-  return new DynamoDBStreamsClient(clientConfig(loc, options));
+  return remember(new DynamoDBStreamsClient(clientConfig(loc, options)), loc);
 }
 
 /**
- * Where a client sends requests, for error messages: "region eu-west-1" or
- * "http://127.0.0.1:8000 (region us-east-1)". Never throws.
+ * Where a client sends requests, for error messages: "region eu-west-1", "region eu-west-1 (profile
+ * prod)" or "http://127.0.0.1:8000 (region us-east-1, profile prod)". Never throws.
  */
 export async function clientLocation(client: DynamoDBClient | DynamoDBStreamsClient): Promise<string> {
   try {
+    const who = identities.get(client);
     const region = await client.config.region();
     const endpoint = client.config.endpoint ? await client.config.endpoint() : undefined;
-    if (!endpoint) return `region ${region}`;
+    if (!endpoint) return `region ${region}${who ? ` (${who})` : ''}`;
     const port = endpoint.port ? `:${endpoint.port}` : '';
-    return `${endpoint.protocol}//${endpoint.hostname}${port} (region ${region})`;
+    return `${endpoint.protocol}//${endpoint.hostname}${port} (region ${region}${who ? `, ${who}` : ''})`;
   } catch {
     return 'an unknown location';
   }
