@@ -18,7 +18,9 @@ export const STORE_HELP = `  --s3-endpoint URL        an S3-compatible endpoint 
   --expected-bucket-owner ACCOUNT
                            refuse a bucket owned by another AWS account`;
 
-export const LOCATION_HELP = `location  s3://bucket/prefix, a directory path, or file:///absolute/path`;
+export const LOCATION_HELP = `location  s3://bucket/prefix, a directory path, or file:///absolute/path; an S3 location
+            may add ?region= (default: the bucket's own), profile=, role= (external-id=,
+            session-name=, duration=)`;
 
 /**
  * Opens the backup store named by a location argument. The S3 endpoint and its keys come from the
@@ -38,7 +40,6 @@ export function openBackupStore(
   const expectedBucketOwner = stringOption(args, 'expected-bucket-owner');
   const s3: S3StoreOptions = {
     ...(endpoint ? { endpoint } : {}),
-    ...(env.AWS_REGION ? { region: env.AWS_REGION } : {}),
     ...(accessKeyId && secretAccessKey
       ? {
           credentials: {

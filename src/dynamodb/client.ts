@@ -22,7 +22,12 @@
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
-import type { ServiceLocation, TableLocation } from '../core/location.js';
+import {
+  formatServiceLocation,
+  formatTableLocation,
+  type ServiceLocation,
+  type TableLocation,
+} from '../core/location.js';
 import { LOCAL_CREDENTIALS } from '../embedded/dynamodb-local.js';
 import { identityCredentials, identityText, regionProvider, type RegionInput } from './aws-identity.js';
 
@@ -68,14 +73,11 @@ function endpointCredentialProvider(): ClientCredentials {
   };
 }
 
-/** How a location reads in messages about its client, e.g. `eu-west-1/users (profile prod)`. */
+/** How a location reads in messages about its client: `location "users?profile=prod"`. */
 function locationLabel(loc: AnyLocation): string {
-  const where =
-    loc.kind === 'aws'
-      ? (loc.region ?? 'default region')
-      : `${loc.endpoint}${loc.region === undefined ? '' : ` (region ${loc.region})`}`;
-  const who = identityText(loc.identity);
-  return who ? `${where} (${who})` : where;
+  if ('table' in loc) return `location "${formatTableLocation(loc)}"`;
+  if (loc.kind === 'aws' && loc.region === undefined && !loc.identity) return 'the default region';
+  return `location "${formatServiceLocation(loc)}"`;
 }
 
 function clientConfig(loc: AnyLocation, options: ClientOptions): DynamoDBClientConfig {
