@@ -233,6 +233,7 @@ export function parseTableLocation(text: string): TableLocation {
   const slash = rest.lastIndexOf('/');
   if (slash < 0) {
     if (rest.includes(':')) throw fail('no table name (missing "/" before it)');
+    if (REGION.test(rest)) throw fail(`no table name after the region (e.g. ${rest}/users)`);
     const problem = tableNameProblem(rest);
     if (problem) throw fail(problem);
     checkAwsRegion(query, fail, false);

@@ -115,21 +115,26 @@ export async function defaultRegion(
     const value = env[name]?.trim();
     if (value) return checked(name, value, label);
   }
-  const name = profile ?? env.AWS_PROFILE?.trim() ?? 'default';
+  const name = profile ?? (env.AWS_PROFILE?.trim() || 'default');
   const files = await loadSharedConfigFiles({ ignoreCache: true });
   const fromFile = files.configFile[name]?.region ?? files.credentialsFile[name]?.region;
   return fromFile === undefined ? undefined : checked(`the region of profile "${name}"`, fromFile, label);
 }
 
-/** A region provider for a location with no region; its error names all three sources. */
+/**
+ * A region provider for a location with no region, resolved once (the SDK asks for every request);
+ * its error names all three sources.
+ */
 export function regionProvider(profile: string | undefined, label: string, fallback?: string) {
-  return async (): Promise<string> => {
+  let resolved: Promise<string> | undefined;
+  const resolve = async (): Promise<string> => {
     const region = (await defaultRegion(profile, label)) ?? fallback;
     if (region !== undefined) return region;
-    const name = profile ?? process.env.AWS_PROFILE ?? 'default';
+    const name = profile ?? (process.env.AWS_PROFILE?.trim() || 'default');
     throw new ConfigError(
       `${label}: no region: set AWS_REGION or AWS_DEFAULT_REGION, or region in profile "${name}" ` +
         'of the shared config file (~/.aws/config), or name it in the location (e.g. us-east-1/users)',
     );
   };
+  return (): Promise<string> => (resolved ??= resolve());
 }

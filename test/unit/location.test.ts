@@ -104,6 +104,7 @@ describe('parseTableLocation', () => {
 
   it('rejects wrong locations, quoting the input and naming the expected forms', () => {
     rejects('localhost:8000', 'no table name (missing "/" before it)');
+    rejects('us-east-1', 'no table name after the region (e.g. us-east-1/users)');
     rejects('ab', 'table name "ab" must be 3 to 255 characters long');
     rejects('', 'it is empty');
     rejects('us-east-1/', 'the table name is empty');
