@@ -6,7 +6,9 @@
  * location and the missing table, and write nothing. A role location is assumed through the STS
  * stand-in (test/harness/sts-stand-in.ts: nothing local plays STS), which checks the ExternalId.
  * Region-less locations reach DynamoDB Local through AWS_ENDPOINT_URL_DYNAMODB, with the region
- * from AWS_DEFAULT_REGION or the profile. No output ever holds a secret key or session token.
+ * from AWS_DEFAULT_REGION or the profile. An S3 bucket in another region is found from S3's
+ * PermanentRedirect answer, which s3rver never gives: a small fake in front of s3rver gives that one
+ * answer (and nothing else). No output ever holds a secret key or session token.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
