@@ -18,7 +18,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ConfigError } from '../core/errors.js';
-import { isRegionName, tableNameProblem } from '../core/location.js';
+import { EXTERNAL_ID, isRegionName, ROLE_ARN, tableNameProblem } from '../core/location.js';
 import { turnoverAtProblem } from '../core/turnover.js';
 import { BUNDLE_FILE, bundleScratchDir, bundleTransformModule, lambdaBundle } from '../deploy/bundle.js';
 
@@ -40,6 +40,11 @@ export interface ReplicaTableProps {
    * DynamoDB permission on the function's own role: it writes only through the assumed role.
    */
   readonly roleArn?: string;
+  /**
+   * The ExternalId sent when assuming `roleArn`, for a trust policy with an `sts:ExternalId`
+   * condition (2 to 1224 characters). Only with `roleArn`.
+   */
+  readonly externalId?: string;
 }
 
 /** The incremental backup: every change appended to a change log in S3. */
@@ -133,7 +138,6 @@ const DEFAULTS = {
 /** Lambda runs the bundles on this runtime (they target Node.js 20 and later). */
 export const REPLICATOR_RUNTIME = lambda.Runtime.NODEJS_24_X;
 
-const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
 const ACCOUNT = /^\d{12}$/;
 const NEW_IMAGE_VIEWS = ['NEW_IMAGE', 'NEW_AND_OLD_IMAGES'];
 
@@ -197,6 +201,10 @@ function validateReplicas(
       throw new ConfigError(
         `${where}.roleArn must be an IAM role ARN (arn:aws:iam::123456789012:role/name), got "${r.roleArn}"`,
       );
+    if (r.externalId !== undefined && r.roleArn === undefined)
+      throw new ConfigError(`${where}.externalId is set without roleArn: an ExternalId needs a role`);
+    if (r.externalId !== undefined && !Token.isUnresolved(r.externalId) && !EXTERNAL_ID.test(r.externalId))
+      throw new ConfigError(`${where}.externalId must be 2 to 1224 letters, digits or +=,.@:/- characters`);
     const id = `${r.account ?? ''}/${r.region}/${r.tableName}`;
     if (seen.has(id)) throw new ConfigError(`${where} lists ${r.region}/${r.tableName} a second time`);
     seen.add(id);
@@ -216,6 +224,7 @@ function replicaEnvironment(replicas: readonly ReplicaTableProps[]): Record<stri
       ReplicaTable: only.tableName,
       ReplicaRegion: only.region,
       ...(only.roleArn ? { ReplicaRoleArn: only.roleArn } : {}),
+      ...(only.externalId ? { ReplicaExternalId: only.externalId } : {}),
     };
   }
   return {
@@ -224,6 +233,7 @@ function replicaEnvironment(replicas: readonly ReplicaTableProps[]): Record<stri
         table: r.tableName,
         region: r.region,
         ...(r.roleArn ? { roleArn: r.roleArn } : {}),
+        ...(r.externalId ? { externalId: r.externalId } : {}),
       })),
     ),
   };

@@ -23,7 +23,6 @@ export function openBackupStore(
   const expectedBucketOwner = stringOption(args, 'expected-bucket-owner');
   const s3: S3StoreOptions = {
     ...(endpoint ? { endpoint } : {}),
-    ...(env.AWS_REGION ? { region: env.AWS_REGION } : {}),
     ...(accessKeyId && secretAccessKey
       ? {
           credentials: {

@@ -4,6 +4,7 @@ import {
   formatTableLocation,
   parseServiceLocation,
   parseTableLocation,
+  type ServiceLocation,
   type TableLocation,
 } from '../core/location.js';
 import { parseKeyArgument } from '../core/key-input.js';
@@ -41,9 +42,9 @@ export function openTable(text: string, io: CliIO): OpenTable {
   };
 }
 
-/** Parses a region or endpoint argument and creates its client. */
-export function openService(text: string, io: CliIO): { label: string; client: DynamoDBClient } {
-  const location = parseServiceLocation(text);
+/** Parses a region or endpoint argument (none: the default region) and creates its client. */
+export function openService(text: string | undefined, io: CliIO): { label: string; client: DynamoDBClient } {
+  const location: ServiceLocation = text === undefined ? { kind: 'aws' } : parseServiceLocation(text);
   return {
     label: formatServiceLocation(location),
     client: createDynamoClient(location, cliClientOptions(io)),

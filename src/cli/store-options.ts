@@ -15,4 +15,6 @@ export const STORE_HELP = `  --s3-endpoint URL        an S3-compatible endpoint 
   --expected-bucket-owner ACCOUNT
                            refuse a bucket owned by another AWS account`;
 
-export const LOCATION_HELP = `location  s3://bucket/prefix, a directory path, or file:///absolute/path (files 0600)`;
+export const LOCATION_HELP = `location  s3://bucket/prefix, a directory path, or file:///absolute/path; an S3 location
+            may add ?region= (default: the bucket's own), profile=, role= (external-id=,
+            session-name=, duration=)`;

@@ -1,23 +1,46 @@
 /**
- * Where a table lives, as users write it on the command line: `region/table` for AWS,
- * `host:port/table` or `http(s)://host:port/table[?region=r]` for DynamoDB Local and other
- * DynamoDB-compatible endpoints. Parsing is strict so a typo fails before anything is read or written.
+ * Where a table lives, as users write it on the command line: `region/table` or just `table` (the
+ * region then comes from the environment or the profile) for AWS, `host:port/table` or
+ * `http(s)://host:port/table[?region=r]` for DynamoDB Local and other DynamoDB-compatible endpoints.
+ * Any form may carry the identity to reach it with: `?profile=name`, `?role=arn` (with
+ * `external-id`, `session-name`, `duration`). Parsing is strict so a typo fails before anything is
+ * read or written.
  */
 import { UsageError } from './errors.js';
 
+/** An IAM role to assume (with the location's profile, or the default chain, as base credentials). */
+export interface RoleIdentity {
+  readonly arn: string;
+  readonly externalId?: string;
+  readonly sessionName?: string;
+  readonly durationSeconds?: number;
+}
+
+/** Who a location is reached as; absent: the default credential chain. */
+export interface Identity {
+  /** A profile of the shared config/credentials files (keys, SSO, credential_process, role). */
+  readonly profile?: string;
+  readonly role?: RoleIdentity;
+}
+
 export type TableLocation =
-  | { kind: 'aws'; region: string; table: string }
-  | { kind: 'endpoint'; endpoint: string; region?: string; table: string };
+  | { kind: 'aws'; region?: string; table: string; identity?: Identity }
+  | { kind: 'endpoint'; endpoint: string; region?: string; table: string; identity?: Identity };
 
 export type ServiceLocation =
-  { kind: 'aws'; region: string } | { kind: 'endpoint'; endpoint: string; region?: string };
+  | { kind: 'aws'; region?: string; identity?: Identity }
+  | { kind: 'endpoint'; endpoint: string; region?: string; identity?: Identity };
 
+const PARAMS_HELP =
+  'optional parameters: ?region=, profile=, role= (with external-id=, session-name=, duration=)';
 const TABLE_FORMS =
-  'expected region/table (e.g. us-east-1/users), host:port/table (e.g. localhost:8000/users) ' +
-  'or http(s)://host:port/table with an optional ?region=us-east-1';
+  'expected region/table (e.g. us-east-1/users), table (region from AWS_REGION, AWS_DEFAULT_REGION ' +
+  'or the profile), host:port/table (e.g. localhost:8000/users) or http(s)://host:port/table; ' +
+  PARAMS_HELP;
 const SERVICE_FORMS =
   'expected a region (e.g. us-east-1), host:port (e.g. localhost:8000) ' +
-  'or http(s)://host:port with an optional ?region=us-east-1';
+  'or http(s)://host:port; ' +
+  PARAMS_HELP;
 
 /**
  * AWS region names: partition prefix (us, eu, cn, ...), optional sub-partition (gov, iso, isob, de
@@ -57,18 +80,105 @@ function checkPort(port: string, fail: Fail): void {
   if (!(n >= 1 && n <= 65535)) throw fail(`port ${port} is not between 1 and 65535`);
 }
 
-/** Splits `?region=r` off an endpoint form; any other query parameter is a mistake. */
-function splitQuery(text: string, fail: Fail): { rest: string; region?: string } {
+/** An IAM role ARN, in any partition. */
+export const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
+/** Profile names as the shared config file allows them (no spaces, brackets or '#'). */
+const PROFILE = /^[A-Za-z0-9_.+@:-]{1,128}$/;
+export const EXTERNAL_ID = /^[\w+=,.@:/-]{2,1224}$/;
+const SESSION_NAME = /^[\w+=,.@-]{2,64}$/;
+/** AssumeRole accepts 15 minutes to 12 hours. */
+const MIN_SESSION_SECONDS = 900;
+const MAX_SESSION_SECONDS = 43_200;
+const PARAMS = ['region', 'profile', 'role', 'external-id', 'session-name', 'duration'] as const;
+type Param = (typeof PARAMS)[number];
+
+export interface LocationQuery {
+  readonly rest: string;
+  readonly region?: string;
+  readonly identity?: Identity;
+}
+
+function parseSessionSeconds(text: string, fail: (problem: string) => Error): number {
+  const m = /^(\d{1,6})([smh]?)$/.exec(text);
+  const seconds = m ? Number(m[1]) * (m[2] === 'h' ? 3600 : m[2] === 'm' ? 60 : 1) : NaN;
+  if (!(seconds >= MIN_SESSION_SECONDS && seconds <= MAX_SESSION_SECONDS))
+    throw fail(`duration "${text}" must be 900 to 43200 seconds (or 15m to 12h)`);
+  return seconds;
+}
+
+/**
+ * Splits the query (`?region=...&profile=...&role=...`) off a location. `regionShape` checks the
+ * region; any unknown or repeated parameter is a mistake, and role options need a role.
+ */
+export function parseLocationQuery(
+  text: string,
+  fail: (problem: string) => Error,
+  regionShape: (region: string) => boolean = (r) => ENDPOINT_REGION.test(r),
+): LocationQuery {
   const q = text.indexOf('?');
   if (q < 0) return { rest: text };
-  const params = new URLSearchParams(text.slice(q + 1));
-  let region: string | undefined;
-  for (const [name, value] of params) {
-    if (name !== 'region') throw fail(`unknown parameter "${name}" (only region is allowed)`);
-    if (!ENDPOINT_REGION.test(value)) throw fail(`region "${value}" is not a region name`);
-    region = value;
+  const values = new Map<Param, string>();
+  for (const [name, value] of new URLSearchParams(text.slice(q + 1))) {
+    const param = PARAMS.find((p) => p === name);
+    if (param === undefined) throw fail(`unknown parameter "${name}" (known: ${PARAMS.join(', ')})`);
+    if (values.has(param)) throw fail(`parameter "${name}" is given twice`);
+    values.set(param, value);
   }
-  return region === undefined ? { rest: text.slice(0, q) } : { rest: text.slice(0, q), region };
+  const region = values.get('region');
+  if (region !== undefined && !regionShape(region)) throw fail(`region "${region}" is not a region name`);
+  const profile = values.get('profile');
+  if (profile !== undefined && !PROFILE.test(profile))
+    throw fail(`profile "${profile}" is not a profile name`);
+  const arn = values.get('role');
+  if (arn !== undefined && !ROLE_ARN.test(arn))
+    throw fail(`role "${arn}" is not an IAM role ARN (arn:aws:iam::123456789012:role/name)`);
+  const externalId = values.get('external-id');
+  const sessionName = values.get('session-name');
+  const duration = values.get('duration');
+  if (arn === undefined) {
+    const orphan = (['external-id', 'session-name', 'duration'] as const).find((p) => values.has(p));
+    if (orphan) throw fail(`parameter "${orphan}" needs a role= parameter`);
+  }
+  if (externalId !== undefined && !EXTERNAL_ID.test(externalId))
+    throw fail('external-id must be 2 to 1224 letters, digits or +=,.@:/-');
+  if (sessionName !== undefined && !SESSION_NAME.test(sessionName))
+    throw fail(`session-name "${sessionName}" must be 2 to 64 letters, digits or +=,.@-`);
+  const role: RoleIdentity | undefined =
+    arn === undefined
+      ? undefined
+      : {
+          arn,
+          ...(externalId !== undefined ? { externalId } : {}),
+          ...(sessionName !== undefined ? { sessionName } : {}),
+          ...(duration !== undefined ? { durationSeconds: parseSessionSeconds(duration, fail) } : {}),
+        };
+  const identity: Identity | undefined =
+    profile === undefined && role === undefined
+      ? undefined
+      : { ...(profile !== undefined ? { profile } : {}), ...(role ? { role } : {}) };
+  return {
+    rest: text.slice(0, q),
+    ...(region !== undefined ? { region } : {}),
+    ...(identity ? { identity } : {}),
+  };
+}
+
+/** The query text of a region and identity (`?region=...&profile=...`), or '' when there is none. */
+export function formatLocationQuery(region: string | undefined, identity: Identity | undefined): string {
+  const params: [string, string][] = [];
+  if (region !== undefined) params.push(['region', region]);
+  if (identity?.profile !== undefined) params.push(['profile', identity.profile]);
+  const role = identity?.role;
+  if (role) {
+    params.push(['role', role.arn]);
+    if (role.externalId !== undefined) params.push(['external-id', role.externalId]);
+    if (role.sessionName !== undefined) params.push(['session-name', role.sessionName]);
+    if (role.durationSeconds !== undefined) params.push(['duration', String(role.durationSeconds)]);
+  }
+  // ARNs read better unescaped; URLSearchParams accepts ':' and '/' as they are.
+  return params.length === 0
+    ? ''
+    : `?${params.map(([k, v]) => `${k}=${encodeURIComponent(v).replace(/%3A/g, ':').replace(/%2F/g, '/')}`).join('&')}`;
 }
 
 /** Parses an endpoint (`host:port` or `http(s)://host[:port]`) with no path; returns its base URL. */
@@ -91,58 +201,95 @@ function parseEndpoint(text: string, fail: Fail): string {
   return `http://${text.toLowerCase()}`;
 }
 
-function withRegion<T extends object>(value: T, region: string | undefined): T & { region?: string } {
-  return region === undefined ? value : { ...value, region };
+function withQuery<T extends object>(
+  value: T,
+  query: LocationQuery,
+): T & { region?: string; identity?: Identity } {
+  return {
+    ...value,
+    ...(query.region !== undefined ? { region: query.region } : {}),
+    ...(query.identity ? { identity: query.identity } : {}),
+  };
+}
+
+/** The query splitter for a location whose region shape depends on its form (AWS or endpoint). */
+function splitQuery(text: string, fail: Fail): LocationQuery {
+  return parseLocationQuery(text, fail, (r) => ENDPOINT_REGION.test(r));
+}
+
+function checkAwsRegion(query: LocationQuery, fail: Fail, regionInPath: boolean): void {
+  if (query.region === undefined) return;
+  if (regionInPath) throw fail('?region= is only for endpoints; the region is already given');
+  if (!REGION.test(query.region)) throw fail(`region "${query.region}" is not a region name`);
 }
 
 export function parseTableLocation(text: string): TableLocation {
   const fail: Fail = (problem) => locationError('table', text, problem);
   const trimmed = text.trim();
   if (trimmed === '') throw fail('it is empty');
-  const { rest, region } = splitQuery(trimmed, fail);
+  const query = splitQuery(trimmed, fail);
+  const rest = query.rest;
   if (/^https?:\/\/[^/]*\/?$/i.test(rest)) throw fail('no table name after the endpoint');
   const slash = rest.lastIndexOf('/');
-  if (slash < 0) throw fail('no table name (missing "/" before it)');
+  if (slash < 0) {
+    if (rest.includes(':')) throw fail('no table name (missing "/" before it)');
+    if (REGION.test(rest)) throw fail(`no table name after the region (e.g. ${rest}/users)`);
+    const problem = tableNameProblem(rest);
+    if (problem) throw fail(problem);
+    checkAwsRegion(query, fail, false);
+    return withQuery({ kind: 'aws', table: rest }, query);
+  }
   const table = rest.slice(slash + 1);
   const base = rest.slice(0, slash);
   if (table === '') throw fail('the table name is empty');
   const tableProblem = tableNameProblem(table);
   if (tableProblem) throw fail(tableProblem);
   if (REGION.test(base)) {
-    if (region !== undefined) throw fail('?region= is only for endpoints; the region is already given');
-    return { kind: 'aws', region: base, table };
+    checkAwsRegion(query, fail, true);
+    return withQuery({ kind: 'aws', region: base, table }, query);
   }
   if (base === '') throw fail('no region or endpoint before the table name');
   if (!/^https?:\/\//i.test(base) && !base.includes(':')) {
     throw fail(`"${base}" is not a region name`);
   }
   const endpoint = parseEndpoint(base, fail);
-  return withRegion({ kind: 'endpoint', endpoint, table }, region);
+  return withQuery({ kind: 'endpoint', endpoint, table }, query);
 }
 
 export function parseServiceLocation(text: string): ServiceLocation {
   const fail: Fail = (problem) => locationError('service', text, problem);
   const trimmed = text.trim();
   if (trimmed === '') throw fail('it is empty');
-  const { rest, region } = splitQuery(trimmed, fail);
-  const base = rest.replace(/\/$/, '');
+  const query = splitQuery(trimmed, fail);
+  const base = query.rest.replace(/\/$/, '');
+  if (base === '' && trimmed.startsWith('?')) {
+    checkAwsRegion(query, fail, false);
+    return withQuery({ kind: 'aws' }, query);
+  }
   if (REGION.test(base)) {
-    if (region !== undefined) throw fail('?region= is only for endpoints; the region is already given');
-    return { kind: 'aws', region: base };
+    checkAwsRegion(query, fail, true);
+    return withQuery({ kind: 'aws', region: base }, query);
   }
   if (!/^https?:\/\//i.test(base) && !base.includes(':')) {
     throw fail(`"${base}" is not a region name`);
   }
-  return withRegion({ kind: 'endpoint', endpoint: parseEndpoint(base, fail) }, region);
+  return withQuery({ kind: 'endpoint', endpoint: parseEndpoint(base, fail) }, query);
 }
 
 /** The text form, which parseTableLocation reads back to the same location. */
 export function formatTableLocation(loc: TableLocation): string {
-  if (loc.kind === 'aws') return `${loc.region}/${loc.table}`;
-  return `${loc.endpoint}/${loc.table}${loc.region === undefined ? '' : `?region=${loc.region}`}`;
+  if (loc.kind === 'aws') {
+    return loc.region === undefined
+      ? `${loc.table}${formatLocationQuery(undefined, loc.identity)}`
+      : `${loc.region}/${loc.table}${formatLocationQuery(undefined, loc.identity)}`;
+  }
+  return `${loc.endpoint}/${loc.table}${formatLocationQuery(loc.region, loc.identity)}`;
 }
 
 export function formatServiceLocation(loc: ServiceLocation): string {
-  if (loc.kind === 'aws') return loc.region;
-  return `${loc.endpoint}${loc.region === undefined ? '' : `?region=${loc.region}`}`;
+  if (loc.kind === 'aws') {
+    if (loc.region === undefined) return formatLocationQuery(undefined, loc.identity) || '(default region)';
+    return `${loc.region}${formatLocationQuery(undefined, loc.identity)}`;
+  }
+  return `${loc.endpoint}${formatLocationQuery(loc.region, loc.identity)}`;
 }

@@ -7,7 +7,13 @@
  * - Endpoint locations (DynamoDB Local or a compatible server) use the same chain, but when it finds
  *   nothing at all they fall back to LOCAL_CREDENTIALS, the fixed pair every local component uses
  *   (DynamoDB Local keeps one database per access key + region, so they must all agree).
- * - `options.credentials` overrides both.
+ * - A location's own identity (`?profile=`, `?role=`) replaces the chain for that location; a
+ *   role is assumed with the base credentials given in `options.credentials` when the location has
+ *   no profile (see aws-identity.ts).
+ * - Otherwise `options.credentials` overrides both.
+ *
+ * Region: an AWS location without one resolves it at the first request like the AWS CLI
+ * (AWS_REGION, AWS_DEFAULT_REGION, the profile's region).
  *
  * Retries and deadlines: the SDK's own retry strategy (standard mode) retries throttling, transient
  * errors and timeouts up to `maxAttempts` times; every attempt has the connection, idle and request
@@ -19,21 +25,30 @@
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
-import type { ServiceLocation, TableLocation } from '../core/location.js';
+import {
+  formatServiceLocation,
+  formatTableLocation,
+  type ServiceLocation,
+  type TableLocation,
+} from '../core/location.js';
 import { endpointUrl, networkClientConfig, type NetworkOptions } from '../core/network.js';
+import { keepProtoAttributes } from './attribute-names.js';
+import { identityCredentials, identityText, regionProvider, type RegionInput } from './aws-identity.js';
 
 /**
  * The fixed pair every local component (DynamoDB Local, the embedded demo, the tests) uses when
  * nothing else is configured: DynamoDB Local keeps one database per access key and region.
  */
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
-import { keepProtoAttributes } from './attribute-names.js';
 
 /** Credentials or a credentials provider, as the SDK clients accept them. */
 export type ClientCredentials = NonNullable<DynamoDBClientConfig['credentials']>;
 
 export interface ClientOptions {
-  /** Explicit credentials; default: the SDK chain (with the local fallback for endpoints). */
+  /**
+   * Explicit credentials; default: the SDK chain (with the local fallback for endpoints). With a
+   * role location, these are who assumes the role.
+   */
   readonly credentials?: ClientCredentials;
   /** Attempts per request by the SDK's retry strategy (throttling, 5xx, network). Default 6. */
   readonly maxAttempts?: number;
@@ -63,45 +78,69 @@ function endpointCredentialProvider(network: ReturnType<typeof networkClientConf
   };
 }
 
+/** How a location reads in messages about its client: `location "users?profile=prod"`. */
+function locationLabel(loc: AnyLocation): string {
+  if ('table' in loc) return `location "${formatTableLocation(loc)}"`;
+  if (loc.kind === 'aws' && loc.region === undefined && !loc.identity) return 'the default region';
+  return `location "${formatServiceLocation(loc)}"`;
+}
+
 function clientConfig(loc: AnyLocation, options: ClientOptions): DynamoDBClientConfig {
   const network = networkClientConfig({
     ...options.network,
     ...(options.maxAttempts !== undefined ? { maxAttempts: options.maxAttempts } : {}),
   });
-  if (loc.kind === 'aws') {
-    return {
-      region: loc.region,
-      ...network,
-      ...(options.credentials ? { credentials: options.credentials } : {}),
-    };
-  }
+  const region: RegionInput =
+    loc.region ??
+    (loc.kind === 'aws'
+      ? regionProvider(loc.identity?.profile, locationLabel(loc))
+      : DEFAULT_ENDPOINT_REGION);
+  const base =
+    options.credentials ?? (loc.kind === 'endpoint' ? endpointCredentialProvider(network) : undefined);
+  const credentials =
+    identityCredentials(loc.identity, {
+      label: locationLabel(loc),
+      region,
+      network,
+      ...(base ? { base } : {}),
+    }) ?? base;
   return {
-    endpoint: endpointUrl(loc.endpoint),
-    region: loc.region ?? DEFAULT_ENDPOINT_REGION,
+    ...(loc.kind === 'endpoint' ? { endpoint: endpointUrl(loc.endpoint) } : {}),
+    region,
     ...network,
-    credentials: options.credentials ?? endpointCredentialProvider(network),
+    ...(credentials ? { credentials } : {}),
   };
 }
 
+/** The identity each client was created with, for clientLocation's messages. */
+const identities = new WeakMap<object, string>();
+
+function remember<T extends object>(client: T, loc: AnyLocation): T {
+  const who = identityText(loc.identity);
+  if (who) identities.set(client, who);
+  return client;
+}
+
 export function createDynamoClient(loc: AnyLocation, options: ClientOptions = {}): DynamoDBClient {
-  return keepProtoAttributes(new DynamoDBClient(clientConfig(loc, options)));
+  return remember(keepProtoAttributes(new DynamoDBClient(clientConfig(loc, options))), loc);
 }
 
 export function createStreamsClient(loc: AnyLocation, options: ClientOptions = {}): DynamoDBStreamsClient {
-  return keepProtoAttributes(new DynamoDBStreamsClient(clientConfig(loc, options)));
+  return remember(keepProtoAttributes(new DynamoDBStreamsClient(clientConfig(loc, options))), loc);
 }
 
 /**
- * Where a client sends requests, for error messages: "region eu-west-1" or
- * "http://127.0.0.1:8000 (region us-east-1)". Never throws.
+ * Where a client sends requests, for error messages: "region eu-west-1", "region eu-west-1 (profile
+ * prod)" or "http://127.0.0.1:8000 (region us-east-1, profile prod)". Never throws.
  */
 export async function clientLocation(client: DynamoDBClient | DynamoDBStreamsClient): Promise<string> {
   try {
+    const who = identities.get(client);
     const region = await client.config.region();
     const endpoint = client.config.endpoint ? await client.config.endpoint() : undefined;
-    if (!endpoint) return `region ${region}`;
+    if (!endpoint) return `region ${region}${who ? ` (${who})` : ''}`;
     const port = endpoint.port ? `:${endpoint.port}` : '';
-    return `${endpoint.protocol}//${endpoint.hostname}${port} (region ${region})`;
+    return `${endpoint.protocol}//${endpoint.hostname}${port} (region ${region}${who ? `, ${who}` : ''})`;
   } catch {
     return 'an unknown location';
   }

@@ -7,8 +7,10 @@
  * - ReplicaTable (required unless Replicas is set), ReplicaRegion (default: AWS_REGION),
  *   ReplicaEndpoint (a DynamoDB-compatible endpoint instead of AWS), ReplicaAccessKeyId +
  *   ReplicaSecretAccessKey (static credentials, both or neither), ReplicaRoleArn (assume this role
- *   with STS, e.g. for a replica in another account).
- * - Replicas: a JSON list of further replicas, [{"table":"t","region":"eu-west-1","endpoint":"...","roleArn":"..."}].
+ *   with STS, e.g. for a replica in another account) with ReplicaExternalId (the ExternalId the
+ *   role's trust policy requires).
+ * - Replicas: a JSON list of further replicas,
+ *   [{"table":"t","region":"eu-west-1","endpoint":"...","roleArn":"...","externalId":"..."}].
  * - TurnoverRole (BEFORE|AFTER) + TurnoverAt (epoch ms): the cut-over filter, both or neither.
  * - TransformModule: path of a module exporting transform(change) (relative to LAMBDA_TASK_ROOT).
  * - ReadThrough: for KEYS_ONLY/OLD_IMAGE streams, read each item from the source table (named by the
@@ -20,6 +22,8 @@ import { ConfigError, UsageError } from '../core/errors.js';
 import {
   isRegionName,
   parseServiceLocation,
+  EXTERNAL_ID,
+  ROLE_ARN,
   tableNameProblem,
   type ServiceLocation,
 } from '../core/location.js';
@@ -103,8 +107,6 @@ export function envLogLevel(env: Env): LogLevel {
   return levels.find((l) => l === lambda) ?? 'info';
 }
 
-const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
-
 function checkRoleArn(name: string, arn: string | undefined): string | undefined {
   if (arn !== undefined && !ROLE_ARN.test(arn)) {
     throw new ConfigError(
@@ -112,6 +114,21 @@ function checkRoleArn(name: string, arn: string | undefined): string | undefined
     );
   }
   return arn;
+}
+
+/** An ExternalId, which only means something with a role. */
+function checkExternalId(
+  name: string,
+  externalId: string | undefined,
+  roleName: string,
+  roleArn: string | undefined,
+): string | undefined {
+  if (externalId === undefined) return undefined;
+  if (roleArn === undefined)
+    throw new ConfigError(`${name} is set, but ${roleName} is not: an ExternalId needs a role`);
+  if (!EXTERNAL_ID.test(externalId))
+    throw new ConfigError(`${name} must be 2 to 1224 letters, digits or +=,.@:/- characters`);
+  return externalId;
 }
 
 function checkTable(name: string, table: string): string {
@@ -125,6 +142,8 @@ export interface ReplicaConfig {
   readonly location: ServiceLocation;
   readonly credentials?: StaticCredentials;
   readonly roleArn?: string;
+  /** The ExternalId sent when assuming roleArn. */
+  readonly externalId?: string;
   /** How logs name the replica, e.g. `eu-west-1/users`. */
   readonly label: string;
 }
@@ -192,18 +211,20 @@ function parseReplicasJson(text: string, fallbackRegion: string | undefined): Re
     // The parser quotes the text around the mistake, which may hold part of a password: drop it.
     const problem = (error as Error).message.replace(/, .*is not valid JSON$/s, '');
     throw new ConfigError(
-      `Replicas must be a JSON list of {"table", "region"?, "endpoint"?, "roleArn"?}: ${problem}`,
+      `Replicas must be a JSON list of {"table", "region"?, "endpoint"?, "roleArn"?, "externalId"?}: ${problem}`,
     );
   }
   if (!Array.isArray(list))
-    throw new ConfigError('Replicas must be a JSON list of {"table", "region"?, "endpoint"?, "roleArn"?}');
+    throw new ConfigError(
+      'Replicas must be a JSON list of {"table", "region"?, "endpoint"?, "roleArn"?, "externalId"?}',
+    );
   return list.map((entry: unknown, i) => {
     const where = `Replicas[${i}]`;
     if (!isObject(entry)) throw new ConfigError(`${where} must be an object with a "table"`);
     for (const k of Object.keys(entry)) {
-      if (!['table', 'region', 'endpoint', 'roleArn'].includes(k))
+      if (!['table', 'region', 'endpoint', 'roleArn', 'externalId'].includes(k))
         throw new ConfigError(
-          `${where} has an unknown field "${k}" (known: table, region, endpoint, roleArn)`,
+          `${where} has an unknown field "${k}" (known: table, region, endpoint, roleArn, externalId)`,
         );
       if (typeof entry[k] !== 'string' || entry[k] === '')
         throw new ConfigError(`${where}.${k} must be a non-empty string`);
@@ -217,7 +238,19 @@ function parseReplicasJson(text: string, fallbackRegion: string | undefined): Re
       fallbackRegion,
     );
     const roleArn = checkRoleArn(`${where}.roleArn`, entry.roleArn as string | undefined);
-    return { table, location, ...(roleArn ? { roleArn } : {}), label: label(location, table) };
+    const externalId = checkExternalId(
+      `${where}.externalId`,
+      entry.externalId as string | undefined,
+      `${where}.roleArn`,
+      roleArn,
+    );
+    return {
+      table,
+      location,
+      ...(roleArn ? { roleArn } : {}),
+      ...(externalId ? { externalId } : {}),
+      label: label(location, table),
+    };
   });
 }
 
@@ -251,11 +284,18 @@ export function readReplicateConfig(env: Env): ReplicateConfig {
     );
     const credentials = envCredentials(env, 'ReplicaAccessKeyId', 'ReplicaSecretAccessKey');
     const roleArn = checkRoleArn('ReplicaRoleArn', envValue(env, 'ReplicaRoleArn'));
+    const externalId = checkExternalId(
+      'ReplicaExternalId',
+      envValue(env, 'ReplicaExternalId'),
+      'ReplicaRoleArn',
+      roleArn,
+    );
     replicas.push({
       table: checkTable('ReplicaTable', table),
       location,
       ...(credentials ? { credentials } : {}),
       ...(roleArn ? { roleArn } : {}),
+      ...(externalId ? { externalId } : {}),
       label: label(location, table),
     });
   }

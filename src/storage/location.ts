@@ -1,21 +1,32 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from '../core/errors.js';
+import { isRegionName, parseLocationQuery } from '../core/location.js';
 import { joinKey, type StoreLocation } from './object-store.js';
 
-const EXPECTED = 'expected s3://bucket/prefix, a directory path, or a file:///absolute/path URL';
+const EXPECTED =
+  'expected s3://bucket/prefix (optional ?region=, profile=, role= with external-id=, session-name=, ' +
+  'duration=), a directory path, or a file:///absolute/path URL';
 const FILE_FORMS =
   'a file: URL is file:///absolute/path; give a relative directory as a plain path (e.g. ./backups)';
 
 // S3 bucket naming rules (3-63 chars, lowercase letters, digits, dots, hyphens).
 const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
-/** Parses a backup location: `s3://bucket[/prefix]`, `file:///dir`, or a plain directory path. */
+/**
+ * Parses a backup location: `s3://bucket[/prefix][?region=r&profile=p&role=arn...]`, `file:///dir`,
+ * or a plain directory path.
+ */
 export function parseStoreLocation(text: string, cwd: string = process.cwd()): StoreLocation {
   const raw = text.trim();
   if (raw === '') throw new UsageError(`empty backup location; ${EXPECTED}`);
   if (/^s3:\/\//i.test(raw)) {
-    const rest = raw.slice(5);
+    const query = parseLocationQuery(
+      raw,
+      (problem) => new UsageError(`invalid S3 location "${text}": ${problem}; ${EXPECTED}`),
+      isRegionName,
+    );
+    const rest = query.rest.slice(5);
     const slash = rest.indexOf('/');
     const bucket = slash < 0 ? rest : rest.slice(0, slash);
     const prefix = slash < 0 ? '' : joinKey(rest.slice(slash + 1));
@@ -23,7 +34,13 @@ export function parseStoreLocation(text: string, cwd: string = process.cwd()): S
       throw new UsageError(`invalid S3 bucket name "${bucket}" in "${text}"; ${EXPECTED}`);
     if (prefix.split('/').some((p) => p === '.' || p === '..'))
       throw new UsageError(`"." and ".." are not allowed in an S3 prefix: "${text}"; ${EXPECTED}`);
-    return { kind: 's3', bucket, prefix };
+    return {
+      kind: 's3',
+      bucket,
+      prefix,
+      ...(query.region !== undefined ? { region: query.region } : {}),
+      ...(query.identity ? { identity: query.identity } : {}),
+    };
   }
   if (/^file:/i.test(raw)) return { kind: 'file', directory: fileUrlDirectory(raw) };
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(raw))

@@ -1,8 +1,17 @@
+import { formatLocationQuery, type Identity } from '../core/location.js';
 import type { Readable } from 'node:stream';
 
 /** Where a store lives: an S3 bucket + key prefix, or a directory on the local filesystem. */
 export type StoreLocation =
-  | { readonly kind: 's3'; readonly bucket: string; readonly prefix: string }
+  | {
+      readonly kind: 's3';
+      readonly bucket: string;
+      readonly prefix: string;
+      /** The bucket's region when the location names it (`?region=`); otherwise it is looked up. */
+      readonly region?: string;
+      /** Who the bucket is reached as (`?profile=`, `?role=`); absent: the default chain. */
+      readonly identity?: Identity;
+    }
   | { readonly kind: 'file'; readonly directory: string };
 
 export interface ObjectInfo {
@@ -57,7 +66,9 @@ export function folderPrefix(prefix: string): string {
 }
 
 export function formatStoreLocation(loc: StoreLocation): string {
-  return loc.kind === 's3' ? `s3://${loc.bucket}/${loc.prefix}` : loc.directory;
+  return loc.kind === 's3'
+    ? `s3://${loc.bucket}/${loc.prefix}${formatLocationQuery(loc.region, loc.identity)}`
+    : loc.directory;
 }
 
 /** Reads a whole stream into one Buffer. */

@@ -15,6 +15,10 @@ export function openObjectStore(
 ): ObjectStore {
   const loc = typeof location === 'string' ? parseStoreLocation(location) : location;
   return loc.kind === 's3'
-    ? new S3ObjectStore(loc.bucket, loc.prefix, options.s3 ?? {})
+    ? new S3ObjectStore(loc.bucket, loc.prefix, {
+        ...options.s3,
+        ...(loc.region !== undefined ? { region: loc.region } : {}),
+        ...(loc.identity ? { identity: loc.identity } : {}),
+      })
     : new FileObjectStore(loc.directory);
 }

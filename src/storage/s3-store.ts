@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import {
   DeleteObjectCommand,
   GetObjectCommand,
+  HeadBucketCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
@@ -12,7 +13,14 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { NetworkTimeoutError, NotFoundError, ReplicatorError, ServiceError } from '../core/errors.js';
+import {
+  NetworkTimeoutError,
+  NotFoundError,
+  ReplicatorError,
+  ServiceError,
+  UsageError,
+} from '../core/errors.js';
+import type { Identity } from '../core/location.js';
 import {
   endpointOrigin,
   isNetworkTimeout,
@@ -21,6 +29,7 @@ import {
   timeoutDetail,
   type NetworkOptions,
 } from '../core/network.js';
+import { identityCredentials, identityText, regionProvider } from '../dynamodb/aws-identity.js';
 import { S3RequestHandler, watchBody } from './s3-transport.js';
 import {
   folderPrefix,
@@ -36,7 +45,10 @@ import {
 export interface S3StoreOptions {
   /** A ready client; otherwise one is created from region/endpoint/credentials below. */
   readonly client?: S3Client;
+  /** The bucket's region; default: looked up from the bucket (see createS3Client). */
   readonly region?: string;
+  /** Who the bucket is reached as; replaces `credentials` (which then only assume a role). */
+  readonly identity?: Identity;
   /** An S3-compatible endpoint (e.g. s3rver); implies path-style addressing unless set otherwise. */
   readonly endpoint?: string;
   readonly forcePathStyle?: boolean;
@@ -66,25 +78,75 @@ function s3Region(options: S3StoreOptions): string {
   return options.region ?? process.env.AWS_REGION ?? 'us-east-1';
 }
 
-export function createS3Client(options: S3StoreOptions): S3Client {
+/** When nothing else names a region, S3 requests start here (and the bucket says where it is). */
+const S3_DEFAULT_REGION = 'us-east-1';
+
+function headerRegion(headers: Record<string, string | undefined> | undefined): string | undefined {
+  return headers?.['x-amz-bucket-region'];
+}
+
+/**
+ * The bucket's region, asked of S3 once: HeadBucket from `start` answers with the bucket's region
+ * (`x-amz-bucket-region`) whether it succeeds, redirects (301 PermanentRedirect) or is refused (403).
+ * When no answer names one (an S3-compatible server, a missing bucket), `start` is kept and the
+ * real request reports the problem.
+ */
+function bucketRegionProvider(bucket: string, start: () => Promise<string>, config: S3ClientConfig) {
+  let found: Promise<string> | undefined;
+  const lookUp = async (): Promise<string> => {
+    const region = await start();
+    const probe = new S3Client({ ...config, region, maxAttempts: 2 });
+    try {
+      const out = await probe.send(new HeadBucketCommand({ Bucket: bucket }));
+      return out.BucketRegion ?? region;
+    } catch (error) {
+      const response = (error as { $response?: { headers?: Record<string, string | undefined> } }).$response;
+      return headerRegion(response?.headers) ?? region;
+    } finally {
+      probe.destroy();
+    }
+  };
+  return () =>
+    (found ??= lookUp().catch((error: unknown) => {
+      found = undefined;
+      throw error;
+    }));
+}
+
+/**
+ * An S3 client for `bucket`. Region: `options.region`, else the bucket's own region looked up
+ * from AWS_REGION, AWS_DEFAULT_REGION, the profile's region or us-east-1 as a starting point.
+ * Credentials: the location's identity, else `options.credentials`, else the default chain.
+ */
+export function createS3Client(options: S3StoreOptions, bucket?: string): S3Client {
   if (options.client) return options.client;
-  return new S3Client({
-    ...networkClientConfig(options.network, 'bulk'),
-    requestHandler: new S3RequestHandler(options.network),
-    region: s3Region(options),
-    ...(options.endpoint
-      ? {
-          endpoint: options.endpoint,
-          forcePathStyle: options.forcePathStyle ?? true,
-          // S3-compatible servers rarely support the SDK's default flexible checksums (aws-chunked).
-          requestChecksumCalculation: 'WHEN_REQUIRED' as const,
-          responseChecksumValidation: 'WHEN_REQUIRED' as const,
-        }
-      : options.forcePathStyle !== undefined
-        ? { forcePathStyle: options.forcePathStyle }
-        : {}),
-    ...(options.credentials ? { credentials: options.credentials } : {}),
-  });
+  const label = `s3://${bucket ?? ''}${options.identity ? ` (${identityText(options.identity)})` : ''}`;
+  const start = regionProvider(options.identity?.profile, label, S3_DEFAULT_REGION);
+  const endpointConfig: S3ClientConfig = options.endpoint
+    ? {
+        endpoint: options.endpoint,
+        forcePathStyle: options.forcePathStyle ?? true,
+        // S3-compatible servers rarely support the SDK's default flexible checksums (aws-chunked).
+        requestChecksumCalculation: 'WHEN_REQUIRED' as const,
+        responseChecksumValidation: 'WHEN_REQUIRED' as const,
+      }
+    : options.forcePathStyle !== undefined
+      ? { forcePathStyle: options.forcePathStyle }
+      : {};
+  const network = networkClientConfig(options.network, 'bulk');
+  const credentials =
+    identityCredentials(options.identity, {
+      label,
+      region: options.region ?? start,
+      network: networkClientConfig(options.network),
+      ...(options.credentials ? { base: options.credentials } : {}),
+    }) ?? options.credentials;
+  // The region probe gets these settings too, but a handler of its own: destroying the probe must
+  // not close the client's connections.
+  const config: S3ClientConfig = { ...network, ...endpointConfig, ...(credentials ? { credentials } : {}) };
+  const region =
+    options.region ?? (bucket === undefined ? start : bucketRegionProvider(bucket, start, config));
+  return new S3Client({ ...config, requestHandler: new S3RequestHandler(options.network), region });
 }
 
 function errorName(error: unknown): string | undefined {
@@ -110,8 +172,14 @@ export class S3ObjectStore implements ObjectStore {
     client?: S3Client,
   ) {
     this.root = joinKey(root);
-    this.location = { kind: 's3', bucket, prefix: this.root };
-    this.client = client ?? createS3Client(options);
+    this.location = {
+      kind: 's3',
+      bucket,
+      prefix: this.root,
+      ...(options.region !== undefined ? { region: options.region } : {}),
+      ...(options.identity ? { identity: options.identity } : {}),
+    };
+    this.client = client ?? createS3Client(options, bucket);
   }
 
   at(subPrefix: string): ObjectStore {
@@ -143,6 +211,16 @@ export class S3ObjectStore implements ObjectStore {
       return new NotFoundError(`S3 bucket "${this.bucket}" does not exist (${action} ${this.url(key)})`, {
         cause: error,
       });
+    if (status(error) === 301) {
+      const region = headerRegion(
+        (error as { $response?: { headers?: Record<string, string | undefined> } }).$response?.headers,
+      );
+      return new UsageError(
+        `S3 ${action} ${this.url(key)}: bucket "${this.bucket}" is in ${region ? `region ${region}` : 'another region'}, ` +
+          `not ${this.options.region ?? 'the region asked'}: ${region ? `set ?region=${region} or ` : ''}leave ?region= out`,
+        { cause: error },
+      );
+    }
     if (name === 'NoSuchKey' || name === 'NotFound' || status(error) === 404)
       return new NotFoundError(`no object ${this.url(key)}`, { cause: error });
     if (isNetworkTimeout(error))

@@ -13,6 +13,10 @@ import { signerOf } from './fault-proxy.js';
 export interface AssumeRoleCall {
   readonly roleArn: string;
   readonly sessionName: string;
+  /** The ExternalId sent, '' when none. */
+  readonly externalId: string;
+  /** Seconds asked for, '' when the caller left the default. */
+  readonly durationSeconds: string;
   /** Access key id that signed the AssumeRole request. */
   readonly signedBy: string;
 }
@@ -24,8 +28,15 @@ export interface StsStandIn {
   accessKeyId(n: number): string;
 }
 
-/** Starts the stand-in; each session it hands out expires `lifetimeMs` after the call. */
-export async function startStsStandIn(lifetimeMs: number): Promise<StsStandIn> {
+/**
+ * Starts the stand-in; each session it hands out expires `lifetimeMs` after the call. With
+ * `externalId`, a call with any other ExternalId (or none) is refused with AccessDenied, as a trust
+ * policy with an `sts:ExternalId` condition refuses it.
+ */
+export async function startStsStandIn(
+  lifetimeMs: number,
+  options: { externalId?: string } = {},
+): Promise<StsStandIn> {
   const calls: AssumeRoleCall[] = [];
   const accessKeyId = (n: number) => `ASIASTANDIN${String(n).padStart(9, '0')}`;
   const server = http.createServer((req, res) => {
@@ -40,9 +51,19 @@ export async function startStsStandIn(lifetimeMs: number): Promise<StsStandIn> {
         );
         return;
       }
+      const externalId = form.get('ExternalId') ?? '';
+      if (options.externalId !== undefined && externalId !== options.externalId) {
+        res.writeHead(403, { 'content-type': 'text/xml' });
+        res.end(
+          '<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User is not authorized to perform: sts:AssumeRole</Message></Error><RequestId>denied</RequestId></ErrorResponse>',
+        );
+        return;
+      }
       calls.push({
         roleArn: form.get('RoleArn') ?? '',
         sessionName: form.get('RoleSessionName') ?? '',
+        externalId,
+        durationSeconds: form.get('DurationSeconds') ?? '',
         signedBy: signerOf(req),
       });
       const n = calls.length;

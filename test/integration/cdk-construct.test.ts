@@ -71,7 +71,13 @@ describe('replicas in two accounts and a backup to a new bucket', () => {
     replicas: [
       { tableName: 'users', region: 'eu-west-1' },
       { tableName: 'users-copy', region: 'us-east-1' },
-      { tableName: 'users', region: 'ap-south-1', account: OTHER_ACCOUNT, roleArn: WRITER_ROLE },
+      {
+        tableName: 'users',
+        region: 'ap-south-1',
+        account: OTHER_ACCOUNT,
+        roleArn: WRITER_ROLE,
+        externalId: 'replicator-ext-1',
+      },
     ],
     backup: {},
     retryAttempts: 5,
@@ -91,7 +97,7 @@ describe('replicas in two accounts and a backup to a new bucket', () => {
           Replicas: JSON.stringify([
             { table: 'users', region: 'eu-west-1' },
             { table: 'users-copy', region: 'us-east-1' },
-            { table: 'users', region: 'ap-south-1', roleArn: WRITER_ROLE },
+            { table: 'users', region: 'ap-south-1', roleArn: WRITER_ROLE, externalId: 'replicator-ext-1' },
           ]),
         },
       },
@@ -292,6 +298,14 @@ describe('synth-time validation', () => {
       [{ replicas: [{ tableName: 'users', region: 'Europe' }] }, /replicas\[0\]\.region/],
       [{ replicas: [{ tableName: 'x', region: 'eu-west-1' }] }, /replicas\[0\]\.tableName/],
       [{ replicas: [{ tableName: 'users', region: 'eu-west-1', roleArn: 'writer' }] }, /roleArn/],
+      [
+        { replicas: [{ tableName: 'users', region: 'eu-west-1', externalId: 'abc' }] },
+        /replicas\[0\]\.externalId is set without roleArn/,
+      ],
+      [
+        { replicas: [{ tableName: 'users', region: 'eu-west-1', roleArn: WRITER_ROLE, externalId: 'a' }] },
+        /replicas\[0\]\.externalId must be 2 to 1224/,
+      ],
       [{ replicas: [{ tableName: 'users', region: 'eu-west-1', account: '12' }] }, /account/],
       [{ replicas: [...replicas, ...replicas] }, /a second time/],
       [{ replicas: [] }, /nothing to deploy/],

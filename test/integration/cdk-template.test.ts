@@ -22,7 +22,7 @@ const ARGS = [
   '--replica',
   'eu-west-1/users',
   '--replica',
-  `ap-south-1/users,role=${ROLE},account=222222222222`,
+  `ap-south-1/users,role=${ROLE},external-id=users-replica,account=222222222222`,
   '--backup-bucket',
   'my-backups',
   '--backup-prefix',
@@ -65,7 +65,13 @@ test('the JSON template has the construct resources, with the same types and cou
     sourceTable: table,
     replicas: [
       { tableName: 'users', region: 'eu-west-1' },
-      { tableName: 'users', region: 'ap-south-1', roleArn: ROLE, account: '222222222222' },
+      {
+        tableName: 'users',
+        region: 'ap-south-1',
+        roleArn: ROLE,
+        externalId: 'users-replica',
+        account: '222222222222',
+      },
     ],
     backup: { bucket: s3.Bucket.fromBucketName(stack, 'Backups', 'my-backups'), prefix: 'prod' },
     retryAttempts: 4,
@@ -104,6 +110,12 @@ test('plain CloudFormation: code from parameters, no bootstrap rule, no CDK meta
   const text = JSON.stringify(json);
   assert.ok(text.includes('arn:aws:s3:::my-backups/prod/*') || text.includes(':s3:::my-backups/prod/*'));
   assert.ok(text.includes(ROLE));
+  const replicate = functions.find((fn) => fn.Properties?.Handler === 'index.replicate');
+  const variables = (replicate?.Properties?.Environment as { Variables: Record<string, string> }).Variables;
+  assert.deepEqual(JSON.parse(variables.Replicas ?? '[]'), [
+    { table: 'users', region: 'eu-west-1' },
+    { table: 'users', region: 'ap-south-1', roleArn: ROLE, externalId: 'users-replica' },
+  ]);
 });
 
 test('the YAML output is valid YAML with exactly the JSON template', () => {

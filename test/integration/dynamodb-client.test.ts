@@ -8,23 +8,7 @@ import { scanItems } from '../../src/dynamodb/scan.js';
 import { translateSdkError } from '../../src/dynamodb/sdk-errors.js';
 import { describeTable, listTables } from '../../src/dynamodb/tables.js';
 import { createTestTable, dynamoClient, dynamoEndpoint } from '../harness/dynamodb.js';
-
-/** Runs `fn` with the AWS credential variables replaced; restores them afterwards. */
-async function withEnv<T>(vars: Record<string, string | undefined>, fn: () => Promise<T>): Promise<T> {
-  const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
-  const set = (values: Record<string, string | undefined>) => {
-    for (const [k, v] of Object.entries(values)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  };
-  set(vars);
-  try {
-    return await fn();
-  } finally {
-    set(saved);
-  }
-}
+import { withEnv } from '../harness/env.js';
 
 /** Nothing configured anywhere: no variables, no profile files, no instance metadata. */
 const NO_CREDENTIALS = {

@@ -1,7 +1,8 @@
 /**
  * The cross-account replica path: with ReplicaRoleArn the replicate handler assumes the role with
  * STS (signed with the base credentials) and signs every replica write with the session it got,
- * renewing the session before it expires. STS is the stand-in of test/harness/sts-stand-in.ts
+ * renewing the session before it expires, and sending ReplicaExternalId (the stand-in refuses any
+ * other). STS is the stand-in of test/harness/sts-stand-in.ts
  * (nothing local plays STS); the replica is DynamoDB Local behind the fault proxy, which records
  * the access key that signed each request (and presents it to DynamoDB Local under the tests' key,
  * since DynamoDB Local keeps one database per access key).
@@ -31,7 +32,7 @@ test('ReplicaRoleArn: writes are signed with the assumed role session, renewed b
   const proxy = await startFaultProxy(endpoint, { asAccessKey: LOCAL_CREDENTIALS.accessKeyId });
   // Each session is inside the renewal margin 5 s after it is handed out (the first batch takes far
   // less, even on a loaded machine).
-  const sts = await startStsStandIn(REFRESH_MARGIN_MS + 5000);
+  const sts = await startStsStandIn(REFRESH_MARGIN_MS + 5000, { externalId: 'replicator-7f3a' });
   process.env.AWS_ENDPOINT_URL_STS = sts.endpoint;
   const config = readReplicateConfig({
     ReplicaTable: table,
@@ -40,6 +41,7 @@ test('ReplicaRoleArn: writes are signed with the assumed role session, renewed b
     ReplicaAccessKeyId: 'AKIABASECREDENTIALS',
     ReplicaSecretAccessKey: 'base-secret',
     ReplicaRoleArn: ROLE,
+    ReplicaExternalId: 'replicator-7f3a',
     LogLevel: 'error',
   });
   const handle = createReplicateHandler(config, {
@@ -57,7 +59,13 @@ test('ReplicaRoleArn: writes are signed with the assumed role session, renewed b
 
   assert.deepEqual(await handle({ Records: records.slice(0, half) }), { batchItemFailures: [] });
   assert.deepEqual(sts.calls, [
-    { roleArn: ROLE, sessionName: 'dynamodb-replicator', signedBy: 'AKIABASECREDENTIALS' },
+    {
+      roleArn: ROLE,
+      sessionName: 'dynamodb-replicator',
+      externalId: 'replicator-7f3a',
+      durationSeconds: '',
+      signedBy: 'AKIABASECREDENTIALS',
+    },
   ]);
   const firstSession = proxy.signedBy[sts.accessKeyId(1)] ?? 0;
   assert.ok(firstSession > 0, JSON.stringify(proxy.signedBy));

@@ -42,8 +42,14 @@ test('defaults: the function region; an endpoint; a role; several replicas; read
     AWS_REGION: 'us-west-2',
     ReplicaTable: 'rep1',
     ReplicaRoleArn: 'arn:aws:iam::123456789012:role/replicator',
+    ReplicaExternalId: 'ext-1',
     Replicas: JSON.stringify([
-      { table: 'rep2', region: 'ap-south-1' },
+      {
+        table: 'rep2',
+        region: 'ap-south-1',
+        roleArn: 'arn:aws:iam::210987654321:role/writer',
+        externalId: 'ext-2',
+      },
       { table: 'rep3', endpoint: 'localhost:8000' },
     ]),
     ReadThrough: 'true',
@@ -51,11 +57,11 @@ test('defaults: the function region; an endpoint; a role; several replicas; read
     AWS_LAMBDA_LOG_LEVEL: 'DEBUG',
   });
   assert.deepEqual(
-    c.replicas.map((r) => [r.label, r.roleArn]),
+    c.replicas.map((r) => [r.label, r.roleArn, r.externalId]),
     [
-      ['us-west-2/rep1', 'arn:aws:iam::123456789012:role/replicator'],
-      ['ap-south-1/rep2', undefined],
-      ['http://localhost:8000/rep3', undefined],
+      ['us-west-2/rep1', 'arn:aws:iam::123456789012:role/replicator', 'ext-1'],
+      ['ap-south-1/rep2', 'arn:aws:iam::210987654321:role/writer', 'ext-2'],
+      ['http://localhost:8000/rep3', undefined, undefined],
     ],
   );
   assert.deepEqual(c.replicas[2]?.location, {
@@ -99,6 +105,23 @@ test('every bad variable is named', () => {
   configError(
     { ReplicaTable: 'rep1', AWS_REGION: 'eu-west-1', ReplicaRoleArn: 'replicator' },
     /^ReplicaRoleArn must be an IAM role ARN/,
+  );
+  configError(
+    { ReplicaTable: 'rep1', AWS_REGION: 'eu-west-1', ReplicaExternalId: 'ext-1' },
+    /^ReplicaExternalId is set, but ReplicaRoleArn is not: an ExternalId needs a role$/,
+  );
+  configError(
+    {
+      ReplicaTable: 'rep1',
+      AWS_REGION: 'eu-west-1',
+      ReplicaRoleArn: 'arn:aws:iam::123456789012:role/replicator',
+      ReplicaExternalId: 'has space',
+    },
+    /^ReplicaExternalId must be 2 to 1224 letters, digits or \+=,\.@:\/- characters$/,
+  );
+  configError(
+    { AWS_REGION: 'eu-west-1', Replicas: '[{"table":"r22","externalId":"abc"}]' },
+    /^Replicas\[0\]\.externalId is set, but Replicas\[0\]\.roleArn is not/,
   );
   configError(
     { ReplicaTable: 'rep1', AWS_REGION: 'eu-west-1', TurnoverRole: 'DURING', TurnoverAt: '1' },

@@ -10,9 +10,13 @@ import {
 } from '../../src/core/location.js';
 import { UsageError } from '../../src/core/errors.js';
 
+const PARAMS_HELP =
+  'optional parameters: ?region=, profile=, role= (with external-id=, session-name=, duration=)';
 const TABLE_FORMS =
-  'expected region/table (e.g. us-east-1/users), host:port/table (e.g. localhost:8000/users) ' +
-  'or http(s)://host:port/table with an optional ?region=us-east-1';
+  'expected region/table (e.g. us-east-1/users), table (region from AWS_REGION, AWS_DEFAULT_REGION ' +
+  'or the profile), host:port/table (e.g. localhost:8000/users) or http(s)://host:port/table; ' +
+  PARAMS_HELP;
+const ROLE = 'arn:aws:iam::111122223333:role/replicator';
 
 function rejects(text: string, problem: string): void {
   assert.throws(
@@ -99,7 +103,9 @@ describe('parseTableLocation', () => {
   });
 
   it('rejects wrong locations, quoting the input and naming the expected forms', () => {
-    rejects('users', 'no table name (missing "/" before it)');
+    rejects('localhost:8000', 'no table name (missing "/" before it)');
+    rejects('us-east-1', 'no table name after the region (e.g. us-east-1/users)');
+    rejects('ab', 'table name "ab" must be 3 to 255 characters long');
     rejects('', 'it is empty');
     rejects('us-east-1/', 'the table name is empty');
     rejects('useast1/users', '"useast1" is not a region name');
@@ -128,7 +134,27 @@ describe('parseTableLocation', () => {
         e.message ===
           `invalid table location "http://***@localhost:8000/users": credentials do not belong in the location; ${TABLE_FORMS}`,
     );
-    rejects('localhost:8000/users?foo=1', 'unknown parameter "foo" (only region is allowed)');
+    rejects(
+      'localhost:8000/users?foo=1',
+      'unknown parameter "foo" (known: region, profile, role, external-id, session-name, duration)',
+    );
+    rejects('users?region=eu-west-1&region=us-east-1', 'parameter "region" is given twice');
+    rejects('users?region=local', 'region "local" is not a region name');
+    rejects('users?profile=', 'profile "" is not a profile name');
+    rejects('users?profile=a b', 'profile "a b" is not a profile name');
+    rejects(
+      'users?role=replicator',
+      'role "replicator" is not an IAM role ARN (arn:aws:iam::123456789012:role/name)',
+    );
+    rejects('users?profile=p&external-id=abc', 'parameter "external-id" needs a role= parameter');
+    rejects('users?session-name=abc', 'parameter "session-name" needs a role= parameter');
+    rejects(`users?role=${ROLE}&duration=60`, 'duration "60" must be 900 to 43200 seconds (or 15m to 12h)');
+    rejects(`users?role=${ROLE}&duration=13h`, 'duration "13h" must be 900 to 43200 seconds (or 15m to 12h)');
+    rejects(`users?role=${ROLE}&external-id=a`, 'external-id must be 2 to 1224 letters, digits or +=,.@:/-');
+    rejects(
+      `users?role=${ROLE}&session-name=has space`,
+      'session-name "has space" must be 2 to 64 letters, digits or +=,.@-',
+    );
     rejects('localhost:8000/users?region=', 'region "" is not a region name');
     rejects(
       'us-east-1/users?region=us-west-2',
@@ -137,11 +163,51 @@ describe('parseTableLocation', () => {
     rejects('ftp://host:21/users', '"ftp://host:21" is neither a region nor host:port');
   });
 
+  it('reads a table with no region, and an identity on any form', () => {
+    assert.deepEqual(parseTableLocation('users'), { kind: 'aws', table: 'users' });
+    assert.deepEqual(parseTableLocation('users?region=eu-west-1'), {
+      kind: 'aws',
+      table: 'users',
+      region: 'eu-west-1',
+    });
+    assert.deepEqual(parseTableLocation('us-east-1/users?profile=prod'), {
+      kind: 'aws',
+      region: 'us-east-1',
+      table: 'users',
+      identity: { profile: 'prod' },
+    });
+    assert.deepEqual(
+      parseTableLocation(
+        `eu-west-1/users?role=${ROLE}&external-id=abc&session-name=nightly&duration=1h&profile=base`,
+      ),
+      {
+        kind: 'aws',
+        region: 'eu-west-1',
+        table: 'users',
+        identity: {
+          profile: 'base',
+          role: { arn: ROLE, externalId: 'abc', sessionName: 'nightly', durationSeconds: 3600 },
+        },
+      },
+    );
+    assert.deepEqual(parseTableLocation('localhost:8000/users?region=x&profile=b'), {
+      kind: 'endpoint',
+      endpoint: 'http://localhost:8000',
+      table: 'users',
+      region: 'x',
+      identity: { profile: 'b' },
+    });
+  });
+
   it('formats back to a text that parses to the same location', () => {
     for (const text of [
       'us-east-1/users',
+      'users',
+      'users?profile=prod',
+      `eu-west-1/users?profile=base&role=${ROLE}&external-id=abc&session-name=nightly&duration=900`,
       'http://localhost:8000/users',
       'https://ddb.example.com:8443/users?region=us-west-2',
+      'http://localhost:8000/users?region=x&profile=a',
     ]) {
       const loc = parseTableLocation(text);
       assert.equal(formatTableLocation(loc), text);
@@ -170,6 +236,12 @@ describe('parseServiceLocation', () => {
       endpoint: 'https://h.example:9',
       region: 'r1',
     });
+    assert.deepEqual(parseServiceLocation('?profile=prod'), { kind: 'aws', identity: { profile: 'prod' } });
+    assert.deepEqual(parseServiceLocation('eu-west-1?profile=prod'), {
+      kind: 'aws',
+      region: 'eu-west-1',
+      identity: { profile: 'prod' },
+    });
   });
 
   it('rejects anything else naming the expected forms', () => {
@@ -177,7 +249,8 @@ describe('parseServiceLocation', () => {
       name: 'UsageError',
       message:
         'invalid region or endpoint "nowhere": "nowhere" is not a region name; expected a region (e.g. us-east-1), ' +
-        'host:port (e.g. localhost:8000) or http(s)://host:port with an optional ?region=us-east-1',
+        'host:port (e.g. localhost:8000) or http(s)://host:port; ' +
+        PARAMS_HELP,
     });
     assert.throws(() => parseServiceLocation('http://localhost:8000/users'), {
       message:

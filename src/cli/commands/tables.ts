@@ -5,20 +5,22 @@ import { listTables } from '../../dynamodb/tables.js';
 export const tablesCommand: Command = {
   name: 'tables',
   summary: 'List the tables in a region or at an endpoint',
-  help: `Usage: dynamodb-replicator tables <region | host:port | http(s)://host:port> [--json]
+  help: `Usage: dynamodb-replicator tables [region | host:port | http(s)://host:port][?profile=p] [--json]
 
 Lists the table names, one per line.
 
 Arguments:
-  region or endpoint  e.g. us-east-1, localhost:8000, http://localhost:8000?region=eu-west-1
+  region or endpoint  e.g. us-east-1, localhost:8000, http://localhost:8000?region=eu-west-1,
+                      eu-west-1?profile=prod, ?profile=prod; default: the region of AWS_REGION,
+                      AWS_DEFAULT_REGION or the profile
 
 Options:
   --json   print a JSON array of names
   --debug  print stack traces on errors`,
   options: {},
-  positionals: [1, 1],
+  positionals: [0, 1],
   async run(args, io) {
-    const { client } = openService(args.positionals[0] as string, io);
+    const { client } = openService(args.positionals[0], io);
     const names = await closing([client], () => listTables(client));
     if (args.values.json) writeJson(io, names);
     else io.stdout.write(names.map((n) => n + '\n').join(''));

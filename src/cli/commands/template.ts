@@ -18,7 +18,8 @@ CodeBucket parameter. Needs the packages aws-cdk-lib and constructs (npm install
 Options:
   --source-stream-arn ARN   the source table's stream (required)
   --source-table NAME       checked against the stream ARN (default: the table in the ARN)
-  --replica SPEC            region/table[,role=ROLE_ARN][,account=ID]; repeat for several replicas
+  --replica SPEC            region/table[,role=ROLE_ARN][,external-id=ID][,account=ID]; repeat for
+                           several replicas
   --role-arn ARN            role to assume for writing to the only --replica (cross-account)
   --backup                  also keep an incremental backup in a new encrypted bucket
   --backup-bucket NAME      ... or in this existing bucket
@@ -46,8 +47,12 @@ function parseReplica(spec: string): ReplicaTableProps {
     const [k, ...rest] = extra.split('=');
     const v = rest.join('=');
     if (k === 'role' && v) replica = { ...replica, roleArn: v };
+    else if (k === 'external-id' && v) replica = { ...replica, externalId: v };
     else if (k === 'account' && v) replica = { ...replica, account: v };
-    else throw new UsageError(`--replica ${spec}: unknown part "${extra}" (known: role=ARN, account=ID)`);
+    else
+      throw new UsageError(
+        `--replica ${spec}: unknown part "${extra}" (known: role=ARN, external-id=ID, account=ID)`,
+      );
   }
   return replica;
 }
