@@ -1,12 +1,10 @@
-import { ServiceError } from '../../core/errors.js';
 import { intOption, type CliIO, type Command } from '../command.js';
 import { WRITE_BUDGET_HELP, WRITE_BUDGET_OPTIONS, writeBudgetOption } from '../budgets.js';
 import { closing, openTable } from '../locations.js';
 import { DEFAULT_WRITE_CONCURRENCY } from '../../dynamodb/write-scheduler.js';
-import { progressReporter } from '../progress.js';
+import { progressReporter, type Progress } from '../progress.js';
 import { exportFileSource, spoolToTempFile } from '../../dynamodb/export-file.js';
-import { importItems, validateExport } from '../../dynamodb/import-table.js';
-import { prepareTargetTable } from '../../dynamodb/target-table.js';
+import { importIntoTable } from '../../dynamodb/import-table.js';
 
 export const importCommand: Command = {
   name: 'import',
@@ -50,26 +48,25 @@ ${WRITE_BUDGET_HELP}
     try {
       const source = { ...(await exportFileSource(spooled?.file ?? input)), name };
       const summary = await closing([client], async () => {
-        const checked = await validateExport(source);
-        const { created, keySchema } = await prepareTargetTable(client, table, checked.description, {
+        let progress: Progress = { update() {}, done() {} };
+        const result = await importIntoTable({
+          client,
+          table,
+          label,
+          source,
           create: args.values.create === true,
-          labels: [name, label],
-        });
-        const progress = progressReporter(io, `import into ${label}`, checked.items);
-        const result = await importItems(client, table, source, keySchema, {
+          createFlag: '--create',
           concurrency: parallel,
           budget,
+          onStart: (start) => {
+            progress = progressReporter(io, `import into ${label}`, start.items);
+          },
           onProgress: (n) => progress.update(n),
         }).finally(() => progress.done());
-        if (result.written !== checked.items) {
-          throw new ServiceError(
-            `import into ${label} wrote ${result.written} of the ${checked.items} items in ${name}`,
-          );
-        }
         return {
           file: name,
           table: label,
-          created,
+          created: result.created,
           items: result.written,
           ...(budget ? { consumedWriteUnits: result.consumedCapacity } : {}),
           retries: result.retries,
