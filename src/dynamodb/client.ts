@@ -83,10 +83,26 @@ function clientConfig(loc: AnyLocation, options: ClientOptions): DynamoDBClientC
   };
 }
 
+/**
+ * A DynamoDB client for a location (a region or an endpoint), with the network deadlines of
+ * `options.network` and credentials as described at the top of this file.
+ *
+ * @example
+ * const users = parseTableLocation('us-east-1/users');
+ * const client = createDynamoClient(users, { network: { requestTimeoutMs: 10_000 } });
+ * const { keySchema } = await describeTable(client, users.table);
+ */
 export function createDynamoClient(loc: AnyLocation, options: ClientOptions = {}): DynamoDBClient {
   return keepProtoAttributes(new DynamoDBClient(clientConfig(loc, options)));
 }
 
+/**
+ * A DynamoDB Streams client for a location, configured like createDynamoClient.
+ *
+ * @example
+ * const streams = createStreamsClient(parseServiceLocation('us-east-1'));
+ * const { shards } = await describeStream(streams, streamArn);
+ */
 export function createStreamsClient(loc: AnyLocation, options: ClientOptions = {}): DynamoDBStreamsClient {
   return keepProtoAttributes(new DynamoDBStreamsClient(clientConfig(loc, options)));
 }

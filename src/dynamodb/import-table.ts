@@ -58,7 +58,14 @@ export interface ImportOptions {
   readonly signal?: AbortSignal;
 }
 
-/** Puts every item of a validated export into `table` through the never-drop writer. */
+/**
+ * Puts every item of a validated export into `table` through the never-drop writer.
+ *
+ * @example
+ * const source = await exportFileSource('users.ndjson.gz');
+ * const { keySchema } = await validateExport(source);
+ * await importItems(client, 'users', source, keySchema);
+ */
 export async function importItems(
   client: DynamoDBClient,
   table: string,
