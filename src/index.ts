@@ -44,13 +44,14 @@ export {
   type ClientOptions,
 } from './dynamodb/client.js';
 export { keepProtoAttributes } from './dynamodb/attribute-names.js';
-export { DEFAULT_NETWORK, resolveNetwork, type NetworkOptions } from './core/network.js';
+export { DEFAULT_NETWORK, networkClientConfig, resolveNetwork, type NetworkOptions } from './core/network.js';
 export { parseTimeArgument } from './core/time.js';
 
 // ---------------------------------------------------------------------------------------------
 // The item model: raw AttributeValue maps with numbers as exact strings; DynamoDB JSON conversion.
 export type { AttributeValue, Item, Key, KeySchema, KeyType } from './core/types.js';
 export { keyOf } from './core/canonical-key.js';
+export { ownAttribute, setAttribute } from './core/attribute-map.js';
 export { itemsEqual, valuesEqual } from './core/equality.js';
 export { itemSize, MAX_ITEM_BYTES } from './core/item-size.js';
 export { fromDynamoJson, toDynamoJson, valueFromDynamoJson, valueToDynamoJson } from './core/ddb-json.js';
@@ -67,6 +68,7 @@ export type { TurnoverFilter, TurnoverRole } from './core/turnover.js';
 // The data layer: tables, scans, batched reads and writes that never drop an item, copy, export
 // and import, capacity budgets.
 export {
+  assertSameKeySchema,
   createTableFromDescription,
   describeTable,
   keySchemaFromDescription,

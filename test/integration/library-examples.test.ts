@@ -104,6 +104,43 @@ test('docs/library.md has an example with its output under every section', () =>
   );
 });
 
+test('every example type-checks against the package root as a user would compile it', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'library-types-'));
+  try {
+    const files = await Promise.all(
+      examples.map(async (example, i) => {
+        const file = path.join(dir, `example-${i}.mts`);
+        const entry = path.join(ROOT, 'src/index.js');
+        await writeFile(file, example.code.replaceAll("from 'dynamodb-replicator'", `from '${entry}'`));
+        return file;
+      }),
+    );
+    const tsconfig = path.join(dir, 'tsconfig.json');
+    await writeFile(
+      tsconfig,
+      JSON.stringify({
+        extends: path.join(ROOT, 'tsconfig.json'),
+        compilerOptions: { noEmit: true, rootDir: '/', typeRoots: [path.join(ROOT, 'node_modules/@types')] },
+        files,
+      }),
+    );
+    const tsc = path.join(ROOT, 'node_modules/typescript/bin/tsc');
+    const result = await new Promise<{ code: number; output: string }>((resolve) => {
+      execFile(process.execPath, [tsc, '-p', tsconfig], { cwd: ROOT }, (error, stdout, stderr) => {
+        resolve({ code: error ? 1 : 0, output: stdout + stderr });
+      });
+    });
+    // Name the example of each error by its heading.
+    const named = result.output.replace(
+      /\S*example-(\d+)\.mts/g,
+      (_, i: string) => `"${examples[Number(i)]?.heading}"`,
+    );
+    assert.equal(result.code, 0, `docs/library.md examples do not type-check:\n${named}`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 describe('docs/library.md examples run against DynamoDB Local and print what the page shows', () => {
   for (const example of examples) {
     test(example.heading, async () => {
