@@ -391,6 +391,9 @@ export async function verifySegments(
  * the page and its checkpoint never passes an unlogged change. Refuses changes without new images.
  * With `owner`, the log's identity is claimed before the first write (a log of another table or key
  * schema is refused: see log-identity.ts) and segments record the table.
+ *
+ * @example
+ * const runner = new StreamRunner({ ...options, logChanges: changeLogSink(openObjectStore('s3://my-logs/users')) });
  */
 export function changeLogSink(
   store: ObjectStore,

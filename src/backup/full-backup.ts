@@ -110,6 +110,11 @@ export function jobStore(store: ObjectStore, jobId: string): ObjectStore {
  * Backs up `options.table` (or this process's share of it) into `store` (the backup location).
  * Fails, writing no segment manifest, if anything goes wrong: the job then stays incomplete and
  * unrestorable rather than silently partial.
+ *
+ * @example
+ * const store = openObjectStore('s3://my-backups/users');
+ * const result = await backupTable(client, store, { table: 'users', parallel: 8 });
+ * console.log(result.jobId, result.itemCount, result.location);
  */
 export async function backupTable(
   client: DynamoDBClient,

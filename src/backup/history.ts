@@ -49,6 +49,11 @@ function toVersion(c: LoggedChange): ItemVersion {
 /**
  * Every logged version of the item with `key` in `range`, oldest first, re-delivered copies dropped.
  * A log holding parts of another table is refused (LogIdentityError).
+ *
+ * @example
+ * for (const v of await recordHistory(openObjectStore('s3://my-logs/users'), { id: { S: 'u1' } })) {
+ *   console.log(new Date(v.time).toISOString(), v.eventName, JSON.stringify(v.image));
+ * }
  */
 export async function recordHistory(
   logStore: ObjectStore,
@@ -104,6 +109,11 @@ export async function latestBackedUpState(
  * name is deterministic per key and moment and it never collides with stream records. With
  * `owner` (the item's table and key schema), a log of another table is refused before anything is
  * written (LogIdentityError).
+ *
+ * @example
+ * const key = { id: { S: 'u1' } };
+ * const { items } = await batchGetAll(client, { users: { keys: [key], consistentRead: true } });
+ * await backupRecord(logStore, key, items.users?.[0]);
  */
 export async function backupRecord(
   logStore: ObjectStore,

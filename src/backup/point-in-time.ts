@@ -282,6 +282,10 @@ export interface PointInTimeState {
  * Plans the state of the logged table at `at`: checks that every part of the log belongs to one
  * table (log-identity.ts), picks the base snapshot, opens it (which verifies it), reads and
  * verifies the changes up to `at`. Only `items()` streams, after everything has been checked.
+ *
+ * @example
+ * const state = await stateAt(openObjectStore('s3://my-logs/users'), Date.parse('2026-11-27T09:00:00Z'));
+ * for await (const item of state.items()) console.log(JSON.stringify(item));
  */
 export async function stateAt(
   logStore: ObjectStore,

@@ -137,7 +137,13 @@ function atNeedsLog(store: ObjectStore): UsageError {
  */
 export const RESTORE_SOURCE_DETECTORS: RestoreSourceDetector[] = [detectChangeLog, detectExport];
 
-/** The verified desired state at a backup location; NotFoundError when nothing restorable is there. */
+/**
+ * The verified desired state at a backup location; NotFoundError when nothing restorable is there.
+ *
+ * @example
+ * const source = await resolveRestoreSource(openObjectStore('/backups/users'), { at: Date.parse('2026-11-27T09:00:00Z') });
+ * console.log(source.label, source.itemCount);
+ */
 export async function resolveRestoreSource(
   store: ObjectStore,
   options: ResolveRestoreOptions = {},

@@ -123,6 +123,13 @@ async function* mapOrdered<T, R>(
 /**
  * Restores `desired` into `table`. Dry run counts the same plan and writes nothing. The caller
  * verifies the source first (resolveRestoreSource does) so a corrupt backup never starts writing.
+ *
+ * @example
+ * // restoreIntoTable does all of this in one call.
+ * const source = await resolveRestoreSource(openObjectStore('s3://my-backups/users'));
+ * const { keySchema } = await describeTable(client, 'users');
+ * const result = await restoreTable(client, 'users', source.items(), { keySchema });
+ * console.log(result.puts, result.deletes, result.unchanged);
  */
 export async function restoreTable(
   client: DynamoDBClient,

@@ -41,6 +41,10 @@ export interface BackfillOptions {
 /**
  * Scans `options.table` into `snapshots/<id>/` of the log and records it as a base snapshot. A log
  * that belongs to another table or key schema is refused before anything is written.
+ *
+ * @example
+ * const snapshot = await incrementalBackfill(client, openObjectStore('s3://my-logs/users'), { table: 'users' });
+ * console.log(snapshot.id, snapshot.itemCount);
  */
 export async function incrementalBackfill(
   client: DynamoDBClient,
@@ -95,6 +99,10 @@ export interface CompactResult {
 /**
  * Writes the state of the logged table at `at` into `dest` as a snapshot (export layout plus
  * `snapshot.json`). Everything is verified (base checksums, every segment) before the first write.
+ *
+ * @example
+ * const log = openObjectStore('s3://my-logs/users');
+ * await compactSnapshot(log, log.at('snapshots/compacted'), Date.now());
  */
 export async function compactSnapshot(
   logStore: ObjectStore,

@@ -223,6 +223,14 @@ function checkAwsRegion(query: LocationQuery, fail: Fail, regionInPath: boolean)
   if (!REGION.test(query.region)) throw fail(`region "${query.region}" is not a region name`);
 }
 
+/**
+ * Parses a table location as the commands take it; UsageError naming the accepted forms otherwise.
+ *
+ * @example
+ * parseTableLocation('us-east-1/users'); // { kind: 'aws', region: 'us-east-1', table: 'users' }
+ * parseTableLocation('localhost:8000/users'); // DynamoDB Local
+ * parseTableLocation('https://dynamodb.example.com/users?region=eu-west-1');
+ */
 export function parseTableLocation(text: string): TableLocation {
   const fail: Fail = (problem) => locationError('table', text, problem);
   const trimmed = text.trim();

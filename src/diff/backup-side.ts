@@ -16,6 +16,14 @@ export interface SnapshotSource {
 
 const PAGE = 1_000;
 
+/**
+ * A verified backup (resolveRestoreSource) as a diff side; see the top of this file.
+ *
+ * @example
+ * // Compare a table with its newest full backup.
+ * const backup = await resolveRestoreSource(openObjectStore('s3://my-backups/users'));
+ * const result = await diffTables(tableSide(client, 'users', keySchema), snapshotSide(backup, keySchema));
+ */
 export function snapshotSide(source: SnapshotSource, keySchema: KeySchema): DiffSide {
   return {
     label: source.label,

@@ -165,6 +165,19 @@ export function classify(primary: Item | undefined, replica: Item | undefined): 
 /**
  * Compares `primary` with `replica` (and repairs the replica when `options.repair` is given); see the
  * phases at the top of this file.
+ *
+ * @example
+ * const { keySchema } = await describeTable(client, 'users');
+ * const result = await diffTables(
+ *   tableSide(client, 'users', keySchema),
+ *   tableSide(replicaClient, 'users', keySchema),
+ *   {
+ *     settleMs: 2_000,
+ *     repair: tableTarget(replicaClient, 'users', { keySchema }),
+ *     onDiscrepancy: (d) => console.log(d.kind, d.keyText),
+ *   },
+ * );
+ * console.log(result.discrepancies.total, result.repaired?.written);
  */
 export async function diffTables(
   primary: DiffSide,

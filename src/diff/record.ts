@@ -16,6 +16,14 @@ export interface RecordDiff {
   readonly kind?: DiscrepancyKind;
 }
 
+/**
+ * Reads one key from both sides (strongly consistent) and says how they differ: `kind` is absent
+ * when they are equal, including both absent.
+ *
+ * @example
+ * const d = await diffRecord(primary, replica, { id: { S: 'u1' } });
+ * console.log(d.kind ?? 'equal'); // 'missing' | 'different' | 'extraneous' | 'equal'
+ */
 export async function diffRecord(primary: DiffSide, replica: DiffSide, key: Key): Promise<RecordDiff> {
   assertSameKeySchema(primary.keySchema, replica.keySchema, [primary.label, replica.label]);
   const [[p], [r]] = await Promise.all([lookupOf(primary)([key]), lookupOf(replica)([key])]);
@@ -30,6 +38,14 @@ export interface RecordReplication {
   readonly item?: Item;
 }
 
+/**
+ * Makes the replica hold the primary's current version of one item: a put, or a delete when the
+ * primary has none.
+ *
+ * @example
+ * const r = await replicateRecord(primary, tableTarget(replicaClient, 'users', { keySchema }), { id: { S: 'u1' } });
+ * console.log(r.action); // 'put', or 'delete' when the primary has no such item
+ */
 export async function replicateRecord(
   primary: DiffSide,
   target: RepairTarget,

@@ -60,7 +60,12 @@ export interface TableSideOptions {
   readonly itemCountEstimate?: number;
 }
 
-/** A DynamoDB table as a diff side: Scan by segment, strongly consistent BatchGetItem re-reads. */
+/**
+ * A DynamoDB table as a diff side: Scan by segment, strongly consistent BatchGetItem re-reads.
+ *
+ * @example
+ * const side = tableSide(client, 'users', keySchema, { label: 'us-east-1/users', budget: new CapacityBudget({ unitsPerSecond: 100 }) });
+ */
 export function tableSide(
   client: DynamoDBClient,
   table: string,
@@ -101,7 +106,13 @@ export interface TableTargetOptions {
   readonly budget?: CapacityBudget;
 }
 
-/** A DynamoDB table as a repair target, written through `writeAll` (retries unprocessed items, never drops). */
+/**
+ * A DynamoDB table as a repair target, written through `writeAll` (retries unprocessed items, never drops).
+ *
+ * @example
+ * const repair = tableTarget(replicaClient, 'users', { keySchema, concurrency: 4 });
+ * await diffTables(primary, replica, { repair });
+ */
 export function tableTarget(
   client: DynamoDBClient,
   table: string,

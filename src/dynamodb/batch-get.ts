@@ -76,6 +76,16 @@ function keysAndAttributes(keys: readonly Key[], request: BatchGetRequest): Keys
   };
 }
 
+/**
+ * Reads keys of one or more tables with BatchGetItem (100 keys per request, several in flight),
+ * retrying UnprocessedKeys until every key is answered. Keys the tables lack are simply absent.
+ *
+ * @example
+ * const { items } = await batchGetAll(client, {
+ *   users: { keys: [{ id: { S: 'u1' } }, { id: { S: 'u2' } }], consistentRead: true },
+ * });
+ * console.log(items.users?.length);
+ */
 export async function batchGetAll(
   client: DynamoDBClient,
   requests: Record<string, BatchGetRequest>,

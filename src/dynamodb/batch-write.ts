@@ -48,6 +48,12 @@ export async function resolveKeySchemas(
  * requests), sends several concurrently, retries UnprocessedItems with capped jittered backoff and,
  * when writes are still unprocessed after the retry policy, throws UnprocessedError listing the
  * canonical key of every write not made, per table.
+ *
+ * @example
+ * await batchWriteAll(client, {
+ *   users: [{ put: { id: { S: 'u1' } } }],
+ *   orders: [{ delete: { customer: { S: 'u1' }, order: { N: '7' } } }],
+ * });
  */
 export async function batchWriteAll(
   client: DynamoDBClient,

@@ -80,6 +80,17 @@ interface Reservation {
 /** Weight of the newest response in the running cost estimates. */
 const ESTIMATE_WEIGHT = 0.2;
 
+/**
+ * A rate limit shared by every request of a job: read or write capacity units per second and/or
+ * items per second, as DynamoDB reports them consumed. Pass one as `writeBudget`, `readBudget` or
+ * `budget`; `consumed` tells what the job used.
+ *
+ * @example
+ * // At most 500 write units per second on the target, with a second of burst saved up when idle.
+ * const writeBudget = new CapacityBudget({ unitsPerSecond: 500 });
+ * await copyIntoTable({ source, target, writeBudget });
+ * console.log(writeBudget.consumed.units);
+ */
 export class CapacityBudget {
   private readonly units: TokenBucket | undefined;
   private readonly items: TokenBucket | undefined;

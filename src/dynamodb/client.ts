@@ -121,10 +121,26 @@ function remember<T extends object>(client: T, loc: AnyLocation): T {
   return client;
 }
 
+/**
+ * A DynamoDB client for a location (a region or an endpoint), with the network deadlines of
+ * `options.network` and credentials as described at the top of this file.
+ *
+ * @example
+ * const users = parseTableLocation('us-east-1/users');
+ * const client = createDynamoClient(users, { network: { requestTimeoutMs: 10_000 } });
+ * const { keySchema } = await describeTable(client, users.table);
+ */
 export function createDynamoClient(loc: AnyLocation, options: ClientOptions = {}): DynamoDBClient {
   return remember(keepProtoAttributes(new DynamoDBClient(clientConfig(loc, options))), loc);
 }
 
+/**
+ * A DynamoDB Streams client for a location, configured like createDynamoClient.
+ *
+ * @example
+ * const streams = createStreamsClient(parseServiceLocation('us-east-1'));
+ * const { shards } = await describeStream(streams, streamArn);
+ */
 export function createStreamsClient(loc: AnyLocation, options: ClientOptions = {}): DynamoDBStreamsClient {
   return remember(keepProtoAttributes(new DynamoDBStreamsClient(clientConfig(loc, options))), loc);
 }

@@ -18,6 +18,12 @@ export interface ExportTableOptions {
  * Writes a table as an export (description line, then one DynamoDB JSON item per line) to `out`
  * with a parallel scan. Waits for `out` to drain, so memory stays bounded by a few scan pages.
  * Returns the number of items written; does not end `out`.
+ *
+ * @example
+ * const { description } = await describeTable(client, 'users');
+ * const sink = await createExportFile('users.ndjson.gz');
+ * const { items } = await exportTable(client, description, sink.stream, { parallel: 8 });
+ * await sink.commit();
  */
 export async function exportTable(
   client: DynamoDBClient,

@@ -1,10 +1,11 @@
 import type { DynamoDBClient, TableDescription } from '@aws-sdk/client-dynamodb';
 import type { CapacityBudget } from './capacity.js';
-import { InvalidDataError } from '../core/errors.js';
+import { InvalidDataError, ServiceError } from '../core/errors.js';
 import type { Item, KeySchema } from '../core/types.js';
-import type { ExportSource } from './export-file.js';
+import { exportFileSource, type ExportSource } from './export-file.js';
 import { isBlankLine, parseDescriptionLine, parseItemLine } from './export-format.js';
 import { keySchemaFromDescription } from './tables.js';
+import { prepareTargetTable } from './target-table.js';
 import { writeAll, type WriteRequest } from './writer.js';
 
 export interface ExportSummary {
@@ -57,7 +58,14 @@ export interface ImportOptions {
   readonly signal?: AbortSignal;
 }
 
-/** Puts every item of a validated export into `table` through the never-drop writer. */
+/**
+ * Puts every item of a validated export into `table` through the never-drop writer.
+ *
+ * @example
+ * const source = await exportFileSource('users.ndjson.gz');
+ * const { keySchema } = await validateExport(source);
+ * await importItems(client, 'users', source, keySchema);
+ */
 export async function importItems(
   client: DynamoDBClient,
   table: string,
@@ -85,4 +93,69 @@ function readHeader(
       { cause: error },
     );
   }
+}
+
+export interface ImportIntoTableOptions extends ImportOptions {
+  readonly client: DynamoDBClient;
+  readonly table: string;
+  /** How the table is named in messages (default: its name). */
+  readonly label?: string;
+  /** The export: a file path (plain or gzip) or an ExportSource. */
+  readonly source: string | ExportSource;
+  /** Create the table from the export's description when it does not exist (default false). */
+  readonly create?: boolean;
+  /** How a missing table's error says to allow creation (default `create: true`). */
+  readonly createFlag?: string;
+  /** Called after the whole export was checked and the table is ready, before the first write. */
+  readonly onStart?: (start: { readonly created: boolean; readonly items: number }) => void;
+}
+
+export interface ImportIntoTableResult {
+  /** The table was created from the export's description. */
+  readonly created: boolean;
+  readonly written: number;
+  readonly consumedCapacity: number;
+  readonly retries: number;
+}
+
+/**
+ * The whole import: checks every line of the export first, makes sure the table exists with the
+ * export's key schema (creating it when `create` is set), then puts every item. A malformed export,
+ * a missing table or a different key schema throws before anything is created or written.
+ *
+ * @example
+ * const result = await importIntoTable({
+ *   client: createDynamoClient(parseTableLocation('us-east-1/users')),
+ *   table: 'users',
+ *   source: 'users.ndjson.gz',
+ *   create: true,
+ * });
+ * console.log(`imported ${result.written} items`);
+ */
+export async function importIntoTable(options: ImportIntoTableOptions): Promise<ImportIntoTableResult> {
+  const {
+    client,
+    table,
+    label = table,
+    create,
+    createFlag,
+    onStart,
+    source: input,
+    ...importOptions
+  } = options;
+  const source = typeof input === 'string' ? await exportFileSource(input) : input;
+  const checked = await validateExport(source);
+  const { created, keySchema } = await prepareTargetTable(client, table, checked.description, {
+    create: create === true,
+    labels: [source.name, label],
+    createFlag: createFlag ?? 'create: true',
+  });
+  onStart?.({ created, items: checked.items });
+  const result = await importItems(client, table, source, keySchema, importOptions);
+  if (result.written !== checked.items) {
+    throw new ServiceError(
+      `import into ${label} wrote ${result.written} of the ${checked.items} items in ${source.name}`,
+    );
+  }
+  return { created, ...result };
 }

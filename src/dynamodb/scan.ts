@@ -133,7 +133,14 @@ export async function* parallelScanPages(
   }
 }
 
-/** Items of a scan: parallel when `segments` is given, else one segment or the whole table. */
+/**
+ * Items of a scan: parallel when `segments` is given, else one segment or the whole table.
+ *
+ * @example
+ * for await (const item of scanItems(client, { table: 'users', segments: 8 })) {
+ *   console.log(JSON.stringify(item));
+ * }
+ */
 export async function* scanItems(
   client: DynamoDBClient,
   o: ScanOptions | ParallelScanOptions,

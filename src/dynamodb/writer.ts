@@ -41,6 +41,12 @@ export const DEFAULT_MAX_UNWRITTEN = 1000;
  * the stream until `maxUnwritten` of them failed; then UnprocessedError names their keys, and those
  * of the writes taken but not sent after the stop (writes not yet read from the source are not
  * listed: `onProgress` tells how far the stream got).
+ *
+ * @example
+ * const { written } = await writeAll(client, 'users', [
+ *   { put: { id: { S: 'u1' }, name: { S: 'Ada' } } },
+ *   { delete: { id: { S: 'u2' } } },
+ * ]);
  */
 export async function writeAll(
   client: DynamoDBClient,

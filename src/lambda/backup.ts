@@ -110,7 +110,14 @@ function eventSource(
   return { table, streamArn: arn, streamLabel: streamOfArn(arn).label };
 }
 
-/** Builds a handler from a validated config; tests call this, `backup` below reads process.env. */
+/**
+ * Builds the backup handler from a config object (the ready-made `backup` below reads it from
+ * process.env).
+ *
+ * @example
+ * export const handler = createBackupHandler({ bucket: 'my-change-logs', prefix: 'logs', logLevel: 'info' });
+ * // Each table's change log goes to s3://my-change-logs/logs/<table>/; restore it with restoreIntoTable.
+ */
 export function createBackupHandler(config: BackupConfig, deps: BackupDeps = {}): BackupHandler {
   const baseLog = deps.logger ?? createLogger({ level: config.logLevel });
   const root =

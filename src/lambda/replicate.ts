@@ -132,7 +132,19 @@ function summary(
   };
 }
 
-/** Builds a handler from a validated config; tests call this, `replicate` below reads process.env. */
+/**
+ * Builds the replication handler from a config object (the ready-made `replicate` below reads it
+ * from process.env).
+ *
+ * @example
+ * export const handler = createReplicateHandler({
+ *   replicas: [{ table: 'users', location: parseServiceLocation('eu-west-1'), label: 'eu-west-1/users' }],
+ *   baseDir: process.cwd(),
+ *   concurrency: 8,
+ *   logLevel: 'info',
+ * });
+ * // Lambda calls handler(event) with a DynamoDB stream event; it returns { batchItemFailures }.
+ */
 export function createReplicateHandler(config: ReplicateConfig, deps: ReplicateDeps = {}): ReplicateHandler {
   if (config.replicas.length === 0)
     throw new ConfigError('no replica configured: set ReplicaTable or Replicas');

@@ -91,6 +91,9 @@ function parseState(text: string, where: string): CheckpointState {
  * the same directory, flushed, then renamed over the old one, so a crash leaves either the old or the
  * new checkpoint.
  * Its lease is the lock file `<file>.lock`.
+ *
+ * @example
+ * const checkpoint = new FileCheckpointStore('/var/lib/replicator/users.json');
  */
 export class FileCheckpointStore implements CheckpointStore {
   readonly description: string;
@@ -153,6 +156,9 @@ function stateUpdate(state: CheckpointState): {
  * JSON string; the item grows with the number of unfinished shards only (finished shards the stream
  * no longer lists are pruned by the runner). The lease lives on the same item (leaseOwner,
  * leaseHolder, leaseToken, leaseExpires), so a save can be conditional on it.
+ *
+ * @example
+ * const checkpoint = new DynamoCheckpointStore(client, 'replicator-checkpoints', 'users->eu-west-1');
  */
 export class DynamoCheckpointStore implements CheckpointStore {
   readonly description: string;

@@ -105,6 +105,9 @@ export interface PreparedReplicas {
 /**
  * Checks, once at start, that every replica table exists (NotFoundError naming it) and has the same
  * key schema as `expected` (the source's, when known) and as each other (KeySchemaMismatchError).
+ *
+ * @example
+ * const { keySchema } = await prepareReplicas([{ client: replicaClient, table: 'users' }]);
  */
 export async function prepareReplicas(
   replicas: readonly ReplicaTarget[],
@@ -229,9 +232,18 @@ async function transformAll(
   return { planned, dropped };
 }
 
-/** Applies a batch of changes to every replica; see the module comment. Throws only for a batch that
+/**
+ * Applies a batch of changes to every replica; see the module comment. Throws only for a batch that
  * cannot be replicated at all (UsageError: key schema mismatch, a stream without images), before
- * anything is written, or with the error of `guard`. */
+ * anything is written, or with the error of `guard`.
+ *
+ * @example
+ * // Changes from a Lambda event, GetRecords or a change log are the same Change type.
+ * const replicas = [{ client: replicaClient, table: 'users' }];
+ * const { keySchema } = await prepareReplicas(replicas);
+ * const result = await applyChanges(changesFromLambdaEvent(event), { replicas, keySchema });
+ * console.log(result.failed.length); // keys to retry
+ */
 export async function applyChanges(changes: readonly Change[], options: ApplyOptions): Promise<ApplyResult> {
   const started = performance.now();
   const schema = options.keySchema;

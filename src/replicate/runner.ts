@@ -163,6 +163,20 @@ const DEFAULT_RETRY: RetryPolicy = { maxAttempts: Infinity, baseDelayMs: 100, ma
  * Reads a table's stream and applies it to replicas. Shards are read parent before child, each in
  * order, several at once; each applied batch is checkpointed before the next page of that shard is
  * read, and the checkpoint never passes a record that is not durably applied on every replica.
+ *
+ * @example
+ * const source = await describeTable(client, 'users');
+ * const replicas = [{ client: replicaClient, table: 'users' }];
+ * const runner = new StreamRunner({
+ *   streams: createStreamsClient(parseServiceLocation('us-east-1')),
+ *   streamArn: source.streamArn as string,
+ *   apply: { replicas, keySchema: (await prepareReplicas(replicas)).keySchema },
+ *   checkpoint: new FileCheckpointStore('users.checkpoint.json'),
+ *   from: 'trim-horizon',
+ *   signal: AbortSignal.timeout(60_000), // or stopWhenIdleMs
+ * });
+ * const summary = await runner.run();
+ * console.log(summary.reason, summary.records, summary.applied);
  */
 export class StreamRunner {
   private readonly tracks = new Map<string, ShardTrack>();

@@ -8,7 +8,13 @@ export interface OpenStoreOptions {
   readonly s3?: S3StoreOptions;
 }
 
-/** Opens the store for a location string (`s3://bucket/prefix`, a path, `file://`) or a parsed one. */
+/**
+ * Opens the store for a location string (`s3://bucket/prefix`, a path, `file://`) or a parsed one.
+ *
+ * @example
+ * const s3 = openObjectStore('s3://my-backups/users', { s3: { region: 'eu-west-1' } });
+ * const dir = openObjectStore('/var/backups/users');
+ */
 export function openObjectStore(
   location: string | StoreLocation,
   options: OpenStoreOptions = {},

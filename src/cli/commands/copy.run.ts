@@ -3,11 +3,10 @@ import { UsageError } from '../../core/errors.js';
 import { intOption, type CliIO } from '../command.js';
 import { readBudgetOption, writeBudgetOption } from '../budgets.js';
 import { closing, openTable } from '../locations.js';
-import { DEFAULT_WRITE_CONCURRENCY } from '../../dynamodb/write-scheduler.js';
-import { progressReporter } from '../progress.js';
-import { copyTable } from '../../dynamodb/copy-table.js';
-import { describeTable } from '../../dynamodb/tables.js';
-import { prepareTargetTable } from '../../dynamodb/target-table.js';
+import { DEFAULT_WRITE_CONCURRENCY } from '../../dynamodb/defaults.js';
+import { progressReporter, type Progress } from '../progress.js';
+import { copyIntoTable } from '../../dynamodb/copy-table.js';
+
 import type { ParsedArgs } from '../command.js';
 
 export async function run(args: ParsedArgs, io: CliIO): Promise<number> {
@@ -20,24 +19,25 @@ export async function run(args: ParsedArgs, io: CliIO): Promise<number> {
     throw new UsageError(`copy: the source and the target are the same table (${source.label})`);
   }
   const summary = await closing([source.client, target.client], async () => {
-    const { description } = await describeTable(source.client, source.table);
-    const { created, keySchema } = await prepareTargetTable(target.client, target.table, description, {
+    let progress: Progress = { update() {}, done() {} };
+    const result = await copyIntoTable({
+      source,
+      target,
       create: args.values.create === true,
-      labels: [source.label, target.label],
-    });
-    const progress = progressReporter(io, `copy to ${target.label}`, description.ItemCount);
-    const result = await copyTable(source, target, {
+      createFlag: '--create',
       parallel,
-      keySchema,
       writeBudget,
       readBudget,
       consistentRead: args.values['consistent-read'] === true,
+      onStart: (start) => {
+        progress = progressReporter(io, `copy to ${target.label}`, start.itemCountEstimate);
+      },
       onProgress: (n) => progress.update(n),
     }).finally(() => progress.done());
     return {
       source: source.label,
       target: target.label,
-      created,
+      created: result.created,
       items: result.items,
       seconds: result.seconds,
       itemsPerSecond: result.items / Math.max(result.seconds, 1e-9),

@@ -1,5 +1,6 @@
-import { WRITE_BUDGET_OPTIONS, WRITE_BUDGET_HELP } from '../budgets.js';
+import { WRITE_BUDGET_OPTIONS } from '../budgets.js';
 import type { Command } from '../command.js';
+import { WRITE_BUDGET_HELP } from '../budgets.js';
 import { DEFAULT_WRITE_CONCURRENCY } from '../../dynamodb/defaults.js';
 
 export const copyCommand: Command = {

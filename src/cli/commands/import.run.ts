@@ -1,13 +1,12 @@
 // The `import` command itself, loaded only when it runs (its spec and help are in import.ts).
-import { ServiceError } from '../../core/errors.js';
 import { intOption, type CliIO } from '../command.js';
 import { writeBudgetOption } from '../budgets.js';
 import { closing, openTable } from '../locations.js';
-import { DEFAULT_WRITE_CONCURRENCY } from '../../dynamodb/write-scheduler.js';
-import { progressReporter } from '../progress.js';
+import { DEFAULT_WRITE_CONCURRENCY } from '../../dynamodb/defaults.js';
+import { progressReporter, type Progress } from '../progress.js';
 import { exportFileSource, spoolToTempFile } from '../../dynamodb/export-file.js';
-import { importItems, validateExport } from '../../dynamodb/import-table.js';
-import { prepareTargetTable } from '../../dynamodb/target-table.js';
+import { importIntoTable } from '../../dynamodb/import-table.js';
+
 import type { ParsedArgs } from '../command.js';
 
 export async function run(args: ParsedArgs, io: CliIO): Promise<number> {
@@ -21,26 +20,25 @@ export async function run(args: ParsedArgs, io: CliIO): Promise<number> {
   try {
     const source = { ...(await exportFileSource(spooled?.file ?? input)), name };
     const summary = await closing([client], async () => {
-      const checked = await validateExport(source);
-      const { created, keySchema } = await prepareTargetTable(client, table, checked.description, {
+      let progress: Progress = { update() {}, done() {} };
+      const result = await importIntoTable({
+        client,
+        table,
+        label,
+        source,
         create: args.values.create === true,
-        labels: [name, label],
-      });
-      const progress = progressReporter(io, `import into ${label}`, checked.items);
-      const result = await importItems(client, table, source, keySchema, {
+        createFlag: '--create',
         concurrency: parallel,
         budget,
+        onStart: (start) => {
+          progress = progressReporter(io, `import into ${label}`, start.items);
+        },
         onProgress: (n) => progress.update(n),
       }).finally(() => progress.done());
-      if (result.written !== checked.items) {
-        throw new ServiceError(
-          `import into ${label} wrote ${result.written} of the ${checked.items} items in ${name}`,
-        );
-      }
       return {
         file: name,
         table: label,
-        created,
+        created: result.created,
         items: result.written,
         ...(budget ? { consumedWriteUnits: result.consumedCapacity } : {}),
         retries: result.retries,

@@ -1,21 +1,13 @@
 // The `restore` command itself, loaded only when it runs (its spec and help are in restore.ts).
-import { resolveRestoreSource, type ResolveRestoreOptions } from '../../backup/restore-source.js';
-import { restoreTable, type RestoreResult } from '../../backup/restore.js';
-import { NotFoundError, UsageError } from '../../core/errors.js';
-import { type KeySchema } from '../../core/types.js';
-import {
-  assertSameKeySchema,
-  createTableFromDescription,
-  describeTable,
-  keySchemaFromDescription,
-  type TableInfo,
-} from '../../dynamodb/tables.js';
+import { type RestoreResult } from '../../backup/restore.js';
+import { restoreIntoTable } from '../../backup/restore-workflow.js';
 import { intOption, stringOption, writeJson, type CliIO } from '../command.js';
 import { readBudgetOption, writeBudgetOption } from '../budgets.js';
 import { openBackupStore } from '../backup-store.js';
 import { closing, openTable } from '../locations.js';
-import { progressReporter } from '../progress.js';
+import { progressReporter, type Progress } from '../progress.js';
 import { timeOption } from '../time-option.js';
+
 import type { ParsedArgs } from '../command.js';
 
 export async function run(args: ParsedArgs, io: CliIO): Promise<number> {
@@ -26,60 +18,30 @@ export async function run(args: ParsedArgs, io: CliIO): Promise<number> {
   const writeBudget = writeBudgetOption(args);
   const readBudget = readBudgetOption(args);
   const at = timeOption(args, 'at');
-  const resolveOptions: ResolveRestoreOptions = {
-    ...(jobId ? { jobId } : {}),
-    ...(at !== undefined ? { at } : {}),
-  };
   const target = openTable(args.positionals[1] as string, io);
   const backup = openBackupStore(args.positionals[0] as string, args, io);
-  const outcome = await closing([target.client, backup], async () => {
-    const existing: TableInfo | undefined = await describeTable(target.client, target.table).catch(
-      (error: unknown) => {
-        if (error instanceof NotFoundError) return undefined;
-        throw error;
-      },
-    );
-    if (!existing && !create)
-      throw new NotFoundError(
-        `${target.label} does not exist; pass --create to create it from the backup's table description`,
-      );
-    // Opening the source verifies every data file: nothing below runs for a corrupt backup.
-    const source = await resolveRestoreSource(backup.store, {
-      ...resolveOptions,
-      ...(existing ? { keySchema: existing.keySchema } : {}),
-    });
-    let keySchema: KeySchema;
-    let created = false;
-    if (existing) {
-      keySchema = existing.keySchema;
-      if (source.description)
-        assertSameKeySchema(keySchemaFromDescription(source.description), keySchema, [
-          source.label,
-          target.label,
-        ]);
-    } else {
-      if (!source.description)
-        throw new UsageError(
-          `${source.label} has no table description (AWS's own exports carry none): create ${target.label} with the right key schema first, then restore into it`,
-        );
-      keySchema = keySchemaFromDescription(source.description);
-      if (!dryRun) {
-        await createTableFromDescription(target.client, source.description, target.table);
-        created = true;
-      }
-    }
-    const progress = progressReporter(io, `restore into ${target.label}`, source.itemCount);
-    const result = await restoreTable(target.client, target.table, source.items(), {
-      keySchema,
-      targetEmpty: !existing,
+  const result = await closing([target.client, backup], async () => {
+    let progress: Progress = { update() {}, done() {} };
+    return restoreIntoTable({
+      store: backup.store,
+      client: target.client,
+      table: target.table,
+      label: target.label,
+      create,
+      createFlag: '--create',
       dryRun,
+      ...(jobId ? { jobId } : {}),
+      ...(at !== undefined ? { at } : {}),
       ...(concurrency ? { concurrency } : {}),
       ...(writeBudget ? { writeBudget } : {}),
       ...(readBudget ? { readBudget } : {}),
+      onStart: (start) => {
+        progress = progressReporter(io, `restore into ${target.label}`, start.itemCount);
+      },
       onProgress: (p) => progress.update(dryRun ? p.planned : p.written),
     }).finally(() => progress.done());
-    return { source: source.label, created, result };
   });
+  const outcome = { source: result.source, created: result.created, result };
   report(
     io,
     target.label,

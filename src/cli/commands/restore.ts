@@ -1,6 +1,8 @@
-import { WRITE_BUDGET_OPTIONS, WRITE_BUDGET_HELP } from '../budgets.js';
-import { STORE_OPTIONS, LOCATION_HELP, STORE_HELP } from '../store-options.js';
+import { WRITE_BUDGET_OPTIONS } from '../budgets.js';
+import { STORE_OPTIONS } from '../store-options.js';
 import type { Command } from '../command.js';
+import { WRITE_BUDGET_HELP } from '../budgets.js';
+import { LOCATION_HELP, STORE_HELP } from '../store-options.js';
 
 export const restoreCommand: Command = {
   name: 'restore',

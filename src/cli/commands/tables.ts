@@ -1,6 +1,4 @@
-import { writeJson, type Command } from '../command.js';
-import { closing, openService } from '../locations.js';
-import { listTables } from '../../dynamodb/tables.js';
+import type { Command } from '../command.js';
 
 export const tablesCommand: Command = {
   name: 'tables',
@@ -19,11 +17,5 @@ Options:
   --debug  print stack traces on errors`,
   options: {},
   positionals: [0, 1],
-  async run(args, io) {
-    const { client } = openService(args.positionals[0], io);
-    const names = await closing([client], () => listTables(client));
-    if (args.values.json) writeJson(io, names);
-    else io.stdout.write(names.map((n) => n + '\n').join(''));
-    return 0;
-  },
+  run: (args, io) => import('./tables.run.js').then((m) => m.run(args, io)),
 };
