@@ -72,7 +72,7 @@ test('Lambda config errors and log lines never carry a password in an endpoint',
     (e: unknown) =>
       e instanceof ConfigError &&
       e.message ===
-        `Replicas must be a JSON list of {"table", "region"?, "endpoint"?, "roleArn"?}: Unexpected token 'u'`,
+        `Replicas must be a JSON list of {"table", "region"?, "endpoint"?, "roleArn"?, "externalId"?}: Unexpected token 'u'`,
   );
   const lines: string[] = [];
   const log = createLogger({ level: 'debug', write: (l) => lines.push(l) });
