@@ -178,8 +178,10 @@ class RestoreRun {
   }
 
   private async *putsThatDiffer(desired: AsyncIterable<Item> | Iterable<Item>): AsyncGenerator<WriteRequest> {
-    const compared = mapOrdered(chunks(desired, MAX_BATCH_KEYS), this.options.lookupConcurrency ?? 4, (batch) =>
-      this.lookUp(batch),
+    const compared = mapOrdered(
+      chunks(desired, MAX_BATCH_KEYS),
+      this.options.lookupConcurrency ?? 4,
+      (batch) => this.lookUp(batch),
     );
     for await (const batch of compared) {
       for (const { item, key, current } of batch) {

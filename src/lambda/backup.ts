@@ -24,7 +24,6 @@
  * attributes and the stream are recorded. A claim that succeeded is not repeated by that container
  * (a log's identity is written once and never changes).
  */
-import { randomUUID } from 'node:crypto';
 import { readLambdaBatch, tableOfStreamArn, type LambdaBatch } from '../core/change-sources.js';
 import { ConfigError, InvalidDataError } from '../core/errors.js';
 import { isRegionName } from '../core/location.js';
@@ -38,6 +37,7 @@ import {
   BatchFailedError,
   batchResponse,
   rejectedRecordFields,
+  streamBatchHandler,
   type StreamBatchResponse,
 } from './batch-response.js';
 import { envLogLevel, envTurnover, envValue, requireEnv, type Env } from './config.js';
@@ -121,15 +121,7 @@ export function createBackupHandler(config: BackupConfig, deps: BackupDeps = {})
     metrics: deps.metrics ?? stdoutMetrics,
     claim: logClaimer(root),
   };
-  return async (event, context) => {
-    const log = baseLog.child({ correlationId: context?.awsRequestId ?? randomUUID() });
-    try {
-      return await logBatch(event, parts, log);
-    } catch (error) {
-      if (!(error instanceof BatchFailedError)) log.error('batch refused', { error });
-      throw error;
-    }
-  };
+  return streamBatchHandler(baseLog, (event, log) => logBatch(event, parts, log));
 }
 
 /** What a handler keeps across invocations of its container. */
@@ -249,7 +241,10 @@ function emitBackupMetrics(
     namespace: config.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE,
     sourceTable: o.table,
     destinations: [
-      { dimension: 'BackupLocation', value: `s3://${[config.bucket, config.prefix].filter(Boolean).join('/')}` },
+      {
+        dimension: 'BackupLocation',
+        value: `s3://${[config.bucket, config.prefix].filter(Boolean).join('/')}`,
+      },
     ],
     figures: {
       received: batch.changes.length + batch.rejected.length,

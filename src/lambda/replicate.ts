@@ -14,7 +14,6 @@
  * ReportBatchItemFailures on the event source mapping); when nothing could be applied, the handler
  * throws so Lambda retries the batch.
  */
-import { randomUUID } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Change } from '../core/change.js';
 import { readLambdaBatch, tableOfStreamArn, type RejectedRecord } from '../core/change-sources.js';
@@ -29,6 +28,7 @@ import {
   BatchFailedError,
   batchResponse,
   rejectedRecordFields,
+  streamBatchHandler,
   type StreamBatchResponse,
 } from './batch-response.js';
 import { replicaClient, serviceClient } from './clients.js';
@@ -145,15 +145,7 @@ export function createReplicateHandler(config: ReplicateConfig, deps: ReplicateD
     init: setupOnce(config, deps, replicas, baseLog),
     readThroughClient: sourceClientCache(deps.sourceClient ?? serviceClient),
   };
-  return async (event, context) => {
-    const log = baseLog.child({ correlationId: context?.awsRequestId ?? randomUUID() });
-    try {
-      return await replicateBatch(event, parts, log);
-    } catch (error) {
-      if (!(error instanceof BatchFailedError)) log.error('batch refused', { error });
-      throw error;
-    }
-  };
+  return streamBatchHandler(baseLog, (event, log) => replicateBatch(event, parts, log));
 }
 
 /** What a handler keeps across invocations of its container. */
@@ -223,7 +215,11 @@ function sourceClientCache(make: (location: ServiceLocation) => DynamoDBClient) 
 }
 
 /** One batch: read and check the event, apply it to every replica, emit metrics, respond. */
-async function replicateBatch(event: unknown, parts: HandlerParts, log: Logger): Promise<StreamBatchResponse> {
+async function replicateBatch(
+  event: unknown,
+  parts: HandlerParts,
+  log: Logger,
+): Promise<StreamBatchResponse> {
   const { config, deps, replicas } = parts;
   const batch = readLambdaBatch(event);
   const changes = batch.changes;
