@@ -17,7 +17,9 @@ import { isNetworkTimeout, timeoutDetail } from '../core/network.js';
 import { clientLocation } from './client.js';
 
 export interface ErrorContext {
-  /** The DynamoDB action, e.g. "BatchWriteItem". */
+  /** The service named in messages; default "DynamoDB". */
+  readonly service?: string;
+  /** The action, e.g. "BatchWriteItem". */
   readonly action: string;
   /** Table (or stream) the request was about, named in the message. */
   readonly table?: string;
@@ -99,9 +101,12 @@ export function translateSdkError(error: unknown, context: ErrorContext): Error 
     );
   }
   if (name === 'ValidationException' || name === 'SerializationException') {
-    return new InvalidDataError(`DynamoDB rejected ${context.action}${where(context)}: ${message}`, {
-      cause: error,
-    });
+    return new InvalidDataError(
+      `${context.service ?? 'DynamoDB'} rejected ${context.action}${where(context)}: ${message}`,
+      {
+        cause: error,
+      },
+    );
   }
   if (CREDENTIALS.has(name)) {
     return new ConfigError(
@@ -112,12 +117,18 @@ export function translateSdkError(error: unknown, context: ErrorContext): Error 
     );
   }
   if (isNetworkTimeout(error))
-    return new NetworkTimeoutError(`DynamoDB ${context.action}${where(context)} ${timeoutDetail(error)}`, {
+    return new NetworkTimeoutError(
+      `${context.service ?? 'DynamoDB'} ${context.action}${where(context)} ${timeoutDetail(error)}`,
+      {
+        cause: error,
+      },
+    );
+  return new ServiceError(
+    `${context.service ?? 'DynamoDB'} ${context.action}${where(context)} failed: ${name}: ${message}`,
+    {
       cause: error,
-    });
-  return new ServiceError(`DynamoDB ${context.action}${where(context)} failed: ${name}: ${message}`, {
-    cause: error,
-  });
+    },
+  );
 }
 
 /** Runs `fn` and rethrows any failure translated with `context`. */

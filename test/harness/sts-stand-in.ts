@@ -24,8 +24,14 @@ export interface StsStandIn {
   accessKeyId(n: number): string;
 }
 
-/** Starts the stand-in; each session it hands out expires `lifetimeMs` after the call. */
-export async function startStsStandIn(lifetimeMs: number): Promise<StsStandIn> {
+/**
+ * Starts the stand-in; each session it hands out expires `lifetimeMs` after the call. Roles in
+ * `deny` are refused as STS refuses a role the caller may not assume (403 AccessDenied).
+ */
+export async function startStsStandIn(
+  lifetimeMs: number,
+  options: { readonly deny?: readonly string[] } = {},
+): Promise<StsStandIn> {
   const calls: AssumeRoleCall[] = [];
   const accessKeyId = (n: number) => `ASIASTANDIN${String(n).padStart(9, '0')}`;
   const server = http.createServer((req, res) => {
@@ -37,6 +43,15 @@ export async function startStsStandIn(lifetimeMs: number): Promise<StsStandIn> {
         res.writeHead(400, { 'content-type': 'text/xml' });
         res.end(
           '<ErrorResponse><Error><Code>InvalidAction</Code><Message>only AssumeRole</Message></Error></ErrorResponse>',
+        );
+        return;
+      }
+      if (options.deny?.includes(form.get('RoleArn') ?? '')) {
+        res.writeHead(403, { 'content-type': 'text/xml' });
+        res.end(
+          '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type>' +
+            '<Code>AccessDenied</Code><Message>not authorized to perform sts:AssumeRole</Message></Error>' +
+            '<RequestId>denied</RequestId></ErrorResponse>',
         );
         return;
       }

@@ -12,7 +12,8 @@ import { fromDynamoJson } from '../../src/core/ddb-json.js';
 import { itemsEqual } from '../../src/core/equality.js';
 import type { Item } from '../../src/core/types.js';
 import { LOCAL_CREDENTIALS } from '../../src/embedded/dynamodb-local.js';
-import { REFRESH_MARGIN_MS } from '../../src/lambda/clients.js';
+import { ServiceError } from '../../src/core/errors.js';
+import { assumeRoleCredentials, REFRESH_MARGIN_MS } from '../../src/dynamodb/assume-role.js';
 import { readReplicateConfig } from '../../src/lambda/config.js';
 import { createLogger } from '../../src/lambda/log.js';
 import { createReplicateHandler } from '../../src/lambda/replicate.js';
@@ -79,4 +80,24 @@ test('ReplicaRoleArn: writes are signed with the assumed role session, renewed b
     const want = state.get((item.id as { S: string }).S);
     assert.ok(want && itemsEqual(item, fromDynamoJson(want) as Item), JSON.stringify(item));
   }
+});
+
+test('a role STS refuses fails as a ServiceError naming STS, the role and the region', async () => {
+  const denied = 'arn:aws:iam::210987654321:role/not-for-you';
+  const sts = await startStsStandIn(REFRESH_MARGIN_MS + 5000, { deny: [denied] });
+  process.env.AWS_ENDPOINT_URL_STS = sts.endpoint;
+  const credentials = assumeRoleCredentials(denied, {
+    region: 'eu-west-1',
+    base: { accessKeyId: 'AKIABASECREDENTIALS', secretAccessKey: 'base-secret' },
+  }) as () => Promise<unknown>;
+  const error = await credentials().then(
+    () => assert.fail('a refused role gave credentials'),
+    (e: unknown) => e,
+  );
+  assert.ok(error instanceof ServiceError, String(error));
+  assert.equal(
+    error.message,
+    `STS AssumeRole ${denied} at region eu-west-1 failed: AccessDenied: not authorized to perform sts:AssumeRole`,
+  );
+  assert.equal(sts.calls.length, 0);
 });
