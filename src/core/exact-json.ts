@@ -43,9 +43,9 @@ const LITERALS = [
 ] as const;
 
 /**
- * The parser's state: the text and the position reached. One method per kind of value. (This is on
- * the data path of every import and restore line; methods of one small class cost the same as the
- * closures they replaced, as measured when it was split.)
+ * The parser's state: the text and the position reached, with one method per kind of value. A parse
+ * allocates one of these and no closures; measured against the single closure-based function it
+ * replaced, it is no slower (somewhat faster), so the split costs nothing here.
  */
 class ExactJsonParser {
   pos = 0;
