@@ -85,6 +85,9 @@ export function translateSdkError(error: unknown, context: ErrorContext): Error 
   if (error instanceof ReplicatorError || isAbortError(error)) return error as Error;
   const name = errorName(error) ?? 'Error';
   const message = clause(errorMessage(error));
+  const service = context.service ?? 'DynamoDB';
+  // `DynamoDB Scan on table "t" at L`: the request, as the messages below name it.
+  const request = `${service} ${context.action}${where(context)}`;
   if (name === 'ResourceNotFoundException') {
     const what = context.table ? `Table "${context.table}"` : 'The requested resource';
     const location = context.location ? ` at ${context.location}` : '';
@@ -101,12 +104,9 @@ export function translateSdkError(error: unknown, context: ErrorContext): Error 
     );
   }
   if (name === 'ValidationException' || name === 'SerializationException') {
-    return new InvalidDataError(
-      `${context.service ?? 'DynamoDB'} rejected ${context.action}${where(context)}: ${message}`,
-      {
-        cause: error,
-      },
-    );
+    return new InvalidDataError(`${service} rejected ${context.action}${where(context)}: ${message}`, {
+      cause: error,
+    });
   }
   if (CREDENTIALS.has(name)) {
     return new ConfigError(
@@ -117,18 +117,8 @@ export function translateSdkError(error: unknown, context: ErrorContext): Error 
     );
   }
   if (isNetworkTimeout(error))
-    return new NetworkTimeoutError(
-      `${context.service ?? 'DynamoDB'} ${context.action}${where(context)} ${timeoutDetail(error)}`,
-      {
-        cause: error,
-      },
-    );
-  return new ServiceError(
-    `${context.service ?? 'DynamoDB'} ${context.action}${where(context)} failed: ${name}: ${message}`,
-    {
-      cause: error,
-    },
-  );
+    return new NetworkTimeoutError(`${request} ${timeoutDetail(error)}`, { cause: error });
+  return new ServiceError(`${request} failed: ${name}: ${message}`, { cause: error });
 }
 
 /** Runs `fn` and rethrows any failure translated with `context`. */
