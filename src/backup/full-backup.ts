@@ -106,6 +106,14 @@ export function jobStore(store: ObjectStore, jobId: string): ObjectStore {
   return store.at(`${EXPORT_ROOT}/${jobId}`);
 }
 
+/** This process's share of a job, checked: which segment of how many, the job id, scan parallelism. */
+interface Share {
+  readonly segment: number;
+  readonly totalSegments: number;
+  readonly jobId: string;
+  readonly parallel: number;
+}
+
 /**
  * Backs up `options.table` (or this process's share of it) into `store` (the backup location).
  * Fails, writing no segment manifest, if anything goes wrong: the job then stays incomplete and
@@ -121,6 +129,46 @@ export async function backupTable(
   store: ObjectStore,
   options: FullBackupOptions,
 ): Promise<FullBackupResult> {
+  const share = checkShare(options);
+  const { segment, totalSegments, jobId } = share;
+  const { description } = await describeTable(client, options.table);
+  const exportStore = jobStore(store, jobId);
+  const location = formatStoreLocation(exportStore.location);
+  await assertJobOpenToShare(exportStore, location, { table: options.table, description, segment, jobId });
+
+  const startTime = Date.now();
+  await exportStore.put(STARTED_MARKER, '');
+  const data = await writeShareData(client, exportStore, options, share);
+  const manifest: SegmentManifest = {
+    format: SEGMENT_MANIFEST_FORMAT,
+    version: 1,
+    jobId,
+    segment,
+    totalSegments,
+    table: options.table,
+    startTime,
+    endTime: Date.now(),
+    itemCount: data.itemCount,
+    files: data.files,
+    description,
+  };
+  await exportStore.put(segmentManifestKey(segment, totalSegments), JSON.stringify(manifest) + '\n', {
+    contentType: 'application/json',
+  });
+  const completion = await completeJobIfAllShares(exportStore, jobId, options.sseKmsKeyId);
+  return {
+    jobId,
+    segment,
+    totalSegments,
+    itemCount: data.itemCount,
+    files: data.files.length,
+    location,
+    ...completion,
+  };
+}
+
+/** The share options, validated (UsageError naming the option) before anything is read or written. */
+function checkShare(options: FullBackupOptions): Share {
   const totalSegments = options.totalSegments ?? 1;
   const segment = options.segment ?? 0;
   if (!Number.isInteger(totalSegments) || totalSegments < 1)
@@ -136,25 +184,38 @@ export async function backupTable(
   const parallel = options.parallel ?? 4;
   if (!Number.isInteger(parallel) || parallel < 1)
     throw new UsageError(`--parallel must be a positive whole number, got ${parallel}`);
+  return { segment, totalSegments, jobId, parallel };
+}
 
-  const { description } = await describeTable(client, options.table);
-  const exportStore = jobStore(store, jobId);
-  const location = formatStoreLocation(exportStore.location);
+/**
+ * Refuses a job that is already complete, or whose other shares backed up another table or key
+ * schema (one job id would then hold two tables). Nothing has been written when this throws.
+ */
+async function assertJobOpenToShare(
+  exportStore: ObjectStore,
+  location: string,
+  mine: Pick<SegmentManifest, 'table' | 'description' | 'segment' | 'jobId'>,
+): Promise<void> {
   if (await exportStore.exists(MANIFEST_SUMMARY))
-    throw new UsageError(`backup job ${jobId} at ${location} is already complete; use another --jobid`);
-
-  // A share of another table under the same job id would make one backup of two tables.
-  const mine = describeOwner({ table: options.table, description, segment }, location);
+    throw new UsageError(`backup job ${mine.jobId} at ${location} is already complete; use another --jobid`);
+  const owner = describeOwner(mine, location);
   for (const other of await readSegmentManifests(exportStore, location)) {
     const theirs = describeOwner(other, location);
-    if (theirs !== mine)
+    if (theirs !== owner)
       throw new UsageError(
-        `backup job ${jobId} at ${location} holds segment ${other.segment} of ${theirs}, not of ${mine}: use another --jobid (nothing was written)`,
+        `backup job ${mine.jobId} at ${location} holds segment ${other.segment} of ${theirs}, not of ${owner}: use another --jobid (nothing was written)`,
       );
   }
+}
 
-  const startTime = Date.now();
-  await exportStore.put(STARTED_MARKER, '');
+/** Scans this process's share into data files; on failure the files started are aborted. */
+async function writeShareData(
+  client: DynamoDBClient,
+  exportStore: ObjectStore,
+  options: FullBackupOptions,
+  share: Share,
+): Promise<{ files: ManifestFileEntry[]; itemCount: number }> {
+  const { segment, totalSegments } = share;
   const writer = new DataFileWriter(exportStore, {
     namePrefix: `part-${segment}-of-${totalSegments}`,
     ...(options.maxItemsPerFile !== undefined ? { maxItemsPerFile: options.maxItemsPerFile } : {}),
@@ -163,7 +224,7 @@ export async function backupTable(
   try {
     const pages = parallelScanPages(client, {
       table: options.table,
-      segments: parallel,
+      segments: share.parallel,
       ...(totalSegments > 1 ? { segment, totalSegments } : {}),
       ...(options.consistentRead ? { consistentRead: true } : {}),
       ...(options.budget ? { budget: options.budget } : {}),
@@ -178,38 +239,21 @@ export async function backupTable(
     throw error;
   }
   const files = await writer.finish();
-  const manifest: SegmentManifest = {
-    format: SEGMENT_MANIFEST_FORMAT,
-    version: 1,
-    jobId,
-    segment,
-    totalSegments,
-    table: options.table,
-    startTime,
-    endTime: Date.now(),
-    itemCount: writer.itemCount,
-    files,
-    description,
-  };
-  await exportStore.put(segmentManifestKey(segment, totalSegments), JSON.stringify(manifest) + '\n', {
-    contentType: 'application/json',
-  });
+  return { files, itemCount: writer.itemCount };
+}
 
-  const merged = await mergeSegments(exportStore, jobId, options.sseKmsKeyId);
+/** Writes the job's merged manifests when every share's manifest is present (whoever sees all does). */
+async function completeJobIfAllShares(
+  exportStore: ObjectStore,
+  jobId: string,
+  sseKmsKeyId: string | undefined,
+): Promise<Pick<FullBackupResult, 'summary' | 'missingSegments'>> {
+  const merged = await mergeSegments(exportStore, jobId, sseKmsKeyId);
   let summary: ManifestSummary | undefined;
   if (merged.missing.length === 0 && merged.input) {
     summary = await writeExportManifests(exportStore, merged.input, merged.files);
   }
-  return {
-    jobId,
-    segment,
-    totalSegments,
-    itemCount: writer.itemCount,
-    files: files.length,
-    location,
-    ...(summary ? { summary } : {}),
-    missingSegments: merged.missing,
-  };
+  return { ...(summary ? { summary } : {}), missingSegments: merged.missing };
 }
 
 function parseSegmentManifest(text: string, where: string): SegmentManifest {

@@ -12,14 +12,14 @@
  * - Dry run: the same plan, counted, nothing written.
  * Writes go through writeAll (bounded in-flight batches, retries, capacity budget).
  */
-import { ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { keyId, keyOf, canonicalKey } from '../core/canonical-key.js';
 import { itemsEqual } from '../core/equality.js';
 import type { Item, Key, KeySchema } from '../core/types.js';
 import type { RetryPolicy } from '../core/backoff.js';
 import { batchGetAll, MAX_BATCH_KEYS } from '../dynamodb/batch-get.js';
 import type { CapacityBudget } from '../dynamodb/capacity.js';
-import { parallelScanPages } from '../dynamodb/scan.js';
+import { parallelScanPages, tableIsEmpty } from '../dynamodb/scan.js';
 import { writeAll, type WriteRequest } from '../dynamodb/writer.js';
 
 export interface RestorePlanCounts {
@@ -66,25 +66,6 @@ export interface RestoreOptions {
 /** 128 bits of the key's SHA-256: collisions are out of reach for any table size. */
 function shortKeyId(key: Key): string {
   return keyId(key).slice(0, 32);
-}
-
-async function targetIsEmpty(client: DynamoDBClient, table: string): Promise<boolean> {
-  // Limit 1 may still return nothing with a LastEvaluatedKey (deleted items): follow a few pages.
-  let start: Record<string, unknown> | undefined;
-  for (let page = 0; page < 10; page++) {
-    const out = await client.send(
-      new ScanCommand({
-        TableName: table,
-        Limit: 100,
-        ConsistentRead: true,
-        ExclusiveStartKey: start as never,
-      }),
-    );
-    if ((out.Items?.length ?? 0) > 0) return false;
-    if (!out.LastEvaluatedKey) return true;
-    start = out.LastEvaluatedKey;
-  }
-  return false;
 }
 
 /** Batches of up to `size` from an async iterable. */
@@ -138,62 +119,120 @@ export async function restoreTable(
   options: RestoreOptions,
 ): Promise<RestoreResult> {
   const started = performance.now();
-  const schema = options.keySchema;
-  const empty = options.targetEmpty === true || (await targetIsEmpty(client, table));
-  const counts = { items: 0, puts: 0, deletes: 0, unchanged: 0 };
-  let written = 0;
-  const report = () => options.onProgress?.({ planned: counts.items, written });
+  const empty =
+    options.targetEmpty === true ||
+    (await tableIsEmpty(client, table, options.signal ? { signal: options.signal } : {}));
+  const run = new RestoreRun(client, table, options);
+  const plan = empty ? run.planFresh(desired) : run.planCompare(desired);
+  const outcome = options.dryRun ? await run.countOnly(plan) : await run.write(plan);
+  return {
+    ...run.counts,
+    dryRun: options.dryRun === true,
+    targetWasEmpty: empty,
+    ...outcome,
+    seconds: (performance.now() - started) / 1000,
+  };
+}
 
-  async function* planFresh(): AsyncGenerator<WriteRequest> {
+/** A desired item next to what the target holds under its key now (undefined: nothing). */
+interface Compared {
+  readonly item: Item;
+  readonly key: Key;
+  readonly current: Item | undefined;
+}
+
+type WriteOutcome = Pick<RestoreResult, 'written' | 'consumedWriteUnits' | 'retries'>;
+
+/**
+ * One restore: the counts and the set of desired keys its phases share. A plan is a stream of
+ * writes: planFresh (empty target: every item a put) or planCompare (puts of items that differ,
+ * then deletes of target keys the desired state lacks); countOnly or write consumes it.
+ */
+class RestoreRun {
+  readonly counts = { items: 0, puts: 0, deletes: 0, unchanged: 0 };
+  /** Writes acknowledged so far. */
+  private written = 0;
+  /** Short ids of every desired key, for the delete pass. */
+  private readonly seen = new Set<string>();
+  private readonly schema: KeySchema;
+
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly table: string,
+    private readonly options: RestoreOptions,
+  ) {
+    this.schema = options.keySchema;
+  }
+
+  private report(): void {
+    this.options.onProgress?.({ planned: this.counts.items, written: this.written });
+  }
+
+  /** Into an empty target: every desired item is a put, nothing is read back. */
+  async *planFresh(desired: AsyncIterable<Item> | Iterable<Item>): AsyncGenerator<WriteRequest> {
     for await (const item of desired) {
-      keyOf(item, schema); // a missing key attribute is an error before anything else is sent
-      counts.items++;
-      counts.puts++;
+      keyOf(item, this.schema); // a missing key attribute is an error before anything else is sent
+      this.counts.items++;
+      this.counts.puts++;
       yield { put: item };
     }
   }
 
-  const seen = new Set<string>();
-  async function* planCompare(): AsyncGenerator<WriteRequest> {
+  /** Into a target with data: puts of desired items that differ, then deletes of keys not desired. */
+  async *planCompare(desired: AsyncIterable<Item> | Iterable<Item>): AsyncGenerator<WriteRequest> {
+    yield* this.putsThatDiffer(desired);
+    yield* this.deletesOfUndesiredKeys();
+  }
+
+  private async *putsThatDiffer(desired: AsyncIterable<Item> | Iterable<Item>): AsyncGenerator<WriteRequest> {
     const compared = mapOrdered(
       chunks(desired, MAX_BATCH_KEYS),
-      options.lookupConcurrency ?? 4,
-      async (batch) => {
-        const keys = batch.map((item) => keyOf(item, schema));
-        const found = await batchGetAll(
-          client,
-          { [table]: { keys, consistentRead: true } },
-          {
-            ...(options.readBudget ? { budget: options.readBudget } : {}),
-            ...(options.retry ? { retry: options.retry } : {}),
-            ...(options.signal ? { signal: options.signal } : {}),
-          },
-        );
-        const current = new Map<string, Item>();
-        for (const item of found.items[table] ?? []) current.set(canonicalKey(keyOf(item, schema)), item);
-        return batch.map((item, i) => ({
-          item,
-          key: keys[i] as Key,
-          current: current.get(canonicalKey(keys[i] as Key)),
-        }));
-      },
+      this.options.lookupConcurrency ?? 4,
+      (batch) => this.lookUp(batch),
     );
     for await (const batch of compared) {
       for (const { item, key, current } of batch) {
-        counts.items++;
-        seen.add(shortKeyId(key));
+        this.counts.items++;
+        this.seen.add(shortKeyId(key));
         if (itemsEqual(item, current)) {
-          counts.unchanged++;
+          this.counts.unchanged++;
           continue;
         }
-        counts.puts++;
+        this.counts.puts++;
         yield { put: item };
       }
-      report();
+      this.report();
     }
+  }
+
+  /** Reads the target's current items for a batch of desired items (consistent BatchGetItem). */
+  private async lookUp(batch: readonly Item[]): Promise<Compared[]> {
+    const { schema, table, options } = this;
+    const keys = batch.map((item) => keyOf(item, schema));
+    const found = await batchGetAll(
+      this.client,
+      { [table]: { keys, consistentRead: true } },
+      {
+        ...(options.readBudget ? { budget: options.readBudget } : {}),
+        ...(options.retry ? { retry: options.retry } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+      },
+    );
+    const current = new Map<string, Item>();
+    for (const item of found.items[table] ?? []) current.set(canonicalKey(keyOf(item, schema)), item);
+    return batch.map((item, i) => ({
+      item,
+      key: keys[i] as Key,
+      current: current.get(canonicalKey(keys[i] as Key)),
+    }));
+  }
+
+  /** Scans the target's keys; each one the desired state does not have is deleted. */
+  private async *deletesOfUndesiredKeys(): AsyncGenerator<WriteRequest> {
+    const { schema, options } = this;
     const keyNames = [schema.hash.name, ...(schema.range ? [schema.range.name] : [])];
-    const pages = parallelScanPages(client, {
-      table,
+    const pages = parallelScanPages(this.client, {
+      table: this.table,
       segments: options.scanSegments ?? 4,
       consistentRead: true,
       projection: keyNames,
@@ -203,41 +242,34 @@ export async function restoreTable(
     for await (const page of pages) {
       for (const item of page) {
         const key = keyOf(item, schema);
-        if (seen.has(shortKeyId(key))) continue;
-        counts.deletes++;
+        if (this.seen.has(shortKeyId(key))) continue;
+        this.counts.deletes++;
         yield { delete: key };
       }
     }
   }
 
-  const plan = empty ? planFresh() : planCompare();
-  let consumedWriteUnits = 0;
-  let retries = 0;
-  if (options.dryRun) {
-    for await (const _ of plan) report();
-  } else {
-    const result = await writeAll(client, table, plan, {
-      keySchema: schema,
+  /** Dry run: walks the plan, counting, writing nothing. */
+  async countOnly(plan: AsyncIterable<WriteRequest>): Promise<WriteOutcome> {
+    for await (const _ of plan) this.report();
+    return { written: 0, consumedWriteUnits: 0, retries: 0 };
+  }
+
+  /** Writes the plan through writeAll (bounded in-flight batches, retries, capacity budget). */
+  async write(plan: AsyncIterable<WriteRequest>): Promise<WriteOutcome> {
+    const { options } = this;
+    const result = await writeAll(this.client, this.table, plan, {
+      keySchema: this.schema,
       ...(options.concurrency ? { concurrency: options.concurrency } : {}),
       ...(options.writeBudget ? { budget: options.writeBudget } : {}),
       ...(options.retry ? { retry: options.retry } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
       onProgress: (done) => {
-        written = done;
-        report();
+        this.written = done;
+        this.report();
       },
     });
-    written = result.written;
-    consumedWriteUnits = result.consumedCapacity;
-    retries = result.retries;
+    this.written = result.written;
+    return { written: result.written, consumedWriteUnits: result.consumedCapacity, retries: result.retries };
   }
-  return {
-    ...counts,
-    dryRun: options.dryRun === true,
-    targetWasEmpty: empty,
-    written: options.dryRun ? 0 : written,
-    consumedWriteUnits,
-    retries,
-    seconds: (performance.now() - started) / 1000,
-  };
 }

@@ -3,12 +3,17 @@
  * whole table), several segments concurrently in one process, or one share of a scan split across
  * processes or machines.
  */
-import { ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  ScanCommand,
+  type AttributeValue as SdkAttributeValue,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
 import { UsageError } from '../core/errors.js';
 import type { Item } from '../core/types.js';
 import { consumedCapacityParam, type CapacityBudget } from './capacity.js';
 import { PageChannel } from './page-channel.js';
 import { projectionExpression, readPages } from './paging.js';
+import { callDynamo } from './sdk-errors.js';
 import { linkedAbortController } from './unprocessed.js';
 
 export { queryItems, queryPages, type QueryOptions } from './query.js';
@@ -147,4 +152,32 @@ export async function* scanItems(
 ): AsyncGenerator<Item> {
   const pages = 'segments' in o ? parallelScanPages(client, o) : scanPages(client, o);
   for await (const page of pages) yield* page;
+}
+
+/** Pages of 100 items a probe for emptiness reads at most. */
+const EMPTINESS_PROBE_PAGES = 10;
+
+/**
+ * Whether a consistent scan of `table` finds no item. A page may come back empty with a
+ * LastEvaluatedKey, so up to 10 pages of 100 are followed; still undecided after that counts as
+ * not empty (callers then compare instead of assuming an empty table, which is always safe).
+ */
+export async function tableIsEmpty(
+  client: DynamoDBClient,
+  table: string,
+  o: { readonly signal?: AbortSignal } = {},
+): Promise<boolean> {
+  let start: Record<string, SdkAttributeValue> | undefined;
+  for (let page = 0; page < EMPTINESS_PROBE_PAGES; page++) {
+    const out = await callDynamo(client, { action: 'Scan', table }, () =>
+      client.send(
+        new ScanCommand({ TableName: table, Limit: 100, ConsistentRead: true, ExclusiveStartKey: start }),
+        { abortSignal: o.signal },
+      ),
+    );
+    if ((out.Items?.length ?? 0) > 0) return false;
+    if (!out.LastEvaluatedKey) return true;
+    start = out.LastEvaluatedKey;
+  }
+  return false;
 }

@@ -17,7 +17,9 @@ import { isNetworkTimeout, timeoutDetail } from '../core/network.js';
 import { clientLocation } from './client.js';
 
 export interface ErrorContext {
-  /** The DynamoDB action, e.g. "BatchWriteItem". */
+  /** The service named in messages; default "DynamoDB". */
+  readonly service?: string;
+  /** The action, e.g. "BatchWriteItem". */
   readonly action: string;
   /** Table (or stream) the request was about, named in the message. */
   readonly table?: string;
@@ -83,6 +85,9 @@ export function translateSdkError(error: unknown, context: ErrorContext): Error 
   if (error instanceof ReplicatorError || isAbortError(error)) return error as Error;
   const name = errorName(error) ?? 'Error';
   const message = clause(errorMessage(error));
+  const service = context.service ?? 'DynamoDB';
+  // `DynamoDB Scan on table "t" at L`: the request, as the messages below name it.
+  const request = `${service} ${context.action}${where(context)}`;
   if (name === 'ResourceNotFoundException') {
     const what = context.table ? `Table "${context.table}"` : 'The requested resource';
     const location = context.location ? ` at ${context.location}` : '';
@@ -99,7 +104,7 @@ export function translateSdkError(error: unknown, context: ErrorContext): Error 
     );
   }
   if (name === 'ValidationException' || name === 'SerializationException') {
-    return new InvalidDataError(`DynamoDB rejected ${context.action}${where(context)}: ${message}`, {
+    return new InvalidDataError(`${service} rejected ${context.action}${where(context)}: ${message}`, {
       cause: error,
     });
   }
@@ -112,12 +117,8 @@ export function translateSdkError(error: unknown, context: ErrorContext): Error 
     );
   }
   if (isNetworkTimeout(error))
-    return new NetworkTimeoutError(`DynamoDB ${context.action}${where(context)} ${timeoutDetail(error)}`, {
-      cause: error,
-    });
-  return new ServiceError(`DynamoDB ${context.action}${where(context)} failed: ${name}: ${message}`, {
-    cause: error,
-  });
+    return new NetworkTimeoutError(`${request} ${timeoutDetail(error)}`, { cause: error });
+  return new ServiceError(`${request} failed: ${name}: ${message}`, { cause: error });
 }
 
 /** Runs `fn` and rethrows any failure translated with `context`. */

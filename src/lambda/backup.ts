@@ -24,20 +24,20 @@
  * attributes and the stream are recorded. A claim that succeeded is not repeated by that container
  * (a log's identity is written once and never changes).
  */
-import { randomUUID } from 'node:crypto';
-import { readLambdaBatch, tableOfStreamArn } from '../core/change-sources.js';
+import { readLambdaBatch, tableOfStreamArn, type LambdaBatch } from '../core/change-sources.js';
 import { ConfigError, InvalidDataError } from '../core/errors.js';
 import { isRegionName } from '../core/location.js';
 import { applyTurnover, type TurnoverFilter } from '../core/turnover.js';
 import { compareSequenceNumbers, type Change } from '../core/change.js';
 import { openObjectStore } from '../storage/open-store.js';
 import { formatStoreLocation, type ObjectStore } from '../storage/object-store.js';
-import { assertNewImages, writeChangeBatch } from '../backup/change-log.js';
+import { assertNewImages, writeChangeBatch, type LoggedBatch } from '../backup/change-log.js';
 import { claimLog, keyAttributesOf, streamOfArn } from '../backup/log-identity.js';
 import {
   BatchFailedError,
   batchResponse,
   rejectedRecordFields,
+  streamBatchHandler,
   type StreamBatchResponse,
 } from './batch-response.js';
 import { envLogLevel, envTurnover, envValue, requireEnv, type Env } from './config.js';
@@ -120,29 +120,49 @@ function eventSource(
  */
 export function createBackupHandler(config: BackupConfig, deps: BackupDeps = {}): BackupHandler {
   const baseLog = deps.logger ?? createLogger({ level: config.logLevel });
-  const root =
-    deps.store ??
-    openObjectStore(
-      { kind: 's3', bucket: config.bucket, prefix: config.prefix },
-      {
-        s3: {
-          ...(config.region ? { region: config.region } : {}),
-          ...(config.endpoint ? { endpoint: config.endpoint } : {}),
-        },
+  const root = deps.store ?? openBackupStore(config);
+  const parts: HandlerParts = {
+    config,
+    root,
+    now: deps.now ?? Date.now,
+    metrics: deps.metrics ?? stdoutMetrics,
+    claim: logClaimer(root),
+  };
+  return streamBatchHandler(baseLog, (event, log) => logBatch(event, parts, log));
+}
+
+/** What a handler keeps across invocations of its container. */
+interface HandlerParts {
+  readonly config: BackupConfig;
+  /** The store holding every table's log. */
+  readonly root: ObjectStore;
+  readonly now: () => number;
+  readonly metrics: MetricsWriter;
+  readonly claim: (table: string, streamArn: string, changes: readonly Change[]) => Promise<void>;
+}
+
+/** The S3 store at BackupBucket/BackupPrefix. */
+function openBackupStore(config: BackupConfig): ObjectStore {
+  return openObjectStore(
+    { kind: 's3', bucket: config.bucket, prefix: config.prefix },
+    {
+      s3: {
+        ...(config.region ? { region: config.region } : {}),
+        ...(config.endpoint ? { endpoint: config.endpoint } : {}),
       },
-    );
-  const now = deps.now ?? Date.now;
-  /** Claims that succeeded, by table, stream and key attributes. */
+    },
+  );
+}
+
+/**
+ * Claims a table's log before its first write (backup/log-identity.ts); a claim that succeeded,
+ * by table, stream and key attributes, is not repeated.
+ */
+function logClaimer(root: ObjectStore): HandlerParts['claim'] {
   const claimed = new Set<string>();
-  const claim = async (table: string, streamArn: string, changes: readonly Change[]) => {
-    const keyAttributes = keyAttributesOf((changes[0] as Change).keys);
-    const expected = JSON.stringify(keyAttributes);
-    for (const c of changes)
-      if (JSON.stringify(keyAttributesOf(c.keys)) !== expected)
-        throw new InvalidDataError(
-          `record ${c.sequenceNumber} has key attributes ${Object.keys(c.keys).sort().join(', ')}, unlike the first record of the batch (${keyAttributes.map((a) => a.name).join(', ')})`,
-        );
-    const id = `${table}\n${streamArn}\n${expected}`;
+  return async (table, streamArn, changes) => {
+    const keyAttributes = sameKeyAttributes(changes);
+    const id = `${table}\n${streamArn}\n${JSON.stringify(keyAttributes)}`;
     if (claimed.has(id)) return;
     const store = root.at(table);
     await claimLog(
@@ -152,96 +172,121 @@ export function createBackupHandler(config: BackupConfig, deps: BackupDeps = {})
     );
     claimed.add(id);
   };
+}
 
-  return async (event, context) => {
-    const log = baseLog.child({ correlationId: context?.awsRequestId ?? randomUUID() });
-    const started = performance.now();
-    try {
-      const batch = readLambdaBatch(event);
-      const received = batch.changes;
-      const total = received.length + batch.rejected.length;
-      if (total === 0) {
-        log.info('empty batch', { records: 0 });
-        return batchResponse(undefined);
-      }
-      const { table, streamArn, streamLabel } = eventSource(batch.streamArn, total);
-      const kept = applyTurnover(received, config.turnover);
-      assertNewImages(kept);
-      const emit = (applied: number, failed: number): void =>
-        emitBatchMetrics(deps.metrics ?? stdoutMetrics, {
-          namespace: config.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE,
-          sourceTable: table,
-          destinations: [
-            {
-              dimension: 'BackupLocation',
-              value: `s3://${[config.bucket, config.prefix].filter(Boolean).join('/')}`,
-            },
-          ],
-          figures: {
-            received: total,
-            applied,
-            failed,
-            rejected: batch.rejected.length,
-            retries: 0,
-            creationTimes: received.flatMap((c) => c.approximateCreationTime ?? []),
-          },
-          now: now(),
-        });
-      if (batch.rejected.length > 0) {
-        // Not a retry: delivering these records again cannot make their images valid.
-        log.error('records rejected', {
-          table,
-          records: total,
-          rejected: batch.rejected.length,
-          rejectedRecords: batch.rejected.map(rejectedRecordFields),
-        });
-      }
-      if (kept.length === 0) {
-        if (batch.rejected.length > 0) emit(0, 0);
-        log.info('batch skipped by the cut-over filter', {
-          table,
-          records: received.length,
-          turnover: config.turnover,
-        });
-        return batchResponse(undefined);
-      }
-      const changes = kept.map((c) => (c.shardId ? c : { ...c, shardId: `stream-${streamLabel}` }));
-      await claim(table, streamArn, changes);
-      const result = await writeChangeBatch(root.at(table), changes, { now: now(), table });
-      emit(result.written, kept.length - result.written);
-      const fields = {
-        table,
-        records: total,
-        logged: result.written,
-        skipped: received.length - kept.length,
-        rejected: batch.rejected.length,
-        objects: result.objects.length,
-        firstSequenceNumber: received[0]?.sequenceNumber,
-        lastSequenceNumber: received[received.length - 1]?.sequenceNumber,
-        writeMs: Math.round(performance.now() - started),
-      };
-      if (result.failed.length === 0) {
-        log.info('batch logged', fields);
-        return batchResponse(undefined);
-      }
-      const firstFailed = result.failed
-        .map((f) => f.segment.header.firstSequenceNumber)
-        .sort(compareSequenceNumbers)[0] as string;
-      log.error('segments failed', {
-        ...fields,
-        lowestFailedSequenceNumber: firstFailed,
-        failed: result.failed.map((f) => ({ object: f.segment.name, error: f.error })),
-      });
-      if (result.written === 0)
-        throw new BatchFailedError(
-          `no record of the batch could be logged: ${result.failed.length} segment(s) failed, e.g. ${String((result.failed[0]?.error as Error | undefined)?.message)}`,
-        );
-      return batchResponse(firstFailed);
-    } catch (error) {
-      if (!(error instanceof BatchFailedError)) log.error('batch refused', { error });
-      throw error;
-    }
-  };
+/** The key attributes every change of the batch has; InvalidDataError naming a record that differs. */
+function sameKeyAttributes(changes: readonly Change[]): ReturnType<typeof keyAttributesOf> {
+  const keyAttributes = keyAttributesOf((changes[0] as Change).keys);
+  const expected = JSON.stringify(keyAttributes);
+  for (const c of changes)
+    if (JSON.stringify(keyAttributesOf(c.keys)) !== expected)
+      throw new InvalidDataError(
+        `record ${c.sequenceNumber} has key attributes ${Object.keys(c.keys).sort().join(', ')}, unlike the first record of the batch (${keyAttributes.map((a) => a.name).join(', ')})`,
+      );
+  return keyAttributes;
+}
+
+/** One batch: read and check the event, log rejected records, claim the log, write, respond. */
+async function logBatch(event: unknown, parts: HandlerParts, log: Logger): Promise<StreamBatchResponse> {
+  const started = performance.now();
+  const batch = readLambdaBatch(event);
+  const received = batch.changes;
+  const total = received.length + batch.rejected.length;
+  if (total === 0) {
+    log.info('empty batch', { records: 0 });
+    return batchResponse(undefined);
+  }
+  const { config } = parts;
+  const { table, streamArn, streamLabel } = eventSource(batch.streamArn, total);
+  const kept = applyTurnover(received, config.turnover);
+  assertNewImages(kept);
+  const emit = (applied: number, failed: number): void =>
+    emitBackupMetrics(parts, { table, batch, applied, failed });
+  if (batch.rejected.length > 0) {
+    // Not a retry: delivering these records again cannot make their images valid.
+    log.error('records rejected', {
+      table,
+      records: total,
+      rejected: batch.rejected.length,
+      rejectedRecords: batch.rejected.map(rejectedRecordFields),
+    });
+  }
+  if (kept.length === 0) {
+    if (batch.rejected.length > 0) emit(0, 0);
+    log.info('batch skipped by the cut-over filter', {
+      table,
+      records: received.length,
+      turnover: config.turnover,
+    });
+    return batchResponse(undefined);
+  }
+  const changes = kept.map((c) => (c.shardId ? c : { ...c, shardId: `stream-${streamLabel}` }));
+  await parts.claim(table, streamArn, changes);
+  const result = await writeChangeBatch(parts.root.at(table), changes, { now: parts.now(), table });
+  emit(result.written, kept.length - result.written);
+  return respond(log, result, {
+    table,
+    records: total,
+    logged: result.written,
+    skipped: received.length - kept.length,
+    rejected: batch.rejected.length,
+    objects: result.objects.length,
+    firstSequenceNumber: received[0]?.sequenceNumber,
+    lastSequenceNumber: received[received.length - 1]?.sequenceNumber,
+    writeMs: Math.round(performance.now() - started),
+  });
+}
+
+/** The batch's EMF metrics, with the backup location as the destination dimension. */
+function emitBackupMetrics(
+  parts: HandlerParts,
+  o: { table: string; batch: LambdaBatch; applied: number; failed: number },
+): void {
+  const { config } = parts;
+  const { batch } = o;
+  emitBatchMetrics(parts.metrics, {
+    namespace: config.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE,
+    sourceTable: o.table,
+    destinations: [
+      {
+        dimension: 'BackupLocation',
+        value: `s3://${[config.bucket, config.prefix].filter(Boolean).join('/')}`,
+      },
+    ],
+    figures: {
+      received: batch.changes.length + batch.rejected.length,
+      applied: o.applied,
+      failed: o.failed,
+      rejected: batch.rejected.length,
+      retries: 0,
+      creationTimes: batch.changes.flatMap((c) => c.approximateCreationTime ?? []),
+    },
+    now: parts.now(),
+  });
+}
+
+/**
+ * The response for a written batch: success, or the first sequence number of the first failed
+ * segment; throws BatchFailedError (Lambda retries the batch) when nothing could be logged.
+ */
+function respond(log: Logger, result: LoggedBatch, fields: Record<string, unknown>): StreamBatchResponse {
+  if (result.failed.length === 0) {
+    log.info('batch logged', fields);
+    return batchResponse(undefined);
+  }
+  const firstFailed = result.failed
+    .map((f) => f.segment.header.firstSequenceNumber)
+    .sort(compareSequenceNumbers)[0] as string;
+  log.error('segments failed', {
+    ...fields,
+    lowestFailedSequenceNumber: firstFailed,
+    failed: result.failed.map((f) => ({ object: f.segment.name, error: f.error })),
+  });
+  if (result.written === 0)
+    throw new BatchFailedError(
+      `no record of the batch could be logged: ${result.failed.length} segment(s) failed, e.g. ${String((result.failed[0]?.error as Error | undefined)?.message)}`,
+    );
+  return batchResponse(firstFailed);
 }
 
 let defaultHandler: BackupHandler | undefined;

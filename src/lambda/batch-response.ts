@@ -5,7 +5,9 @@
  * the handler reports one identifier — the lowest sequence number not durably applied — and never an
  * empty one (which Lambda would treat as a failure of the whole batch anyway, hiding the cause).
  */
+import { randomUUID } from 'node:crypto';
 import { ServiceError } from '../core/errors.js';
+import type { Logger } from './log.js';
 
 export interface BatchItemFailure {
   readonly itemIdentifier: string;
@@ -35,5 +37,25 @@ export function rejectedRecordFields(r: {
     key: r.key ?? '(unreadable)',
     sequenceNumber: r.sequenceNumber ?? `(record ${r.index})`,
     error: r.error,
+  };
+}
+
+/**
+ * A stream handler around `handle`: each invocation logs under its own correlation id (Lambda's
+ * request id, else a new one); a batch refused for any reason other than BatchFailedError (whose
+ * details `handle` has logged) is logged as "batch refused" before it is thrown.
+ */
+export function streamBatchHandler(
+  baseLog: Logger,
+  handle: (event: unknown, log: Logger) => Promise<StreamBatchResponse>,
+): (event: unknown, context?: { readonly awsRequestId?: string }) => Promise<StreamBatchResponse> {
+  return async (event, context) => {
+    const log = baseLog.child({ correlationId: context?.awsRequestId ?? randomUUID() });
+    try {
+      return await handle(event, log);
+    } catch (error) {
+      if (!(error instanceof BatchFailedError)) log.error('batch refused', { error });
+      throw error;
+    }
   };
 }

@@ -14,7 +14,6 @@
  * ReportBatchItemFailures on the event source mapping); when nothing could be applied, the handler
  * throws so Lambda retries the batch.
  */
-import { randomUUID } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Change } from '../core/change.js';
 import { readLambdaBatch, tableOfStreamArn, type RejectedRecord } from '../core/change-sources.js';
@@ -29,6 +28,7 @@ import {
   BatchFailedError,
   batchResponse,
   rejectedRecordFields,
+  streamBatchHandler,
   type StreamBatchResponse,
 } from './batch-response.js';
 import { replicaClient, serviceClient } from './clients.js';
@@ -149,126 +149,185 @@ export function createReplicateHandler(config: ReplicateConfig, deps: ReplicateD
   if (config.replicas.length === 0)
     throw new ConfigError('no replica configured: set ReplicaTable or Replicas');
   const baseLog = deps.logger ?? createLogger({ level: config.logLevel });
+  const replicas = replicaTargets(config, deps);
+  const parts: HandlerParts = {
+    config,
+    deps,
+    replicas,
+    init: setupOnce(config, deps, replicas, baseLog),
+    readThroughClient: sourceClientCache(deps.sourceClient ?? serviceClient),
+  };
+  return streamBatchHandler(baseLog, (event, log) => replicateBatch(event, parts, log));
+}
+
+/** What a handler keeps across invocations of its container. */
+interface HandlerParts {
+  readonly config: ReplicateConfig;
+  readonly deps: ReplicateDeps;
+  readonly replicas: readonly ReplicaTarget[];
+  /** The checked setup, made on first use. */
+  readonly init: () => Promise<Setup>;
+  /** One read-through client per source location, kept. */
+  readonly readThroughClient: (location: ServiceLocation) => DynamoDBClient;
+}
+
+/** One target per configured replica, each with its own client. */
+function replicaTargets(config: ReplicateConfig, deps: ReplicateDeps): ReplicaTarget[] {
   const fallbackRegion = process.env.AWS_REGION ?? 'us-east-1';
   const makeReplicaClient = deps.replicaClient ?? ((r: ReplicaConfig) => replicaClient(r, fallbackRegion));
-  const makeSourceClient = deps.sourceClient ?? serviceClient;
-  const replicas: ReplicaTarget[] = config.replicas.map((r) => ({
-    client: makeReplicaClient(r),
-    table: r.table,
-    label: r.label,
-  }));
-  const sourceClients = new Map<string, DynamoDBClient>();
+  return config.replicas.map((r) => ({ client: makeReplicaClient(r), table: r.table, label: r.label }));
+}
 
+/**
+ * The setup (transform loaded, replica tables checked), made once and kept; a failed setup is
+ * forgotten so the next batch tries again (a replica table created later, or a transient error,
+ * must not poison the container).
+ */
+function setupOnce(
+  config: ReplicateConfig,
+  deps: ReplicateDeps,
+  replicas: readonly ReplicaTarget[],
+  log: Logger,
+): () => Promise<Setup> {
   let setup: Promise<Setup> | undefined;
-  const init = (): Promise<Setup> => {
-    setup ??= (async () => {
-      const started = performance.now();
-      const transform =
-        deps.transform ??
-        (config.transformModule
-          ? await loadTransform(config.transformModule, { baseDir: config.baseDir, label: 'TransformModule' })
-          : undefined);
-      const prepared = await prepareReplicas(replicas);
-      baseLog.info('replicas ready', {
-        replicas: replicas.map((r) => r.label),
-        keySchema: prepared.keySchema,
-        transform: transform !== undefined,
-        turnover: config.turnover,
-        readThrough: config.readThrough !== undefined,
-        initMs: Math.round(performance.now() - started),
-      });
-      return { replicas, keySchema: prepared.keySchema, ...(transform ? { transform } : {}) };
-    })();
-    // A replica table created later, or a transient error, must not poison the container.
+  const prepare = async (): Promise<Setup> => {
+    const started = performance.now();
+    const transform =
+      deps.transform ??
+      (config.transformModule
+        ? await loadTransform(config.transformModule, { baseDir: config.baseDir, label: 'TransformModule' })
+        : undefined);
+    const prepared = await prepareReplicas(replicas);
+    log.info('replicas ready', {
+      replicas: replicas.map((r) => r.label),
+      keySchema: prepared.keySchema,
+      transform: transform !== undefined,
+      turnover: config.turnover,
+      readThrough: config.readThrough !== undefined,
+      initMs: Math.round(performance.now() - started),
+    });
+    return { replicas, keySchema: prepared.keySchema, ...(transform ? { transform } : {}) };
+  };
+  return () => {
+    setup ??= prepare();
     setup.catch(() => (setup = undefined));
     return setup;
   };
+}
 
-  return async (event, context) => {
-    const log = baseLog.child({ correlationId: context?.awsRequestId ?? randomUUID() });
-    try {
-      const batch = readLambdaBatch(event);
-      const changes = batch.changes;
-      if (changes.length === 0 && batch.rejected.length === 0) {
-        log.info('empty batch', { records: 0 });
-        return batchResponse(undefined);
-      }
-      const { keySchema, transform } = await init();
-      let readThrough: { client: DynamoDBClient; table: string } | undefined;
-      if (config.readThrough && changes.length > 0) {
-        const source = sourceLocation(config, batch.streamArn, changes);
-        const id = formatServiceLocation(source.location);
-        let client = sourceClients.get(id);
-        if (!client) sourceClients.set(id, (client = makeSourceClient(source.location)));
-        readThrough = { client, table: source.table };
-      }
-      if (log.isDebug) {
-        log.debug('batch received', {
-          changes: changes.map((c) => ({
-            eventName: c.eventName,
-            sequenceNumber: c.sequenceNumber,
-            keys: toDynamoJson(c.keys),
-            ...(c.newImage ? { newImage: toDynamoJson(c.newImage) } : {}),
-          })),
-        });
-      }
-      const result =
-        changes.length === 0
-          ? NOTHING_APPLIED
-          : await applyChanges(changes, {
-              replicas,
-              keySchema,
-              concurrency: config.concurrency,
-              ...(deps.retry ? { retry: deps.retry } : {}),
-              ...(transform ? { transform } : {}),
-              ...(config.turnover ? { turnover: config.turnover } : {}),
-              ...(readThrough ? { readThrough } : {}),
-            });
-      const rejected = batch.rejected.length + result.rejectedRecords;
-      const received = changes.length + batch.rejected.length;
-      emitBatchMetrics(deps.metrics ?? stdoutMetrics, {
-        namespace: config.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE,
-        sourceTable: eventSourceTable(event),
-        destinations: replicas.map((r) => ({ dimension: 'ReplicaTable', value: r.label ?? r.table })),
-        figures: {
-          received,
-          applied: result.applied,
-          failed: received - result.applied - result.skipped - rejected,
-          rejected,
-          retries: result.retries,
-          creationTimes: changes.flatMap((c) => c.approximateCreationTime ?? []),
-        },
-      });
-      const fields = summary(changes, result, replicas, { received, rejected });
-      if (rejected > 0) {
-        // Not a retry: delivering these records again cannot make DynamoDB accept them. The replica
-        // keeps the item's previous state; the log names each record for a repair.
-        log.error('records rejected', { ...fields, rejectedRecords: rejectedList(batch.rejected, result) });
-      }
-      if (result.failed.length === 0) {
-        log.info('batch applied', fields);
-        return batchResponse(undefined);
-      }
-      log.error('keys failed', {
-        ...fields,
-        lowestFailedSequenceNumber: result.lowestFailedSequenceNumber,
-        failed: result.failed.map((f) => ({
-          key: f.key,
-          firstSequenceNumber: f.firstSequenceNumber,
-          error: f.error,
-        })),
-      });
-      if (result.applied === 0) {
-        throw new BatchFailedError(
-          `no record of the batch could be applied: ${result.failed.length} key(s) failed, e.g. ${result.failed[0]?.key}: ${result.failed[0]?.error}`,
-        );
-      }
-      return batchResponse(result.lowestFailedSequenceNumber);
-    } catch (error) {
-      if (!(error instanceof BatchFailedError)) log.error('batch refused', { error });
-      throw error;
-    }
+/** A client per source location, built on first use and kept. */
+function sourceClientCache(make: (location: ServiceLocation) => DynamoDBClient) {
+  const clients = new Map<string, DynamoDBClient>();
+  return (location: ServiceLocation): DynamoDBClient => {
+    const id = formatServiceLocation(location);
+    let client = clients.get(id);
+    if (!client) clients.set(id, (client = make(location)));
+    return client;
   };
+}
+
+/** One batch: read and check the event, apply it to every replica, emit metrics, respond. */
+async function replicateBatch(
+  event: unknown,
+  parts: HandlerParts,
+  log: Logger,
+): Promise<StreamBatchResponse> {
+  const { config, deps, replicas } = parts;
+  const batch = readLambdaBatch(event);
+  const changes = batch.changes;
+  if (changes.length === 0 && batch.rejected.length === 0) {
+    log.info('empty batch', { records: 0 });
+    return batchResponse(undefined);
+  }
+  const { keySchema, transform } = await parts.init();
+  let readThrough: { client: DynamoDBClient; table: string } | undefined;
+  if (config.readThrough && changes.length > 0) {
+    const source = sourceLocation(config, batch.streamArn, changes);
+    readThrough = { client: parts.readThroughClient(source.location), table: source.table };
+  }
+  if (log.isDebug) logReceived(log, changes);
+  const result =
+    changes.length === 0
+      ? NOTHING_APPLIED
+      : await applyChanges(changes, {
+          replicas,
+          keySchema,
+          concurrency: config.concurrency,
+          ...(deps.retry ? { retry: deps.retry } : {}),
+          ...(transform ? { transform } : {}),
+          ...(config.turnover ? { turnover: config.turnover } : {}),
+          ...(readThrough ? { readThrough } : {}),
+        });
+  const rejected = batch.rejected.length + result.rejectedRecords;
+  const received = changes.length + batch.rejected.length;
+  emitReplicateMetrics(event, parts, { changes, result, received, rejected });
+  const fields = summary(changes, result, replicas, { received, rejected });
+  if (rejected > 0) {
+    // Not a retry: delivering these records again cannot make DynamoDB accept them. The replica
+    // keeps the item's previous state; the log names each record for a repair.
+    log.error('records rejected', { ...fields, rejectedRecords: rejectedList(batch.rejected, result) });
+  }
+  return respond(log, result, fields);
+}
+
+/** Debug level: every change of the batch, keys and new image as DynamoDB JSON. */
+function logReceived(log: Logger, changes: readonly Change[]): void {
+  log.debug('batch received', {
+    changes: changes.map((c) => ({
+      eventName: c.eventName,
+      sequenceNumber: c.sequenceNumber,
+      keys: toDynamoJson(c.keys),
+      ...(c.newImage ? { newImage: toDynamoJson(c.newImage) } : {}),
+    })),
+  });
+}
+
+/** The batch's EMF metrics, one line per replica. */
+function emitReplicateMetrics(
+  event: unknown,
+  parts: HandlerParts,
+  o: { changes: readonly Change[]; result: ApplyResult; received: number; rejected: number },
+): void {
+  const { result, received, rejected } = o;
+  emitBatchMetrics(parts.deps.metrics ?? stdoutMetrics, {
+    namespace: parts.config.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE,
+    sourceTable: eventSourceTable(event),
+    destinations: parts.replicas.map((r) => ({ dimension: 'ReplicaTable', value: r.label ?? r.table })),
+    figures: {
+      received,
+      applied: result.applied,
+      failed: received - result.applied - result.skipped - rejected,
+      rejected,
+      retries: result.retries,
+      creationTimes: o.changes.flatMap((c) => c.approximateCreationTime ?? []),
+    },
+  });
+}
+
+/**
+ * The response for an applied batch: success, or the lowest sequence number not durably applied;
+ * throws BatchFailedError (Lambda retries the batch) when nothing could be applied.
+ */
+function respond(log: Logger, result: ApplyResult, fields: Record<string, unknown>): StreamBatchResponse {
+  if (result.failed.length === 0) {
+    log.info('batch applied', fields);
+    return batchResponse(undefined);
+  }
+  log.error('keys failed', {
+    ...fields,
+    lowestFailedSequenceNumber: result.lowestFailedSequenceNumber,
+    failed: result.failed.map((f) => ({
+      key: f.key,
+      firstSequenceNumber: f.firstSequenceNumber,
+      error: f.error,
+    })),
+  });
+  if (result.applied === 0) {
+    throw new BatchFailedError(
+      `no record of the batch could be applied: ${result.failed.length} key(s) failed, e.g. ${result.failed[0]?.key}: ${result.failed[0]?.error}`,
+    );
+  }
+  return batchResponse(result.lowestFailedSequenceNumber);
 }
 
 /** The Lambda entry point: `dynamodb-replicator/lambda` -> `replicate`. */

@@ -29,13 +29,15 @@ export interface StsStandIn {
 }
 
 /**
+/**
  * Starts the stand-in; each session it hands out expires `lifetimeMs` after the call. With
  * `externalId`, a call with any other ExternalId (or none) is refused with AccessDenied, as a trust
- * policy with an `sts:ExternalId` condition refuses it.
+ * policy with an `sts:ExternalId` condition refuses it; roles in `deny` are refused the same way,
+ * as STS refuses a role the caller may not assume.
  */
 export async function startStsStandIn(
   lifetimeMs: number,
-  options: { externalId?: string } = {},
+  options: { externalId?: string; readonly deny?: readonly string[] } = {},
 ): Promise<StsStandIn> {
   const calls: AssumeRoleCall[] = [];
   const accessKeyId = (n: number) => `ASIASTANDIN${String(n).padStart(9, '0')}`;
@@ -52,7 +54,10 @@ export async function startStsStandIn(
         return;
       }
       const externalId = form.get('ExternalId') ?? '';
-      if (options.externalId !== undefined && externalId !== options.externalId) {
+      if (
+        (options.externalId !== undefined && externalId !== options.externalId) ||
+        options.deny?.includes(form.get('RoleArn') ?? '')
+      ) {
         res.writeHead(403, { 'content-type': 'text/xml' });
         res.end(
           '<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User is not authorized to perform: sts:AssumeRole</Message></Error><RequestId>denied</RequestId></ErrorResponse>',

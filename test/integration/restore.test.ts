@@ -15,6 +15,7 @@ import { backupTable } from '../../src/backup/full-backup.js';
 import { resolveRestoreSource } from '../../src/backup/restore-source.js';
 import { restoreTable } from '../../src/backup/restore.js';
 import { itemsEqual } from '../../src/core/equality.js';
+import { NotFoundError } from '../../src/core/errors.js';
 import type { Item } from '../../src/core/types.js';
 import { openObjectStore } from '../../src/storage/open-store.js';
 import { runCliCapture } from '../harness/cli.js';
@@ -254,4 +255,25 @@ test('restore refuses a target whose key schema differs from the backup', async 
   const noCreate = await runCliCapture(['restore', dir, `${endpoint}/${uniqueName('missing')}`]);
   assert.equal(noCreate.code, 2);
   assert.match(noCreate.stderr, /pass --create/);
+});
+
+test("the engine's emptiness probe fails like every DynamoDB call: a NotFoundError naming the table", async () => {
+  const endpoint = await dynamoEndpoint();
+  const client = dynamoClient(endpoint);
+  after(() => client.destroy());
+  const missing = uniqueName('missing');
+  let writes = 0;
+  const error = await restoreTable(client, missing, [{ id: { S: 'a' } }], {
+    keySchema: SCHEMA,
+    onProgress: () => writes++,
+  }).then(
+    () => assert.fail('restore into a missing table succeeded'),
+    (e: unknown) => e,
+  );
+  assert.ok(error instanceof NotFoundError, String(error));
+  assert.equal(
+    error.message.replace(/ \(Scan: .*\)$/, ''),
+    `Table "${missing}" was not found at ${endpoint} (region us-east-1)`,
+  );
+  assert.equal(writes, 0);
 });
