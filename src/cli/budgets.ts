@@ -8,8 +8,8 @@ export const WRITE_BUDGET_OPTIONS = {
 } as const;
 
 export const WRITE_BUDGET_HELP = `  --write-budget WCU       at most WCU write capacity units per second, measured from the
-                           ConsumedCapacity DynamoDB returns
-  --items-per-second N     at most N items written per second`;
+                           ConsumedCapacity DynamoDB returns (default: no limit)
+  --items-per-second N     at most N items written per second (default: no limit)`;
 
 /** The write budget from --write-budget and --items-per-second, or undefined for full speed. */
 export function writeBudgetOption(args: ParsedArgs): CapacityBudget | undefined {

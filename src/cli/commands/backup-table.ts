@@ -22,7 +22,7 @@ Options:
   --segments M             the number of processes sharing the backup (default 1)
   --parallel K             scan segments read concurrently by this process (default 4)
   --items-per-file N       start a new data file after N items (default 500000)
-  --read-budget RCU        at most RCU read capacity units per second
+  --read-budget RCU        at most RCU read capacity units per second (default: no limit)
   --consistent-read        strongly consistent scan
 ${STORE_HELP}
   --json                   print the result as JSON on stdout

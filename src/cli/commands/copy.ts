@@ -20,7 +20,7 @@ Options:
   --create                 create the target from the source's description if it does not exist
   --parallel K             scan segments and BatchWriteItem requests in flight (default ${DEFAULT_WRITE_CONCURRENCY})
 ${WRITE_BUDGET_HELP}
-  --read-budget RCU        at most RCU read capacity units per second on the source
+  --read-budget RCU        at most RCU read capacity units per second on the source (default: no limit)
   --consistent-read        strongly consistent reads on the source
   --json                   print the summary as JSON on stdout
   --debug                  print stack traces on errors`,

@@ -25,12 +25,13 @@ Options:
                            refused, so nothing is written by accident
   --settle DURATION        re-check each difference after DURATION (e.g. 2s) and report it only if
                            it persists, so changes still replicating on a live pair are not drift
+                           (default: report at once)
   --parallel K             segments scanned concurrently on each table (default 4)
   --segment N              compare only segment N (0-based) of --segments M, to split one diff
   --segments M             over several processes or machines; every key is examined by exactly
                            one of them
-  --read-budget RCU        at most RCU read capacity units per second on each table
-  --items-per-second N     at most N items read per second from each table
+  --read-budget RCU        at most RCU read capacity units per second on each table (default: no limit)
+  --items-per-second N     at most N items read per second from each table (default: no limit)
   --report FILE            write every discrepancy as a JSON line {"kind","key"} to FILE
   --show-items             include both items (DynamoDB JSON) in the report lines
   --against-backup         <replica> is a backup location (s3://bucket/prefix or a directory): compare

@@ -16,7 +16,7 @@ Arguments:
 
 Options:
   --parallel K          scan K segments concurrently (default 4)
-  --read-budget RCU     at most RCU read capacity units per second
+  --read-budget RCU     at most RCU read capacity units per second (default: no limit)
   --consistent-read     strongly consistent reads
   --json                print the summary as JSON (on stdout when writing a file, else stderr)
   --debug               print stack traces on errors

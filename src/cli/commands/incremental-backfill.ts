@@ -19,7 +19,7 @@ Arguments:
 
 Options:
   --parallel K        scan segments read concurrently (default 4)
-  --read-budget RCU   at most RCU read capacity units per second
+  --read-budget RCU   at most RCU read capacity units per second (default: no limit)
   --json              print the snapshot record as JSON
 ${STORE_HELP}
   --debug             print stack traces on errors`,

@@ -94,7 +94,8 @@ ${STORE_HELP}
                            taking the stream's new image; required for KEYS_ONLY/OLD_IMAGE streams
   --on-gap WHAT            when changes were trimmed from the stream before being applied: stop
                            (default, exit 2) or resync (backfill, then continue)
-  --stop-when-idle DUR     exit 0 once caught up and no change arrived for DUR (e.g. 5s)
+  --stop-when-idle DUR     exit 0 once caught up and no change arrived for DUR (e.g. 5s; default:
+                           run until SIGINT/SIGTERM)
   --stats-every DUR        how often to print records/s and lag (default 5s)
   --metrics-port PORT      serve the figures as Prometheus text on http://127.0.0.1:PORT/metrics
   --json                   print stats and the final summary as JSON lines on stdout

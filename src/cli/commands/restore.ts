@@ -32,6 +32,7 @@ Options:
   --parallel K             BatchWriteItem requests in flight (default 8)
 ${WRITE_BUDGET_HELP}
   --read-budget RCU        at most RCU read capacity units per second comparing against the target
+                           (default: no limit)
 ${STORE_HELP}
   --json                   print the result as JSON on stdout
   --debug                  print stack traces on errors`,
