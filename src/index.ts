@@ -70,6 +70,14 @@ export {
   type StreamPosition,
 } from './replicate/backfill.js';
 export { prometheusText } from './replicate/metrics.js';
+export {
+  checkReplicateOptions,
+  replicateTable,
+  type ReplicateTableEvent,
+  type ReplicateTableOptions,
+  type ReplicateTableSummary,
+  type RunnerLogEvent,
+} from './replicate/replicate-table.js';
 export { LagRecorder, originFromAttribute } from './replicate/lag.js';
 export {
   describeStream,
@@ -100,12 +108,7 @@ export {
   type LogIdentity,
   type LogOwner,
 } from './backup/log-identity.js';
-export {
-  listSnapshots,
-  stateAt,
-  type PointInTimeState,
-  type SnapshotInfo,
-} from './backup/point-in-time.js';
+export { listSnapshots, stateAt, type PointInTimeState, type SnapshotInfo } from './backup/point-in-time.js';
 export { backupRecord, latestBackedUpState, recordHistory, type ItemVersion } from './backup/history.js';
 export { compactSnapshot, incrementalBackfill } from './backup/snapshots.js';
 export * from './core/attribute-map.js';

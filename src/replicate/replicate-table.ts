@@ -164,13 +164,11 @@ export async function replicateTable(o: ReplicateTableOptions): Promise<Replicat
         'Switch the stream to NEW_AND_OLD_IMAGES (or NEW_IMAGE), or pass --read-through to read each changed item from the source.',
     );
   if (o.replicas.length > 0) await prepareReplicas(o.replicas, { keySchema: info.keySchema, label });
-  // The log must be this table's (or new) before anything is copied, applied or logged.
   const owner: LogClaim = {
     table: o.source.table,
     keySchema: info.keySchema,
     stream: streamOfArn(info.streamArn),
   };
-  if (o.changeLog) await claimLog(o.changeLog, owner, formatStoreLocation(o.changeLog.location));
   const stop = o.signal ?? new AbortController().signal;
   const p: Prepared = {
     o,
@@ -194,6 +192,8 @@ export async function replicateTable(o: ReplicateTableOptions): Promise<Replicat
   const lease = await takeLease(p);
   if (!lease) return { reason: 'stopped', backfills: 0 }; // stopped while waiting as a standby
   try {
+    // The log must be this table's (or new) before anything is copied, applied or logged.
+    if (o.changeLog) await claimLog(o.changeLog, owner, formatStoreLocation(o.changeLog.location));
     return await leasedLoop(p, lease);
   } finally {
     await lease.release().catch((error: unknown) => {
