@@ -1,0 +1,85 @@
+/**
+ * The backfill's PositionRecorder reads the stream through ShardReader: its retries, error
+ * translation and gap detection. The fault proxy injects what DynamoDB Local never does within a
+ * test (an expired iterator, a trimmed position) and a GetRecords that keeps failing.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { ServiceError } from '../../src/core/errors.js';
+import { PositionRecorder } from '../../src/replicate/backfill.js';
+import { StreamGapError } from '../../src/streams/reader.js';
+import { waitFor } from '../harness/cli-process.js';
+import { createTestTable, dynamoClient, dynamoEndpoint, streamsClient } from '../harness/dynamodb.js';
+import { startFaultProxy, type Fault } from '../harness/fault-proxy.js';
+import { streamArnOf } from '../harness/stream-capture.js';
+
+/** A recorder on a fresh table's stream, read through a proxy that answers GetRecords with `fault`. */
+async function recorderMeeting(fault: Fault, times?: number) {
+  const endpoint = await dynamoEndpoint();
+  const client = dynamoClient(endpoint);
+  const table = await createTestTable(client, { stream: 'NEW_AND_OLD_IMAGES' });
+  const proxy = await startFaultProxy(endpoint);
+  const recorder = await PositionRecorder.start(
+    streamsClient(proxy.endpoint),
+    await streamArnOf(client, table),
+    {
+      pollMs: 10,
+      polling: { retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 1 } },
+    },
+  );
+  proxy.setRules([{ operation: 'GetRecords', fault, ...(times !== undefined ? { times } : {}) }]);
+  await waitFor(async () => proxy.injected() >= (times ?? 2), 30_000, 'the fault to be injected');
+  // A change after the fault: a LATEST taken again now would start after it and skip it.
+  await client.send(new PutItemCommand({ TableName: table, Item: { id: { S: 'after' } } }));
+  return { recorder, proxy };
+}
+
+test('an iterator that expires before its shard has a new record is a gap, never a LATEST taken again', async () => {
+  const { recorder, proxy } = await recorderMeeting(
+    { kind: 'stream-error', error: 'ExpiredIteratorException' },
+    1,
+  );
+  try {
+    await assert.rejects(recorder.finish(), (error: unknown) => {
+      assert.ok(error instanceof StreamGapError, String(error));
+      assert.match(error.message, /expired before a record was read/);
+      return true;
+    });
+    assert.equal(proxy.counts['GetRecords:stream-error'], 1);
+  } finally {
+    await proxy.stop();
+  }
+});
+
+test('a trimmed position is a gap', async () => {
+  const { recorder, proxy } = await recorderMeeting(
+    { kind: 'stream-error', error: 'TrimmedDataAccessException' },
+    1,
+  );
+  try {
+    await assert.rejects(recorder.finish(), (error: unknown) => {
+      assert.ok(error instanceof StreamGapError, String(error));
+      assert.match(error.message, /TrimmedDataAccessException/);
+      return true;
+    });
+  } finally {
+    await proxy.stop();
+  }
+});
+
+test('GetRecords failing every attempt: a ServiceError naming the shard, not the raw SDK error', async () => {
+  const { recorder, proxy } = await recorderMeeting({ kind: 'status', status: 500 });
+  try {
+    await assert.rejects(recorder.finish(), (error: unknown) => {
+      assert.ok(error instanceof ServiceError, String(error));
+      assert.match(
+        error.message,
+        /^Reading shard \S+ at http:\/\/127\.0\.0\.1:\d+ \(region [^)]+\) failed after 2 attempts/,
+      );
+      return true;
+    });
+  } finally {
+    await proxy.stop();
+  }
+});
