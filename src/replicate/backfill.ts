@@ -134,6 +134,11 @@ export class PositionRecorder {
     }
   }
 
+  /** True once polling stopped on an error: finish() throws it. */
+  get failed(): boolean {
+    return this.failure !== undefined;
+  }
+
   /** Stops polling and returns the position to replay from. */
   async finish(): Promise<StreamPosition> {
     this.stop.abort();
