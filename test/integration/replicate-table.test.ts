@@ -206,6 +206,18 @@ test('backup-only: every change goes to the change log in order; a backfill with
     replicateTable(options(f, { replicas: [], checkpoint: new FileCheckpointStore(other) })),
     (error: unknown) => error instanceof UsageError && /at least one replica table/.test(error.message),
   );
+  // Stopped before it began: the checks ran, nothing was taken or written.
+  assert.deepEqual(
+    await replicateTable(
+      options(f, {
+        replicas: [],
+        changeLog: log,
+        checkpoint: new FileCheckpointStore(other),
+        signal: AbortSignal.abort(),
+      }),
+    ),
+    { reason: 'stopped', backfills: 0 },
+  );
   assert.equal(await exists(other), false, 'the refused runs wrote no checkpoint');
   assert.equal(await exists(`${other}.lock`), false, 'nor took its lease');
 });
