@@ -241,9 +241,14 @@ export {
 } from './replicate/backfill.js';
 export { prometheusText } from './replicate/metrics.js';
 export { describeStream, type ShardInfo, type StreamInfo } from './streams/reader.js';
-// replicateTable (src/replicate/replicate-table.ts, the one-call replication workflow) is exported
-// here when it lands:
-// export { replicateTable, type ReplicateTableOptions, type ReplicateTableResult } from './replicate/replicate-table.js';
+export {
+  checkReplicateOptions,
+  replicateTable,
+  type ReplicateTableEvent,
+  type ReplicateTableOptions,
+  type ReplicateTableSummary,
+  type RunnerLogEvent,
+} from './replicate/replicate-table.js';
 
 // ---------------------------------------------------------------------------------------------
 // Lambda handler factories (also at `dynamodb-replicator/lambda`, with the ready-made handlers).

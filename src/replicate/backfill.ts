@@ -23,13 +23,7 @@
  * runner stops with a StreamGapError (TrimmedDataAccessException) rather than skip changes.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import {
-  ExpiredIteratorException,
-  GetRecordsCommand,
-  TrimmedDataAccessException,
-  type DynamoDBStreamsClient,
-  type GetRecordsCommandOutput,
-} from '@aws-sdk/client-dynamodb-streams';
+import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { backoffDelay, sleep, type RetryPolicy } from '../core/backoff.js';
 import { STREAM_CLOCK_MARGIN_MS, type Change } from '../core/change.js';
 import { keyId, keyOf } from '../core/canonical-key.js';
@@ -38,7 +32,7 @@ import { itemSize } from '../core/item-size.js';
 import type { Item } from '../core/types.js';
 import type { CapacityBudget } from '../dynamodb/capacity.js';
 import { parallelScanPages } from '../dynamodb/scan.js';
-import { describeStream, getShardIterator, GAP_ADVICE, StreamGapError } from '../streams/reader.js';
+import { describeStream, getShardIterator, ShardReader, type PollingOptions } from '../streams/reader.js';
 import type { ShardCheckpoint } from './checkpoint.js';
 import { applyChanges, type ApplyOptions } from './engine.js';
 
@@ -75,13 +69,18 @@ export interface StreamPosition {
 }
 
 interface WatchedShard {
-  iterator: string | undefined;
+  readonly reader: ShardReader;
   resolved?: ShardCheckpoint;
 }
+
+/** One record per call, no idle wait (the recorder paces its rounds), the reader's retries. */
+const RECORDER_POLLING: PollingOptions = { limit: 1, idleDelayMs: { min: 0, max: 0 } };
 
 /**
  * Takes the stream position and keeps it alive during the copy (see the module comment). Polling is
  * slow (every `pollMs`) and one record per call: it only needs the first sequence number per shard.
+ * Reads go through ShardReader (its retries, error translation and gap detection); an iterator
+ * that expires before its shard's first record is a StreamGapError, never a LATEST taken again.
  */
 export class PositionRecorder {
   private readonly watched = new Map<string, WatchedShard>();
@@ -91,27 +90,26 @@ export class PositionRecorder {
   private failure: unknown;
   private recordedAt = 0;
 
-  private constructor(
-    private readonly streams: DynamoDBStreamsClient,
-    private readonly streamArn: string,
-    private readonly pollMs: number,
-  ) {}
+  private constructor(private readonly pollMs: number) {}
 
   static async start(
     streams: DynamoDBStreamsClient,
     streamArn: string,
-    options: { pollMs?: number } = {},
+    options: { pollMs?: number; polling?: PollingOptions } = {},
   ): Promise<PositionRecorder> {
-    const recorder = new PositionRecorder(streams, streamArn, options.pollMs ?? 500);
+    const recorder = new PositionRecorder(options.pollMs ?? 500);
     const stream = await describeStream(streams, streamArn);
     recorder.recordedAt = Date.now();
+    const polling = { ...RECORDER_POLLING, ...options.polling };
     for (const shard of stream.shards) {
       if (shard.endingSequenceNumber) {
         recorder.closed.push(shard.shardId);
         continue;
       }
-      const iterator = await getShardIterator(streams, streamArn, shard.shardId, { type: 'LATEST' });
-      recorder.watched.set(shard.shardId, { iterator });
+      const start = { type: 'LATEST' } as const;
+      const iterator = await getShardIterator(streams, streamArn, shard.shardId, start);
+      const reader = new ShardReader(streams, streamArn, shard.shardId, start, polling, iterator, false);
+      recorder.watched.set(shard.shardId, iterator ? { reader } : { reader, resolved: { finished: true } });
     }
     recorder.loop = recorder.poll();
     return recorder;
@@ -119,10 +117,13 @@ export class PositionRecorder {
 
   private async poll(): Promise<void> {
     while (!this.stop.signal.aborted) {
-      for (const [shardId, w] of this.watched) {
+      for (const w of this.watched.values()) {
         if (w.resolved || this.stop.signal.aborted) continue;
         try {
-          await this.pollShard(shardId, w);
+          const page = await w.reader.next(this.stop.signal);
+          const first = page.records[0]?.dynamodb?.SequenceNumber;
+          if (first) w.resolved = { sequenceNumber: first, inclusive: true };
+          else if (page.end) w.resolved = { finished: true };
         } catch (error) {
           if (this.stop.signal.aborted) return;
           this.failure = error;
@@ -133,41 +134,9 @@ export class PositionRecorder {
     }
   }
 
-  private async pollShard(shardId: string, w: WatchedShard): Promise<void> {
-    if (!w.iterator) {
-      w.resolved = { finished: true };
-      return;
-    }
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const out: GetRecordsCommandOutput = await this.streams.send(
-          new GetRecordsCommand({ ShardIterator: w.iterator, Limit: 1 }),
-          {
-            abortSignal: this.stop.signal,
-          },
-        );
-        const first = out.Records?.[0]?.dynamodb?.SequenceNumber;
-        if (first) w.resolved = { sequenceNumber: first, inclusive: true };
-        else if (!out.NextShardIterator) w.resolved = { finished: true };
-        else w.iterator = out.NextShardIterator;
-        return;
-      } catch (error) {
-        if (error instanceof ExpiredIteratorException)
-          throw new StreamGapError(
-            `Shard ${shardId}: the stream position recorded before the copy expired unexpectedly; run the backfill again`,
-            { cause: error },
-          );
-        if (error instanceof TrimmedDataAccessException)
-          throw new StreamGapError(
-            `Shard ${shardId}: the recorded stream position was trimmed. ${GAP_ADVICE}`,
-            {
-              cause: error,
-            },
-          );
-        if (this.stop.signal.aborted || attempt >= 8) throw error;
-        await sleep(backoffDelay(attempt, { maxAttempts: 8, baseDelayMs: 100, maxDelayMs: 5_000 }));
-      }
-    }
+  /** True once polling stopped on an error: finish() throws it. */
+  get failed(): boolean {
+    return this.failure !== undefined;
   }
 
   /** Stops polling and returns the position to replay from. */
@@ -179,9 +148,10 @@ export class PositionRecorder {
     const iterators = new Map<string, string>();
     for (const id of this.closed) shards[id] = { finished: true };
     for (const [id, w] of this.watched) {
+      const iterator = w.reader.liveIterator;
       if (w.resolved) shards[id] = w.resolved;
-      else if (w.iterator) {
-        iterators.set(id, w.iterator);
+      else if (iterator) {
+        iterators.set(id, iterator);
         // No record to resume from: a restart reads the shard from its start, skipping what the copy holds.
         shards[id] = { skipBefore: this.recordedAt - STREAM_CLOCK_MARGIN_MS };
       }

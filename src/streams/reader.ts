@@ -210,6 +210,11 @@ export class ShardReader {
     polling: PollingOptions = {},
     /** A live iterator to begin with (a backfill's watcher hands its own over); renewed from `start`. */
     initialIterator?: string,
+    /**
+     * False: an iterator that expires before any record was handed out is a StreamGapError instead
+     * of being renewed from `start` (a LATEST taken again would skip what arrived in between).
+     */
+    private readonly renewFromStart = true,
   ) {
     this.polling = { ...DEFAULT_POLLING, ...polling };
     if (initialIterator) {
@@ -220,6 +225,11 @@ export class ShardReader {
 
   get done(): boolean {
     return this.finished;
+  }
+
+  /** The iterator the next page is read with (undefined before the first read, or at the end). */
+  get liveIterator(): string | undefined {
+    return this.iterator;
   }
 
   /** The sequence number of the last record handed out, if any. */
@@ -267,6 +277,12 @@ export class ShardReader {
         return { shardId: this.shardId, records, end: false, caughtUp: records.length === 0 };
       } catch (error) {
         if (error instanceof ExpiredIteratorException) {
+          if (!this.lastSequenceNumber && !this.renewFromStart)
+            throw new StreamGapError(
+              `Shard ${this.shardId}: the iterator taken at ${describeStart(this.start)} expired before a record was ` +
+                `read, and that position cannot be taken again without skipping changes. ${GAP_ADVICE}`,
+              { cause: error },
+            );
           // Iterators live 15 minutes; renew from what was already handed out.
           this.iterator = await getShardIterator(
             this.client,

@@ -9,17 +9,8 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
-import {
-  BatchWriteItemCommand,
-  DeleteItemCommand,
-  GetItemCommand,
-  PutItemCommand,
-  UpdateItemCommand,
-  type DynamoDBClient,
-} from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { compareSequenceNumbers } from '../../src/core/change.js';
-import { itemsEqual } from '../../src/core/equality.js';
-import type { Item } from '../../src/core/types.js';
 import { freePort } from '../../src/embedded/dynamodb-local.js';
 import type { CheckpointState } from '../../src/replicate/checkpoint.js';
 import { runCliCapture } from '../harness/cli.js';
@@ -27,6 +18,7 @@ import { jsonLines, spawnCli, waitFor } from '../harness/cli-process.js';
 import { createTestTable, dynamoClient, dynamoEndpoint, streamsClient } from '../harness/dynamodb.js';
 import { readStream } from '../harness/stream-capture.js';
 import { scanAll } from '../harness/table-items.js';
+import { assertTablesEqual, mutate, putItems } from '../harness/table-load.js';
 
 interface Fixture {
   endpoint: string;
@@ -68,67 +60,8 @@ function runnerArgs(f: Fixture): string[] {
   return ['replicate', f.sourceLoc, f.replicaLoc, '--checkpoint', f.checkpoint, '--json'];
 }
 
-async function putMany(client: DynamoDBClient, table: string, items: Item[]): Promise<void> {
-  for (let i = 0; i < items.length; i += 25) {
-    const out = await client.send(
-      new BatchWriteItemCommand({
-        RequestItems: { [table]: items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })) },
-      }),
-    );
-    assert.equal(Object.keys(out.UnprocessedItems ?? {}).length, 0, 'setup writes are not throttled locally');
-  }
-}
-
-/** Puts, updates and deletes on random keys among `keys` (and new ones) until `stop.done`. */
-async function mutate(
-  client: DynamoDBClient,
-  table: string,
-  keys: number,
-  stop: { done: boolean },
-): Promise<number> {
-  let n = 0;
-  const worker = async (w: number): Promise<void> => {
-    while (!stop.done) {
-      const id = `k${Math.floor(Math.random() * (keys + 200))}`;
-      const op = n % 3;
-      n++;
-      if (op === 0)
-        await client.send(
-          new PutItemCommand({
-            TableName: table,
-            Item: { id: { S: id }, v: { N: `${n}123456789012345678901234567890` }, w: { N: String(w) } },
-          }),
-        );
-      else if (op === 1)
-        await client.send(
-          new UpdateItemCommand({
-            TableName: table,
-            Key: { id: { S: id } },
-            UpdateExpression: 'SET u = :u, b = :b',
-            ExpressionAttributeValues: {
-              ':u': { N: String(n) },
-              ':b': { B: new Uint8Array([n % 256, 0, 255]) },
-            },
-          }),
-        );
-      else await client.send(new DeleteItemCommand({ TableName: table, Key: { id: { S: id } } }));
-    }
-  };
-  await Promise.all([0, 1, 2, 3].map(worker));
-  return n;
-}
-
-async function assertEqualTables(f: Fixture): Promise<number> {
-  const want = await scanAll(f.source, f.sourceTable);
-  const got = await scanAll(f.replica, f.replicaTable);
-  const byId = new Map(got.map((i) => [(i.id as { S: string }).S, i]));
-  let differences = 0;
-  for (const item of want) if (!itemsEqual(byId.get((item.id as { S: string }).S), item)) differences++;
-  differences += Math.max(0, got.length - want.length);
-  assert.equal(differences, 0, `replica differs from source in ${differences} item(s)`);
-  assert.equal(got.length, want.length);
-  return got.length;
-}
+const assertEqualTables = (f: Fixture): Promise<number> =>
+  assertTablesEqual(f.source, f.sourceTable, f.replica, f.replicaTable);
 
 async function readCheckpoint(file: string): Promise<CheckpointState | undefined> {
   try {
@@ -140,7 +73,7 @@ async function readCheckpoint(file: string): Promise<CheckpointState | undefined
 
 test('killed with SIGKILL mid-stream and restarted: converges and resumes after the checkpoint', async () => {
   const f = await fixture();
-  await putMany(
+  await putItems(
     f.source,
     f.sourceTable,
     Array.from({ length: 1000 }, (_, i) => ({ id: { S: `k${i}` }, n: { N: String(i) } })),
@@ -194,7 +127,7 @@ test('killed with SIGKILL mid-stream and restarted: converges and resumes after 
 
 test('--backfill: copy under concurrent puts, updates and deletes, then catch up -> replica equals source', async () => {
   const f = await fixture();
-  await putMany(
+  await putItems(
     f.source,
     f.sourceTable,
     Array.from({ length: 3000 }, (_, i) => ({
@@ -248,7 +181,7 @@ test('--backfill: copy under concurrent puts, updates and deletes, then catch up
 
 test('SIGTERM finishes the batch, checkpoints and exits 0; --metrics-port serves Prometheus text', async () => {
   const f = await fixture();
-  await putMany(
+  await putItems(
     f.source,
     f.sourceTable,
     Array.from({ length: 200 }, (_, i) => ({ id: { S: `k${i}` } })),
@@ -289,7 +222,7 @@ test('--transform drops and rewrites; --turnover-role BEFORE with a past cut-ove
       return { ...change, newImage: { ...change.newImage, tagged: { S: 'yes' } } };
     }\n`,
   );
-  await putMany(f.source, f.sourceTable, [
+  await putItems(f.source, f.sourceTable, [
     { id: { S: 'keep-1' }, v: { N: '1' } },
     { id: { S: 'drop-1' }, v: { N: '2' } },
   ]);
@@ -326,7 +259,7 @@ test('--transform drops and rewrites; --turnover-role BEFORE with a past cut-ove
 
 test('bad input: no stream, KEYS_ONLY without --read-through, missing replica, other key schema -> exit 2, nothing written', async () => {
   const noStream = await fixture({ stream: null });
-  await putMany(noStream.source, noStream.sourceTable, [{ id: { S: 'a' } }]);
+  await putItems(noStream.source, noStream.sourceTable, [{ id: { S: 'a' } }]);
   let r = await runCliCapture([
     'replicate',
     noStream.sourceLoc,
@@ -339,7 +272,7 @@ test('bad input: no stream, KEYS_ONLY without --read-through, missing replica, o
   assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
 
   const keysOnly = await fixture({ stream: 'KEYS_ONLY' });
-  await putMany(keysOnly.source, keysOnly.sourceTable, [{ id: { S: 'a' } }]);
+  await putItems(keysOnly.source, keysOnly.sourceTable, [{ id: { S: 'a' } }]);
   r = await runCliCapture([
     'replicate',
     keysOnly.sourceLoc,
@@ -352,7 +285,7 @@ test('bad input: no stream, KEYS_ONLY without --read-through, missing replica, o
   assert.deepEqual(await scanAll(keysOnly.replica, keysOnly.replicaTable), []);
 
   const f = await fixture();
-  await putMany(f.source, f.sourceTable, [{ id: { S: 'a' } }]);
+  await putItems(f.source, f.sourceTable, [{ id: { S: 'a' } }]);
   r = await runCliCapture([
     'replicate',
     f.sourceLoc,
@@ -390,7 +323,7 @@ test('bad input: no stream, KEYS_ONLY without --read-through, missing replica, o
 
 test('a gap (checkpointed shard no longer in the stream): exit 2 with advice, or --on-gap resync backfills', async () => {
   const f = await fixture();
-  await putMany(
+  await putItems(
     f.source,
     f.sourceTable,
     Array.from({ length: 50 }, (_, i) => ({ id: { S: `k${i}` } })),
@@ -450,7 +383,7 @@ function liveLines(child: ChildProcess): () => Record<string, unknown>[] {
 
 test('a second runner on a checkpoint file exits 2 naming the holder and writes nothing; a SIGKILLed holder does not block the next', async (t) => {
   const f = await fixture();
-  await putMany(
+  await putItems(
     f.source,
     f.sourceTable,
     Array.from({ length: 100 }, (_, i) => ({ id: { S: `k${i}` } })),
@@ -496,7 +429,7 @@ test('a second runner on a checkpoint file exits 2 naming the holder and writes 
     first.child.kill('SIGKILL');
     assert.equal((await first.output).signal, 'SIGKILL');
     assert.equal((await readLockFile(f.checkpoint))?.pid, first.child.pid);
-    await putMany(
+    await putItems(
       f.source,
       f.sourceTable,
       Array.from({ length: 20 }, (_, i) => ({ id: { S: `new${i}` } })),
@@ -513,7 +446,7 @@ test('a second runner on a checkpoint file exits 2 naming the holder and writes 
 
 test('backup-only runner: a second one on the checkpoint is refused; SIGTERM releases the lock', async () => {
   const f = await fixture();
-  await putMany(f.source, f.sourceTable, [{ id: { S: 'a' } }]);
+  await putItems(f.source, f.sourceTable, [{ id: { S: 'a' } }]);
   const common = ['replicate', f.sourceLoc, '--checkpoint', f.checkpoint, '--json'];
   const first = runCliCapture([...common, '--backup', path.join(f.dir, 'log-1')]);
   try {
@@ -542,7 +475,7 @@ test('backup-only runner: a second one on the checkpoint is refused; SIGTERM rel
 
 test('--wait-for-lease: a standby waits for the holder, takes over when it stops, and the replica ends exact', async () => {
   const f = await fixture();
-  await putMany(
+  await putItems(
     f.source,
     f.sourceTable,
     Array.from({ length: 200 }, (_, i) => ({ id: { S: `k${i}` } })),
@@ -593,7 +526,7 @@ test('--wait-for-lease: a standby waits for the holder, takes over when it stops
 test("--checkpoint-table: a second runner exits 2 naming the holder; a standby takes over once a killed holder's lease expires", async () => {
   const f = await fixture();
   const checkpointTable = await createTestTable(f.source);
-  await putMany(
+  await putItems(
     f.source,
     f.sourceTable,
     Array.from({ length: 50 }, (_, i) => ({ id: { S: `k${i}` } })),
@@ -640,7 +573,7 @@ test("--checkpoint-table: a second runner exits 2 naming the holder; a standby t
     // Killed, the holder never releases its lease: the standby takes it when it expires.
     first.child.kill('SIGKILL');
     await first.output;
-    await putMany(
+    await putItems(
       f.source,
       f.sourceTable,
       Array.from({ length: 30 }, (_, i) => ({ id: { S: `new${i}` } })),

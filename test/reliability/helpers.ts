@@ -1,7 +1,6 @@
 /** Small pieces shared by the reliability suites (tables, items, equality checks, diff-tables runs). */
 import assert from 'node:assert/strict';
 import {
-  BatchWriteItemCommand,
   DeleteItemCommand,
   PutItemCommand,
   UpdateItemCommand,
@@ -35,17 +34,7 @@ export function sampleItem(i: number, pad = 40): Item {
   };
 }
 
-/** Direct setup writes (no faults), 25 at a time. */
-export async function putItems(client: DynamoDBClient, table: string, items: readonly Item[]): Promise<void> {
-  for (let i = 0; i < items.length; i += 25) {
-    const out = await client.send(
-      new BatchWriteItemCommand({
-        RequestItems: { [table]: items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })) },
-      }),
-    );
-    assert.equal(Object.keys(out.UnprocessedItems ?? {}).length, 0, 'setup writes are not throttled locally');
-  }
-}
+export { putItems } from '../harness/table-load.js';
 
 /** Asserts both tables hold exactly the same items (by `id`), read straight from DynamoDB. */
 export async function assertSameItems(

@@ -1,0 +1,184 @@
+// The `replicate` command itself, loaded only when it runs (its spec and help are in replicate.ts).
+import { type Server } from 'node:http';
+import { UsageError } from '../../core/errors.js';
+import { parseTableLocation } from '../../core/location.js';
+import { redactUrls } from '../../core/redact.js';
+import { createDynamoClient, createStreamsClient } from '../../dynamodb/client.js';
+import { DynamoCheckpointStore, FileCheckpointStore } from '../../replicate/checkpoint.js';
+import { checkCheckpointFile, defaultCheckpointFile } from '../../replicate/checkpoint-file.js';
+import { prometheusText } from '../../replicate/metrics.js';
+import {
+  checkReplicateOptions,
+  replicateTable,
+  type ReplicateTableEvent,
+} from '../../replicate/replicate-table.js';
+import { type RunnerStats, type RunnerSummary, type StartFrom } from '../../replicate/runner.js';
+import { loadTransform } from '../../replicate/transform.js';
+import { openBackupStore } from '../backup-store.js';
+import { writeBudgetOption } from '../budgets.js';
+import { intOption, stringOption, type CliIO, type ParsedArgs } from '../command.js';
+import { parseDuration } from '../duration.js';
+import { serveMetrics } from '../metrics-server.js';
+import { cliClientOptions, closing, openTable } from '../locations.js';
+import { turnoverOption } from '../time-option.js';
+
+export async function run(args: ParsedArgs, io: CliIO): Promise<number> {
+  const s = parseSettings(args);
+  const backupText = stringOption(args, 'backup');
+  const backupOnly = args.positionals.length === 1;
+  checkReplicateOptions({
+    ...s,
+    replicas: args.positionals.length - 1,
+    changeLog: backupText !== undefined,
+  });
+  const source = openTable(args.positionals[0] as string, io);
+  const replicas = args.positionals.slice(1).map((text) => openTable(text, io));
+  const labels = new Set<string>([source.label]);
+  for (const r of replicas) {
+    if (labels.has(r.label)) throw new UsageError(`replicate: ${r.label} is given twice (or is the source)`);
+    labels.add(r.label);
+  }
+  const streams = createStreamsClient(source.location, cliClientOptions(io));
+  const table = s.checkpointTable;
+  const checkpointClient = table ? createDynamoClient(table, cliClientOptions(io)) : undefined;
+  const clients = [source.client, ...replicas.map((r) => r.client), streams];
+  const file = table
+    ? undefined
+    : (s.checkpointFile ?? defaultCheckpointFile(source.table, backupOnly ? 'backup' : undefined));
+  return closing(checkpointClient ? [...clients, checkpointClient] : clients, async () => {
+    if (file !== undefined) await checkCheckpointFile(file);
+    const checkpoint =
+      table && checkpointClient
+        ? new DynamoCheckpointStore(
+            checkpointClient,
+            table.table,
+            backupOnly
+              ? `${source.label} backup`
+              : `${source.label} -> ${replicas.map((r) => r.label).join(', ')}`,
+            s.leaseDurationMs !== undefined ? { durationMs: s.leaseDurationMs } : {},
+          )
+        : new FileCheckpointStore(file as string);
+    const transform = s.transformModule
+      ? await loadTransform(s.transformModule, { label: '--transform' })
+      : undefined;
+    const stop = new AbortController();
+    const onSignal = (): void => stop.abort();
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    let current: { stats(): RunnerStats } | undefined;
+    let metrics: Server | undefined;
+    const backupLog = backupText === undefined ? undefined : openBackupStore(backupText, args, io);
+    try {
+      if (s.metricsPort !== undefined)
+        metrics = await serveMetrics(s.metricsPort, () => current && prometheusText(current.stats()), io);
+      await replicateTable({
+        ...s,
+        source: { client: source.client, table: source.table, label: source.label },
+        streams,
+        replicas: replicas.map((r) => ({ client: r.client, table: r.table, label: r.label })),
+        checkpoint,
+        ...(backupLog ? { changeLog: backupLog.store.at(source.table) } : {}),
+        ...(transform ? { transform } : {}),
+        signal: stop.signal,
+        onEvent: printer(io, s.json),
+        onRunner: (runner) => (current = runner),
+      });
+      return 0;
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      backupLog?.destroy();
+      await new Promise<void>((resolve) => (metrics ? metrics.close(() => resolve()) : resolve()));
+    }
+  });
+}
+
+function parseSettings(args: ParsedArgs) {
+  const from = stringOption(args, 'from') ?? 'trim-horizon';
+  if (from !== 'trim-horizon' && from !== 'latest')
+    throw new UsageError(`--from must be trim-horizon or latest, got "${from}"`);
+  const onGap = stringOption(args, 'on-gap') ?? 'stop';
+  if (onGap !== 'stop' && onGap !== 'resync')
+    throw new UsageError(`--on-gap must be stop or resync, got "${onGap}"`);
+  const checkpointFile = stringOption(args, 'checkpoint');
+  const checkpointTableText = stringOption(args, 'checkpoint-table');
+  if (checkpointFile && checkpointTableText)
+    throw new UsageError('--checkpoint and --checkpoint-table are alternatives: give one');
+  const leaseDuration = stringOption(args, 'lease-duration');
+  if (leaseDuration !== undefined && !checkpointTableText)
+    throw new UsageError(
+      '--lease-duration applies to --checkpoint-table only (a checkpoint file is locked while its runner lives)',
+    );
+  const leaseDurationMs =
+    leaseDuration !== undefined ? parseDuration(leaseDuration, 'lease-duration') : undefined;
+  if (leaseDurationMs !== undefined && leaseDurationMs < 1_000)
+    throw new UsageError(`--lease-duration must be at least 1s, got "${leaseDuration}"`);
+  const idle = stringOption(args, 'stop-when-idle');
+  const every = stringOption(args, 'stats-every');
+  const metricsPort = intOption(args, 'metrics-port', undefined, { min: 0, max: 65535 });
+  const transformModule = stringOption(args, 'transform');
+  const turnover = turnoverOption(args);
+  const writeBudget = writeBudgetOption(args);
+  return {
+    ...(checkpointFile ? { checkpointFile } : {}),
+    ...(checkpointTableText ? { checkpointTable: parseTableLocation(checkpointTableText) } : {}),
+    waitForLease: args.values['wait-for-lease'] === true,
+    ...(leaseDurationMs !== undefined ? { leaseDurationMs } : {}),
+    from: from as StartFrom,
+    backfill: args.values.backfill === true,
+    parallel: intOption(args, 'parallel', 4, { min: 1, max: 1000 }) as number,
+    ...(writeBudget ? { writeBudget } : {}),
+    ...(transformModule ? { transformModule } : {}),
+    ...(turnover ? { turnover } : {}),
+    readThrough: args.values['read-through'] === true,
+    onGap: onGap as 'stop' | 'resync',
+    ...(idle !== undefined ? { stopWhenIdleMs: parseDuration(idle, 'stop-when-idle') } : {}),
+    statsEveryMs: every !== undefined ? Math.max(100, parseDuration(every, 'stats-every')) : 5_000,
+    ...(metricsPort !== undefined ? { metricsPort } : {}),
+    json: args.values.json === true,
+  };
+}
+
+/** Events as lines: stats and the summary on stdout with --json, the rest on stderr unless --json. */
+function printer(io: CliIO, json: boolean): (event: ReplicateTableEvent) => void {
+  return (event) => {
+    if (event.event === 'stats') {
+      if (json) io.stdout.write(JSON.stringify(event) + '\n');
+      else io.stderr.write(statsLine(event, event.recordsPerSecond) + '\n');
+    } else if (event.event === 'stopped') printSummary(io, event, json);
+    // Events carry SDK error messages, which may quote an endpoint: credentials in URLs are redacted.
+    else if (json) io.stdout.write(redactUrls(JSON.stringify(event)) + '\n');
+    else
+      io.stderr.write(redactUrls(`${event.event}: ${JSON.stringify({ ...event, event: undefined })}`) + '\n');
+  };
+}
+
+function statsLine(stats: RunnerStats, recordsPerSecond: number): string {
+  const reading = stats.shards.filter((x) => x.state === 'reading');
+  const perShard = reading
+    .map(
+      (x) => `${x.shardId.slice(-8)}: ${x.records} rec, lag ${x.lagMs === undefined ? '-' : `${x.lagMs} ms`}`,
+    )
+    .join('; ');
+  return (
+    `replicate: ${stats.records} records, ${Math.round(recordsPerSecond)}/s, ` +
+    `lag ${stats.lagMs === undefined ? '-' : `${stats.lagMs} ms`}, ${reading.length} shard(s) open` +
+    (perShard ? ` [${perShard}]` : '')
+  );
+}
+
+function printSummary(
+  io: CliIO,
+  summary: RunnerSummary & { readonly event: 'stopped' },
+  json: boolean,
+): void {
+  if (json) {
+    io.stdout.write(JSON.stringify(summary) + '\n');
+    return;
+  }
+  io.stdout.write(
+    `replicate stopped (${summary.reason}): ${summary.records} records applied, ${summary.skipped} skipped, ` +
+      (summary.rejected > 0 ? `${summary.rejected} rejected (see the records-rejected lines), ` : '') +
+      `${summary.failedAttempts} failed attempts retried, ${summary.checkpoints} checkpoints in ${(summary.uptimeMs / 1000).toFixed(1)} s\n`,
+  );
+}
