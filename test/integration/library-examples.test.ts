@@ -98,6 +98,7 @@ test('docs/library.md has an example with its output under every section', () =>
       'Check and fix one item',
       'Full backup and restore',
       'Change log, point-in-time restore and history',
+      'Follow a stream: replicateTable',
       'Lambda handler factories',
       'Errors',
     ],
