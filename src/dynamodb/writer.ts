@@ -48,12 +48,33 @@ export async function writeAll(
   requests: AsyncIterable<WriteRequest> | Iterable<WriteRequest>,
   o: WriteAllOptions = {},
 ): Promise<BatchWriteResult> {
+  return drive(client, table, o, async (add) => {
+    for await (const request of requests) if (!(await add(request))) return;
+  });
+}
+
+/** writeAll for a source of pages of writes (a scan's pages): no per-item iterator on the way. */
+export async function writePages(
+  client: DynamoDBClient,
+  table: string,
+  pages: AsyncIterable<readonly WriteRequest[]> | Iterable<readonly WriteRequest[]>,
+  o: WriteAllOptions = {},
+): Promise<BatchWriteResult> {
+  return drive(client, table, o, async (add) => {
+    for await (const page of pages) for (const request of page) if (!(await add(request))) return;
+  });
+}
+
+async function drive(
+  client: DynamoDBClient,
+  table: string,
+  o: WriteAllOptions,
+  feed: (add: (request: WriteRequest) => Promise<boolean>) => Promise<void>,
+): Promise<BatchWriteResult> {
   const schema = o.keySchema ?? (await describeTable(client, table)).keySchema;
   const scheduler = new WriteScheduler(client, { maxUnwritten: DEFAULT_MAX_UNWRITTEN, ...o });
   try {
-    for await (const request of requests) {
-      if (!(await scheduler.add(prepareWrite(table, request, schema)))) break;
-    }
+    await feed((request) => scheduler.add(prepareWrite(table, request, schema)));
   } catch (error) {
     // Let the requests already sent finish (their outcome is not reported) before failing.
     await scheduler.finish().catch(() => undefined);
