@@ -89,6 +89,14 @@ export interface CopyItemsResult {
 /** Enough queued pages per target that the source never waits on a writer that has work left. */
 export const COPY_QUEUE_PAGES = 4;
 
+/**
+ * Items per Scan page of a copy (DynamoDB's Limit). Small pages let the writes start as soon as the
+ * scan does and keep both busy together: with 1 MB pages a segment of small items arrived as one
+ * page, so nothing was written until the scan was nearly done. Read capacity is charged per 4 KB,
+ * not per request, so small pages cost no more.
+ */
+export const COPY_PAGE_SIZE = 250;
+
 interface Lane {
   readonly sink: WriteSink;
   readonly channel: PageChannel<readonly WriteRequest[]>;
@@ -227,8 +235,8 @@ export interface CopyTableResult {
 }
 
 /**
- * Copies every item of one table into one or more others: a parallel scan feeding copyItems. Scan
- * pages are read ahead while earlier pages are written (see COPY_QUEUE_PAGES).
+ * Copies every item of one table into one or more others: a parallel scan in pages of
+ * COPY_PAGE_SIZE feeding copyItems, read ahead while earlier pages are written (COPY_QUEUE_PAGES).
  */
 export async function copyTable(
   source: { client: DynamoDBClient; table: string },
@@ -252,6 +260,7 @@ export async function copyTable(
       parallelScanPages(source.client, {
         table: source.table,
         segments: parallel,
+        pageSize: COPY_PAGE_SIZE,
         consistentRead: options.consistentRead,
         budget: options.readBudget,
         signal,
