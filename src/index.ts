@@ -10,6 +10,7 @@ export * from './core/ddb-json.js';
 export * from './core/exact-json.js';
 export * from './core/key-input.js';
 export * from './core/backoff.js';
+export * from './core/retry-policies.js';
 export * from './core/location.js';
 export * from './core/network.js';
 export * from './core/turnover.js';
