@@ -9,9 +9,8 @@
  * 2. Batch layer (BATCH_RETRY: 10 sends, 50 ms doubling to 5 s): BatchWriteItem and BatchGetItem
  *    re-send the items DynamoDB returned as unprocessed, and a request the SDK gave up on because of
  *    throttling. Worst case per batch: 10 x 6 = 60 HTTP requests; then the keys are named in an
- *    UnprocessedError. `copy`, `diff --backfill/--repair`, `replicate --backfill`, `import`,
- *    `restore` and the Lambda handler go no further: their copy paths have no retry layer of their
- *    own (a rerun converges).
+ *    UnprocessedError. `copy`, `diff --backfill/--repair`, `replicate --backfill`, `import` and
+ *    `restore` go no further: they have no retry layer of their own (a rerun converges).
  * 3. Stream read layer (STREAM_READ_RETRY: 8 calls, 100 ms doubling to 5 s): GetRecords and the
  *    backfill's stream-position recorder, on errors the SDK gave up on. Worst case per call:
  *    8 x 6 = 48 HTTP requests, then the runner stops with the error.
@@ -20,7 +19,11 @@
  *    never skip a record while a replica is unavailable, so it waits out an outage (checkpointing
  *    what is durable) until it is stopped. Each of its attempts costs at most 60 HTTP requests per
  *    BatchWriteItem (layer 2).
- * 5. Backfill transform layer (BACKFILL_TRANSFORM_ATTEMPTS = 8, APPLY_RETRY's delays): the backfill
+ * 5. Lambda layer (LAMBDA_RETRY_ATTEMPTS = 10, the deployed event source mapping's retryAttempts):
+ *    a replicate invocation that could not write every key fails its records, and Lambda delivers
+ *    them again up to 10 more times before the on-failure queue. Worst case: 11 invocations, each
+ *    at most 60 HTTP requests per BatchWriteItem (layer 2); the handler itself does not retry.
+ * 6. Backfill transform layer (BACKFILL_TRANSFORM_ATTEMPTS = 8, APPLY_RETRY's delays): the backfill
  *    copy re-runs the transform of keys whose transform threw; writes are not retried here (layer 2
  *    did). Worst case: 8 transform calls per item.
  *
@@ -40,7 +43,10 @@ export const STREAM_READ_RETRY: RetryPolicy = { maxAttempts: 8, baseDelayMs: 100
 /** Layer 4: applies of one stream batch by the runner. Unbounded: see the module comment. */
 export const APPLY_RETRY: RetryPolicy = { maxAttempts: Infinity, baseDelayMs: 100, maxDelayMs: 10_000 };
 
-/** Layer 5: transform runs per item in the backfill copy, with APPLY_RETRY's delays. */
+/** Layer 5: re-deliveries of a failed batch by the Lambda event source mapping (CDK retryAttempts). */
+export const LAMBDA_RETRY_ATTEMPTS = 10;
+
+/** Layer 6: transform runs per item in the backfill copy, with APPLY_RETRY's delays. */
 export const BACKFILL_TRANSFORM_ATTEMPTS = 8;
 
 /** Not a retry: the delay between DescribeTable polls while a table becomes ACTIVE (deadline-bounded). */
