@@ -186,6 +186,20 @@ export class WriteScheduler {
   }
 
   /**
+   * Buffers one write at once when that needs no request sent first (the buffer has room and no
+   * write of its key). False means: hand it to add() instead. Saves a promise per write.
+   */
+  offer(write: PendingWrite): boolean {
+    if (!this.accepting || this.bufferIds.has(write.id)) return false;
+    if (this.buffer.length >= MAX_BATCH_WRITES || this.bufferBytes + write.size > MAX_BATCH_BYTES)
+      return false;
+    this.buffer.push(write);
+    this.bufferIds.add(write.id);
+    this.bufferBytes += write.size;
+    return true;
+  }
+
+  /**
    * Queues one write. Resolves once it is buffered; waits (backpressure) while the buffer is full
    * and `concurrency` requests are in flight. Returns false when the scheduler stopped accepting
    * (the write then counts as not made).

@@ -49,7 +49,10 @@ export async function writeAll(
   o: WriteAllOptions = {},
 ): Promise<BatchWriteResult> {
   return drive(client, table, o, async (add) => {
-    for await (const request of requests) if (!(await add(request))) return;
+    for await (const request of requests) {
+      const added = add(request);
+      if (added !== true && !(await added)) return;
+    }
   });
 }
 
@@ -61,7 +64,12 @@ export async function writePages(
   o: WriteAllOptions = {},
 ): Promise<BatchWriteResult> {
   return drive(client, table, o, async (add) => {
-    for await (const page of pages) for (const request of page) if (!(await add(request))) return;
+    for await (const page of pages) {
+      for (const request of page) {
+        const added = add(request);
+        if (added !== true && !(await added)) return;
+      }
+    }
   });
 }
 
@@ -69,12 +77,16 @@ async function drive(
   client: DynamoDBClient,
   table: string,
   o: WriteAllOptions,
-  feed: (add: (request: WriteRequest) => Promise<boolean>) => Promise<void>,
+  /** `add` is true when the write was buffered at once, else a promise of add()'s answer. */
+  feed: (add: (request: WriteRequest) => true | Promise<boolean>) => Promise<void>,
 ): Promise<BatchWriteResult> {
   const schema = o.keySchema ?? (await describeTable(client, table)).keySchema;
   const scheduler = new WriteScheduler(client, { maxUnwritten: DEFAULT_MAX_UNWRITTEN, ...o });
   try {
-    await feed((request) => scheduler.add(prepareWrite(table, request, schema)));
+    await feed((request) => {
+      const write = prepareWrite(table, request, schema);
+      return scheduler.offer(write) || scheduler.add(write);
+    });
   } catch (error) {
     // Let the requests already sent finish (their outcome is not reported) before failing.
     await scheduler.finish().catch(() => undefined);
