@@ -92,12 +92,7 @@ export {
   type LogIdentity,
   type LogOwner,
 } from './backup/log-identity.js';
-export {
-  listSnapshots,
-  stateAt,
-  type PointInTimeState,
-  type SnapshotInfo,
-} from './backup/point-in-time.js';
+export { listSnapshots, stateAt, type PointInTimeState, type SnapshotInfo } from './backup/point-in-time.js';
 export { backupRecord, latestBackedUpState, recordHistory, type ItemVersion } from './backup/history.js';
 export { compactSnapshot, incrementalBackfill } from './backup/snapshots.js';
 export * from './core/attribute-map.js';
