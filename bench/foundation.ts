@@ -7,7 +7,9 @@ import { rawBatchWrite } from './baselines.js';
 import { round, type BenchContext, type BenchSuite } from './context.js';
 
 /** Runs a CLI command in-process; returns its wall time and its stdout. Throws on a non-zero exit. */
-async function timedCli(argv: string[]): Promise<{ seconds: number; cpuSeconds: number; stdout: string }> {
+export async function timedCli(
+  argv: string[],
+): Promise<{ seconds: number; cpuSeconds: number; stdout: string }> {
   const out = new PassThrough();
   const err = new PassThrough();
   let stdout = '';

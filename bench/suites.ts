@@ -1,5 +1,6 @@
 import { backupSuite } from './backup.js';
 import type { BenchSuite } from './context.js';
+import { copySuite } from './copy.js';
 import { diffSuite } from './diff.js';
 import { foundationSuite } from './foundation.js';
 import { incrementalSuite } from './incremental.js';
@@ -9,6 +10,7 @@ import { replicateLagSuite } from './replicate-lag.js';
 /** Benchmark modules run by `npm run bench`, in this order. Add yours with one import and one entry. */
 export const SUITES: readonly BenchSuite[] = [
   foundationSuite,
+  copySuite,
   replicateApplySuite,
   replicateLagSuite,
   diffSuite,

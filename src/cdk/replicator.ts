@@ -19,6 +19,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ConfigError } from '../core/errors.js';
 import { EXTERNAL_ID, isRegionName, ROLE_ARN, tableNameProblem } from '../core/location.js';
+import { LAMBDA_RETRY_ATTEMPTS } from '../core/retry-policies.js';
 import { turnoverAtProblem } from '../core/turnover.js';
 import { BUNDLE_FILE, bundleScratchDir, bundleTransformModule, lambdaBundle } from '../deploy/bundle.js';
 
@@ -125,7 +126,7 @@ export interface DynamoDbReplicatorProps {
 const DEFAULTS = {
   batchSize: 100,
   maxRecordAge: Duration.days(1),
-  retryAttempts: 10,
+  retryAttempts: LAMBDA_RETRY_ATTEMPTS,
   parallelizationFactor: 1,
   memorySize: 512,
   timeout: Duration.minutes(5),

@@ -13,8 +13,6 @@ export interface RetryPolicy {
   readonly maxDelayMs: number;
 }
 
-export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 10, baseDelayMs: 50, maxDelayMs: 5000 };
-
 /** The upper bound of the delay before retry number `attempt` (1 = first retry), without jitter. */
 export function backoffCeiling(attempt: number, policy: RetryPolicy): number {
   const n = Math.max(1, Math.floor(attempt));

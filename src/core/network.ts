@@ -7,6 +7,7 @@
  * No AWS SDK import: the handler settings are plain values in the shape the SDK's Node.js request
  * handler accepts as `requestHandler`.
  */
+import { SDK_REQUEST_ATTEMPTS } from './retry-policies.js';
 
 export interface NetworkOptions {
   /** Time to establish the TCP connection. Default 5 s. */
@@ -23,18 +24,15 @@ export interface NetworkOptions {
    * gigabytes. Default 60 s.
    */
   readonly requestTimeoutMs: number;
-  /** Attempts per request by the SDK's retry strategy (throttling, 5xx, network, timeouts). Default 6. */
+  /** Attempts per request by the SDK's retry strategy (throttling, 5xx, network, timeouts). Default SDK_REQUEST_ATTEMPTS (core/retry-policies.ts). */
   readonly maxAttempts: number;
 }
-
-/** Enough attempts to ride out short throttling bursts without hiding a dead endpoint for long. */
-export const DEFAULT_MAX_ATTEMPTS = 6;
 
 export const DEFAULT_NETWORK: NetworkOptions = {
   connectTimeoutMs: 5_000,
   idleTimeoutMs: 15_000,
   requestTimeoutMs: 60_000,
-  maxAttempts: DEFAULT_MAX_ATTEMPTS,
+  maxAttempts: SDK_REQUEST_ATTEMPTS,
 };
 
 /** The defaults with `overrides` applied. */

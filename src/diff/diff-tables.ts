@@ -27,7 +27,8 @@ import { UsageError } from '../core/errors.js';
 import type { Item, Key, KeySchema } from '../core/types.js';
 import { sleep } from '../core/backoff.js';
 import { assertSameKeySchema } from '../dynamodb/tables.js';
-import { PageChannel } from '../dynamodb/page-channel.js';
+import { copyItems, type CopyProgress, type WriteSink } from '../dynamodb/copy-table.js';
+import { mergePages, PageChannel } from '../dynamodb/page-channel.js';
 import type { WriteRequest } from '../dynamodb/writer.js';
 import { Batcher } from './batcher.js';
 import { itemFingerprint } from './fingerprint.js';
@@ -497,54 +498,55 @@ export interface BackfillResult {
  * `--backfill`: copies every primary item onto the replica without reading the replica (puts only;
  * nothing is deleted). Used to seed an empty or partial replica; a plain diff afterwards proves it.
  */
+/** A repair target as a copy target: pages go to its writePages, or item by item to write(). */
+function sinkOf(target: RepairTarget): WriteSink {
+  if (target.writePages) return { label: target.label, writePages: target.writePages.bind(target) };
+  return {
+    label: target.label,
+    writePages: (pages, onProgress, signal) =>
+      target.write(
+        (async function* () {
+          for await (const page of pages) yield* page;
+        })(),
+        onProgress,
+        signal,
+      ),
+  };
+}
+
 export async function backfill(
   primary: DiffSide,
   target: RepairTarget,
   options: BackfillOptions = {},
 ): Promise<BackfillResult> {
   const { segments, totalSegments } = segmentsToScan(options);
-  const started = performance.now();
-  const abort = new AbortController();
-  const signal = options.signal ? AbortSignal.any([options.signal, abort.signal]) : abort.signal;
-  const puts = new PageChannel<WriteRequest>(REPAIR_QUEUE);
-  let scanned = 0;
-  let written = 0;
-  const progress = () =>
-    options.onProgress?.({ scannedPrimary: scanned, scannedReplica: 0, discrepancies: 0, repaired: written });
-  const writing = target.write(
-    puts,
-    (n) => {
-      written = n;
-      progress();
+  const onProgress = options.onProgress;
+  const result = await copyItems(
+    (signal) =>
+      mergePages(
+        segments.map((segment) => (s: AbortSignal) => primary.scanSegment(segment, totalSegments, s)),
+        signal,
+      ),
+    [sinkOf(target)],
+    {
+      ...(onProgress
+        ? {
+            onProgress: (p: CopyProgress) =>
+              onProgress({
+                scannedPrimary: p.scanned,
+                scannedReplica: 0,
+                discrepancies: 0,
+                repaired: p.written,
+              }),
+          }
+        : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
     },
-    signal,
   );
-  writing.catch((error: unknown) => {
-    puts.fail(error);
-    abort.abort(error);
-  });
-  try {
-    await Promise.all(
-      segments.map(async (segment) => {
-        for await (const page of primary.scanSegment(segment, totalSegments, signal)) {
-          for (const item of page) if (!(await puts.push({ put: item }))) throw signal.reason;
-          scanned += page.length;
-          progress();
-        }
-      }),
-    );
-    puts.close();
-    const result = await writing;
-    return {
-      scanned,
-      written: result.written,
-      retries: result.retries,
-      seconds: (performance.now() - started) / 1000,
-    };
-  } catch (error) {
-    abort.abort(error);
-    puts.fail(error);
-    await writing;
-    throw error;
-  }
+  return {
+    scanned: result.scanned,
+    written: result.written,
+    retries: result.retries,
+    seconds: result.seconds,
+  };
 }

@@ -7,6 +7,7 @@ import type { Item, Key, KeySchema } from '../core/types.js';
 import { batchGetAll } from '../dynamodb/batch-get.js';
 import type { CapacityBudget } from '../dynamodb/capacity.js';
 import { scanPages } from '../dynamodb/scan.js';
+import { tableSink, type WriteSink } from '../dynamodb/copy-table.js';
 import { writeAll, type BatchWriteResult, type WriteRequest } from '../dynamodb/writer.js';
 
 export interface DiffSide {
@@ -35,7 +36,7 @@ export interface DiffSide {
 }
 
 /** Where repairs are written: the replica table, through the never-drop writer. */
-export interface RepairTarget {
+export interface RepairTarget extends Partial<Pick<WriteSink, 'writePages'>> {
   readonly label: string;
   write(
     requests: AsyncIterable<WriteRequest> | Iterable<WriteRequest>,
@@ -118,8 +119,10 @@ export function tableTarget(
   table: string,
   options: TableTargetOptions,
 ): RepairTarget {
+  const sink = tableSink(client, table, options);
   return {
-    label: options.label ?? table,
+    label: sink.label,
+    writePages: (pages, onProgress, signal) => sink.writePages(pages, onProgress, signal),
     write(requests, onProgress, signal) {
       return writeAll(client, table, requests, {
         keySchema: options.keySchema,

@@ -10,7 +10,8 @@ import {
   type DynamoDBClient,
   type KeysAndAttributes,
 } from '@aws-sdk/client-dynamodb';
-import { backoffDelay, DEFAULT_RETRY, sleep, type RetryPolicy } from '../core/backoff.js';
+import { backoffDelay, sleep, type RetryPolicy } from '../core/backoff.js';
+import { BATCH_RETRY } from '../core/retry-policies.js';
 import { canonicalKey } from '../core/canonical-key.js';
 import type { Item, Key } from '../core/types.js';
 import { consumedCapacityParam, type CapacityBudget } from './capacity.js';
@@ -91,7 +92,7 @@ export async function batchGetAll(
   requests: Record<string, BatchGetRequest>,
   options: BatchGetOptions = {},
 ): Promise<BatchGetResult> {
-  const retry = options.retry ?? DEFAULT_RETRY;
+  const retry = options.retry ?? BATCH_RETRY;
   const items: Record<string, Item[]> = {};
   for (const table of Object.keys(requests)) items[table] = [];
   const unread = new Map<string, string[]>();

@@ -18,7 +18,7 @@ import {
 export type { BatchWriteResult, WriteRequest } from './write-scheduler.js';
 
 export interface BatchWriteOptions {
-  /** Retries of UnprocessedItems and throttled requests; default DEFAULT_RETRY. */
+  /** Retries of UnprocessedItems and throttled requests; default BATCH_RETRY (core/retry-policies.ts). */
   readonly retry?: RetryPolicy;
   readonly budget?: CapacityBudget;
   /** Ask for ConsumedCapacity (default true); see SchedulerOptions.reportCapacity. */

@@ -1,3 +1,5 @@
+import { linkedAbortController } from './unprocessed.js';
+
 /**
  * A bounded queue between several producers and one async consumer: producers wait while it is
  * full, so memory stays bounded by its capacity however fast they read.
@@ -54,5 +56,38 @@ export class PageChannel<T> {
       if (this.closed) return;
       await new Promise<void>((resolve) => (this.dataWaiter = resolve));
     }
+  }
+}
+
+/**
+ * The pages of several sources read concurrently, in whatever order they arrive, with at most
+ * `capacity` pages queued. Each source gets a signal that aborts when the consumer stops early or a
+ * source fails (the first failure ends the merge).
+ */
+export async function* mergePages<T>(
+  sources: readonly ((signal: AbortSignal) => AsyncIterable<T>)[],
+  signal: AbortSignal | undefined,
+  capacity = sources.length,
+): AsyncGenerator<T> {
+  const { controller: stop, dispose } = linkedAbortController(signal);
+  const channel = new PageChannel<T>(Math.max(1, capacity));
+  const workers = sources.map(async (source) => {
+    for await (const page of source(stop.signal)) if (!(await channel.push(page))) return;
+  });
+  const all = Promise.all(workers).then(
+    () => channel.close(),
+    (error: unknown) => {
+      channel.fail(error);
+      stop.abort(error);
+    },
+  );
+  try {
+    yield* channel;
+  } finally {
+    // The consumer stopped early or failed: stop the other sources and let them settle.
+    channel.close();
+    if (!stop.signal.aborted) stop.abort();
+    dispose();
+    await Promise.allSettled([all, ...workers]);
   }
 }

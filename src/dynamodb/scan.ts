@@ -11,10 +11,9 @@ import {
 import { UsageError } from '../core/errors.js';
 import type { Item } from '../core/types.js';
 import { consumedCapacityParam, type CapacityBudget } from './capacity.js';
-import { PageChannel } from './page-channel.js';
+import { mergePages } from './page-channel.js';
 import { projectionExpression, readPages } from './paging.js';
 import { callDynamo } from './sdk-errors.js';
-import { linkedAbortController } from './unprocessed.js';
 
 export { queryItems, queryPages, type QueryOptions } from './query.js';
 
@@ -109,33 +108,14 @@ export async function* parallelScanPages(
     yield* scanPages(client, { ...rest, segment: first, totalSegments: total });
     return;
   }
-  const { controller: stop, dispose } = linkedAbortController(o.signal);
-  const channel = new PageChannel<Item[]>(segments);
-  const workers = Array.from({ length: segments }, async (_, i) => {
-    const pages = scanPages(client, {
-      ...rest,
-      segment: first + i,
-      totalSegments: total,
-      signal: stop.signal,
-    });
-    for await (const page of pages) if (!(await channel.push(page))) return;
-  });
-  const all = Promise.all(workers).then(
-    () => channel.close(),
-    (error: unknown) => {
-      channel.fail(error);
-      stop.abort(error);
-    },
+  yield* mergePages(
+    Array.from(
+      { length: segments },
+      (_, i) => (signal: AbortSignal) =>
+        scanPages(client, { ...rest, segment: first + i, totalSegments: total, signal }),
+    ),
+    o.signal,
   );
-  try {
-    yield* channel;
-  } finally {
-    // The consumer stopped early or failed: stop the other segments and let them settle.
-    channel.close();
-    if (!stop.signal.aborted) stop.abort();
-    dispose();
-    await Promise.allSettled([all, ...workers]);
-  }
 }
 
 /**

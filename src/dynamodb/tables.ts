@@ -16,6 +16,7 @@ import {
   type TableDescription,
 } from '@aws-sdk/client-dynamodb';
 import { backoffDelay, sleep } from '../core/backoff.js';
+import { TABLE_POLL } from '../core/retry-policies.js';
 import { InvalidDataError, KeySchemaMismatchError, ServiceError } from '../core/errors.js';
 import type { KeySchema, KeyType } from '../core/types.js';
 import { clientLocation } from './client.js';
@@ -228,7 +229,6 @@ export async function waitUntilActive(
   options: WaitOptions = {},
 ): Promise<void> {
   const deadline = Date.now() + (options.timeoutMs ?? 15 * 60_000);
-  const policy = { maxAttempts: Number.MAX_SAFE_INTEGER, baseDelayMs: 200, maxDelayMs: 5_000 };
   for (let attempt = 1; ; attempt++) {
     const { description } = await describeTable(client, table);
     const indexesActive = (description.GlobalSecondaryIndexes ?? []).every((g) => g.IndexStatus === 'ACTIVE');
@@ -238,6 +238,6 @@ export async function waitUntilActive(
         `Table "${table}" at ${await clientLocation(client)} is still ${description.TableStatus ?? 'not ACTIVE'} after waiting`,
       );
     }
-    await sleep(backoffDelay(attempt, policy), options.signal);
+    await sleep(backoffDelay(attempt, TABLE_POLL), options.signal);
   }
 }

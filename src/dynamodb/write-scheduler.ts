@@ -13,7 +13,8 @@ import {
   type WriteRequest as SdkWriteRequest,
 } from '@aws-sdk/client-dynamodb';
 import { canonicalKey, keyOf } from '../core/canonical-key.js';
-import { backoffDelay, DEFAULT_RETRY, sleep, type RetryPolicy } from '../core/backoff.js';
+import { backoffDelay, sleep, type RetryPolicy } from '../core/backoff.js';
+import { BATCH_RETRY } from '../core/retry-policies.js';
 import type { UnprocessedError } from '../core/errors.js';
 import { itemSize } from '../core/item-size.js';
 import { assertItemLimits, assertKeyLimits } from '../core/item-limits.js';
@@ -170,7 +171,7 @@ export class WriteScheduler {
     private readonly options: SchedulerOptions = {},
   ) {
     this.concurrency = Math.max(1, Math.floor(options.concurrency ?? DEFAULT_WRITE_CONCURRENCY));
-    this.retry = options.retry ?? DEFAULT_RETRY;
+    this.retry = options.retry ?? BATCH_RETRY;
     // Never disposed: the listener lives as long as the caller's signal, which is the job's.
     this.abort = linkedAbortController(options.signal).controller;
   }
@@ -182,6 +183,20 @@ export class WriteScheduler {
       !this.abort.signal.aborted &&
       this.unwrittenCount < (this.options.maxUnwritten ?? Infinity)
     );
+  }
+
+  /**
+   * Buffers one write at once when that needs no request sent first (the buffer has room and no
+   * write of its key). False means: hand it to add() instead. Saves a promise per write.
+   */
+  offer(write: PendingWrite): boolean {
+    if (!this.accepting || this.bufferIds.has(write.id)) return false;
+    if (this.buffer.length >= MAX_BATCH_WRITES || this.bufferBytes + write.size > MAX_BATCH_BYTES)
+      return false;
+    this.buffer.push(write);
+    this.bufferIds.add(write.id);
+    this.bufferBytes += write.size;
+    return true;
   }
 
   /**

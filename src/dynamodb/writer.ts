@@ -54,12 +54,45 @@ export async function writeAll(
   requests: AsyncIterable<WriteRequest> | Iterable<WriteRequest>,
   o: WriteAllOptions = {},
 ): Promise<BatchWriteResult> {
+  return drive(client, table, o, async (add) => {
+    for await (const request of requests) {
+      const added = add(request);
+      if (added !== true && !(await added)) return;
+    }
+  });
+}
+
+/** writeAll for a source of pages of writes (a scan's pages): no per-item iterator on the way. */
+export async function writePages(
+  client: DynamoDBClient,
+  table: string,
+  pages: AsyncIterable<readonly WriteRequest[]> | Iterable<readonly WriteRequest[]>,
+  o: WriteAllOptions = {},
+): Promise<BatchWriteResult> {
+  return drive(client, table, o, async (add) => {
+    for await (const page of pages) {
+      for (const request of page) {
+        const added = add(request);
+        if (added !== true && !(await added)) return;
+      }
+    }
+  });
+}
+
+async function drive(
+  client: DynamoDBClient,
+  table: string,
+  o: WriteAllOptions,
+  /** `add` is true when the write was buffered at once, else a promise of add()'s answer. */
+  feed: (add: (request: WriteRequest) => true | Promise<boolean>) => Promise<void>,
+): Promise<BatchWriteResult> {
   const schema = o.keySchema ?? (await describeTable(client, table)).keySchema;
   const scheduler = new WriteScheduler(client, { maxUnwritten: DEFAULT_MAX_UNWRITTEN, ...o });
   try {
-    for await (const request of requests) {
-      if (!(await scheduler.add(prepareWrite(table, request, schema)))) break;
-    }
+    await feed((request) => {
+      const write = prepareWrite(table, request, schema);
+      return scheduler.offer(write) || scheduler.add(write);
+    });
   } catch (error) {
     // Let the requests already sent finish (their outcome is not reported) before failing.
     await scheduler.finish().catch(() => undefined);

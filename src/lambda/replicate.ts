@@ -59,7 +59,7 @@ export interface ReplicateDeps {
   /** A transform function instead of loading config.transformModule. */
   readonly transform?: TransformFn;
   readonly logger?: Logger;
-  /** Retry policy for unprocessed writes; default DEFAULT_RETRY (tests shorten it). */
+  /** Retry policy for unprocessed writes; default BATCH_RETRY (tests shorten it). */
   readonly retry?: RetryPolicy;
   /** Where EMF metric lines go; default stdout (the function's log group). */
   readonly metrics?: MetricsWriter;

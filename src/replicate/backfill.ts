@@ -25,16 +25,17 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { backoffDelay, sleep, type RetryPolicy } from '../core/backoff.js';
+import { APPLY_RETRY, BACKFILL_TRANSFORM_ATTEMPTS } from '../core/retry-policies.js';
 import { STREAM_CLOCK_MARGIN_MS, type Change } from '../core/change.js';
 import { keyId, keyOf } from '../core/canonical-key.js';
 import { ServiceError, UsageError } from '../core/errors.js';
-import { itemSize } from '../core/item-size.js';
 import type { Item } from '../core/types.js';
 import type { CapacityBudget } from '../dynamodb/capacity.js';
-import { parallelScanPages } from '../dynamodb/scan.js';
+import { copyTable } from '../dynamodb/copy-table.js';
+import type { WriteRequest } from '../dynamodb/writer.js';
 import { describeStream, getShardIterator, ShardReader, type PollingOptions } from '../streams/reader.js';
 import type { ShardCheckpoint } from './checkpoint.js';
-import { applyChanges, type ApplyOptions } from './engine.js';
+import { prepareWrites, replicaLabel, type ApplyOptions, type KeyFailure } from './engine.js';
 
 export const STREAM_RETENTION_MS = 24 * 60 * 60 * 1000;
 /** Above this expected copy time the backfill warns: little room is left for the replay. */
@@ -168,15 +169,19 @@ export class PositionRecorder {
 
 export interface CopyOptions {
   readonly source: { readonly client: DynamoDBClient; readonly table: string };
-  /** Replicas, key schema and transform; the cut-over filter does not apply to a copy. */
+  /**
+   * Replicas, key schema and transform; the cut-over filter does not apply to a copy. `retry` is the
+   * batch layer policy of the writers (default BATCH_RETRY).
+   */
   readonly apply: Omit<ApplyOptions, 'signal' | 'turnover'>;
-  /** Scan segments read at once; also the scan pages being written at once. */
+  /** Scan segments read at once; also the BatchWriteItem requests in flight per replica. */
   readonly parallel?: number;
   /** Items per second written (charged once per replica), and/or write units per second. */
   readonly writeBudget?: CapacityBudget;
   readonly readBudget?: CapacityBudget;
+  /** Delays between runs of a transform that threw; default APPLY_RETRY's. Writes are not retried here. */
   readonly retry?: RetryPolicy;
-  /** Attempts per page at keys that failed to write before the copy fails. */
+  /** Runs of a transform that threw for an item before the copy fails; default BACKFILL_TRANSFORM_ATTEMPTS. */
   readonly maxAttempts?: number;
   readonly onProgress?: (copied: number) => void;
   readonly signal?: AbortSignal;
@@ -184,73 +189,76 @@ export interface CopyOptions {
 
 export interface CopyResult {
   readonly scanned: number;
+  /** Records (scanned items) written to every replica. */
   readonly written: number;
+  /** Items the transform dropped. */
   readonly skipped: number;
+  /** Items not written because DynamoDB's item limits refuse them (the transform made them so). */
+  readonly rejected: number;
   readonly seconds: number;
 }
 
-/** A scanned item as a change, so the copy shares the engine (transform, several replicas) with replay. */
+/** A scanned item as a change, so the copy shares the engine (transform, plan) with replay. */
 function insertOf(item: Item, keys: Item): Change {
   return { eventName: 'INSERT', keys, newImage: item, sequenceNumber: '0' };
 }
 
-/** Copies every item of the source to every replica through the apply engine. Memory: `parallel` pages. */
+/**
+ * Copies every item of the source to every replica: one consistent parallel scan, each page passed
+ * through the apply engine's transform and plan (prepareWrites), then written to every replica by
+ * copyTable's never-drop writers. A replica that keeps refusing keys fails the copy with
+ * UnprocessedError naming them (and the replica) while the other replicas receive everything.
+ * Memory: a few pages per replica.
+ */
 export async function copyToReplicas(o: CopyOptions): Promise<CopyResult> {
-  const started = performance.now();
   const parallel = Math.max(1, o.parallel ?? 4);
-  const retry = o.retry ?? { maxAttempts: 8, baseDelayMs: 100, maxDelayMs: 5_000 };
-  const maxAttempts = o.maxAttempts ?? retry.maxAttempts;
-  let scanned = 0;
+  const retry = o.retry ?? APPLY_RETRY;
+  const maxAttempts = o.maxAttempts ?? BACKFILL_TRANSFORM_ATTEMPTS;
+  const { retry: batchRetry, ...engine } = o.apply;
   let written = 0;
   let skipped = 0;
-  const inFlight = new Set<Promise<void>>();
-  let failure: unknown;
+  let rejected = 0;
 
-  const writePage = async (page: readonly Item[]): Promise<void> => {
-    let pending = page.map((item) => insertOf(item, keyOf(item, o.apply.keySchema)));
+  const mapPage = async (page: readonly Item[]): Promise<WriteRequest[]> => {
+    let pending = page.map((item) => insertOf(item, keyOf(item, engine.keySchema)));
+    const requests: WriteRequest[] = [];
     for (let attempt = 1; ; attempt++) {
-      await o.writeBudget?.acquire(pending.length * o.apply.replicas.length, o.signal);
-      const result = await applyChanges(pending, { ...o.apply, concurrency: o.apply.concurrency ?? 4 });
-      written += result.applied;
-      skipped += result.skipped;
-      // BatchWriteItem's consumed capacity is not reported through the engine: charge the units the
-      // items cost (1 per started KB per replica) so a --write-budget in units holds too.
-      const units = pending.reduce((sum, c) => sum + Math.ceil(itemSize(c.newImage ?? c.keys) / 1024), 0);
-      o.writeBudget?.record(units * o.apply.replicas.length);
-      if (result.failed.length === 0) break;
-      if (attempt >= maxAttempts)
+      const prepared = await prepareWrites(pending, engine);
+      for (const w of prepared.writes) {
+        requests.push(w.request);
+        written += w.records;
+      }
+      skipped += prepared.skipped;
+      rejected += prepared.rejectedRecords;
+      if (prepared.failed.length === 0) return requests;
+      const first = prepared.failed[0] as KeyFailure;
+      if (attempt >= maxAttempts || prepared.failed.some((f) => f.refused))
         throw new ServiceError(
-          `Backfill: ${result.failed.length} item(s) could not be written after ${attempt} attempts ` +
-            `(first: ${result.failed[0]?.key}: ${result.failed[0]?.error})`,
+          `Backfill: ${prepared.failed.length} item(s) could not be written after ${attempt} attempts ` +
+            `(first: ${first.key}: ${first.error})`,
         );
-      const failedKeys = new Set(result.failed.map((f) => f.keyId));
+      const failedKeys = new Set(prepared.failed.map((f) => f.keyId));
       pending = pending.filter((c) => failedKeys.has(keyId(c.keys)));
       await sleep(backoffDelay(attempt, retry), o.signal);
     }
-    o.onProgress?.(written);
   };
 
-  for await (const page of parallelScanPages(o.source.client, {
-    table: o.source.table,
-    segments: parallel,
-    consistentRead: true,
-    ...(o.readBudget ? { budget: o.readBudget } : {}),
-    ...(o.signal ? { signal: o.signal } : {}),
-  })) {
-    if (failure) break;
-    scanned += page.length;
-    const task: Promise<void> = writePage(page)
-      .catch((error: unknown) => {
-        failure ??= error;
-      })
-      .finally(() => inFlight.delete(task));
-    inFlight.add(task);
-    // Backpressure: at most `parallel` pages held in memory.
-    while (inFlight.size >= parallel) await Promise.race(inFlight);
-  }
-  await Promise.all(inFlight);
-  if (failure) throw failure;
-  return { scanned, written, skipped, seconds: (performance.now() - started) / 1000 };
+  const result = await copyTable(
+    o.source,
+    o.apply.replicas.map((r) => ({ client: r.client, table: r.table, label: replicaLabel(r) })),
+    {
+      parallel,
+      keySchema: engine.keySchema,
+      consistentRead: true,
+      map: mapPage,
+      ...(o.writeBudget ? { writeBudget: o.writeBudget } : {}),
+      ...(o.readBudget ? { readBudget: o.readBudget } : {}),
+      ...(batchRetry ? { retry: batchRetry } : {}),
+      ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+      ...(o.signal ? { signal: o.signal } : {}),
+    },
+  );
+  return { scanned: result.scanned, written, skipped, rejected, seconds: result.seconds };
 }
 
 export interface BackfillOptions extends CopyOptions {

@@ -232,25 +232,22 @@ async function transformAll(
   return { planned, dropped };
 }
 
-/**
- * Applies a batch of changes to every replica; see the module comment. Throws only for a batch that
- * cannot be replicated at all (UsageError: key schema mismatch, a stream without images), before
- * anything is written, or with the error of `guard`.
- *
- * @example
- * // Changes from a Lambda event, GetRecords or a change log are the same Change type.
- * const replicas = [{ client: replicaClient, table: 'users' }];
- * const { keySchema } = await prepareReplicas(replicas);
- * const result = await applyChanges(changesFromLambdaEvent(event), { replicas, keySchema });
- * console.log(result.failed.length); // keys to retry
- */
-export async function applyChanges(changes: readonly Change[], options: ApplyOptions): Promise<ApplyResult> {
-  const started = performance.now();
+interface Prepared {
+  readonly resolved: readonly KeyWrite[];
+  readonly skipped: number;
+  readonly rejected: readonly KeyFailure[];
+  readonly rejectedRecords: number;
+}
+
+/** Cut-over filter, transform, plan and read-through: the writes a batch comes down to. */
+async function prepare(
+  changes: readonly Change[],
+  options: ApplyOptions,
+  limit: ReturnType<typeof pLimit>,
+  failures: Failures,
+): Promise<Prepared> {
   const schema = options.keySchema;
   const readThrough = options.readThrough !== undefined;
-  const limit = pLimit(Math.max(1, options.concurrency ?? DEFAULT_APPLY_CONCURRENCY));
-  const failures = new Failures();
-
   assertImagesAvailable(changes, readThrough);
   let skipped = 0;
   const kept = options.turnover
@@ -284,6 +281,68 @@ export async function applyChanges(changes: readonly Change[], options: ApplyOpt
   if (reads.length > 0 && options.readThrough) {
     resolved.push(...(await readCurrentItems(reads, options.readThrough, schema, limit, failures, options)));
   }
+  return {
+    resolved,
+    skipped,
+    rejected,
+    rejectedRecords: plan.rejected.reduce((sum, f) => sum + f.records, 0),
+  };
+}
+
+/** One write a batch comes down to, and how many of its records it stands for. */
+export interface PreparedWrite {
+  readonly request: WriteRequest;
+  readonly records: number;
+}
+
+export interface PreparedWrites {
+  readonly writes: readonly PreparedWrite[];
+  /** Records dropped by the cut-over filter or the transform. */
+  readonly skipped: number;
+  /** Keys whose transform failed or whose records cannot be planned: nothing written for them. */
+  readonly failed: readonly KeyFailure[];
+  readonly rejected: readonly KeyFailure[];
+  readonly rejectedRecords: number;
+}
+
+/**
+ * What applyChanges would write for `changes`, without writing it: for a caller that writes through
+ * its own writer (the backfill's copy). Same filter, transform, plan and read-through.
+ */
+export async function prepareWrites(
+  changes: readonly Change[],
+  options: Omit<ApplyOptions, 'replicas'>,
+): Promise<PreparedWrites> {
+  const failures = new Failures();
+  const limit = pLimit(Math.max(1, options.concurrency ?? DEFAULT_APPLY_CONCURRENCY));
+  const p = await prepare(changes, { ...options, replicas: [] }, limit, failures);
+  return {
+    writes: p.resolved.map((w) => ({ request: w.request, records: w.planned.records })),
+    skipped: p.skipped,
+    failed: failures.list(),
+    rejected: p.rejected,
+    rejectedRecords: p.rejectedRecords,
+  };
+}
+
+/**
+ * Applies a batch of changes to every replica; see the module comment. Throws only for a batch that
+ * cannot be replicated at all (UsageError: key schema mismatch, a stream without images), before
+ * anything is written, or with the error of `guard`.
+ *
+ * @example
+ * // Changes from a Lambda event, GetRecords or a change log are the same Change type.
+ * const replicas = [{ client: replicaClient, table: 'users' }];
+ * const { keySchema } = await prepareReplicas(replicas);
+ * const result = await applyChanges(changesFromLambdaEvent(event), { replicas, keySchema });
+ * console.log(result.failed.length); // keys to retry
+ */
+export async function applyChanges(changes: readonly Change[], options: ApplyOptions): Promise<ApplyResult> {
+  const started = performance.now();
+  const schema = options.keySchema;
+  const limit = pLimit(Math.max(1, options.concurrency ?? DEFAULT_APPLY_CONCURRENCY));
+  const failures = new Failures();
+  const { resolved, skipped, rejected, rejectedRecords } = await prepare(changes, options, limit, failures);
 
   const tasks: Promise<void>[] = [];
   const counters = { retries: 0 };
@@ -310,7 +369,7 @@ export async function applyChanges(changes: readonly Change[], options: ApplyOpt
     skipped,
     failed,
     rejected,
-    rejectedRecords: plan.rejected.reduce((sum, f) => sum + f.records, 0),
+    rejectedRecords,
     ...(lowest !== undefined ? { lowestFailedSequenceNumber: lowest } : {}),
     keys: resolved.length,
     durationMs: performance.now() - started,

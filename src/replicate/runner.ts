@@ -3,6 +3,7 @@ import pLimit from 'p-limit';
 import { backoffDelay, sleep, type RetryPolicy } from '../core/backoff.js';
 import { compareSequenceNumbers, type Change } from '../core/change.js';
 import { changeFromSdkRecord } from '../core/change-sources.js';
+import { APPLY_RETRY } from '../core/retry-policies.js';
 import { InvalidDataError, ReplicatorError, ServiceError } from '../core/errors.js';
 import {
   describeStream,
@@ -156,8 +157,6 @@ interface ShardTrack {
   /** Set when a checkpoint save of this shard failed: the shard stops at its next batch. */
   commitError?: unknown;
 }
-
-const DEFAULT_RETRY: RetryPolicy = { maxAttempts: Infinity, baseDelayMs: 100, maxDelayMs: 10_000 };
 
 /**
  * Reads a table's stream and applies it to replicas. Shards are read parent before child, each in
@@ -470,7 +469,7 @@ export class StreamRunner {
   private async applyBatch(track: ShardTrack, changes: readonly Change[]): Promise<boolean> {
     const o = this.options;
     const writer = this.writer as CheckpointWriter;
-    const retry = o.retry ?? DEFAULT_RETRY;
+    const retry = o.retry ?? APPLY_RETRY;
     const maxAttempts = o.maxBatchAttempts ?? retry.maxAttempts;
     let pending = changes;
     if (track.commitError) throw track.commitError;

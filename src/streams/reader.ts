@@ -13,6 +13,7 @@ import { NetworkTimeoutError, NotFoundError, ReplicatorError, ServiceError } fro
 import { isNetworkTimeout, timeoutDetail } from '../core/network.js';
 import { clientLocation } from '../dynamodb/client.js';
 import { backoffDelay, sleep, type RetryPolicy } from '../core/backoff.js';
+import { STREAM_READ_RETRY } from '../core/retry-policies.js';
 import type { StreamViewType } from '../core/change.js';
 
 export type { SdkStreamRecord };
@@ -177,7 +178,7 @@ export const DEFAULT_POLLING: Required<PollingOptions> = {
   // off to 250 ms, which keeps end-to-end lag low without hammering an idle stream (the service allows
   // five GetRecords calls per second per shard and throttles beyond; throttles back off further).
   idleDelayMs: { min: 10, max: 250 },
-  retry: { maxAttempts: 8, baseDelayMs: 100, maxDelayMs: 5_000 },
+  retry: STREAM_READ_RETRY,
 };
 
 export interface ShardPage {

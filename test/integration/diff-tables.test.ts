@@ -7,6 +7,7 @@ import { runCliCapture } from '../harness/cli.js';
 import { createTestTable } from '../harness/dynamodb.js';
 import {
   createPair,
+  HASH_RANGE,
   diffCli,
   kindsByRange,
   putItems,
@@ -16,6 +17,8 @@ import {
   type Pair,
 } from './diff-fixtures.js';
 import type { Item } from '../../src/core/types.js';
+import { backfill } from '../../src/diff/diff-tables.js';
+import { tableSide, tableTarget } from '../../src/diff/side.js';
 
 const HELLO = new Uint8Array(Buffer.from('hello world'));
 
@@ -128,6 +131,24 @@ test('--backfill --repair copies every primary item onto an empty replica; a pla
   const again = await diffCli(pair, ['--json']);
   assert.equal(again.code, 0, again.stderr);
   assert.equal((JSON.parse(again.stdout) as { discrepancies: { total: number } }).discrepancies.total, 0);
+});
+
+test('backfill() into a repair target that has only write() (no writePages) copies every item', async () => {
+  const pair = await createPair();
+  const items = Array.from({ length: 1200 }, (_, i) => row(`r${String(i).padStart(4, '0')}`, { N: `${i}` }));
+  await putItems(pair.primaryClient, pair.primary, items);
+  const full = tableTarget(pair.replicaClient, pair.replica, { keySchema: HASH_RANGE });
+  const result = await backfill(
+    tableSide(pair.primaryClient, pair.primary, HASH_RANGE),
+    { label: full.label, write: (requests, onProgress, signal) => full.write(requests, onProgress, signal) },
+    { parallel: 3 },
+  );
+  assert.equal(result.scanned, 1200);
+  assert.equal(result.written, 1200);
+  assert.deepEqual(
+    await scanAll(pair.replicaClient, pair.replica),
+    await scanAll(pair.primaryClient, pair.primary),
+  );
 });
 
 test('--backfill without --repair is refused with exit 2 and writes nothing', async () => {

@@ -1,12 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  backoffCeiling,
-  backoffDelay,
-  DEFAULT_RETRY,
-  sleep,
-  type RetryPolicy,
-} from '../../src/core/backoff.js';
+import { backoffCeiling, backoffDelay, sleep, type RetryPolicy } from '../../src/core/backoff.js';
+import { APPLY_RETRY, BATCH_RETRY, STREAM_READ_RETRY } from '../../src/core/retry-policies.js';
 
 const policy: RetryPolicy = { maxAttempts: 8, baseDelayMs: 100, maxDelayMs: 1000 };
 
@@ -52,17 +47,22 @@ describe('backoffDelay', () => {
 
   it('stays within [0, ceiling) with the default random', () => {
     for (let attempt = 1; attempt <= 12; attempt++) {
-      const d = backoffDelay(attempt, DEFAULT_RETRY);
+      const d = backoffDelay(attempt, BATCH_RETRY);
       assert.ok(
-        Number.isInteger(d) && d >= 0 && d <= backoffCeiling(attempt, DEFAULT_RETRY),
+        Number.isInteger(d) && d >= 0 && d <= backoffCeiling(attempt, BATCH_RETRY),
         `${attempt}: ${d}`,
       );
     }
   });
 
-  it('has a sane default', () => {
-    assert.ok(DEFAULT_RETRY.maxAttempts > 1);
-    assert.ok(DEFAULT_RETRY.baseDelayMs > 0 && DEFAULT_RETRY.baseDelayMs <= DEFAULT_RETRY.maxDelayMs);
+  it('has sane layer policies: bounded except the apply layer (the runner never skips a record)', () => {
+    for (const p of [BATCH_RETRY, STREAM_READ_RETRY, APPLY_RETRY]) {
+      assert.ok(p.maxAttempts > 1);
+      assert.ok(p.baseDelayMs > 0 && p.baseDelayMs <= p.maxDelayMs);
+    }
+    assert.equal(BATCH_RETRY.maxAttempts, 10);
+    assert.equal(STREAM_READ_RETRY.maxAttempts, 8);
+    assert.equal(APPLY_RETRY.maxAttempts, Infinity);
   });
 });
 
