@@ -102,10 +102,18 @@ test('killed while the parent shard is half applied, the runner resumes it befor
   t.after(() => rm(dir, { recursive: true, force: true }));
   stream.start(Infinity);
   const first = spawnCli(args);
+  // Kill once a position inside the parent is checkpointed (saves run behind the applies, so a read
+  // count alone can come before the first save on a loaded machine), and before the children.
+  const parentSaved = async (): Promise<boolean> => {
+    const text = await readFile(path.join(dir, 'checkpoint.json'), 'utf8').catch(() => undefined);
+    const saved = text === undefined ? undefined : (JSON.parse(text) as { shards?: Record<string, unknown> });
+    const parent = saved?.shards?.['shardId-0000-p'] as { sequenceNumber?: string } | undefined;
+    return parent?.sequenceNumber !== undefined;
+  };
   await waitFor(
-    () => Promise.resolve((stream.reads['shardId-0000-p'] ?? 0) >= 5),
+    async () => (stream.reads['shardId-0000-p'] ?? 0) >= 5 && (await parentSaved()),
     60_000,
-    'the runner to read part of the parent shard',
+    'the runner to checkpoint part of the parent shard',
   );
   first.child.kill('SIGKILL');
   const killed = await first.output;
