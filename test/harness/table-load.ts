@@ -28,7 +28,7 @@ export async function mutate(
   client: DynamoDBClient,
   table: string,
   keys: number,
-  stop: { done: boolean },
+  stop: { done: boolean; started?: number },
 ): Promise<number> {
   let n = 0;
   const worker = async (w: number): Promise<void> => {
@@ -36,6 +36,7 @@ export async function mutate(
       const id = `k${Math.floor(Math.random() * (keys + 200))}`;
       const op = n % 3;
       n++;
+      stop.started = n;
       if (op === 0)
         await client.send(
           new PutItemCommand({
