@@ -240,6 +240,119 @@ function replicaEnvironment(replicas: readonly ReplicaTableProps[]): Record<stri
   };
 }
 
+/** A stream-triggered function with its role and on-failure queue. */
+interface StreamFunction {
+  readonly fn: lambda.Function;
+  readonly role: iam.Role;
+  readonly queue: sqs.Queue;
+}
+
+/** What both functions share: their mapping settings, memory and common environment. */
+interface StreamSettings {
+  readonly streamArn: string;
+  readonly batchSize: number;
+  readonly memorySize: number;
+  /** Environment variables of both functions (turnover, metrics namespace). */
+  readonly common: Record<string, string>;
+  readonly mapping: {
+    startingPosition: lambda.StartingPosition;
+    bisectBatchOnError: boolean;
+    reportBatchItemFailures: boolean;
+    retryAttempts: number;
+    maxRecordAge: Duration;
+    parallelizationFactor: number;
+  };
+}
+
+/** The source table's stream ARN; a missing stream, or one without new images, is refused. */
+function checkedStreamArn(props: DynamoDbReplicatorProps): string {
+  const source = props.sourceTable;
+  const streamArn = source.tableStreamArn;
+  if (streamArn === undefined)
+    throw new ConfigError(
+      'DynamoDbReplicator: sourceTable has no stream; enable one with view type NEW_AND_OLD_IMAGES (Table prop `stream`), or import the table with Table.fromTableAttributes({ tableName, tableStreamArn })',
+    );
+  const view = streamViewTypeOf(source);
+  if (view !== undefined && !NEW_IMAGE_VIEWS.includes(view))
+    throw new ConfigError(
+      `DynamoDbReplicator: sourceTable's stream has view type ${view}, which carries no new item images; use NEW_IMAGE or NEW_AND_OLD_IMAGES`,
+    );
+  return streamArn;
+}
+
+/** At least one replica or a backup; replicas valid and not the source; a transform needs a replica. */
+function checkTargets(props: DynamoDbReplicatorProps, streamArn: string): void {
+  const source = props.sourceTable;
+  const replicas = props.replicas ?? [];
+  if (replicas.length === 0 && props.backup === undefined)
+    throw new ConfigError('DynamoDbReplicator: nothing to deploy; give at least one replica or a backup');
+  const env = sourceEnvironment(source, streamArn);
+  validateReplicas(replicas, { table: sourceTableName(source) ?? '', ...env });
+  if (props.transformModule !== undefined && replicas.length === 0)
+    throw new ConfigError('DynamoDbReplicator: transformModule needs at least one replica');
+}
+
+/** The checked mapping settings, memory and common environment of both functions. */
+function streamSettings(props: DynamoDbReplicatorProps, streamArn: string): StreamSettings {
+  const batchSize = checkInteger('batchSize', props.batchSize ?? DEFAULTS.batchSize, 1, 10_000);
+  const retryAttempts = checkInteger(
+    'retryAttempts',
+    props.retryAttempts ?? DEFAULTS.retryAttempts,
+    0,
+    10_000,
+  );
+  const parallelizationFactor = checkInteger(
+    'parallelizationFactor',
+    props.parallelizationFactor ?? DEFAULTS.parallelizationFactor,
+    1,
+    10,
+  );
+  const maxRecordAge = props.maxRecordAge ?? DEFAULTS.maxRecordAge;
+  checkInteger('maxRecordAge (seconds)', maxRecordAge.toSeconds(), 60, 604_800);
+  const memorySize = checkInteger('memorySize', props.memorySize ?? DEFAULTS.memorySize, 128, 10_240);
+  const turnoverProblem = props.turnover && turnoverAtProblem(String(props.turnover.at));
+  if (turnoverProblem) throw new ConfigError(`DynamoDbReplicator: turnover.at ${turnoverProblem}`);
+  return {
+    streamArn,
+    batchSize,
+    memorySize,
+    common: {
+      ...(props.turnover ? { TurnoverRole: props.turnover.role, TurnoverAt: String(props.turnover.at) } : {}),
+      ...(props.metricsNamespace ? { MetricsNamespace: props.metricsNamespace } : {}),
+    },
+    mapping: {
+      startingPosition: props.startingPosition ?? lambda.StartingPosition.TRIM_HORIZON,
+      bisectBatchOnError: true,
+      reportBatchItemFailures: true,
+      retryAttempts,
+      maxRecordAge,
+      parallelizationFactor,
+    },
+  };
+}
+
+/** The change log's folder in the bucket, without leading or trailing slashes; refused unless a plain path. */
+function backupPrefix(backup: IncrementalBackupProps): string {
+  const prefix = (backup.prefix ?? DEFAULTS.backupPrefix).replace(/^\/+|\/+$/g, '');
+  if (prefix.split('/').some((p) => p === '' || p === '.' || p === '..'))
+    throw new ConfigError(
+      `DynamoDbReplicator: backup.prefix must be a folder path like "backups/prod", got "${backup.prefix}"`,
+    );
+  return prefix;
+}
+
+/** The backup handler only PUTs new segments (backup/change-log.ts): no read, list or delete. */
+function grantChangeLogWrites(role: iam.Role, bucket: s3.IBucket, prefix: string): void {
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'WriteChangeLog',
+      actions: ['s3:PutObject'],
+      resources: [bucket.arnForObjects(`${prefix}/*`)],
+    }),
+  );
+  bucket.encryptionKey?.grantEncrypt(role);
+}
+
 export class DynamoDbReplicator extends Construct {
   /** The `replicate` function; undefined when no replica is configured. */
   readonly replicateFunction?: lambda.Function;
@@ -255,126 +368,99 @@ export class DynamoDbReplicator extends Construct {
 
   constructor(scope: Construct, id: string, props: DynamoDbReplicatorProps) {
     super(scope, id);
-    const source = props.sourceTable;
-    const streamArn = source.tableStreamArn;
-    if (streamArn === undefined)
-      throw new ConfigError(
-        'DynamoDbReplicator: sourceTable has no stream; enable one with view type NEW_AND_OLD_IMAGES (Table prop `stream`), or import the table with Table.fromTableAttributes({ tableName, tableStreamArn })',
-      );
-    const view = streamViewTypeOf(source);
-    if (view !== undefined && !NEW_IMAGE_VIEWS.includes(view))
-      throw new ConfigError(
-        `DynamoDbReplicator: sourceTable's stream has view type ${view}, which carries no new item images; use NEW_IMAGE or NEW_AND_OLD_IMAGES`,
-      );
+    const streamArn = checkedStreamArn(props);
     const replicas = props.replicas ?? [];
-    if (replicas.length === 0 && props.backup === undefined)
-      throw new ConfigError('DynamoDbReplicator: nothing to deploy; give at least one replica or a backup');
-    const env = sourceEnvironment(source, streamArn);
-    validateReplicas(replicas, { table: sourceTableName(source) ?? '', ...env });
-    if (props.transformModule !== undefined && replicas.length === 0)
-      throw new ConfigError('DynamoDbReplicator: transformModule needs at least one replica');
-
-    const batchSize = checkInteger('batchSize', props.batchSize ?? DEFAULTS.batchSize, 1, 10_000);
-    const retryAttempts = checkInteger(
-      'retryAttempts',
-      props.retryAttempts ?? DEFAULTS.retryAttempts,
-      0,
-      10_000,
-    );
-    const parallelizationFactor = checkInteger(
-      'parallelizationFactor',
-      props.parallelizationFactor ?? DEFAULTS.parallelizationFactor,
-      1,
-      10,
-    );
-    const maxRecordAge = props.maxRecordAge ?? DEFAULTS.maxRecordAge;
-    checkInteger('maxRecordAge (seconds)', maxRecordAge.toSeconds(), 60, 604_800);
-    const memorySize = checkInteger('memorySize', props.memorySize ?? DEFAULTS.memorySize, 128, 10_240);
-    const turnoverProblem = props.turnover && turnoverAtProblem(String(props.turnover.at));
-    if (turnoverProblem) throw new ConfigError(`DynamoDbReplicator: turnover.at ${turnoverProblem}`);
-
-    const common: Record<string, string> = {
-      ...(props.turnover ? { TurnoverRole: props.turnover.role, TurnoverAt: String(props.turnover.at) } : {}),
-      ...(props.metricsNamespace ? { MetricsNamespace: props.metricsNamespace } : {}),
-    };
-    const mapping = {
-      startingPosition: props.startingPosition ?? lambda.StartingPosition.TRIM_HORIZON,
-      bisectBatchOnError: true,
-      reportBatchItemFailures: true,
-      retryAttempts,
-      maxRecordAge,
-      parallelizationFactor,
-    };
-    const make = (
-      name: 'Replicate' | 'Backup',
-      code: lambda.Code,
-      handler: string,
-      environment: Record<string, string>,
-    ) => this.streamFunction(name, { code, handler, environment, memorySize, props, streamArn, source });
-
+    checkTargets(props, streamArn);
+    const settings = streamSettings(props, streamArn);
     if (replicas.length > 0) {
-      const code = props.code?.replicate ?? replicateCode(props.transformModule);
-      const made = make('Replicate', code, 'index.replicate', {
-        ...replicaEnvironment(replicas),
-        ...(props.transformModule ? { TransformModule: TRANSFORM_FILE } : {}),
-        ...common,
-      });
+      const made = this.addReplicateFunction(props, replicas, settings);
       this.replicateFunction = made.fn;
       this.replicateFailureQueue = made.queue;
-      made.fn.addEventSourceMapping('StreamMapping', {
-        eventSourceArn: streamArn,
-        batchSize,
-        onFailure: new SqsDlq(made.queue),
-        ...mapping,
-      });
-      grantReplicaWrites(made.role, replicas);
     }
-
     if (props.backup) {
-      const prefix = (props.backup.prefix ?? DEFAULTS.backupPrefix).replace(/^\/+|\/+$/g, '');
-      if (prefix.split('/').some((p) => p === '' || p === '.' || p === '..'))
-        throw new ConfigError(
-          `DynamoDbReplicator: backup.prefix must be a folder path like "backups/prod", got "${props.backup.prefix}"`,
-        );
-      const bucket =
-        props.backup.bucket ??
-        new s3.Bucket(this, 'BackupBucket', {
-          encryption: s3.BucketEncryption.S3_MANAGED,
-          blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-          enforceSSL: true,
-          removalPolicy: RemovalPolicy.RETAIN,
-        });
+      const { made, bucket } = this.addBackupFunction(props, props.backup, settings);
       this.backupBucket = bucket;
-      const made = make('Backup', props.code?.backup ?? bundleCode('backup'), 'index.backup', {
+      this.backupFunction = made.fn;
+      this.backupFailureQueue = made.queue;
+    }
+  }
+
+  /** The replicate function, its stream mapping and its write grants on the replica tables. */
+  private addReplicateFunction(
+    props: DynamoDbReplicatorProps,
+    replicas: readonly ReplicaTableProps[],
+    settings: StreamSettings,
+  ): StreamFunction {
+    const code = props.code?.replicate ?? replicateCode(props.transformModule);
+    const made = this.streamFunction('Replicate', {
+      code,
+      handler: 'index.replicate',
+      environment: {
+        ...replicaEnvironment(replicas),
+        ...(props.transformModule ? { TransformModule: TRANSFORM_FILE } : {}),
+        ...settings.common,
+      },
+      memorySize: settings.memorySize,
+      props,
+      streamArn: settings.streamArn,
+      source: props.sourceTable,
+    });
+    this.mapStream(made, settings, { batchSize: settings.batchSize });
+    grantReplicaWrites(made.role, replicas);
+    return made;
+  }
+
+  /** The backup bucket (given or created), the backup function, its stream mapping and its grants. */
+  private addBackupFunction(
+    props: DynamoDbReplicatorProps,
+    backup: IncrementalBackupProps,
+    settings: StreamSettings,
+  ): { made: StreamFunction; bucket: s3.IBucket } {
+    const prefix = backupPrefix(backup);
+    const bucket = backup.bucket ?? this.createBackupBucket();
+    const made = this.streamFunction('Backup', {
+      code: props.code?.backup ?? bundleCode('backup'),
+      handler: 'index.backup',
+      environment: {
         BackupBucket: bucket.bucketName,
         BackupPrefix: prefix,
         BackupRegion: bucket.env.region,
-        ...common,
-      });
-      this.backupFunction = made.fn;
-      this.backupFailureQueue = made.queue;
-      made.fn.addEventSourceMapping('StreamMapping', {
-        eventSourceArn: streamArn,
-        batchSize: checkInteger(
-          'backup.batchSize',
-          props.backup.batchSize ?? DEFAULTS.backupBatchSize,
-          1,
-          10_000,
-        ),
-        maxBatchingWindow: props.backup.maxBatchingWindow ?? DEFAULTS.backupBatchingWindow,
-        onFailure: new SqsDlq(made.queue),
-        ...mapping,
-      });
-      // The handler only PUTs new segments (backup/change-log.ts): no read, list or delete.
-      made.role.addToPrincipalPolicy(
-        new iam.PolicyStatement({
-          sid: 'WriteChangeLog',
-          actions: ['s3:PutObject'],
-          resources: [bucket.arnForObjects(`${prefix}/*`)],
-        }),
-      );
-      bucket.encryptionKey?.grantEncrypt(made.role);
-    }
+        ...settings.common,
+      },
+      memorySize: settings.memorySize,
+      props,
+      streamArn: settings.streamArn,
+      source: props.sourceTable,
+    });
+    this.mapStream(made, settings, {
+      batchSize: checkInteger('backup.batchSize', backup.batchSize ?? DEFAULTS.backupBatchSize, 1, 10_000),
+      maxBatchingWindow: backup.maxBatchingWindow ?? DEFAULTS.backupBatchingWindow,
+    });
+    grantChangeLogWrites(made.role, bucket, prefix);
+    return { made, bucket };
+  }
+
+  private createBackupBucket(): s3.Bucket {
+    return new s3.Bucket(this, 'BackupBucket', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+  }
+
+  /** The event source mapping from the source stream to `made.fn`, failures to its queue. */
+  private mapStream(
+    made: StreamFunction,
+    settings: StreamSettings,
+    batching: { batchSize: number; maxBatchingWindow?: Duration },
+  ): void {
+    made.fn.addEventSourceMapping('StreamMapping', {
+      eventSourceArn: settings.streamArn,
+      ...batching,
+      onFailure: new SqsDlq(made.queue),
+      ...settings.mapping,
+    });
   }
 
   private streamFunction(
@@ -388,7 +474,7 @@ export class DynamoDbReplicator extends Construct {
       streamArn: string;
       source: dynamodb.ITable;
     },
-  ): { fn: lambda.Function; role: iam.Role; queue: sqs.Queue } {
+  ): StreamFunction {
     // An explicit role and log group: no managed policy, logs writable only to this log group.
     const role = new iam.Role(this, `${name}Role`, {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),

@@ -56,6 +56,15 @@ export function isThrottlingError(error: unknown): boolean {
   return THROTTLING.has(errorName(error) ?? '');
 }
 
+/**
+ * True for a conditional write that DynamoDB refused (ConditionalCheckFailedException), raw or as
+ * translated by translateSdkError (then it is the `cause`).
+ */
+export function isConditionalCheckFailed(error: unknown): boolean {
+  const raw = error instanceof ReplicatorError ? error.cause : error;
+  return errorName(raw) === 'ConditionalCheckFailedException';
+}
+
 export function isAbortError(error: unknown): boolean {
   return errorName(error) === 'AbortError';
 }

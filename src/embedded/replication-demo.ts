@@ -117,94 +117,153 @@ export async function runReplicationDemo(
   options: ReplicationDemoOptions = {},
   signal?: AbortSignal,
 ): Promise<ReplicationDemoResult> {
-  const seconds = options.seconds ?? 20;
-  const rate = options.writesPerSecond ?? 300;
-  const keys = options.keys ?? 1_500;
-  const at = (region: string) => ({ kind: 'endpoint', endpoint, region }) as const;
-  const local = { credentials: LOCAL_CREDENTIALS };
-  const source = createDynamoClient(at(SOURCE_REGION), local);
-  const replica = createDynamoClient(at(REPLICA_REGION), local);
-  const streams = createStreamsClient(at(SOURCE_REGION), local);
-  const dir = await mkdtemp(path.join(tmpdir(), 'dynamodb-replicator-demo-'));
-  const sourceTable = 'demo-source';
-  const replicaTable = 'demo-replica';
-  const stopRunner = new AbortController();
-  let runner: Promise<unknown> | undefined;
+  const demo = new DemoRun(endpoint, log, options, signal);
   try {
-    await createDemoTable(source, sourceTable, true);
-    await createDemoTable(replica, replicaTable, false);
-    const info = await describeTable(source, sourceTable);
-    log(`source  ${SOURCE_REGION}/${sourceTable} (stream NEW_AND_OLD_IMAGES)`);
-    log(`replica ${REPLICA_REGION}/${replicaTable}`);
+    await demo.makeWorkDir();
+    demo.startRunner(await demo.createTables());
+    await demo.runLoad();
+    await demo.waitForCatchUp();
+    await demo.stopRunner();
+    return await demo.result();
+  } finally {
+    await demo.close();
+  }
+}
 
-    const lag = new LagRecorder(originFromAttribute(WRITTEN_AT));
-    const total = new LagRecorder(originFromAttribute(WRITTEN_AT));
-    const stream = new StreamRunner({
-      streams,
-      streamArn: info.streamArn as string,
+const SOURCE_TABLE = 'demo-source';
+const REPLICA_TABLE = 'demo-replica';
+
+/** One demo: its clients, the runner in-process, the load's count and the lag it measures. */
+class DemoRun {
+  private readonly source: DynamoDBClient;
+  private readonly replica: DynamoDBClient;
+  private readonly streams: ReturnType<typeof createStreamsClient>;
+  private readonly seconds: number;
+  private readonly rate: number;
+  private readonly keys: number;
+  private readonly stopSignal = new AbortController();
+  /** Lag of the batches since the last tick, and of the whole run. */
+  private readonly lag = new LagRecorder(originFromAttribute(WRITTEN_AT));
+  private readonly total = new LagRecorder(originFromAttribute(WRITTEN_AT));
+  private dir: string | undefined;
+  private stream: StreamRunner | undefined;
+  private runner: Promise<unknown> | undefined;
+  private runnerError: unknown;
+  private writes = 0;
+
+  constructor(
+    endpoint: string,
+    private readonly log: (line: string) => void,
+    options: ReplicationDemoOptions,
+    private readonly signal: AbortSignal | undefined,
+  ) {
+    this.seconds = options.seconds ?? 20;
+    this.rate = options.writesPerSecond ?? 300;
+    this.keys = options.keys ?? 1_500;
+    const at = (region: string) => ({ kind: 'endpoint', endpoint, region }) as const;
+    const local = { credentials: LOCAL_CREDENTIALS };
+    this.source = createDynamoClient(at(SOURCE_REGION), local);
+    this.replica = createDynamoClient(at(REPLICA_REGION), local);
+    this.streams = createStreamsClient(at(SOURCE_REGION), local);
+  }
+
+  /** The source table with its stream and the replica table; returns the stream's ARN. */
+  async createTables(): Promise<string> {
+    await createDemoTable(this.source, SOURCE_TABLE, true);
+    await createDemoTable(this.replica, REPLICA_TABLE, false);
+    const info = await describeTable(this.source, SOURCE_TABLE);
+    this.log(`source  ${SOURCE_REGION}/${SOURCE_TABLE} (stream NEW_AND_OLD_IMAGES)`);
+    this.log(`replica ${REPLICA_REGION}/${REPLICA_TABLE}`);
+    return info.streamArn as string;
+  }
+
+  /** A private directory for the runner's checkpoint file, removed by close(). */
+  async makeWorkDir(): Promise<void> {
+    this.dir = await mkdtemp(path.join(tmpdir(), 'dynamodb-replicator-demo-'));
+  }
+
+  /** The stream runner, in-process, its checkpoint a file in the work directory; a failure is kept for later. */
+  startRunner(streamArn: string): void {
+    this.stream = new StreamRunner({
+      streams: this.streams,
+      streamArn,
       apply: {
-        replicas: [{ client: replica, table: replicaTable, label: `${REPLICA_REGION}/${replicaTable}` }],
+        replicas: [
+          { client: this.replica, table: REPLICA_TABLE, label: `${REPLICA_REGION}/${REPLICA_TABLE}` },
+        ],
         keySchema: KEY_SCHEMA,
       },
-      checkpoint: new FileCheckpointStore(path.join(dir, 'checkpoint.json')),
+      checkpoint: new FileCheckpointStore(path.join(this.dir as string, 'checkpoint.json')),
       from: 'trim-horizon',
       originTime: originFromAttribute(WRITTEN_AT),
       onBatch: (event) => {
-        lag.onBatch(event);
-        total.onBatch(event);
+        this.lag.onBatch(event);
+        this.total.onBatch(event);
       },
-      signal: stopRunner.signal,
+      signal: this.stopSignal.signal,
     });
-    let runnerError: unknown;
-    runner = stream.run().catch((error: unknown) => {
-      runnerError = error;
+    this.runner = this.stream.run().catch((error: unknown) => {
+      this.runnerError = error;
     });
-    log(
-      `runner started; writing ~${rate} changes/s for ${seconds} s (puts, updates, deletes, 38-digit numbers, binary)`,
+    this.log(
+      `runner started; writing ~${this.rate} changes/s for ${this.seconds} s (puts, updates, deletes, 38-digit numbers, binary)`,
     );
+  }
 
-    // The load: a fixed schedule of `rate` writes per second spread over a few concurrent writers.
-    let writes = 0;
+  private get running(): StreamRunner {
+    return this.stream as StreamRunner;
+  }
+
+  /** The load: a fixed schedule of `rate` writes per second spread over a few concurrent writers. */
+  async runLoad(): Promise<void> {
     const started = performance.now();
-    const deadline = started + seconds * 1000;
+    const deadline = started + this.seconds * 1000;
     const writers = Array.from({ length: 8 }, async () => {
-      while (performance.now() < deadline && !signal?.aborted && runnerError === undefined) {
-        const due = started + (writes * 1000) / rate;
+      while (performance.now() < deadline && !this.signal?.aborted && this.runnerError === undefined) {
+        const due = started + (this.writes * 1000) / this.rate;
         const wait = due - performance.now();
         if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-        const n = writes++;
-        await randomWrite(source, sourceTable, n, keys);
+        const n = this.writes++;
+        await randomWrite(this.source, SOURCE_TABLE, n, this.keys);
       }
     });
-    let previous = { records: 0, writes: 0, at: performance.now() };
-    const ticker = setInterval(() => {
-      const stats = stream.stats();
-      const now = performance.now();
-      const dt = (now - previous.at) / 1000;
-      const window = lag.summary();
-      lag.reset();
-      log(
-        `  ${((now - started) / 1000).toFixed(0).padStart(3)} s  writes ${Math.round((writes - previous.writes) / dt)}/s  ` +
-          `replicated ${Math.round((stats.records - previous.records) / dt)}/s  ` +
-          `lag p50 ${fmt(window.p50)} p99 ${fmt(window.p99)}  (total ${stats.records} records)`,
-      );
-      previous = { records: stats.records, writes, at: now };
-    }, 2_000);
+    const ticker = this.startTicker(started);
     try {
       await Promise.all(writers);
     } finally {
       clearInterval(ticker);
     }
-    if (runnerError) throw runnerError;
-    if (signal?.aborted) throw new Error('interrupted');
-    log(`load stopped after ${writes} writes; waiting for the replica to catch up`);
+    if (this.runnerError) throw this.runnerError;
+    if (this.signal?.aborted) throw new Error('interrupted');
+    this.log(`load stopped after ${this.writes} writes; waiting for the replica to catch up`);
+  }
 
+  /** Every 2 s: write and replication rates and the lag of the batches since the last line. */
+  private startTicker(started: number): ReturnType<typeof setInterval> {
+    let previous = { records: 0, writes: 0, at: performance.now() };
+    return setInterval(() => {
+      const stats = this.running.stats();
+      const now = performance.now();
+      const dt = (now - previous.at) / 1000;
+      const window = this.lag.summary();
+      this.lag.reset();
+      this.log(
+        `  ${((now - started) / 1000).toFixed(0).padStart(3)} s  writes ${Math.round((this.writes - previous.writes) / dt)}/s  ` +
+          `replicated ${Math.round((stats.records - previous.records) / dt)}/s  ` +
+          `lag p50 ${fmt(window.p50)} p99 ${fmt(window.p99)}  (total ${stats.records} records)`,
+      );
+      previous = { records: stats.records, writes: this.writes, at: now };
+    }, 2_000);
+  }
+
+  /** Until every reading shard is caught up and the record count has not moved for 750 ms (60 s at most). */
+  async waitForCatchUp(): Promise<void> {
     const catchUpStart = performance.now();
     let last = -1;
     let stableSince = performance.now();
     for (;;) {
-      if (runnerError) throw runnerError;
-      const stats = stream.stats();
+      if (this.runnerError) throw this.runnerError;
+      const stats = this.running.stats();
       const caughtUp = stats.shards.every((s) => s.state !== 'reading' || s.caughtUp);
       if (stats.records !== last || !caughtUp) {
         last = stats.records;
@@ -214,28 +273,37 @@ export async function runReplicationDemo(
         throw new Error('the replica did not catch up within 60 s');
       await new Promise((r) => setTimeout(r, 50));
     }
-    log(
+    this.log(
       `caught up in ${((performance.now() - catchUpStart) / 1000).toFixed(1)} s; comparing the tables item by item`,
     );
-    stopRunner.abort();
-    await runner;
-    if (runnerError) throw runnerError;
+  }
+
+  async stopRunner(): Promise<void> {
+    this.stopSignal.abort();
+    await this.runner;
+    if (this.runnerError) throw this.runnerError;
+  }
+
+  /** The two tables compared item by item, with the load's and the runner's counts and the lag. */
+  async result(): Promise<ReplicationDemoResult> {
     const comparison = await compareTables(
-      { client: source, table: sourceTable },
-      { client: replica, table: replicaTable },
+      { client: this.source, table: SOURCE_TABLE },
+      { client: this.replica, table: REPLICA_TABLE },
     );
     return {
-      writes,
-      records: stream.stats().records,
+      writes: this.writes,
+      records: this.running.stats().records,
       ...comparison,
-      lag: total.summary(),
+      lag: this.total.summary(),
     };
-  } finally {
-    stopRunner.abort();
-    await runner?.catch(() => {});
-    source.destroy();
-    replica.destroy();
-    streams.destroy();
-    await rm(dir, { recursive: true, force: true });
+  }
+
+  async close(): Promise<void> {
+    this.stopSignal.abort();
+    await this.runner?.catch(() => {});
+    this.source.destroy();
+    this.replica.destroy();
+    this.streams.destroy();
+    if (this.dir) await rm(this.dir, { recursive: true, force: true });
   }
 }

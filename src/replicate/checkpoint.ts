@@ -2,12 +2,12 @@ import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import {
   GetItemCommand,
-  ResourceNotFoundException,
   UpdateItemCommand,
   type AttributeValue,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { InvalidDataError, NotFoundError } from '../core/errors.js';
+import { callDynamo } from '../dynamodb/sdk-errors.js';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../storage/local-files.js';
 import {
   DynamoLease,
@@ -179,7 +179,7 @@ export class DynamoCheckpointStore implements CheckpointStore {
         table: this.table,
         id: this.id,
         stateUpdate,
-        translate: (error) => this.translate(error),
+        call: (action, fn) => this.call(action, fn),
       },
       request,
       this.leaseOptions,
@@ -187,24 +187,22 @@ export class DynamoCheckpointStore implements CheckpointStore {
   }
 
   async load(): Promise<CheckpointState | undefined> {
-    try {
-      const out = await this.client.send(
+    const out = await this.call('GetItem', () =>
+      this.client.send(
         new GetItemCommand({ TableName: this.table, Key: { id: { S: this.id } }, ConsistentRead: true }),
-      );
-      const state = out.Item?.state;
-      if (!state) return undefined;
-      if (!('S' in state) || typeof state.S !== 'string')
-        throw new InvalidDataError(`Checkpoint ${this.description} has no string attribute "state"`);
-      return parseState(state.S, this.description);
-    } catch (error) {
-      throw this.translate(error);
-    }
+      ),
+    );
+    const state = out.Item?.state;
+    if (!state) return undefined;
+    if (!('S' in state) || typeof state.S !== 'string')
+      throw new InvalidDataError(`Checkpoint ${this.description} has no string attribute "state"`);
+    return parseState(state.S, this.description);
   }
 
   async save(state: CheckpointState): Promise<void> {
-    try {
-      const update = stateUpdate(state);
-      await this.client.send(
+    const update = stateUpdate(state);
+    await this.call('UpdateItem', () =>
+      this.client.send(
         new UpdateItemCommand({
           TableName: this.table,
           Key: { id: { S: this.id } },
@@ -212,19 +210,25 @@ export class DynamoCheckpointStore implements CheckpointStore {
           ExpressionAttributeNames: update.names,
           ExpressionAttributeValues: update.values,
         }),
-      );
-    } catch (error) {
-      throw this.translate(error);
-    }
+      ),
+    );
   }
 
-  private translate(error: unknown): unknown {
-    if (error instanceof ResourceNotFoundException)
-      return new NotFoundError(
-        `Checkpoint table ${this.table} does not exist; create it with a hash key "id" of type S`,
-        { cause: error },
-      );
-    return error;
+  /**
+   * One SDK call on the checkpoint table, its failure translated by the data layer; a missing table
+   * says how to create it.
+   */
+  private async call<T>(action: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await callDynamo(this.client, { action, table: this.table }, fn);
+    } catch (error) {
+      if (error instanceof NotFoundError)
+        throw new NotFoundError(
+          `Checkpoint table ${this.table} does not exist; create it with a hash key "id" of type S`,
+          { cause: error },
+        );
+      throw error;
+    }
   }
 }
 

@@ -21,13 +21,13 @@ import { link, mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promis
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../storage/local-files.js';
 import path from 'node:path';
 import {
-  ConditionalCheckFailedException,
   GetItemCommand,
   UpdateItemCommand,
   type AttributeValue,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { sleep } from '../core/backoff.js';
+import { isConditionalCheckFailed } from '../dynamodb/sdk-errors.js';
 import { ReplicatorError, UsageError } from '../core/errors.js';
 import type { CheckpointState, CheckpointStore } from './checkpoint.js';
 
@@ -411,8 +411,11 @@ export interface DynamoLeaseTarget {
     readonly names: Record<string, string>;
     readonly values: Record<string, AttributeValue>;
   };
-  /** Translates SDK errors (a missing table) into the toolkit's errors. */
-  readonly translate: (error: unknown) => unknown;
+  /**
+   * Runs one SDK call on the checkpoint table with its failure translated by the data layer (a
+   * refused conditional write stays recognisable: isConditionalCheckFailed).
+   */
+  readonly call: <T>(action: string, fn: () => Promise<T>) => Promise<T>;
 }
 
 const n = (value: number): AttributeValue => ({ N: String(value) });
@@ -449,15 +452,9 @@ export class DynamoLease extends LeaseBase {
     let waitingFor: string | undefined;
     for (;;) {
       request.signal?.throwIfAborted();
-      let item: Record<string, AttributeValue> | undefined;
-      try {
-        const out = await client.send(
-          new GetItemCommand({ TableName: table, Key: { id: { S: id } }, ConsistentRead: true }),
-        );
-        item = out.Item;
-      } catch (error) {
-        throw target.translate(error);
-      }
+      const { Item: item } = await target.call('GetItem', () =>
+        client.send(new GetItemCommand({ TableName: table, Key: { id: { S: id } }, ConsistentRead: true })),
+      );
       const seenToken = item?.leaseToken?.N;
       const seenExpires = item?.leaseExpires?.N;
       const heldBy =
@@ -484,26 +481,28 @@ export class DynamoLease extends LeaseBase {
         seenExpires === undefined ? 'attribute_not_exists(leaseExpires)' : 'leaseExpires = :seenExpires',
       ];
       try {
-        await client.send(
-          new UpdateItemCommand({
-            TableName: table,
-            Key: { id: { S: id } },
-            UpdateExpression:
-              'SET leaseOwner = :owner, leaseHolder = :holder, leaseToken = :token, leaseExpires = :expires',
-            ConditionExpression: conditions.join(' AND '),
-            ExpressionAttributeValues: {
-              ':owner': { S: owner },
-              ':holder': { S: holder },
-              ':token': n(token),
-              ':expires': n(t.clock() + t.durationMs),
-              ...(seenToken !== undefined ? { ':seenToken': { N: seenToken } } : {}),
-              ...(seenExpires !== undefined ? { ':seenExpires': { N: seenExpires } } : {}),
-            },
-          }),
+        await target.call('UpdateItem', () =>
+          client.send(
+            new UpdateItemCommand({
+              TableName: table,
+              Key: { id: { S: id } },
+              UpdateExpression:
+                'SET leaseOwner = :owner, leaseHolder = :holder, leaseToken = :token, leaseExpires = :expires',
+              ConditionExpression: conditions.join(' AND '),
+              ExpressionAttributeValues: {
+                ':owner': { S: owner },
+                ':holder': { S: holder },
+                ':token': n(token),
+                ':expires': n(t.clock() + t.durationMs),
+                ...(seenToken !== undefined ? { ':seenToken': { N: seenToken } } : {}),
+                ...(seenExpires !== undefined ? { ':seenExpires': { N: seenExpires } } : {}),
+              },
+            }),
+          ),
         );
       } catch (error) {
-        if (error instanceof ConditionalCheckFailedException) continue; // someone was quicker: look again
-        throw target.translate(error);
+        if (isConditionalCheckFailed(error)) continue; // someone was quicker: look again
+        throw error;
       }
       return new DynamoLease(base, target, t, owner, holder, token, sent + t.durationMs);
     }
@@ -557,7 +556,7 @@ export class DynamoLease extends LeaseBase {
         if (sent < this.localExpiry) this.localExpiry = sent + this.t.durationMs;
         this.lastError = undefined;
       } catch (error) {
-        if (error instanceof ConditionalCheckFailedException) await this.takenOver().catch(() => {});
+        if (isConditionalCheckFailed(error)) await this.takenOver().catch(() => {});
         else this.lastError = error;
       } finally {
         this.renewing = undefined;
@@ -570,12 +569,14 @@ export class DynamoLease extends LeaseBase {
   private async takenOver(): Promise<never> {
     let now = '';
     try {
-      const out = await this.target.client.send(
-        new GetItemCommand({
-          TableName: this.target.table,
-          Key: { id: { S: this.target.id } },
-          ConsistentRead: true,
-        }),
+      const out = await this.target.call('GetItem', () =>
+        this.target.client.send(
+          new GetItemCommand({
+            TableName: this.target.table,
+            Key: { id: { S: this.target.id } },
+            ConsistentRead: true,
+          }),
+        ),
       );
       const holder = out.Item?.leaseOwner ? (out.Item.leaseHolder?.S ?? out.Item.leaseOwner.S) : undefined;
       now = holder
@@ -594,8 +595,8 @@ export class DynamoLease extends LeaseBase {
     try {
       await this.updateIfOwner(update.set, update.values, update.names);
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) await this.takenOver();
-      throw this.target.translate(error);
+      if (isConditionalCheckFailed(error)) await this.takenOver();
+      throw error;
     }
   }
 
@@ -605,15 +606,17 @@ export class DynamoLease extends LeaseBase {
     values: Record<string, AttributeValue>,
     names?: Record<string, string>,
   ): Promise<void> {
-    await this.target.client.send(
-      new UpdateItemCommand({
-        TableName: this.target.table,
-        Key: { id: { S: this.target.id } },
-        UpdateExpression: expression,
-        ConditionExpression: 'leaseOwner = :owner AND leaseToken = :token',
-        ...(names ? { ExpressionAttributeNames: names } : {}),
-        ExpressionAttributeValues: { ...values, ':owner': { S: this.owner }, ':token': n(this.token) },
-      }),
+    await this.target.call('UpdateItem', () =>
+      this.target.client.send(
+        new UpdateItemCommand({
+          TableName: this.target.table,
+          Key: { id: { S: this.target.id } },
+          UpdateExpression: expression,
+          ConditionExpression: 'leaseOwner = :owner AND leaseToken = :token',
+          ...(names ? { ExpressionAttributeNames: names } : {}),
+          ExpressionAttributeValues: { ...values, ':owner': { S: this.owner }, ':token': n(this.token) },
+        }),
+      ),
     );
   }
 
@@ -622,7 +625,7 @@ export class DynamoLease extends LeaseBase {
     try {
       await this.updateIfOwner('SET leaseExpires = :zero REMOVE leaseOwner, leaseHolder', { ':zero': n(0) });
     } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw this.target.translate(error);
+      if (!isConditionalCheckFailed(error)) throw error;
     }
   }
 }

@@ -433,11 +433,7 @@ export class StreamRunner {
           if (changes.length === 0) {
             // Only records the backfill's copy holds: move the checkpoint past them, apply nothing.
             track.lastSequenceNumber = (all.at(-1) as Change).sequenceNumber;
-            track.commit = (this.writer as CheckpointWriter).commit(shardId, {
-              sequenceNumber: track.lastSequenceNumber,
-              ...carried(track),
-            });
-            track.commit.catch((error: unknown) => (track.commitError ??= error));
+            this.commitBehind(track, track.lastSequenceNumber);
           }
           // Stopped while retrying a failed part: what is durable is checkpointed; stop here.
           else if (!(await limit(() => this.applyBatch(track, changes)))) break;
@@ -465,120 +461,164 @@ export class StreamRunner {
   /**
    * Applies one page; on a partial failure, checkpoints what is durable (every record before the
    * lowest failed sequence number) and retries the rest with backoff until it is applied.
+   * Returns false when a stop was requested while retrying.
    */
   private async applyBatch(track: ShardTrack, changes: readonly Change[]): Promise<boolean> {
     const o = this.options;
-    const writer = this.writer as CheckpointWriter;
     const retry = o.retry ?? APPLY_RETRY;
     const maxAttempts = o.maxBatchAttempts ?? retry.maxAttempts;
     let pending = changes;
     if (track.commitError) throw track.commitError;
     for (let attempt = 1; ; attempt++) {
-      let result: ApplyResult;
-      // An owner that lost its lease writes nothing more: not to the change log, not to a replica.
-      await this.lease?.check();
-      try {
-        if (o.logChanges) await o.logChanges(pending, track.info.shardId);
-        result = await applyChanges(pending, this.apply);
-      } catch (error) {
-        // Bad input (e.g. a malformed record, a KEYS_ONLY stream) cannot get better by retrying.
-        if (error instanceof ReplicatorError && error.userError) throw error;
-        if (error instanceof CheckpointLeaseLostError) throw error;
-        // Anything else failed the whole batch: nothing new is durable; retry all of it.
-        const first = pending[0]?.sequenceNumber ?? '';
-        const message = error instanceof Error ? error.message : String(error);
-        result = {
-          received: pending.length,
-          applied: 0,
-          skipped: 0,
-          failed: [{ keyId: '*', key: '(whole batch)', firstSequenceNumber: first, error: message }],
-          rejected: [],
-          rejectedRecords: 0,
-          lowestFailedSequenceNumber: first,
-          keys: 0,
-          durationMs: 0,
-          retries: 0,
-        };
-      }
+      const result = await this.attemptApply(track, pending);
       const appliedAt = Date.now();
       this.applied += result.applied;
       this.skipped += result.skipped;
-      if (result.rejected.length > 0) {
-        // Bad data, not a bad moment: the rest of the batch goes on and the checkpoint passes them.
-        this.rejected += result.rejectedRecords;
-        o.log?.({
-          event: 'records-rejected',
-          shardId: track.info.shardId,
-          records: result.rejectedRecords,
-          rejected: result.rejected.map((r) => ({
-            key: r.key,
-            firstSequenceNumber: r.firstSequenceNumber,
-            error: r.error,
-          })),
-        });
-      }
+      if (result.rejected.length > 0) this.reportRejected(track, result);
       const lowest = result.failed.length ? result.lowestFailedSequenceNumber : undefined;
-      const durable =
-        lowest === undefined
-          ? pending
-          : pending.filter((c) => compareSequenceNumbers(c.sequenceNumber, lowest) < 0);
-      const last = durable.at(-1);
-      if (last) {
-        this.records += durable.length;
-        track.records += durable.length;
-        track.lastSequenceNumber = last.sequenceNumber;
-        const originOf = o.originTime ?? ((c: Change) => c.approximateCreationTime);
-        for (const c of durable) {
-          const t = originOf(c);
-          if (t !== undefined && (track.newestOrigin === undefined || t > track.newestOrigin))
-            track.newestOrigin = t;
-          if (c.approximateCreationTime !== undefined) track.lastChangeTime = c.approximateCreationTime;
-        }
-        // Saves run behind the applies and coalesce (one in flight, the newest state next): a slow
-        // store (a file fsync can take hundreds of ms) delays the checkpoint, never the replica.
-        // A failed save stops the shard at its next batch instead of being ignored.
-        track.commit = writer.commit(track.info.shardId, {
-          sequenceNumber: last.sequenceNumber,
-          ...carried(track),
-        });
-        track.commit.catch((error: unknown) => (track.commitError ??= error));
-      }
+      this.checkpointDurable(track, durablePart(pending, lowest));
       if (lowest === undefined) {
-        o.onBatch?.({
-          shardId: track.info.shardId,
-          changes,
-          result,
-          attempts: attempt,
-          appliedAt,
-        });
+        o.onBatch?.({ shardId: track.info.shardId, changes, result, attempts: attempt, appliedAt });
         return true;
       }
       this.failedAttempts++;
       pending = pending.filter((c) => compareSequenceNumbers(c.sequenceNumber, lowest) >= 0);
-      o.log?.({
-        event: 'batch-partially-failed',
-        shardId: track.info.shardId,
-        attempt,
-        failedKeys: result.failed.map((f) => f.key),
-        errors: [...new Set(result.failed.map((f) => f.error))].slice(0, 3),
-        retryFrom: lowest,
-      });
-      const refused = result.failed.find((f) => f.refused);
-      if (refused) {
-        // The same records would be refused on every attempt: stop and name the record.
-        throw new InvalidDataError(
-          `Shard ${track.info.shardId}: the record at sequence number ${refused.firstSequenceNumber} (key ${refused.key}) ` +
-            `can never be applied: ${refused.error}; the checkpoint stops before sequence number ${lowest}.`,
-        );
-      }
-      if (attempt >= maxAttempts)
-        throw new ServiceError(
-          `Shard ${track.info.shardId}: ${result.failed.length} key(s) could not be applied after ${attempt} attempts ` +
-            `(first: ${result.failed[0]?.key}: ${result.failed[0]?.error}); the checkpoint stops before sequence number ${lowest}.`,
-        );
+      this.reportPartialFailure(track, result, attempt, lowest);
+      throwIfHopeless(track, result, lowest, attempt, maxAttempts);
       if (this.internal.signal.aborted) return false; // stop requested: what is durable is checkpointed
       await sleep(backoffDelay(attempt, retry), this.internal.signal).catch(() => {});
       if (this.internal.signal.aborted) return false;
     }
   }
+
+  /**
+   * One attempt at `pending`: the lease is checked first (an owner that lost it writes nothing more:
+   * not to the change log, not to a replica). A failure of the whole call becomes a result in which
+   * every record failed, so it is retried; bad input and a lost lease are thrown.
+   */
+  private async attemptApply(track: ShardTrack, pending: readonly Change[]): Promise<ApplyResult> {
+    const o = this.options;
+    await this.lease?.check();
+    try {
+      if (o.logChanges) await o.logChanges(pending, track.info.shardId);
+      return await applyChanges(pending, this.apply);
+    } catch (error) {
+      // Bad input (e.g. a malformed record, a KEYS_ONLY stream) cannot get better by retrying.
+      if (error instanceof ReplicatorError && error.userError) throw error;
+      if (error instanceof CheckpointLeaseLostError) throw error;
+      // Anything else failed the whole batch: nothing new is durable; retry all of it.
+      return wholeBatchFailed(pending, error);
+    }
+  }
+
+  /** Bad data, not a bad moment: the rest of the batch goes on and the checkpoint passes them. */
+  private reportRejected(track: ShardTrack, result: ApplyResult): void {
+    this.rejected += result.rejectedRecords;
+    this.options.log?.({
+      event: 'records-rejected',
+      shardId: track.info.shardId,
+      records: result.rejectedRecords,
+      rejected: result.rejected.map((r) => ({
+        key: r.key,
+        firstSequenceNumber: r.firstSequenceNumber,
+        error: r.error,
+      })),
+    });
+  }
+
+  /** Counts the durable records, notes their times, and checkpoints after the last of them. */
+  private checkpointDurable(track: ShardTrack, durable: readonly Change[]): void {
+    const last = durable.at(-1);
+    if (!last) return;
+    this.records += durable.length;
+    track.records += durable.length;
+    track.lastSequenceNumber = last.sequenceNumber;
+    const originOf = this.options.originTime ?? ((c: Change) => c.approximateCreationTime);
+    for (const c of durable) {
+      const t = originOf(c);
+      if (t !== undefined && (track.newestOrigin === undefined || t > track.newestOrigin))
+        track.newestOrigin = t;
+      if (c.approximateCreationTime !== undefined) track.lastChangeTime = c.approximateCreationTime;
+    }
+    this.commitBehind(track, last.sequenceNumber);
+  }
+
+  /**
+   * Checkpoints the shard at `sequenceNumber` (resume after it). Saves run behind the applies and
+   * coalesce (one in flight, the newest state next): a slow store (a file fsync can take hundreds of
+   * ms) delays the checkpoint, never the replica. A failed save stops the shard at its next batch
+   * instead of being ignored.
+   */
+  private commitBehind(track: ShardTrack, sequenceNumber: string): void {
+    track.commit = (this.writer as CheckpointWriter).commit(track.info.shardId, {
+      sequenceNumber,
+      ...carried(track),
+    });
+    track.commit.catch((error: unknown) => (track.commitError ??= error));
+  }
+
+  private reportPartialFailure(
+    track: ShardTrack,
+    result: ApplyResult,
+    attempt: number,
+    lowest: string,
+  ): void {
+    this.options.log?.({
+      event: 'batch-partially-failed',
+      shardId: track.info.shardId,
+      attempt,
+      failedKeys: result.failed.map((f) => f.key),
+      errors: [...new Set(result.failed.map((f) => f.error))].slice(0, 3),
+      retryFrom: lowest,
+    });
+  }
+}
+
+/** What an attempt made durable: all of `pending`, or the records before the lowest failed one. */
+function durablePart(pending: readonly Change[], lowest: string | undefined): readonly Change[] {
+  return lowest === undefined
+    ? pending
+    : pending.filter((c) => compareSequenceNumbers(c.sequenceNumber, lowest) < 0);
+}
+
+/** The result of an attempt whose whole call failed: nothing applied, retry from the first record. */
+function wholeBatchFailed(pending: readonly Change[], error: unknown): ApplyResult {
+  const first = pending[0]?.sequenceNumber ?? '';
+  const message = error instanceof Error ? error.message : String(error);
+  return {
+    received: pending.length,
+    applied: 0,
+    skipped: 0,
+    failed: [{ keyId: '*', key: '(whole batch)', firstSequenceNumber: first, error: message }],
+    rejected: [],
+    rejectedRecords: 0,
+    lowestFailedSequenceNumber: first,
+    keys: 0,
+    durationMs: 0,
+    retries: 0,
+  };
+}
+
+/**
+ * Stops the shard when retrying cannot help: a record the target refuses (it would be refused on
+ * every attempt) or the last allowed attempt. The checkpoint stays before `lowest`.
+ */
+function throwIfHopeless(
+  track: ShardTrack,
+  result: ApplyResult,
+  lowest: string,
+  attempt: number,
+  maxAttempts: number,
+): void {
+  const refused = result.failed.find((f) => f.refused);
+  if (refused)
+    throw new InvalidDataError(
+      `Shard ${track.info.shardId}: the record at sequence number ${refused.firstSequenceNumber} (key ${refused.key}) ` +
+        `can never be applied: ${refused.error}; the checkpoint stops before sequence number ${lowest}.`,
+    );
+  if (attempt >= maxAttempts)
+    throw new ServiceError(
+      `Shard ${track.info.shardId}: ${result.failed.length} key(s) could not be applied after ${attempt} attempts ` +
+        `(first: ${result.failed[0]?.key}: ${result.failed[0]?.error}); the checkpoint stops before sequence number ${lowest}.`,
+    );
 }

@@ -13,6 +13,7 @@ import {
   type GetItemCommandOutput,
 } from '@aws-sdk/client-dynamodb';
 import { itemsEqual } from '../../src/core/equality.js';
+import { InvalidDataError } from '../../src/core/errors.js';
 import type { AttributeValue, Item, KeySchema } from '../../src/core/types.js';
 import {
   DynamoCheckpointStore,
@@ -364,6 +365,30 @@ test('the checkpoint can live in a DynamoDB table', async () => {
     new DynamoCheckpointStore(s.source, 'no-such-checkpoint-table', 'x').load(),
     /Checkpoint table no-such-checkpoint-table does not exist/,
   );
+});
+
+test('a checkpoint table without the hash key "id": load, save and lease fail with the data layer\'s error, exit 2', async () => {
+  const client = dynamoClient(await dynamoEndpoint());
+  const table = await createTestTable(client, { hash: { name: 'pk', type: 'S' } });
+  const store = new DynamoCheckpointStore(client, table, 'runner-a');
+  const state: CheckpointState = {
+    version: 1,
+    streamArn: 'arn',
+    shards: {},
+    updatedAt: '2026-01-01T00:00:00.000Z',
+  };
+  for (const [action, attempt] of [
+    ['GetItem', () => store.load()],
+    ['UpdateItem', () => store.save(state)],
+    ['GetItem', () => store.lease()],
+  ] as const) {
+    await assert.rejects(attempt(), (error: unknown) => {
+      assert.ok(error instanceof InvalidDataError, String(error));
+      assert.equal(error.exitCode, 2);
+      assert.match(error.message, new RegExp(`^DynamoDB rejected ${action} on table "${table}" at `));
+      return true;
+    });
+  }
 });
 
 test('a closed shard is read to its end and finished; a disabled stream ends the run', async () => {
