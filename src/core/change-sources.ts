@@ -10,6 +10,7 @@ import { compareSequenceNumbers } from './change.js';
 import { canonicalKey } from './canonical-key.js';
 import { InvalidDataError, ItemLimitError } from './errors.js';
 import { fromDynamoJson } from './ddb-json.js';
+import { setAttribute } from './attribute-map.js';
 import { assertStructure, structureProblem } from './item-limits.js';
 import { secondsToEpochMs } from './turnover.js';
 import type { Item } from './types.js';
@@ -159,6 +160,7 @@ export function changeFromLambdaRecord(record: unknown, index: number): Change {
     if (ddb[name] === undefined) return undefined;
     // Before parsing: the parser recurses, and an image DynamoDB could not hold is a rejected record.
     assertStructure(ddb[name], `${where}: dynamodb.${name}`);
+    if (isObject(ddb[name])) typeEmptyMaps(ddb[name]);
     return fromDynamoJson(ddb[name], `${where}: dynamodb.${name}`);
   };
   const time = ddb.ApproximateCreationDateTime;
@@ -278,6 +280,47 @@ export function readLambdaBatch(event: unknown): LambdaBatch {
   return { changes, rejected, ...(typeof arn === 'string' ? { streamArn: arn } : {}) };
 }
 
+/** True for `{}` — an object with no own enumerable key (checked without allocating a key list). */
+function isTypeless(v: object): boolean {
+  for (const _ in v) return false;
+  return true;
+}
+
+function typeEmptyMapsIn(map: Record<string, unknown>): void {
+  for (const name in map) {
+    const v = map[name];
+    if (!isObject(v)) continue;
+    if (isTypeless(v)) setAttribute(map, name, { M: {} });
+    else typeEmptyMapsInValue(v);
+  }
+}
+
+function typeEmptyMapsInValue(v: Record<string, unknown>): void {
+  if (isObject(v.M)) typeEmptyMapsIn(v.M);
+  else if (Array.isArray(v.L)) {
+    const list = v.L as unknown[];
+    for (let i = 0; i < list.length; i++) {
+      const e = list[i];
+      if (!isObject(e)) continue;
+      if (isTypeless(e)) list[i] = { M: {} };
+      else typeEmptyMapsInValue(e);
+    }
+  }
+}
+
+/**
+ * Gives an empty map in a stream image its type back, in place: DynamoDB Local 3.x sends `{"M":{}}`
+ * as `{}` in GetRecords images, at any depth (awslabs/amazon-dynamodb-local-samples#37; empty lists
+ * keep their `L`), and DynamoDB refuses `{}` on write ("Supplied AttributeValue is empty"). The web
+ * service always sends the type, and no other value can arrive without one, so `{}` can only be an
+ * empty map. Recursive: images from DynamoDB, or checked by assertStructure first, nest at most
+ * 32 levels. Exported for tests.
+ */
+export function typeEmptyMaps<T extends Record<string, unknown> | undefined>(image: T): T {
+  if (image !== undefined) typeEmptyMapsIn(image);
+  return image;
+}
+
 function typedImage(where: string, name: string, value: unknown): Item | undefined {
   if (value === undefined) return undefined;
   if (!isObject(value))
@@ -309,8 +352,8 @@ export function changeFromSdkRecord(record: SdkStreamRecord, index: number, shar
     {
       eventName: record.eventName,
       keys,
-      newImage: typedImage(where, 'NewImage', ddb.NewImage),
-      oldImage: typedImage(where, 'OldImage', ddb.OldImage),
+      newImage: typeEmptyMaps(typedImage(where, 'NewImage', ddb.NewImage)),
+      oldImage: typeEmptyMaps(typedImage(where, 'OldImage', ddb.OldImage)),
       sequenceNumber: ddb.SequenceNumber,
       sizeBytes: ddb.SizeBytes,
       streamViewType: ddb.StreamViewType,

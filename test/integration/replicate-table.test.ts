@@ -28,6 +28,7 @@ import { createTestTable, dynamoClient, dynamoEndpoint, streamsClient } from '..
 import { readStream } from '../harness/stream-capture.js';
 import { scanAll } from '../harness/table-items.js';
 import { assertTablesEqual, mutate, putItems } from '../harness/table-load.js';
+import { awkwardItems, loadItems } from '../harness/backup-fixtures.js';
 
 interface Fixture {
   endpoint: string;
@@ -285,4 +286,23 @@ test('the signal stops the run (reason stopped, checkpoint saved, lease released
   assert.equal(Object.values(saved.shards).filter((s) => s.sequenceNumber !== undefined).length, 1);
   assert.equal(await exists(`${f.checkpointFile}.lock`), false, 'the lease is released');
   await assertTablesEqual(f.source, f.sourceTable, f.replica, f.replicaTable);
+});
+
+test('empty maps at any depth, with every other awkward value, replicate exactly (DynamoDB Local sends them untyped in stream images)', async () => {
+  const f = await fixture();
+  const items = awkwardItems(20);
+  items.push({
+    id: { S: 'empty-maps' },
+    top: { M: {} },
+    inMap: { M: { a: { M: {} }, b: { M: { c: { M: {} } } } } },
+    inList: { L: [{ M: {} }, { L: [{ M: {} }] }, { L: [] }] },
+  });
+  await loadItems(f.source, f.sourceTable, items);
+  const summary = await replicateTable(options(f, { stopWhenIdleMs: 800 }));
+  assert.equal(summary.reason, 'idle');
+  assert.equal(await assertTablesEqual(f.source, f.sourceTable, f.replica, f.replicaTable), 21);
+  const copied = (await scanAll(f.replica, f.replicaTable)).find(
+    (i) => JSON.stringify(i.id) === '{"S":"empty-maps"}',
+  );
+  assert.deepEqual(copied, items[20]);
 });

@@ -263,3 +263,45 @@ describe('readLambdaBatch', () => {
     );
   });
 });
+
+describe('empty maps sent without their type (DynamoDB Local 3.x stream images)', () => {
+  const untyped = () => ({
+    id: { S: 'k' },
+    top: {},
+    m: { M: { a: {}, b: { M: { c: {} } }, s: { S: '' } } },
+    l: { L: [{}, { L: [{}, { L: [] }] }, { NULL: true }] },
+  });
+  const typed = {
+    id: { S: 'k' },
+    top: { M: {} },
+    m: { M: { a: { M: {} }, b: { M: { c: { M: {} } } }, s: { S: '' } } },
+    l: { L: [{ M: {} }, { L: [{ M: {} }, { L: [] }] }, { NULL: true }] },
+  };
+
+  test('GetRecords images: every `{}` becomes `{"M":{}}`, nothing else changes', () => {
+    const change = changeFromSdkRecord(
+      {
+        eventName: 'MODIFY',
+        dynamodb: {
+          Keys: { id: { S: 'k' } },
+          NewImage: untyped(),
+          OldImage: untyped(),
+          SequenceNumber: '1',
+          StreamViewType: 'NEW_AND_OLD_IMAGES',
+        },
+      },
+      0,
+    );
+    assert.deepEqual(change.newImage, typed);
+    assert.deepEqual(change.oldImage, typed);
+  });
+
+  test('Lambda records: the same, before the image is validated', () => {
+    const change = changeFromLambdaRecord(
+      lambdaRecord({}, { NewImage: untyped(), OldImage: untyped(), StreamViewType: 'NEW_AND_OLD_IMAGES' }),
+      0,
+    );
+    assert.deepEqual(change.newImage, typed);
+    assert.deepEqual(change.oldImage, typed);
+  });
+});
