@@ -77,7 +77,15 @@ export async function run(args: ParsedArgs, io: CliIO): Promise<number> {
 }
 
 /** Scan-only options that make no sense with --native (DynamoDB reads the table itself). */
-const SCAN_ONLY = ['jobid', 'segment', 'segments', 'parallel', 'items-per-file', 'read-budget', 'consistent-read'];
+const SCAN_ONLY = [
+  'jobid',
+  'segment',
+  'segments',
+  'parallel',
+  'items-per-file',
+  'read-budget',
+  'consistent-read',
+];
 
 /** `--native`: a DynamoDB export to S3, waited for, verified and indexed (backup/native-backup.ts). */
 async function runNative(args: ParsedArgs, io: CliIO): Promise<number> {
@@ -128,6 +136,8 @@ async function runNative(args: ParsedArgs, io: CliIO): Promise<number> {
   const what = result.window
     ? `incremental export of ${source.label} (${formatTime(result.window.from)} – ${formatTime(result.window.to)}): ${result.itemCount} changed item${result.itemCount === 1 ? '' : 's'}`
     : `full export of ${source.label} at ${formatTime(result.snapshot?.completedAt ?? 0)}: ${result.itemCount} item${result.itemCount === 1 ? '' : 's'}, base snapshot ${result.snapshot?.id ?? ''}`;
-  io.stdout.write(`${what}\nverified and indexed ${result.location} (${result.exportArn}) in ${seconds.toFixed(1)} s\n`);
+  io.stdout.write(
+    `${what}\nverified and indexed ${result.location} (${result.exportArn}) in ${seconds.toFixed(1)} s\n`,
+  );
   return 0;
 }
