@@ -45,7 +45,8 @@ export interface NativeBackupOptions {
   /**
    * An incremental export of the changes in [from, to) instead of a full export. `from` defaults
    * to the end of the log's last incremental export (or its newest base snapshot); `to` to the
-   * latest time DynamoDB has data for. AWS accepts windows of 15 minutes to 24 hours.
+   * latest time DynamoDB has data for, or 24 hours after `from` when more has passed (run again to
+   * catch up). AWS accepts windows of 15 minutes to 24 hours.
    */
   readonly incremental?: boolean | { readonly from?: number; readonly to?: number };
   /** Give up waiting after this long (default 2 hours); the export keeps running on AWS. */
@@ -74,6 +75,9 @@ export interface NativeBackupResult {
   /** Incremental: the window it covers and its index entry. */
   readonly window?: ExportWindow;
 }
+
+/** The longest window DynamoDB exports incrementally. */
+const MAX_WINDOW_MS = 24 * 60 * 60_000;
 
 /** The export id DynamoDB put in an export ARN (`.../export/<id>`). */
 function exportIdOf(arn: string): string {
@@ -128,7 +132,7 @@ export async function backupTableNative(
     const done = await wait(await startExport(client, { ...start, prefix: joinKey(loc.prefix, folder) }));
     return indexFullExport(store, store.at(folder), id, done, table, claim);
   }
-  const window = await incrementalWindow(store, options, where);
+  const window = await incrementalWindow(store, options, where, options.now ?? Date.now);
   const done = await wait(
     await startExport(client, {
       ...start,
@@ -188,6 +192,7 @@ async function incrementalWindow(
   store: ObjectStore,
   options: NativeBackupOptions,
   where: string,
+  now: () => number,
 ): Promise<{ from: number; to?: number }> {
   const given = typeof options.incremental === 'object' ? options.incremental : {};
   let from = given.from;
@@ -205,7 +210,9 @@ async function incrementalWindow(
     throw new UsageError(
       `the export window must end after it starts: ${formatTime(from)} – ${formatTime(given.to)}`,
     );
-  return { from, ...(given.to !== undefined ? { to: given.to } : {}) };
+  // AWS exports at most 24 hours at once: a longer backlog is caught up one day per run.
+  const to = given.to ?? (now() - from > MAX_WINDOW_MS ? from + MAX_WINDOW_MS : undefined);
+  return { from, ...(to !== undefined ? { to } : {}) };
 }
 
 /** Verifies a completed incremental export and indexes it as part of the log. */

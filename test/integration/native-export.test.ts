@@ -225,6 +225,24 @@ describe('refusals', () => {
     assert.equal(standIn.started.length, startedBefore);
   });
 
+  test('misused options and an incremental export with nothing to continue from: exit 2, no export', async () => {
+    const table = await createTestTable(client, { stream: 'NEW_AND_OLD_IMAGES' });
+    const location = `s3://${bucket}/${uniqueName('misuse')}`;
+    const startedBefore = standIn.started.length;
+    for (const [argv, message] of [
+      [['--incremental'], /--incremental needs --native/],
+      [['--native', '--parallel', '8'], /--parallel is for scan backups/],
+      [['--native', '--from', '2026-01-01T00:00:00Z'], /--from and --to need --incremental/],
+      [['--native', '--incremental'], /has no base snapshot and no incremental export to continue from/],
+    ] as const) {
+      const r = await cli('backup-table', at(table), location, ...argv);
+      assert.equal(r.code, 2, argv.join(' '));
+      assert.match(r.stderr, message);
+    }
+    assert.equal(standIn.started.length, startedBefore);
+    assert.deepEqual(await listKeys(store(location)), []);
+  });
+
   test('a table without point-in-time recovery: a clear usage error, nothing written', async () => {
     const table = await createTestTable(client, { stream: 'NEW_AND_OLD_IMAGES' });
     standIn.disablePitr(table);
