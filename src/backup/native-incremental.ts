@@ -312,9 +312,11 @@ export function assertExportCoverage(
     if (w.to <= covered) continue;
     if (w.from > covered)
       throw new UsageError(
-        `${where} has no export of the changes made from ${formatTime(covered)} until ${formatTime(w.from)} ` +
-          `(between base snapshot ${base.id} or the export before, and native incremental export ${w.exportId}), so ${formatTime(at)} cannot be restored exactly. ` +
-          `Export that window (\`backup-table --native --incremental --from ${new Date(covered).toISOString()} --to ${new Date(w.from).toISOString()}\`) or choose a time before ${formatTime(w.from)}.`,
+        `${where} has no export of the changes made from ${formatTime(covered)} until ${formatTime(w.from)}: ` +
+          `its base snapshot ${base.id} and the incremental exports after it reach ${formatTime(covered)}, the next export (${w.exportId}) starts later, ` +
+          `so ${formatTime(at)} cannot be restored exactly. Export that window ` +
+          `(\`backup-table --native --incremental --from ${new Date(covered).toISOString()} --to ${new Date(w.from).toISOString()}\`) ` +
+          `or choose a time before ${formatTime(w.from)}.`,
       );
     covered = w.to;
   }
