@@ -18,6 +18,8 @@
  * Opening an export verifies every data file (MD5, gzip integrity, item count, DynamoDB JSON, key
  * attributes), the summary's total and the table description's checksum before the caller can
  * write anything. Exports written before descriptions had a checksum file are read as before.
+ * The data file reader and the manifest reader are shared with DynamoDB's incremental exports,
+ * whose lines and data folder differ (native-incremental.ts).
  */
 import { createHash, type Hash } from 'node:crypto';
 import { once } from 'node:events';
