@@ -239,7 +239,7 @@ export function recordToChange(record: IncrementalRecord, exportId: string): Log
 
 /**
  * The changes in `range` held by the log's indexed incremental exports, export by export (each
- * verified when opened). With `strictTo`, a `range.to` strictly inside a window whose items changed
+ * verified in full when opened, then streamed). With `strictTo`, a `range.to` strictly inside a window whose items changed
  * after it is refused (UsageError): the export kept only their last change, so their state at
  * `range.to` is unknown.
  */
@@ -260,12 +260,15 @@ export async function* readExportChanges(
       window: { from: w.from, to: w.to },
       ...(options.keySchema ? { keySchema: options.keySchema } : {}),
     });
-    const changes: LoggedChange[] = [];
+    // Streamed: the export was verified in full when opened; memory stays one record.
     let later = 0;
     for await (const record of reader.records()) {
       const change = recordToChange(record, w.exportId);
-      if (change.approximateCreationTime > hi) later++;
-      else changes.push(change);
+      const t = change.approximateCreationTime;
+      if (t > hi) later++;
+      if (t > hi || t < lo) continue;
+      options.check?.({ header: exportHeader(w, change), changes: [change] }, exportWindowKey(w));
+      yield change;
     }
     // At the window's very start nothing of it has happened yet (but a write at that exact moment).
     if (options.strictTo && later > 0 && hi > w.from)
@@ -274,24 +277,20 @@ export async function* readExportChanges(
           `which keeps only the last change of each item in its window: ${later} item${later === 1 ? '' : 's'} changed after ${formatTime(hi)} within it, so their state then is unknown. ` +
           `Choose a time before ${formatTime(w.from)} or at or after ${formatTime(w.to)}.`,
       );
-    if (changes.length === 0) continue;
-    options.check?.({ header: exportHeader(w, changes), changes }, exportWindowKey(w));
-    for (const change of changes) if (change.approximateCreationTime >= lo) yield change;
   }
 }
 
-/** What a segment header would say about an export's changes, for the log's identity checks. */
-function exportHeader(w: ExportWindow, changes: readonly LoggedChange[]): SegmentHeader {
-  const times = changes.map((c) => c.approximateCreationTime);
+/** What a segment header would say about an export's change, for the log's identity checks. */
+function exportHeader(w: ExportWindow, change: LoggedChange): SegmentHeader {
   return {
     format: 'dynamodb-replicator/change-log',
     version: 1,
-    count: changes.length,
-    shardId: `export-${w.exportId}`,
-    firstSequenceNumber: changes[0]?.sequenceNumber ?? '0',
-    lastSequenceNumber: changes[changes.length - 1]?.sequenceNumber ?? '0',
-    minCreationTime: Math.min(...times),
-    maxCreationTime: Math.max(...times),
+    count: 1,
+    shardId: change.shardId,
+    firstSequenceNumber: change.sequenceNumber,
+    lastSequenceNumber: change.sequenceNumber,
+    minCreationTime: change.approximateCreationTime,
+    maxCreationTime: change.approximateCreationTime,
     table: w.table,
   };
 }
