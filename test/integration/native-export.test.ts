@@ -12,7 +12,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DeleteItemCommand, PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { backupTableNative } from '../../src/backup/native-backup.js';
 import { canonicalKey } from '../../src/core/canonical-key.js';
+import { ServiceError } from '../../src/core/errors.js';
 import type { Item } from '../../src/core/types.js';
 import { openObjectStore } from '../../src/storage/open-store.js';
 import type { ObjectStore } from '../../src/storage/object-store.js';
@@ -241,6 +243,30 @@ describe('refusals', () => {
     }
     assert.equal(standIn.started.length, startedBefore);
     assert.deepEqual(await listKeys(store(location)), []);
+  });
+
+  test('the wait is bounded by its deadline: a clear error, the export left running, nothing indexed', async () => {
+    const table = await createTestTable(client, { stream: 'NEW_AND_OLD_IMAGES' });
+    const location = `s3://${bucket}/${uniqueName('deadline')}`;
+    // A clock that jumps an hour at each reading after the first: the deadline passes at once.
+    let reading = 0;
+    const now = () => Date.parse('2026-11-01T00:00:00Z') + 3_600_000 * Math.max(0, reading++ - 1);
+    const viaStandIn = dynamoClient(standIn.endpoint);
+    await assert.rejects(
+      backupTableNative(viaStandIn, store(location), { table, timeoutMs: 60_000, now }),
+      (e: Error) =>
+        e instanceof ServiceError &&
+        new RegExp(`export arn:\\S+/export/\\S+ of table "${table}" is still IN_PROGRESS after 60 s`).test(
+          e.message,
+        ),
+    );
+    viaStandIn.destroy();
+    const keys = await listKeys(store(location));
+    assert.equal(
+      keys.filter((k) => /snapshot\.json$|log\.json$|^exports\//.test(k)).length,
+      0,
+      keys.join('\n'),
+    );
   });
 
   test('a table without point-in-time recovery: a clear usage error, nothing written', async () => {
