@@ -161,6 +161,22 @@ export { diffRecord, replicateRecord, type RecordDiff, type RecordReplication } 
 // ---------------------------------------------------------------------------------------------
 // Backup and restore: full backups (AWS export layout), restore, change logs, point in time.
 export { backupTable, type FullBackupOptions, type FullBackupResult } from './backup/full-backup.js';
+/**
+ * Native backups: DynamoDB's own Export to S3 (ExportTableToPointInTime; no read capacity spent),
+ * full or incremental (new and old images), waited for, verified (MD5s, counts, keys, times) and
+ * indexed into the change log at an S3 store, which `resolveRestoreSource`, `stateAt` and the diff
+ * read like the tool's own backups. The table needs point-in-time recovery.
+ *
+ * @example
+ * const log = openObjectStore('s3://my-backups/users');
+ * await backupTableNative(client, log, { table: 'users' }); // full: a base snapshot
+ * await backupTableNative(client, log, { table: 'users', incremental: true }); // the changes since
+ */
+export {
+  backupTableNative,
+  type NativeBackupOptions,
+  type NativeBackupResult,
+} from './backup/native-backup.js';
 export { restoreTable, type RestoreOptions, type RestoreResult } from './backup/restore.js';
 export {
   resolveRestoreSource,

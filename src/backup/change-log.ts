@@ -24,6 +24,7 @@ import { applyTurnover, type TurnoverFilter } from '../core/turnover.js';
 import { formatStoreLocation, type ObjectStore } from '../storage/object-store.js';
 import { claimLog, type LogClaim } from './log-identity.js';
 import { hourFolder, listSegments, segmentFolder, type TimeRange } from './log-manifest.js';
+import { readExportChanges } from './native-incremental.js';
 
 const gzipAsync = promisify(gzip);
 const gunzipAsync = promisify(gunzip);
@@ -337,16 +338,18 @@ export async function writeChangeBatch(
 const SEGMENT_PUT = { contentType: 'application/gzip' } as const;
 
 /**
- * Reads every change in `range` from the log, segment by segment in time-folder order (not globally
- * sorted: sort or reduce with compareLogged). A re-delivered batch may appear twice; pass
- * `dedupe: true` to drop copies by (shard, sequence number) at the cost of remembering each
- * identity read, or reduce idempotently (last change per key) as point-in-time restore does.
- * Memory per step: one segment.
+ * Reads every change in `range` from the log, segment by segment in time-folder order, then the
+ * changes of the native incremental exports indexed in the log (native-incremental.ts; read in
+ * place). Not globally sorted: sort or reduce with compareLogged. A re-delivered batch may appear
+ * twice; pass `dedupe: true` to drop copies by (shard, sequence number) at the cost of remembering
+ * each identity read, or reduce idempotently (last change per key) as point-in-time restore does.
+ * `strictTo` refuses a `range.to` that cuts a native export's window where it hides changes.
+ * Memory per step: one segment, or one export's changes in range.
  */
 export async function* readChanges(
   store: ObjectStore,
   range: TimeRange = {},
-  options: { readonly dedupe?: boolean; readonly check?: SegmentCheck } = {},
+  options: { readonly dedupe?: boolean; readonly check?: SegmentCheck; readonly strictTo?: boolean } = {},
 ): AsyncIterable<LoggedChange> {
   const seen = options.dedupe ? new Set<string>() : undefined;
   const from = range.from ?? -Infinity;
@@ -365,6 +368,11 @@ export async function* readChanges(
       yield change;
     }
   }
+  // One record per item and export: nothing to dedupe.
+  yield* readExportChanges(store, range, {
+    ...(options.check ? { check: options.check } : {}),
+    ...(options.strictTo ? { strictTo: true } : {}),
+  });
 }
 
 /**

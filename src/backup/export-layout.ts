@@ -18,6 +18,8 @@
  * Opening an export verifies every data file (MD5, gzip integrity, item count, DynamoDB JSON, key
  * attributes), the summary's total and the table description's checksum before the caller can
  * write anything. Exports written before descriptions had a checksum file are read as before.
+ * The data file reader and the manifest reader are shared with DynamoDB's incremental exports,
+ * whose lines and data folder differ (native-incremental.ts).
  */
 import { createHash, type Hash } from 'node:crypto';
 import { once } from 'node:events';
@@ -263,6 +265,19 @@ export function buildSummary(store: ObjectStore, input: SummaryInput, itemCount:
 }
 
 /**
+ * Writes our table description into an export folder, its checksum first (a reader verifies it).
+ * Native exports get one after they are verified: AWS writes none, and a base snapshot needs it.
+ */
+export async function writeTableDescription(
+  store: ObjectStore,
+  description: TableDescription,
+): Promise<void> {
+  const descriptionText = JSON.stringify(description, null, 2) + '\n';
+  await store.put(TABLE_DESCRIPTION_CHECKSUM, md5Hex(descriptionText));
+  await store.put(TABLE_DESCRIPTION, descriptionText, { contentType: 'application/json' });
+}
+
+/**
  * Writes the manifests (and our table description) of an export folder whose data files exist.
  * manifest-summary.json goes last: readers treat its presence as "complete".
  */
@@ -272,11 +287,7 @@ export async function writeExportManifests(
   files: readonly ManifestFileEntry[],
 ): Promise<ManifestSummary> {
   const itemCount = files.reduce((n, f) => n + f.itemCount, 0);
-  if (input.description) {
-    const descriptionText = JSON.stringify(input.description, null, 2) + '\n';
-    await store.put(TABLE_DESCRIPTION_CHECKSUM, md5Hex(descriptionText));
-    await store.put(TABLE_DESCRIPTION, descriptionText, { contentType: 'application/json' });
-  }
+  if (input.description) await writeTableDescription(store, input.description);
   const filesText = files.map((f) => JSON.stringify(f) + '\n').join('');
   await store.put(MANIFEST_FILES, filesText, { contentType: 'application/json' });
   await store.put(MANIFEST_FILES_CHECKSUM, md5Hex(filesText));
@@ -366,7 +377,7 @@ export function parseJsonObject(text: string, where: string): Record<string, unk
   return value as Record<string, unknown>;
 }
 
-function parseSummary(text: string, where: string): ManifestSummary {
+function parseSummary(text: string, where: string, incremental = false): ManifestSummary {
   const v = parseJsonObject(text, where);
   if (v.outputFormat !== undefined && v.outputFormat !== 'DYNAMODB_JSON')
     throw new UsageError(
@@ -374,10 +385,12 @@ function parseSummary(text: string, where: string): ManifestSummary {
     );
   if (typeof v.itemCount !== 'number' || !Number.isInteger(v.itemCount) || v.itemCount < 0)
     throw new InvalidDataError(`${where}: itemCount is missing or not a whole number`);
-  if (v.exportType === 'INCREMENTAL_EXPORT')
+  if (!incremental && v.exportType === 'INCREMENTAL_EXPORT')
     throw new UsageError(
       `${where}: incremental exports are change sets, not table states; restore a full export`,
     );
+  if (incremental && v.exportType !== 'INCREMENTAL_EXPORT')
+    throw new InvalidDataError(`${where}: not an incremental export (exportType ${String(v.exportType)})`);
   return v as unknown as ManifestSummary;
 }
 
@@ -435,18 +448,47 @@ export async function readTableDescription(
   return parseJsonObject(bytes.toString('utf8'), `${label}/${TABLE_DESCRIPTION}`) as TableDescription;
 }
 
+/** Parses and checks one line of a data file (its JSON object); throws InvalidDataError naming `where`. */
+export type DataLineParser<T> = (record: Record<string, unknown>, where: string) => T;
+
+/** A full export's line: `{"Item":{...}}` in strict DynamoDB JSON, with the key attributes. */
+function itemLineParser(keySchema: KeySchema | undefined): DataLineParser<Item> {
+  return (record, where) => {
+    try {
+      assertStructure(record.Item, `${where}: item`);
+    } catch (error) {
+      throw new InvalidDataError((error as Error).message, { cause: error });
+    }
+    const item = fromDynamoJson(record.Item, where);
+    if (keySchema) assertKeyed(item, keySchema, where);
+    return item;
+  };
+}
+
+/** The item has the key attributes (with their types) and fits DynamoDB's limits; InvalidDataError otherwise. */
+export function assertKeyed(item: Item, keySchema: KeySchema, where: string): void {
+  try {
+    keyOf(item, keySchema);
+    assertItemLimits(item, keySchema);
+  } catch (error) {
+    if (error instanceof ReplicatorError)
+      throw new InvalidDataError(`${where}: ${error.message}`, { cause: error });
+    throw error;
+  }
+}
+
 /**
- * Streams one data file's items, checking as it goes and at the end: gzip integrity, every line a
- * `{"Item":...}` in strict DynamoDB JSON with the key attributes, then the MD5 and the item count
- * against the manifest.
+ * Streams one data file's records (`key` in `store`), checking as it goes and at the end: gzip
+ * integrity, every line a JSON object `parse` accepts, then the MD5 and the item count against the
+ * manifest.
  */
-async function* readDataFile(
+export async function* readDataFile<T>(
   store: ObjectStore,
+  key: string,
   entry: ManifestFileEntry,
-  keySchema: KeySchema | undefined,
   label: string,
-): AsyncIterable<Item> {
-  const key = dataFileKey(entry.dataFileS3Key);
+  parse: DataLineParser<T>,
+): AsyncIterable<T> {
   const name = `${label}/${key}`;
   const raw = await store.getStream(key);
   const md5 = createHash('md5');
@@ -469,29 +511,13 @@ async function* readDataFile(
       for await (const line of splitLines(gunzip, name)) {
         if (line.text.trim() === '') continue;
         const where = `${name} line ${line.lineNumber}`;
-        const record = parseJsonObject(line.text, where);
-        try {
-          assertStructure(record.Item, `${where}: item`);
-        } catch (error) {
-          throw new InvalidDataError((error as Error).message, { cause: error });
-        }
-        const item = fromDynamoJson(record.Item, where);
-        if (keySchema) {
-          try {
-            keyOf(item, keySchema);
-            assertItemLimits(item, keySchema);
-          } catch (error) {
-            if (error instanceof ReplicatorError)
-              throw new InvalidDataError(`${where}: ${error.message}`, { cause: error });
-            throw error;
-          }
-        }
+        const parsed = parse(parseJsonObject(line.text, where), where);
         count++;
         if (count > entry.itemCount)
           throw new InvalidDataError(
             `${name} holds more items than the ${entry.itemCount} its manifest lists`,
           );
-        yield item;
+        yield parsed;
       }
     }
   } finally {
@@ -508,15 +534,17 @@ async function* readDataFile(
     );
 }
 
-async function readManifests(
+/** An export folder's manifests, checksums verified; `incremental` expects an incremental export's summary. */
+export async function readManifests(
   store: ObjectStore,
   label: string,
+  incremental = false,
 ): Promise<{ summary: ManifestSummary; files: ManifestFileEntry[]; description?: TableDescription }> {
   if (!(await store.exists(MANIFEST_SUMMARY)))
     throw new NotFoundError(`${label} holds no ${MANIFEST_SUMMARY}: not a complete export`);
   const summaryBytes = await store.get(MANIFEST_SUMMARY);
   await verifyChecksumFile(store, MANIFEST_SUMMARY_CHECKSUM, summaryBytes, label);
-  const summary = parseSummary(summaryBytes.toString('utf8'), `${label}/${MANIFEST_SUMMARY}`);
+  const summary = parseSummary(summaryBytes.toString('utf8'), `${label}/${MANIFEST_SUMMARY}`, incremental);
   // AWS writes manifest-files.json next to the summary; its stated key may carry another prefix.
   const filesBytes = await store.get(MANIFEST_FILES).catch((error: unknown) => {
     if (error instanceof NotFoundError)
@@ -563,16 +591,9 @@ export async function openExport(store: ObjectStore, options: OpenExportOptions 
   const keySchema = options.keySchema ?? stored;
 
   // The verify pass: read everything once before anyone writes.
-  const queue = [...files];
-  const concurrency = Math.max(1, options.concurrency ?? 4);
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, queue.length) }, async () => {
-      for (let entry = queue.shift(); entry; entry = queue.shift()) {
-        for await (const _item of readDataFile(store, entry, keySchema, label)) {
-          // reading is the check
-        }
-      }
-    }),
+  const parse = itemLineParser(keySchema);
+  await verifyDataFiles(files, options.concurrency, (entry) =>
+    readDataFile(store, dataFileKey(entry.dataFileS3Key), entry, label, parse),
   );
 
   return {
@@ -583,9 +604,28 @@ export async function openExport(store: ObjectStore, options: OpenExportOptions 
     ...(keySchema ? { keySchema } : {}),
     itemCount: summary.itemCount,
     async *items() {
-      for (const entry of files) yield* readDataFile(store, entry, keySchema, label);
+      for (const entry of files)
+        yield* readDataFile(store, dataFileKey(entry.dataFileS3Key), entry, label, parse);
     },
   };
+}
+
+/** Reads every data file once (`concurrency` at a time, default 4): reading is the check. */
+export async function verifyDataFiles(
+  files: readonly ManifestFileEntry[],
+  concurrency: number | undefined,
+  read: (entry: ManifestFileEntry) => AsyncIterable<unknown>,
+): Promise<void> {
+  const queue = [...files];
+  await Promise.all(
+    Array.from({ length: Math.min(Math.max(1, concurrency ?? 4), queue.length) }, async () => {
+      for (let entry = queue.shift(); entry; entry = queue.shift()) {
+        for await (const _record of read(entry)) {
+          // reading is the check
+        }
+      }
+    }),
+  );
 }
 
 /** Export ids under `<store>/AWSDynamoDB/` whose manifest-summary.json exists, sorted. */

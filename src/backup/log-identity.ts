@@ -37,6 +37,7 @@ import type { ObjectStore } from '../storage/object-store.js';
 import { decodeSegmentWithHeader, type SegmentCheck } from './change-log.js';
 import { parseJsonObject, readTableDescription } from './export-layout.js';
 import { listSegments } from './log-manifest.js';
+import { exportWindowKey, listExportWindows } from './native-incremental.js';
 import { listSnapshots, snapshotStore } from './point-in-time.js';
 
 export const LOG_IDENTITY = 'log.json';
@@ -177,8 +178,9 @@ interface Part {
 
 /**
  * What each part of a log says it belongs to: `log.json`, every snapshot (its `snapshot.json` and its
- * table description, checksum verified), every stream record, and the first segment (its header and
- * first change; readers check the other segments as they read them).
+ * table description, checksum verified), every stream record, every indexed native incremental
+ * export, and the first segment (its header and first change; readers check the other segments and
+ * the exports' changes as they read them).
  */
 async function logParts(store: ObjectStore, where: string): Promise<Part[]> {
   const parts: Part[] = [];
@@ -209,6 +211,8 @@ async function logParts(store: ObjectStore, where: string): Promise<Part[]> {
       throw new InvalidDataError(`${where}/${info.key} is not a ${STREAM_RECORD_FORMAT} record`);
     parts.push({ part: info.key, owner: { table: v.table } });
   }
+  for (const w of await listExportWindows(store))
+    parts.push({ part: exportWindowKey(w), owner: { table: w.table } });
   for await (const info of listSegments(store)) {
     const { header, changes } = await decodeSegmentWithHeader(await store.get(info.key), info.key);
     const first = changes[0];

@@ -33,6 +33,7 @@ import { compareLogged, readChanges, type LoggedChange, type SegmentCheck } from
 import { openExport } from './export-layout.js';
 import { checkedLogOwner, segmentCheck } from './log-identity.js';
 import { CHANGES_FOLDER } from './log-manifest.js';
+import { assertExportCoverage, EXPORTS_INDEX_FOLDER, listExportWindows } from './native-incremental.js';
 import type { RestoreSourceDetector } from './restore-source.js';
 
 export const SNAPSHOTS_FOLDER = 'snapshots';
@@ -45,7 +46,8 @@ export interface SnapshotInfo {
   readonly version: 1;
   /** Folder name under `snapshots/`: a sortable UTC time. */
   readonly id: string;
-  readonly kind: 'backfill' | 'compaction';
+  /** backfill: a scan; compaction: base + log; export: a native full export (exact at its moment). */
+  readonly kind: 'backfill' | 'compaction' | 'export';
   readonly table: string;
   /** Epoch ms: when the scan started (a compaction: its moment, or when it ran if that was earlier). */
   readonly startedAt: number;
@@ -208,7 +210,7 @@ export async function latestChangePerKey(
 ): Promise<{ latest: LatestChanges; read: number }> {
   const latest: LatestChanges = new Map();
   let read = 0;
-  for await (const change of readChanges(logStore, range, check ? { check } : {})) {
+  for await (const change of readChanges(logStore, range, { ...(check ? { check } : {}), strictTo: true })) {
     read++;
     if (change.eventName !== 'REMOVE' && !change.newImage)
       throw new InvalidDataError(
@@ -296,6 +298,7 @@ export async function stateAt(
   const base = chooseBase(await listSnapshots(logStore), at, where);
   const gaps = await listGaps(logStore);
   assertNoGap(gaps, base, at, where);
+  assertExportCoverage(await listExportWindows(logStore), base, at, where);
   const reader = await openSnapshot(snapshotStore(logStore, base), base);
   const { latest, read } = await latestChangePerKey(
     logStore,
@@ -314,9 +317,10 @@ export async function stateAt(
   };
 }
 
-/** True when `store` is the root of a change log (it has logged changes or snapshots). */
+/** True when `store` is the root of a change log (logged changes, indexed native exports or snapshots). */
 export async function isChangeLog(store: ObjectStore): Promise<boolean> {
   if ((await store.listFolders(CHANGES_FOLDER)).length > 0) return true;
+  for await (const _ of store.list(EXPORTS_INDEX_FOLDER)) return true;
   return (await listSnapshots(store)).length > 0;
 }
 

@@ -61,6 +61,13 @@ export interface IncrementalBackupProps {
   readonly batchSize?: number;
   /** How long to wait to fill a batch. Default: 30 seconds. */
   readonly maxBatchingWindow?: Duration;
+  /**
+   * Also allow native exports of the source table into the log (`backup-table --native` run with
+   * the backup function's role): ExportTableToPointInTime on the table, DescribeExport on its
+   * exports, and the S3 writes DynamoDB makes with the caller's permissions (PutObject,
+   * AbortMultipartUpload) under the prefix. The table needs point-in-time recovery. Default: false.
+   */
+  readonly nativeExports?: boolean;
 }
 
 /** The cut-over filter, to hand over between two deployments (see the README). */
@@ -353,6 +360,36 @@ function grantChangeLogWrites(role: iam.Role, bucket: s3.IBucket, prefix: string
   bucket.encryptionKey?.grantEncrypt(role);
 }
 
+/** What ExportTableToPointInTime into the log needs: the export on the table, its S3 writes. */
+function grantNativeExports(
+  role: iam.Role,
+  table: dynamodb.ITable,
+  bucket: s3.IBucket,
+  prefix: string,
+): void {
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'NativeExports',
+      actions: ['dynamodb:ExportTableToPointInTime'],
+      resources: [table.tableArn],
+    }),
+  );
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'NativeExportStatus',
+      actions: ['dynamodb:DescribeExport'],
+      resources: [`${table.tableArn}/export/*`],
+    }),
+  );
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'NativeExportWrites',
+      actions: ['s3:PutObject', 's3:AbortMultipartUpload'],
+      resources: [bucket.arnForObjects(`${prefix}/*`)],
+    }),
+  );
+}
+
 export class DynamoDbReplicator extends Construct {
   /** The `replicate` function; undefined when no replica is configured. */
   readonly replicateFunction?: lambda.Function;
@@ -437,6 +474,7 @@ export class DynamoDbReplicator extends Construct {
       maxBatchingWindow: backup.maxBatchingWindow ?? DEFAULTS.backupBatchingWindow,
     });
     grantChangeLogWrites(made.role, bucket, prefix);
+    if (backup.nativeExports) grantNativeExports(made.role, props.sourceTable, bucket, prefix);
     return { made, bucket };
   }
 

@@ -27,7 +27,8 @@
  *    copy re-runs the transform of keys whose transform threw; writes are not retried here (layer 2
  *    did). Worst case: 8 transform calls per item.
  *
- * Waiting for a table to become ACTIVE is polling bounded by a deadline, not a retry (TABLE_POLL).
+ * Waiting for a table to become ACTIVE is polling bounded by a deadline, not a retry (TABLE_POLL); so
+ * is waiting for a native export to complete (EXPORT_POLL).
  */
 import type { RetryPolicy } from './backoff.js';
 
@@ -51,3 +52,6 @@ export const BACKFILL_TRANSFORM_ATTEMPTS = 8;
 
 /** Not a retry: the delay between DescribeTable polls while a table becomes ACTIVE (deadline-bounded). */
 export const TABLE_POLL: RetryPolicy = { maxAttempts: Infinity, baseDelayMs: 200, maxDelayMs: 5_000 };
+
+/** Not a retry: the delay between DescribeExport polls while an export runs (deadline-bounded). */
+export const EXPORT_POLL: RetryPolicy = { maxAttempts: Infinity, baseDelayMs: 500, maxDelayMs: 30_000 };

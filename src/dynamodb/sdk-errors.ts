@@ -35,6 +35,9 @@ const THROTTLING = new Set([
   'LimitExceededException',
 ]);
 
+/** Export requests DynamoDB refuses for what was asked: a time outside the PITR window, a reused token. */
+const EXPORT_REFUSALS = new Set(['InvalidExportTimeException', 'ExportConflictException']);
+
 /** Errors that mean the caller has no usable credentials or the wrong ones. */
 const CREDENTIALS = new Set([
   'CredentialsProviderError',
@@ -85,6 +88,8 @@ function clause(message: string): string {
  * The toolkit error for an SDK failure. ReplicatorErrors and aborts pass through unchanged.
  * - ResourceNotFoundException -> NotFoundError naming the table
  * - ResourceInUseException -> UsageError (the table already exists or is being created/deleted)
+ * - PointInTimeRecoveryUnavailableException -> UsageError saying how to enable PITR (native exports)
+ * - InvalidExportTimeException, ExportConflictException -> UsageError; ExportNotFoundException -> NotFoundError
  * - ValidationException -> InvalidDataError with DynamoDB's message
  * - missing or rejected credentials -> ConfigError saying how to provide them
  * - a connection, idle or request timeout on every attempt -> NetworkTimeoutError
@@ -112,6 +117,24 @@ export function translateSdkError(error: unknown, context: ErrorContext): Error 
       { cause: error },
     );
   }
+  if (name === 'PointInTimeRecoveryUnavailableException') {
+    const table = context.table ?? 'the table';
+    const location = context.location ? ` at ${context.location}` : '';
+    return new UsageError(
+      `${context.action} needs point-in-time recovery (PITR), which is not enabled on table "${table}"${location}: ` +
+        `enable it with \`aws dynamodb update-continuous-backups --table-name ${table} ` +
+        '--point-in-time-recovery-specification PointInTimeRecoveryEnabled=true`, or back up without --native (a scan)',
+      { cause: error },
+    );
+  }
+  if (EXPORT_REFUSALS.has(name))
+    return new UsageError(`${service} refused ${context.action}${where(context)}: ${name}: ${message}`, {
+      cause: error,
+    });
+  if (name === 'ExportNotFoundException')
+    return new NotFoundError(`${context.action}${where(context)}: the export was not found (${message})`, {
+      cause: error,
+    });
   if (name === 'ValidationException' || name === 'SerializationException') {
     return new InvalidDataError(`${service} rejected ${context.action}${where(context)}: ${message}`, {
       cause: error,

@@ -36,8 +36,9 @@ export type Fault =
       readonly error: 'ExpiredIteratorException' | 'LimitExceededException' | 'TrimmedDataAccessException';
     }
   /**
-   * Answer 200 with what `answer` returns for the request's operation and JSON input, without
-   * forwarding it: stands in for a behaviour of the real service the emulator lacks (shard splits).
+   * Answer 200 with what `answer` returns (or resolves to) for the request's operation and JSON
+   * input, without forwarding it: stands in for a behaviour of the real service the emulator lacks
+   * (shard splits, exports). A ServedError answers 400 with that DynamoDB error instead.
    */
   | {
       readonly kind: 'serve';
@@ -45,6 +46,14 @@ export type Fault =
     }
   /** BatchWriteItem / BatchGetItem: hold back each write / key with probability `fraction`. */
   | { readonly kind: 'unprocessed'; readonly fraction: number };
+
+/** What a `serve` answer returns to make the proxy answer with a DynamoDB error (HTTP 400). */
+export class ServedError {
+  constructor(
+    readonly type: string,
+    readonly message: string,
+  ) {}
+}
 
 export interface FaultRule {
   /** DynamoDB operation (the X-Amz-Target suffix, e.g. "BatchWriteItem"); a RegExp tests it. */
@@ -300,10 +309,17 @@ export async function startFaultProxy(
         count(label, 'stream-error');
         sendJson(res, 400, { __type: ERROR_TYPES[fault.error], message: `injected: ${fault.error}` });
         return;
-      case 'serve':
+      case 'serve': {
         count(label, 'serve');
-        sendJson(res, 200, fault.answer(label, JSON.parse(body.toString('utf8') || '{}') as Json));
+        const answer: unknown = await fault.answer(label, JSON.parse(body.toString('utf8') || '{}') as Json);
+        if (answer instanceof ServedError)
+          sendJson(res, 400, {
+            __type: `com.amazonaws.dynamodb.v20120810#${answer.type}`,
+            message: answer.message,
+          });
+        else sendJson(res, 200, answer);
         return;
+      }
       case 'unprocessed': {
         if (operation !== 'BatchWriteItem' && operation !== 'BatchGetItem') {
           const up = await forward(target, req, body);

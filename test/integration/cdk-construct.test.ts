@@ -260,6 +260,42 @@ describe('a single replica, an existing bucket with a prefix and a transform mod
   });
 });
 
+describe('a backup with nativeExports', () => {
+  const { stack, table } = sourceStack(dynamodb.StreamViewType.NEW_AND_OLD_IMAGES);
+  const bucket = s3.Bucket.fromBucketName(stack, 'Existing', 'existing-backups');
+  new DynamoDbReplicator(stack, 'Replicator', {
+    sourceTable: table,
+    backup: { bucket, prefix: 'logs', nativeExports: true },
+  });
+  const statements = iamStatements(Template.fromStack(stack));
+  const tableId = stack.getLogicalId(table.node.defaultChild as dynamodb.CfnTable);
+
+  test('the export on exactly the source table, its status on its exports, its writes under the prefix', () => {
+    const bySid = (sid: string) => statements.filter((s) => s.Sid === sid);
+    const [exportStatement] = bySid('NativeExports');
+    assert.deepEqual(list(exportStatement?.Action), ['dynamodb:ExportTableToPointInTime']);
+    assert.deepEqual(list(exportStatement?.Resource).map(arnText), [`{${tableId}.Arn}`]);
+    const [status] = bySid('NativeExportStatus');
+    assert.deepEqual(list(status?.Action), ['dynamodb:DescribeExport']);
+    assert.deepEqual(list(status?.Resource).map(arnText), [`{${tableId}.Arn}/export/*`]);
+    const [writes] = bySid('NativeExportWrites');
+    assert.deepEqual(list(writes?.Action), ['s3:PutObject', 's3:AbortMultipartUpload']);
+    assert.deepEqual(list(writes?.Resource).map(arnText), [
+      'arn:{AWS::Partition}:s3:::existing-backups/logs/*',
+    ]);
+    // Nothing else about exports, and nothing on a * resource.
+    const exportActions = statements.flatMap((s) => list(s.Action)).filter((a) => /Export/.test(a));
+    assert.deepEqual(exportActions.sort(), ['dynamodb:DescribeExport', 'dynamodb:ExportTableToPointInTime']);
+  });
+
+  test('without nativeExports, no export permission at all', () => {
+    const { stack: plain, table: plainTable } = sourceStack(dynamodb.StreamViewType.NEW_AND_OLD_IMAGES);
+    new DynamoDbReplicator(plain, 'Replicator', { sourceTable: plainTable, backup: {} });
+    const actions = iamStatements(Template.fromStack(plain)).flatMap((s) => list(s.Action));
+    assert.equal(actions.filter((a) => /Export|AbortMultipartUpload/.test(a)).length, 0);
+  });
+});
+
 describe('synth-time validation', () => {
   const replicas = [{ tableName: 'users', region: 'eu-west-1' }];
   const build = (

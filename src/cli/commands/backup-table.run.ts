@@ -1,5 +1,9 @@
 // The `backup-table` command itself, loaded only when it runs (its spec and help are in backup-table.ts).
 import { backupTable } from '../../backup/full-backup.js';
+import { backupTableNative } from '../../backup/native-backup.js';
+import { formatTime } from '../../core/time.js';
+import { parseDuration } from '../duration.js';
+import { timeOption } from '../time-option.js';
 import { intOption, stringOption, writeJson } from '../command.js';
 import { readBudgetOption } from '../budgets.js';
 import { openBackupStore } from '../backup-store.js';
@@ -9,6 +13,9 @@ import { UsageError } from '../../core/errors.js';
 import type { CliIO, ParsedArgs } from '../command.js';
 
 export async function run(args: ParsedArgs, io: CliIO): Promise<number> {
+  if (args.values.native === true) return runNative(args, io);
+  for (const option of ['incremental', 'from', 'to', 'export-timeout'])
+    if (args.values[option] !== undefined) throw new UsageError(`backup-table: --${option} needs --native`);
   const segments = intOption(args, 'segments', 1, { min: 1, max: 1_000_000 }) as number;
   const segment = intOption(args, 'segment', undefined, { min: 0 });
   if (segments > 1 && segment === undefined)
@@ -65,6 +72,72 @@ export async function run(args: ParsedArgs, io: CliIO): Promise<number> {
     complete
       ? `backup job ${result.jobId} is complete${result.summary ? `: ${result.summary.itemCount} items` : ''}\n`
       : `backup job ${result.jobId} waits for segment${result.missingSegments.length === 1 ? '' : 's'} ${result.missingSegments.join(', ')}\n`,
+  );
+  return 0;
+}
+
+/** Scan-only options that make no sense with --native (DynamoDB reads the table itself). */
+const SCAN_ONLY = [
+  'jobid',
+  'segment',
+  'segments',
+  'parallel',
+  'items-per-file',
+  'read-budget',
+  'consistent-read',
+];
+
+/** `--native`: a DynamoDB export to S3, waited for, verified and indexed (backup/native-backup.ts). */
+async function runNative(args: ParsedArgs, io: CliIO): Promise<number> {
+  for (const option of SCAN_ONLY)
+    if (args.values[option] !== undefined)
+      throw new UsageError(`backup-table: --${option} is for scan backups; --native exports use no scan`);
+  const incremental = args.values.incremental === true;
+  const from = timeOption(args, 'from');
+  const to = timeOption(args, 'to');
+  if (!incremental && (from !== undefined || to !== undefined))
+    throw new UsageError('backup-table: --from and --to need --incremental');
+  const timeoutText = stringOption(args, 'export-timeout');
+  const timeoutMs = timeoutText === undefined ? undefined : parseDuration(timeoutText, 'export-timeout');
+  const sseKmsKeyId = stringOption(args, 'sse-kms-key-id');
+  const bucketOwner = stringOption(args, 'expected-bucket-owner');
+  const target = openBackupStore(args.positionals[1] as string, args, io);
+  const source = openTable(args.positionals[0] as string, io);
+  const started = performance.now();
+  const result = await closing([source.client, target], () =>
+    backupTableNative(source.client, target.store, {
+      table: source.table,
+      ...(incremental
+        ? { incremental: { ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) } }
+        : {}),
+      ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+      ...(sseKmsKeyId ? { sseKmsKeyId } : {}),
+      ...(bucketOwner ? { bucketOwner } : {}),
+      onPoll: (state) => {
+        if (io.stderr.isTTY) io.stderr.write(`export ${state.arn} still running\n`);
+      },
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  if (args.values.json === true) {
+    writeJson(io, {
+      source: source.label,
+      location: result.location,
+      kind: result.kind,
+      exportArn: result.exportArn,
+      exportId: result.exportId,
+      items: result.itemCount,
+      ...(result.snapshot ? { snapshot: result.snapshot.id, exportTime: result.snapshot.completedAt } : {}),
+      ...(result.window ? { from: result.window.from, to: result.window.to } : {}),
+      seconds,
+    });
+    return 0;
+  }
+  const what = result.window
+    ? `incremental export of ${source.label} (${formatTime(result.window.from)} – ${formatTime(result.window.to)}): ${result.itemCount} changed item${result.itemCount === 1 ? '' : 's'}`
+    : `full export of ${source.label} at ${formatTime(result.snapshot?.completedAt ?? 0)}: ${result.itemCount} item${result.itemCount === 1 ? '' : 's'}, base snapshot ${result.snapshot?.id ?? ''}`;
+  io.stdout.write(
+    `${what}\nverified and indexed ${result.location} (${result.exportArn}) in ${seconds.toFixed(1)} s\n`,
   );
   return 0;
 }
