@@ -3,9 +3,9 @@
  * changes from two shards over two hours, a recorded gap. Exact counts and UTC times, as text and
  * JSON; exit 2 for what is not a change log, another table's log, or a log mixing tables.
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, stat } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { writeChangeBatch } from '../../src/backup/change-log.js';
@@ -53,7 +53,9 @@ async function snapshot(log: ObjectStore, id: string, table: string, startedAt: 
  * 10:00:07): the last change is found by shard, not by the newest name.
  */
 async function buildLog(): Promise<{ dir: string; log: ObjectStore }> {
-  const dir = path.join(await mkdtemp(path.join(tmpdir(), 'backup-status-')), 'orders');
+  const root = await mkdtemp(path.join(tmpdir(), 'backup-status-'));
+  after(() => rm(root, { recursive: true, force: true }));
+  const dir = path.join(root, 'orders');
   const log = new FileObjectStore(dir);
   await claimLog(log, { table: 'orders', keySchema: { hash: { name: 'id', type: 'S' } } }, dir);
   await snapshot(log, '20261202T090000000Z', 'orders', T0);
@@ -141,6 +143,7 @@ test('backup-status: snapshots, first and last change, gaps and object count, as
 test("backup-status refuses (exit 2) what is not a change log, another table's log, a log mixing tables", async () => {
   const { dir, log } = await buildLog();
   const empty = await mkdtemp(path.join(tmpdir(), 'backup-status-empty-'));
+  after(() => rm(empty, { recursive: true, force: true }));
   const notLog = await runCliCapture(['backup-status', empty]);
   assert.equal(notLog.code, 2);
   assert.equal(notLog.stdout, '');

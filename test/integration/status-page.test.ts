@@ -10,7 +10,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
@@ -293,5 +293,6 @@ test('the status page in headless Chromium: chart data, numbers equal to /metric
     source.destroy();
     replica.destroy();
     streams.destroy();
+    await rm(dir, { recursive: true, force: true });
   }
 });
