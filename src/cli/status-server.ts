@@ -50,6 +50,9 @@ function loadPageFiles(): Map<string, Buffer> {
   return files;
 }
 
+/** Host headers of requests made to the loopback address (any port: tunnels and port-forwards map it). */
+const LOOPBACK_HOST = /^(127\.0\.0\.1|localhost|\[::1\])(:\d+)?$/i;
+
 const COMMON_HEADERS = {
   'content-security-policy': STATUS_PAGE_CSP,
   'x-content-type-options': 'nosniff',
@@ -78,6 +81,11 @@ export async function serveStatus(
   const files = loadPageFiles();
   const server = createServer((req, res) => {
     const head = req.method === 'HEAD';
+    if (!LOOPBACK_HOST.test(req.headers.host ?? '')) {
+      // A web page whose name was re-pointed at 127.0.0.1 (DNS rebinding) must not read the status.
+      send(res, 421, 'text/plain', 'the Host must be 127.0.0.1, localhost or [::1]\n', head);
+      return;
+    }
     if (req.method !== 'GET' && !head) {
       res.writeHead(405, { ...COMMON_HEADERS, allow: 'GET, HEAD' }).end();
       return;
