@@ -6,6 +6,7 @@
  */
 import type { Change } from '../core/change.js';
 import type { BackupCoverage } from '../backup/coverage.js';
+import { redactUrls } from '../core/redact.js';
 import { nearestRank } from './lag.js';
 import type { ReplicateTableEvent } from './replicate-table.js';
 import type { BatchEvent, RunnerStats } from './runner.js';
@@ -172,7 +173,7 @@ export class StatusTracker {
         this.state = 'backfilling';
         break;
       case 'gap':
-        this.addGap({ at: now, message: event.message });
+        this.addGap({ at: now, message: redactUrls(event.message) });
         break;
       case 'backup-gap':
         this.addGap({
@@ -194,7 +195,8 @@ export class StatusTracker {
       return;
     }
     this.state = 'failed';
-    this.error = error instanceof Error ? error.message : String(error);
+    // Messages may quote an endpoint: credentials in URLs are redacted, as in the printed events.
+    this.error = redactUrls(error instanceof Error ? error.message : String(error));
   }
 
   /** Group mode's hook: the conflicts count shown beside the lag (absent otherwise). */

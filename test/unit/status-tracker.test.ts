@@ -117,9 +117,12 @@ test('shards, gaps, conflicts and the end of the run', () => {
   ]);
   assert.equal(s.conflicts, 2);
   assert.deepEqual(s.replicas, ['b', 'c']);
-  tracker.finish(new Error('lease lost'));
+  tracker.finish(new Error('lease lost at https://user:secret@checkpoints.example/x'));
   assert.equal(tracker.alive, false);
-  assert.deepEqual([tracker.snapshot(T0).state, tracker.snapshot(T0).error], ['failed', 'lease lost']);
+  const failed = tracker.snapshot(T0);
+  assert.equal(failed.state, 'failed');
+  assert.doesNotMatch(failed.error as string, /secret/);
+  assert.match(failed.error as string, /^lease lost at https:\/\//);
   const clean = new StatusTracker({ source: 'a', replicas: [] });
   clean.onEvent({ event: 'stopped', ...runner.stats(), reason: 'idle' }, T0);
   assert.deepEqual([clean.snapshot(T0).state, clean.alive], ['stopped', false]);

@@ -126,6 +126,11 @@
       ...backup.snapshots.map((s) => s.completedAt),
       ...backup.gaps.flatMap((g) => [g.lossFrom, g.detectedAt]),
     ].filter((t) => typeof t === 'number' && t > 0);
+    if (times.length === 0) {
+      timeline.replaceChildren();
+      facts.replaceChildren(make('li', `log ${backup.location}: nothing logged yet`));
+      return;
+    }
     const start = Math.min(...times);
     const end = Math.max(...times, start + 1);
     const at = (t) => `${(((t - start) / (end - start)) * 100).toFixed(3)}%`;
