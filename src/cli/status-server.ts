@@ -117,8 +117,11 @@ export async function serveStatus(
   return { server, url: `http://127.0.0.1:${actual}/` };
 }
 
-/** How often the change log's coverage is read again for the page (a listing of the whole log). */
-const COVERAGE_EVERY_MS = 60_000;
+/**
+ * How often the change log's coverage is read again for the page: a listing of the whole log, one
+ * LIST request per 1,000 objects on S3, so not often.
+ */
+const COVERAGE_EVERY_MS = 5 * 60_000;
 
 export interface StatusPage {
   readonly url: string;
@@ -127,7 +130,7 @@ export interface StatusPage {
 
 /**
  * The status page of one runner: the server, the tracker's once-a-second tick, and (with a change
- * log) its coverage read now and every minute. `close` stops all three.
+ * log) its coverage read now and every 5 minutes. `close` stops all three.
  */
 export async function startStatusPage(
   port: number,
