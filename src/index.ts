@@ -205,6 +205,16 @@ export {
   type ItemVersion,
   type LatestState,
 } from './backup/history.js';
+/**
+ * What a change log covers: base snapshots, first and last change, gaps, object count (the
+ * `backup-status` command). NotFoundError when `store` is not a change log, LogIdentityError when it
+ * is another table's (`{ table }`) or mixes tables.
+ *
+ * @example
+ * const c = await backupCoverage(new FileObjectStore('backups/orders'), { table: 'orders' });
+ * console.log(c.coveredFrom, c.lastChange, c.gaps.length);
+ */
+export { backupCoverage, type BackupCoverage, type CoverageOptions } from './backup/coverage.js';
 export {
   compactSnapshot,
   incrementalBackfill,

@@ -3,7 +3,8 @@
  * replication from a source table in us-east-1 to a replica in eu-west-1 by the stream runner, under
  * a mixed write load, then an item-by-item comparison. `npm start -- --table-cli` shows the table CLI
  * instead (export -> import -> compare). The emulator is always stopped, also on errors and Ctrl-C.
- * Exit code 0 only when the tables are equal. `--seconds N` shortens or lengthens the load.
+ * Exit code 0 only when the tables are equal. `--seconds N` shortens or lengthens the load; the
+ * runner's status page is served while the demo runs (`--status-port N`, default any free port).
  */
 import { ReplicatorError } from '../core/errors.js';
 import { LOCAL_CREDENTIALS, startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local.js';
@@ -37,7 +38,16 @@ async function replicationDemo(endpoint: string, signal: AbortSignal): Promise<n
   const secondsArg = process.argv.indexOf('--seconds');
   const seconds = secondsArg > 0 ? Number(process.argv[secondsArg + 1]) : 20;
   if (!(seconds > 0)) throw new ReplicatorError('--seconds must be a positive number');
-  const result = await runReplicationDemo(endpoint, (line) => log(`  ${line}`), { seconds }, signal);
+  const portArg = process.argv.indexOf('--status-port');
+  const statusPort = portArg > 0 ? Number(process.argv[portArg + 1]) : 0;
+  if (!(Number.isInteger(statusPort) && statusPort >= 0 && statusPort <= 65535))
+    throw new ReplicatorError('--status-port must be a port number (0-65535)');
+  const result = await runReplicationDemo(
+    endpoint,
+    (line) => log(`  ${line}`),
+    { seconds, statusPort },
+    signal,
+  );
   const ok = result.differences.length === 0 && result.records > 0;
   for (const key of result.differences.slice(0, 5)) log(`  not equal: ${key}`);
   log(

@@ -17,6 +17,8 @@ import { createTableFromDescription, describeTable } from '../dynamodb/tables.js
 import { FileCheckpointStore } from '../replicate/checkpoint.js';
 import { LagRecorder, originFromAttribute } from '../replicate/lag.js';
 import { StreamRunner } from '../replicate/runner.js';
+import { StatusTracker } from '../replicate/status.js';
+import { startStatusPage, type StatusPage } from '../cli/status-server.js';
 import { LOCAL_CREDENTIALS } from './dynamodb-local.js';
 import { sampleItem } from './sample-items.js';
 
@@ -33,6 +35,8 @@ export interface ReplicationDemoOptions {
   readonly writesPerSecond?: number;
   /** Distinct keys the load touches (default 1,500). */
   readonly keys?: number;
+  /** The status page's port on 127.0.0.1 (default 0: any free port). */
+  readonly statusPort?: number;
 }
 
 export interface ReplicationDemoResult {
@@ -120,7 +124,9 @@ export async function runReplicationDemo(
   const demo = new DemoRun(endpoint, log, options, signal);
   try {
     await demo.makeWorkDir();
-    demo.startRunner(await demo.createTables());
+    const streamArn = await demo.createTables();
+    await demo.startStatusPage();
+    demo.startRunner(streamArn);
     await demo.runLoad();
     await demo.waitForCatchUp();
     await demo.stopRunner();
@@ -145,6 +151,12 @@ class DemoRun {
   /** Lag of the batches since the last tick, and of the whole run. */
   private readonly lag = new LagRecorder(originFromAttribute(WRITTEN_AT));
   private readonly total = new LagRecorder(originFromAttribute(WRITTEN_AT));
+  private readonly tracker = new StatusTracker({
+    source: `${SOURCE_REGION}/${SOURCE_TABLE}`,
+    replicas: [`${REPLICA_REGION}/${REPLICA_TABLE}`],
+    origin: originFromAttribute(WRITTEN_AT),
+  });
+  private page: StatusPage | undefined;
   private dir: string | undefined;
   private stream: StreamRunner | undefined;
   private runner: Promise<unknown> | undefined;
@@ -154,7 +166,7 @@ class DemoRun {
   constructor(
     endpoint: string,
     private readonly log: (line: string) => void,
-    options: ReplicationDemoOptions,
+    private readonly options: ReplicationDemoOptions,
     private readonly signal: AbortSignal | undefined,
   ) {
     this.seconds = options.seconds ?? 20;
@@ -175,6 +187,12 @@ class DemoRun {
     this.log(`source  ${SOURCE_REGION}/${SOURCE_TABLE} (stream NEW_AND_OLD_IMAGES)`);
     this.log(`replica ${REPLICA_REGION}/${REPLICA_TABLE}`);
     return info.streamArn as string;
+  }
+
+  /** The runner's status page (open while the demo runs), its address printed. */
+  async startStatusPage(): Promise<void> {
+    this.page = await startStatusPage(this.options.statusPort ?? 0, this.tracker);
+    this.log(`status page on ${this.page.url} (lag chart, shards, /metrics, /healthz) while the demo runs`);
   }
 
   /** A private directory for the runner's checkpoint file, removed by close(). */
@@ -199,12 +217,18 @@ class DemoRun {
       onBatch: (event) => {
         this.lag.onBatch(event);
         this.total.onBatch(event);
+        this.tracker.onBatch(event);
       },
       signal: this.stopSignal.signal,
     });
-    this.runner = this.stream.run().catch((error: unknown) => {
-      this.runnerError = error;
-    });
+    this.tracker.attach(this.stream);
+    this.runner = this.stream.run().then(
+      (summary) => this.tracker.onEvent({ event: 'stopped', ...summary }, Date.now()),
+      (error: unknown) => {
+        this.runnerError = error;
+        this.tracker.finish(error);
+      },
+    );
     this.log(
       `runner started; writing ~${this.rate} changes/s for ${this.seconds} s (puts, updates, deletes, 38-digit numbers, binary)`,
     );
@@ -301,6 +325,7 @@ class DemoRun {
   async close(): Promise<void> {
     this.stopSignal.abort();
     await this.runner?.catch(() => {});
+    await this.page?.close();
     this.source.destroy();
     this.replica.destroy();
     this.streams.destroy();

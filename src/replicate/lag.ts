@@ -27,14 +27,22 @@ export class LagRecorder {
   summary(): { count: number; p50?: number; p99?: number; max?: number } {
     if (this.samples.length === 0) return { count: 0 };
     const sorted = [...this.samples].sort((a, b) => a - b);
-    const at = (q: number): number =>
-      sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] as number;
-    return { count: sorted.length, p50: at(0.5), p99: at(0.99), max: sorted.at(-1) as number };
+    return {
+      count: sorted.length,
+      p50: nearestRank(sorted, 0.5),
+      p99: nearestRank(sorted, 0.99),
+      max: sorted.at(-1) as number,
+    };
   }
 
   reset(): void {
     this.samples = [];
   }
+}
+
+/** The q-quantile (0 < q <= 1) of ascending, non-empty `sorted` by the nearest-rank method. */
+export function nearestRank(sorted: readonly number[], q: number): number {
+  return sorted[Math.max(0, Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1))] as number;
 }
 
 /** Reads a write time (epoch ms) the writer stored in the item's `attribute` (N). */

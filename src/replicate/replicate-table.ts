@@ -22,7 +22,13 @@ import { backfill } from './backfill.js';
 import { CheckpointWriter, unappliedSince, type CheckpointStore } from './checkpoint.js';
 import { prepareReplicas, type ApplyOptions, type ReplicaTarget } from './engine.js';
 import type { CheckpointLease } from './lease.js';
-import { StreamRunner, type RunnerStats, type RunnerSummary, type StartFrom } from './runner.js';
+import {
+  StreamRunner,
+  type BatchEvent,
+  type RunnerStats,
+  type RunnerSummary,
+  type StartFrom,
+} from './runner.js';
 import type { TransformFn } from './transform.js';
 
 export interface ReplicateTableOptions {
@@ -64,6 +70,8 @@ export interface ReplicateTableOptions {
   readonly onEvent?: (event: ReplicateTableEvent) => void;
   /** Told each time a stream runner starts (again after a resync): its live figures, e.g. for metrics. */
   readonly onRunner?: (runner: { stats(): RunnerStats }) => void;
+  /** Called after each batch is durably applied (e.g. for lag percentiles; see StatusTracker). */
+  readonly onBatch?: (event: BatchEvent) => void;
 }
 
 /** What happened: the `replicate` command prints these as they are (`--json`: one line each). */
@@ -250,6 +258,7 @@ async function leasedLoop(p: Prepared, lease: CheckpointLease): Promise<Replicat
       ...(o.stopWhenIdleMs !== undefined ? { stopWhenIdleMs: o.stopWhenIdleMs } : {}),
       ...(iterators ? { initialIterators: iterators } : {}),
       log: (event) => p.emit(event as RunnerLogEvent),
+      ...(o.onBatch ? { onBatch: o.onBatch } : {}),
     });
     o.onRunner?.(runner);
     const ticker = statsTicker(runner, p);

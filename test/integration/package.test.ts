@@ -59,12 +59,25 @@ test('the packed package installs, runs and type-checks in a scratch project', a
     );
     assert.ok(files.includes('LICENSE'));
     assert.ok(files.includes('dist/bundles/replicate/index.mjs'));
+    // The status page and its chart library ship inside the package: nothing is fetched at run time.
+    const pageFiles = ['index.html', 'status.js', 'status.css', 'uPlot.iife.min.js', 'uPlot.min.css'];
+    for (const name of [...pageFiles, 'uPlot.LICENSE'])
+      assert.ok(files.includes(`dist/cli/status-page/${name}`), `dist/cli/status-page/${name} is packed`);
 
     await writeFile(
       path.join(scratch, 'package.json'),
       JSON.stringify({ name: 'consumer', private: true, type: 'module' }),
     );
     await sh('npm', ['install', ...NPM_QUIET, `./${info.filename}`], scratch);
+
+    // uPlot is a devDependency: the installed package serves its own copy, byte for byte.
+    assert.equal(existsSync(path.join(scratch, 'node_modules/uplot')), false);
+    assert.deepEqual(
+      await readFile(
+        path.join(scratch, 'node_modules/dynamodb-replicator/dist/cli/status-page/uPlot.iife.min.js'),
+      ),
+      await readFile(path.join(ROOT, 'node_modules/uplot/dist/uPlot.iife.min.js')),
+    );
 
     const version = await sh('npx', ['--no-install', 'dynamodb-replicator', '--version'], scratch);
     assert.equal(version.stdout, `dynamodb-replicator ${manifest.version}\n`);

@@ -13,6 +13,8 @@ import { GetItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { compareSequenceNumbers } from '../../src/core/change.js';
 import { freePort } from '../../src/embedded/dynamodb-local.js';
 import type { CheckpointState } from '../../src/replicate/checkpoint.js';
+import type { ReplicationStatus } from '../../src/replicate/status.js';
+import { STATUS_PAGE_CSP } from '../../src/cli/status-server.js';
 import { runCliCapture } from '../harness/cli.js';
 import { jsonLines, spawnCli, waitFor } from '../harness/cli-process.js';
 import { createTestTable, dynamoClient, dynamoEndpoint, streamsClient } from '../harness/dynamodb.js';
@@ -184,7 +186,7 @@ test('--backfill: copy under concurrent puts, updates and deletes, then catch up
   await assertEqualTables(f);
 });
 
-test('SIGTERM finishes the batch, checkpoints and exits 0; --metrics-port serves Prometheus text', async () => {
+test('SIGTERM finishes the batch, checkpoints and exits 0; --metrics-port serves the status page and Prometheus text', async () => {
   const f = await fixture();
   await putItems(
     f.source,
@@ -206,6 +208,18 @@ test('SIGTERM finishes the batch, checkpoints and exits 0; --metrics-port serves
   const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   assert.match(metrics, /^dynamodb_replicator_records_total\{stream="[^"]+"\} 200$/m);
   assert.match(metrics, /# TYPE dynamodb_replicator_lag_milliseconds gauge/);
+  const base = `http://127.0.0.1:${port}`;
+  const health = await fetch(`${base}/healthz`);
+  assert.deepEqual([health.status, await health.text()], [200, 'ok\n']);
+  const status = (await (await fetch(`${base}/status.json`)).json()) as ReplicationStatus;
+  assert.deepEqual(
+    [status.state, status.totals?.records, status.source.label],
+    ['running', 200, f.sourceLoc],
+  );
+  const page = await fetch(`${base}/`);
+  assert.equal(page.headers.get('content-type'), 'text/html; charset=utf-8');
+  assert.equal(page.headers.get('content-security-policy'), STATUS_PAGE_CSP);
+  assert.match(await page.text(), /<script src="uPlot.iife.min.js" defer><\/script>/);
   process.emit('SIGTERM');
   const result = await run;
   assert.equal(result.code, 0, result.stderr);

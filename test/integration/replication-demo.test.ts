@@ -16,4 +16,6 @@ test('the npm start demo replicates a short mixed load and finds the tables equa
   assert.equal(result.replicaItems, result.sourceItems);
   assert.ok(result.lag.count > 0);
   assert.ok(lines.some((l) => l.includes('lag p50')));
+  const page = lines.find((l) => l.startsWith('status page on http://127.0.0.1:'));
+  assert.ok(page, 'the demo prints the status page address');
 });

@@ -1,4 +1,5 @@
 import type { Command } from '../command.js';
+import { backupStatusCommand } from './backup-status.js';
 import { backupTableCommand } from './backup-table.js';
 import { bundleCommand } from './bundle.js';
 import { copyCommand } from './copy.js';
@@ -41,6 +42,7 @@ export const COMMANDS: readonly Command[] = [
   incrementalRecordHistoryCommand,
   incrementalDiffRecordCommand,
   incrementalBackupRecordCommand,
+  backupStatusCommand,
   templateCommand,
   bundleCommand,
 ];

@@ -1,24 +1,23 @@
 // The `replicate` command itself, loaded only when it runs (its spec and help are in replicate.ts).
-import { type Server } from 'node:http';
 import { UsageError } from '../../core/errors.js';
 import { parseTableLocation } from '../../core/location.js';
 import { redactUrls } from '../../core/redact.js';
 import { createDynamoClient, createStreamsClient } from '../../dynamodb/client.js';
 import { DynamoCheckpointStore, FileCheckpointStore } from '../../replicate/checkpoint.js';
 import { checkCheckpointFile, defaultCheckpointFile } from '../../replicate/checkpoint-file.js';
-import { prometheusText } from '../../replicate/metrics.js';
 import {
   checkReplicateOptions,
   replicateTable,
   type ReplicateTableEvent,
 } from '../../replicate/replicate-table.js';
 import { type RunnerStats, type RunnerSummary, type StartFrom } from '../../replicate/runner.js';
+import { StatusTracker } from '../../replicate/status.js';
 import { loadTransform } from '../../replicate/transform.js';
 import { openBackupStore } from '../backup-store.js';
 import { writeBudgetOption } from '../budgets.js';
 import { intOption, stringOption, type CliIO, type ParsedArgs } from '../command.js';
 import { parseDuration } from '../duration.js';
-import { serveMetrics } from '../metrics-server.js';
+import { startStatusPage, type StatusPage } from '../status-server.js';
 import { cliClientOptions, closing, openTable } from '../locations.js';
 import { turnoverOption } from '../time-option.js';
 
@@ -65,30 +64,42 @@ export async function run(args: ParsedArgs, io: CliIO): Promise<number> {
     const onSignal = (): void => stop.abort();
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
-    let current: { stats(): RunnerStats } | undefined;
-    let metrics: Server | undefined;
+    const tracker = new StatusTracker({ source: source.label, replicas: replicas.map((r) => r.label) });
+    let page: StatusPage | undefined;
     const backupLog = backupText === undefined ? undefined : openBackupStore(backupText, args, io);
+    const changeLog = backupLog?.store.at(source.table);
+    const print = printer(io, s.json);
     try {
-      if (s.metricsPort !== undefined)
-        metrics = await serveMetrics(s.metricsPort, () => current && prometheusText(current.stats()), io);
+      if (s.metricsPort !== undefined) {
+        page = await startStatusPage(s.metricsPort, tracker, changeLog ? { changeLog } : {});
+        io.stderr.write(`status page on ${page.url} (Prometheus text on /metrics, liveness on /healthz)\n`);
+      }
       await replicateTable({
         ...s,
         source: { client: source.client, table: source.table, label: source.label },
         streams,
         replicas: replicas.map((r) => ({ client: r.client, table: r.table, label: r.label })),
         checkpoint,
-        ...(backupLog ? { changeLog: backupLog.store.at(source.table) } : {}),
+        ...(changeLog ? { changeLog } : {}),
         ...(transform ? { transform } : {}),
         signal: stop.signal,
-        onEvent: printer(io, s.json),
-        onRunner: (runner) => (current = runner),
+        onEvent: (event) => {
+          tracker.onEvent(event, Date.now());
+          print(event);
+        },
+        onRunner: (runner) => tracker.attach(runner),
+        onBatch: (event) => tracker.onBatch(event),
+      }).catch((error: unknown) => {
+        tracker.finish(error);
+        throw error;
       });
+      tracker.finish();
       return 0;
     } finally {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
+      await page?.close();
       backupLog?.destroy();
-      await new Promise<void>((resolve) => (metrics ? metrics.close(() => resolve()) : resolve()));
     }
   });
 }

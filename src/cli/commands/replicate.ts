@@ -55,7 +55,11 @@ ${STORE_HELP}
   --stop-when-idle DUR     exit 0 once caught up and no change arrived for DUR (e.g. 5s; default:
                            run until SIGINT/SIGTERM)
   --stats-every DUR        how often to print records/s and lag (default 5s)
-  --metrics-port PORT      serve the figures as Prometheus text on http://127.0.0.1:PORT/metrics
+  --metrics-port PORT      serve a status page on http://127.0.0.1:PORT/ (lag p50/p99 and records/s
+                           over the last 15 minutes, shards, gaps, last checkpoint, the change log's
+                           coverage with --backup), the figures as Prometheus text on /metrics, the
+                           page's data on /status.json, and a liveness probe on /healthz (200 while
+                           the runner runs)
   --json                   print stats and the final summary as JSON lines on stdout
   --debug                  print stack traces on errors`;
 
