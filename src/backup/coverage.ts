@@ -11,7 +11,7 @@ import { formatStoreLocation, type ObjectStore } from '../storage/object-store.j
 import { decodeSegmentWithHeader, segmentNameTime } from './change-log.js';
 import { checkedLogOwner, describeOwner } from './log-identity.js';
 import { CHANGES_FOLDER } from './log-manifest.js';
-import { isChangeLog, listGaps, listSnapshots } from './point-in-time.js';
+import { isChangeLog, listGaps, listSnapshots, type SnapshotInfo } from './point-in-time.js';
 
 export interface BackupCoverage {
   /** The log's location as given (credentials never appear in it). */
@@ -21,7 +21,7 @@ export interface BackupCoverage {
   /** Base snapshots, oldest first. */
   readonly snapshots: readonly {
     readonly id: string;
-    readonly kind: 'backfill' | 'compaction';
+    readonly kind: SnapshotInfo['kind'];
     readonly startedAt: number;
     readonly completedAt: number;
     readonly itemCount: number;
