@@ -5,15 +5,86 @@
  * handler (lambda/verify.ts) runs one job per scheduled invocation; the runner (`replicate
  * --verify-every`) runs it every interval with `verifyEvery`.
  */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { sleep } from '../core/backoff.js';
+import { resolveRestoreSource } from '../backup/restore-source.js';
+import { CapacityBudget } from '../dynamodb/capacity.js';
+import { describeTable } from '../dynamodb/tables.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import { snapshotSide } from './backup-side.js';
 import { diffTables, type DiscrepancyCounts } from './diff-tables.js';
-import type { DiffSide } from './side.js';
+import { tableSide, type DiffSide } from './side.js';
 
 export interface VerifyCheck {
   /** How reports name the check, e.g. `us-east-1/users -> eu-west-1/users`. */
   readonly label: string;
   /** Opens both sides (describes the tables, resolves and verifies the backup) for one run. */
   open(signal?: AbortSignal): Promise<{ readonly primary: DiffSide; readonly other: DiffSide }>;
+}
+
+/** A table the job reads. */
+export interface VerifyTable {
+  readonly client: DynamoDBClient;
+  readonly table: string;
+  readonly label: string;
+}
+
+/** What a job compares: the source with each replica, and with a backup of it. */
+export interface VerifyTargets {
+  readonly source: VerifyTable;
+  readonly replicas: readonly VerifyTable[];
+  /** The source table's backup (its change log, or full backups), as `resolveRestoreSource` reads it. */
+  readonly backup?: { readonly store: ObjectStore; readonly label: string };
+  /** Read capacity units per second on each table, per run. Default: no limit. */
+  readonly readCapacity?: number;
+}
+
+/** A check of a job, with what it compares the source with. */
+export interface TargetCheck extends VerifyCheck {
+  readonly kind: 'replica' | 'backup';
+  /** The replica's or the backup's label. */
+  readonly target: string;
+}
+
+/**
+ * The checks of a job: one per replica, then one against the backup (verified before it is read).
+ * Each run describes the tables again and gets a fresh read budget per table.
+ */
+export function verifyChecks(targets: VerifyTargets): TargetCheck[] {
+  const budget = () =>
+    targets.readCapacity !== undefined
+      ? { budget: new CapacityBudget({ unitsPerSecond: targets.readCapacity }) }
+      : {};
+  const { source } = targets;
+  const openSource = async () => {
+    const { keySchema } = await describeTable(source.client, source.table);
+    return {
+      keySchema,
+      primary: tableSide(source.client, source.table, keySchema, { label: source.label, ...budget() }),
+    };
+  };
+  const checks: TargetCheck[] = targets.replicas.map((r) => ({
+    kind: 'replica',
+    target: r.label,
+    label: `${source.label} -> ${r.label}`,
+    async open() {
+      const { keySchema, primary } = await openSource();
+      return { primary, other: tableSide(r.client, r.table, keySchema, { label: r.label, ...budget() }) };
+    },
+  }));
+  const backup = targets.backup;
+  if (backup)
+    checks.push({
+      kind: 'backup',
+      target: backup.label,
+      label: `${source.label} -> ${backup.label}`,
+      async open() {
+        const { keySchema, primary } = await openSource();
+        const state = await resolveRestoreSource(backup.store, { keySchema });
+        return { primary, other: snapshotSide(state, keySchema) };
+      },
+    });
+  return checks;
 }
 
 export type VerifyOutcome =

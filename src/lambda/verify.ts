@@ -23,13 +23,8 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ConfigError } from '../core/errors.js';
 import { parseServiceLocation, type ServiceLocation } from '../core/location.js';
-import { CapacityBudget } from '../dynamodb/capacity.js';
-import { describeTable } from '../dynamodb/tables.js';
-import { resolveRestoreSource } from '../backup/restore-source.js';
-import { snapshotSide } from '../diff/backup-side.js';
 import type { DiscrepancyCounts } from '../diff/diff-tables.js';
-import { tableSide } from '../diff/side.js';
-import { runVerifyChecks, type VerifyCheck, type VerifyOutcome } from '../diff/verify.js';
+import { runVerifyChecks, verifyChecks, type TargetCheck, type VerifyOutcome } from '../diff/verify.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { backupLocationLabel, openBackupStore, readBackupConfig, type BackupConfig } from './backup.js';
 import { replicaClient, serviceClient } from './clients.js';
@@ -125,7 +120,7 @@ export interface VerifyResponse {
 export type VerifyHandler = (event?: unknown) => Promise<VerifyResponse>;
 
 /** A check with the metric dimension it reports under. */
-interface Check extends VerifyCheck {
+interface Check extends TargetCheck {
   readonly destination: { readonly dimension: string; readonly value: string };
 }
 
@@ -141,7 +136,7 @@ export function createVerifyHandler(config: VerifyConfig, deps: VerifyDeps = {})
   const log = deps.logger ?? createLogger({ level: config.logLevel });
   const region = process.env.AWS_REGION ?? 'us-east-1';
   const source = deps.sourceClient?.() ?? serviceClient(config.sourceLocation ?? { kind: 'aws', region });
-  const checks = verifyChecks(config, deps, source, region);
+  const checks = verifyTargets(config, deps, source, region);
   const now = deps.now ?? Date.now;
   return async () => {
     const outcomes = await runVerifyChecks(checks, { settleMs: config.settleSeconds * 1000, now });
@@ -165,47 +160,39 @@ export function createVerifyHandler(config: VerifyConfig, deps: VerifyDeps = {})
   };
 }
 
-/** One check per replica, then one against the source table's change log. */
-function verifyChecks(
+/** One check per replica, then one against the source table's change log, with their dimensions. */
+function verifyTargets(
   config: VerifyConfig,
   deps: VerifyDeps,
   source: DynamoDBClient,
   region: string,
 ): Check[] {
-  const budget = () =>
-    config.readCapacity !== undefined
-      ? { budget: new CapacityBudget({ unitsPerSecond: config.readCapacity }) }
-      : {};
-  const openSource = async () => {
-    const { keySchema } = await describeTable(source, config.sourceTable);
-    return { keySchema, primary: tableSide(source, config.sourceTable, keySchema, budget()) };
-  };
-  const checks: Check[] = config.replicas.map((r) => {
-    const client = deps.replicaClient?.(r) ?? replicaClient(r, region);
-    return {
-      label: `${config.sourceTable} -> ${r.label}`,
-      destination: { dimension: DIMENSION.replicaTable, value: r.label },
-      async open() {
-        const { keySchema, primary } = await openSource();
-        return { primary, other: tableSide(client, r.table, keySchema, { label: r.label, ...budget() }) };
-      },
-    };
-  });
   const backup = config.backup;
-  if (backup) {
-    const root = deps.store ?? openBackupStore(backup);
-    const location = backupLocationLabel(backup);
-    checks.push({
-      label: `${config.sourceTable} -> ${location}/${config.sourceTable}`,
-      destination: { dimension: DIMENSION.backupLocation, value: location },
-      async open() {
-        const { keySchema, primary } = await openSource();
-        const log = await resolveRestoreSource(root.at(config.sourceTable), { keySchema });
-        return { primary, other: snapshotSide(log, keySchema) };
-      },
-    });
-  }
-  return checks;
+  const location = backup && backupLocationLabel(backup);
+  const checks = verifyChecks({
+    source: { client: source, table: config.sourceTable, label: config.sourceTable },
+    replicas: config.replicas.map((r) => ({
+      client: deps.replicaClient?.(r) ?? replicaClient(r, region),
+      table: r.table,
+      label: r.label,
+    })),
+    ...(backup && location
+      ? {
+          backup: {
+            store: (deps.store ?? openBackupStore(backup)).at(config.sourceTable),
+            label: `${location}/${config.sourceTable}`,
+          },
+        }
+      : {}),
+    ...(config.readCapacity !== undefined ? { readCapacity: config.readCapacity } : {}),
+  });
+  return checks.map((c) => ({
+    ...c,
+    destination:
+      c.kind === 'replica'
+        ? { dimension: DIMENSION.replicaTable, value: c.target }
+        : { dimension: DIMENSION.backupLocation, value: location as string },
+  }));
 }
 
 /** Discrepancies and VerifiedAt (epoch seconds) per completed check, with its destination dimension. */

@@ -6,7 +6,7 @@ import { redactUrls } from '../../core/redact.js';
 import { createDynamoClient, createStreamsClient } from '../../dynamodb/client.js';
 import { DynamoCheckpointStore, FileCheckpointStore } from '../../replicate/checkpoint.js';
 import { checkCheckpointFile, defaultCheckpointFile } from '../../replicate/checkpoint-file.js';
-import { prometheusText } from '../../replicate/metrics.js';
+import { prometheusText, verifyPrometheusText } from '../../replicate/metrics.js';
 import {
   checkReplicateOptions,
   replicateTable,
@@ -21,9 +21,12 @@ import { parseDuration } from '../duration.js';
 import { serveMetrics } from '../metrics-server.js';
 import { cliClientOptions, closing, openTable } from '../locations.js';
 import { turnoverOption } from '../time-option.js';
+import { startVerifying } from '../verify-loop.js';
+import { verifySettings } from '../verify-option.js';
 
 export async function run(args: ParsedArgs, io: CliIO): Promise<number> {
   const s = parseSettings(args);
+  const verify = verifySettings(args);
   const backupText = stringOption(args, 'backup');
   const backupOnly = args.positionals.length === 1;
   checkReplicateOptions({
@@ -68,9 +71,28 @@ export async function run(args: ParsedArgs, io: CliIO): Promise<number> {
     let current: { stats(): RunnerStats } | undefined;
     let metrics: Server | undefined;
     const backupLog = backupText === undefined ? undefined : openBackupStore(backupText, args, io);
+    const verifyStop = new AbortController();
+    const verifying =
+      verify &&
+      startVerifying(io, {
+        settings: verify,
+        targets: {
+          source: { client: source.client, table: source.table, label: source.label },
+          replicas: replicas.map((r) => ({ client: r.client, table: r.table, label: r.label })),
+          ...(backupLog
+            ? { backup: { store: backupLog.store.at(source.table), label: `${backupText}/${source.table}` } }
+            : {}),
+        },
+        json: s.json,
+        signal: AbortSignal.any([stop.signal, verifyStop.signal]),
+      });
     try {
       if (s.metricsPort !== undefined)
-        metrics = await serveMetrics(s.metricsPort, () => current && prometheusText(current.stats()), io);
+        metrics = await serveMetrics(
+          s.metricsPort,
+          () => current && prometheusText(current.stats()) + verifyPrometheusText(verifying?.checks() ?? []),
+          io,
+        );
       await replicateTable({
         ...s,
         source: { client: source.client, table: source.table, label: source.label },
@@ -85,6 +107,8 @@ export async function run(args: ParsedArgs, io: CliIO): Promise<number> {
       });
       return 0;
     } finally {
+      verifyStop.abort();
+      await verifying?.done;
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
       backupLog?.destroy();

@@ -1,6 +1,7 @@
 import type { Command } from '../command.js';
 import { WRITE_BUDGET_HELP, WRITE_BUDGET_OPTIONS } from '../budgets.js';
 import { STORE_HELP, STORE_OPTIONS } from '../store-options.js';
+import { VERIFY_HELP, VERIFY_OPTIONS } from '../verify-option.js';
 
 /** `replicate --help` (docs/cli.md is generated from it). */
 export const REPLICATE_HELP = `Usage: dynamodb-replicator replicate <source> <replica> [<replica>...] [options]
@@ -56,6 +57,7 @@ ${STORE_HELP}
                            run until SIGINT/SIGTERM)
   --stats-every DUR        how often to print records/s and lag (default 5s)
   --metrics-port PORT      serve the figures as Prometheus text on http://127.0.0.1:PORT/metrics
+${VERIFY_HELP}
   --json                   print stats and the final summary as JSON lines on stdout
   --debug                  print stack traces on errors`;
 
@@ -78,6 +80,7 @@ export const REPLICATE_OPTIONS: Command['options'] = {
   'stats-every': { type: 'string' },
   'metrics-port': { type: 'string' },
   ...WRITE_BUDGET_OPTIONS,
+  ...VERIFY_OPTIONS,
 };
 
 export const replicateCommand: Command = {
