@@ -24,6 +24,7 @@ import { turnoverAtProblem } from '../core/turnover.js';
 import { BUNDLE_FILE, bundleScratchDir, bundleTransformModule, lambdaBundle } from '../deploy/bundle.js';
 import { DEFAULT_METRICS_NAMESPACE, DIMENSION } from '../lambda/metrics.js';
 import { ReplicationDashboard, type MetricsDestination } from './dashboard.js';
+import { grantReplicaAccess } from './replica-grants.js';
 import { VerifySchedule, type VerifyScheduleProps } from './verify-schedule.js';
 
 /** One table the source is replicated to. */
@@ -649,35 +650,10 @@ export class DynamoDbReplicator extends Construct {
 
 /** Exact write actions on exactly the replica tables; replicas with a role: sts:AssumeRole only. */
 function grantReplicaWrites(role: iam.Role, replicas: readonly ReplicaTableProps[]): void {
-  const direct = replicas.filter((r) => r.roleArn === undefined);
-  if (direct.length > 0) {
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'WriteReplicaTables',
-        actions: [
-          'dynamodb:BatchWriteItem',
-          'dynamodb:PutItem',
-          'dynamodb:DeleteItem',
-          'dynamodb:DescribeTable',
-        ],
-        resources: direct.map((r) =>
-          Stack.of(role).formatArn({
-            service: 'dynamodb',
-            region: r.region,
-            ...(r.account ? { account: r.account } : {}),
-            resource: 'table',
-            resourceName: r.tableName,
-          }),
-        ),
-      }),
-    );
-  }
-  const roles = [...new Set(replicas.flatMap((r) => r.roleArn ?? []))];
-  if (roles.length > 0) {
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({ sid: 'AssumeReplicaRoles', actions: ['sts:AssumeRole'], resources: roles }),
-    );
-  }
+  grantReplicaAccess(role, replicas, {
+    sid: 'WriteReplicaTables',
+    actions: ['dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:DescribeTable'],
+  });
 }
 
 /** The file name of the bundled transform inside the replicate function's package. */

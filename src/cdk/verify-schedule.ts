@@ -6,7 +6,7 @@
  * two intervals (the job fails or does not run). Least privilege: read-only actions on exactly the
  * tables and the log it compares.
  */
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -19,6 +19,7 @@ import { Construct } from 'constructs';
 import { ConfigError } from '../core/errors.js';
 import { DIMENSION, METRIC } from '../lambda/metrics.js';
 import type { MetricsDestination } from './dashboard.js';
+import { grantReplicaAccess } from './replica-grants.js';
 
 /** The construct's `verify` prop. */
 export interface VerifyScheduleProps {
@@ -220,29 +221,10 @@ function grantVerifyReads(
       resources: [input.sourceTable.tableArn],
     }),
   );
-  const replicas = what.replicas ? input.replicas : [];
-  const direct = replicas.filter((r) => r.roleArn === undefined);
-  if (direct.length > 0)
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'ReadReplicaTables',
-        actions: READ_ACTIONS,
-        resources: direct.map((r) =>
-          Stack.of(role).formatArn({
-            service: 'dynamodb',
-            region: r.region,
-            ...(r.account ? { account: r.account } : {}),
-            resource: 'table',
-            resourceName: r.tableName,
-          }),
-        ),
-      }),
-    );
-  const roles = [...new Set(replicas.flatMap((r) => r.roleArn ?? []))];
-  if (roles.length > 0)
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({ sid: 'AssumeReplicaRoles', actions: ['sts:AssumeRole'], resources: roles }),
-    );
+  grantReplicaAccess(role, what.replicas ? input.replicas : [], {
+    sid: 'ReadReplicaTables',
+    actions: READ_ACTIONS,
+  });
   if (what.log && input.backup) {
     const { bucket, prefix } = input.backup;
     const log = `${prefix}/${input.sourceTable.tableName}/`;

@@ -12,6 +12,7 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { DynamoDbReplicator, type DynamoDbReplicatorProps } from '../../src/cdk/index.js';
 import { ConfigError } from '../../src/core/errors.js';
+import { cfnText } from '../harness/cfn.js';
 
 const ACCOUNT = '111111111111';
 const OTHER_ACCOUNT = '222222222222';
@@ -31,19 +32,6 @@ function build(props: Partial<DynamoDbReplicatorProps>) {
     ? stack.getLogicalId(replicator.backupBucket.node.defaultChild as s3.CfnBucket)
     : undefined;
   return { stack, table, replicator, template, tableId, bucketId };
-}
-
-/** CloudFormation values as text: a Ref is `{Id}`, a GetAtt `{Id.Attr}`, a Join its parts joined. */
-function cfnText(value: unknown): string {
-  if (typeof value === 'string') return value;
-  const v = value as Record<string, unknown>;
-  if (v['Fn::Join']) {
-    const [sep, parts] = v['Fn::Join'] as [string, unknown[]];
-    return parts.map(cfnText).join(sep);
-  }
-  if (v.Ref) return `{${String(v.Ref)}}`;
-  if (v['Fn::GetAtt']) return `{${(v['Fn::GetAtt'] as string[]).join('.')}}`;
-  return JSON.stringify(value);
 }
 
 interface Widget {

@@ -20,6 +20,7 @@ import { createTestTable, dynamoClient, dynamoEndpoint } from '../harness/dynamo
 import { startLocalS3 } from '../harness/s3.js';
 import { scanJobStandIn } from '../harness/scan-job-stand-in.js';
 import { putItems } from '../harness/table-load.js';
+import { cfnText } from '../harness/cfn.js';
 
 const ACCOUNT = '111111111111';
 // Started at the file's level: it stops after the file (one started in a hook stops after the hook).
@@ -44,20 +45,6 @@ function synth(props: Partial<ScanJobProps> & { bucketName?: string } = {}) {
   const template = Template.fromStack(stack);
   const fnId = stack.getLogicalId(job.fn.node.defaultChild as lambda.CfnFunction);
   return { stack, job, template, fnId };
-}
-
-/** CloudFormation values as text: a Ref is `{Id}`, a GetAtt `{Id.Attr}`, a Join its parts joined. */
-function cfnText(value: unknown): string {
-  if (typeof value === 'string') return value;
-  const v = value as Record<string, unknown>;
-  if (v['Fn::Join']) {
-    const [sep, parts] = v['Fn::Join'] as [string, unknown[]];
-    return parts.map(cfnText).join(sep);
-  }
-  if (v.Ref) return `{${String(v.Ref)}}`;
-  if (v['Fn::GetAtt']) return `{${(v['Fn::GetAtt'] as string[]).join('.')}}`;
-  if (v['Fn::Select']) return '{select}';
-  return JSON.stringify(value);
 }
 
 function definition(template: Template): Machine {
