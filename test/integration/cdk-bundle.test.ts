@@ -92,6 +92,17 @@ async function tables(stream: 'NEW_IMAGE' | 'NEW_AND_OLD_IMAGES') {
   return { endpoint, source, replica, sourceTable, replicaTable };
 }
 
+/** The variables naming a replica in "eu-west-1" of DynamoDB Local, as a deployment sets them. */
+function replicaEnv(endpoint: string, table: string): Record<string, string> {
+  return {
+    ReplicaTable: table,
+    ReplicaRegion: 'eu-west-1',
+    ReplicaEndpoint: endpoint,
+    ReplicaAccessKeyId: 'local',
+    ReplicaSecretAccessKey: 'local',
+  };
+}
+
 async function scanAll(client: DynamoDBClient, table: string): Promise<unknown[]> {
   const out = await client.send(new ScanCommand({ TableName: table, ConsistentRead: true }));
   return (out.Items ?? []).sort((a, b) => JSON.stringify(a.id).localeCompare(JSON.stringify(b.id)));
@@ -130,11 +141,7 @@ test('the bundled replicate handler, loaded from the zip, replicates a captured 
 
   // The handler reads its configuration on the first invocation, like a Lambda cold start.
   const env = {
-    ReplicaTable: replicaTable,
-    ReplicaRegion: 'eu-west-1',
-    ReplicaEndpoint: endpoint,
-    ReplicaAccessKeyId: 'local',
-    ReplicaSecretAccessKey: 'local',
+    ...replicaEnv(endpoint, replicaTable),
     MetricsNamespace: 'BundleTest',
   };
   const { value, lines } = await withEnv(env, async () => {
@@ -184,11 +191,7 @@ test('the bundled verify handler, loaded from the zip, counts injected discrepan
     VerifySourceTable: sourceTable,
     VerifySourceEndpoint: endpoint,
     VerifySettleSeconds: '0',
-    ReplicaTable: replicaTable,
-    ReplicaRegion: 'eu-west-1',
-    ReplicaEndpoint: endpoint,
-    ReplicaAccessKeyId: 'local',
-    ReplicaSecretAccessKey: 'local',
+    ...replicaEnv(endpoint, replicaTable),
     MetricsNamespace: 'BundleTest',
   };
   const { value, lines } = await withRestoredEnv(env, async () => {
@@ -270,11 +273,7 @@ test('a transform module bundled next to the handler, as the construct packages 
   bundleTransformModule(entry, path.join(dir, 'transform.mjs'));
   await withEnv(
     {
-      ReplicaTable: replicaTable,
-      ReplicaRegion: 'eu-west-1',
-      ReplicaEndpoint: endpoint,
-      ReplicaAccessKeyId: 'local',
-      ReplicaSecretAccessKey: 'local',
+      ...replicaEnv(endpoint, replicaTable),
       TransformModule: 'transform.mjs',
       LAMBDA_TASK_ROOT: dir,
     },
