@@ -9,7 +9,7 @@
  *   { action: 'slice', work, jobId, segment, budget }        -> { done, ... }   (done false: call again)
  *   { action: 'merge', work, jobId }                         -> { done, pending, totals, result? }
  *
- * An execution's input is `{ kind, params, segments }`; its name is the job id, so redriving a
+ * An execution's input is `{ kind, params, segments }`; its name (letters, digits, `.`, `_`, `-`) is the job id, so redriving a
  * failed execution resumes the same job folder. `work` (the job folders' store) is fixed by the
  * construct. A slice that fails is retried (service errors, a segment busy in another run, then
  * any error `retryAttempts` times); a segment still failing ends its child with its error, the
@@ -26,6 +26,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { ConfigError } from '../core/errors.js';
+import { REPLICATOR_RUNTIME } from './replicator.js';
 
 /** A folder of a bucket the jobs read backups from or write them to. */
 export interface ScanJobBucketAccess {
@@ -89,6 +90,18 @@ export const LAMBDA_SERVICE_ERRORS = [
 
 /** The task code's error when another run holds a segment's claim (jobs/job-folder.ts). */
 export const SEGMENT_BUSY_ERROR = 'SegmentBusyError';
+
+/**
+ * Errors no retry can cure (core/errors.ts: bad parameters, a missing table or backup, data that
+ * breaks the format): the segment is reported at once.
+ */
+export const PERMANENT_ERRORS = [
+  'UsageError',
+  'ConfigError',
+  'NotFoundError',
+  'KeySchemaMismatchError',
+  'InvalidDataError',
+];
 
 function checkCount(name: string, value: number, min: number, max: number): number {
   if (!Number.isInteger(value) || value < min || value > max)
@@ -155,7 +168,7 @@ export class ScanJob extends Construct {
     });
     logGroup.grantWrite(role);
     this.fn = new lambda.Function(this, 'Function', {
-      runtime: lambda.Runtime.NODEJS_24_X,
+      runtime: REPLICATOR_RUNTIME,
       architecture: lambda.Architecture.ARM_64,
       code: props.code,
       handler: props.handler ?? DEFAULTS.handler,
@@ -271,6 +284,7 @@ export class ScanJob extends Construct {
         backoffRate: 1.5,
         maxDelay: Duration.minutes(5),
       })
+      .addRetry({ errors: PERMANENT_ERRORS, maxAttempts: 0 })
       .addRetry({
         errors: ['States.ALL'],
         interval: Duration.seconds(10),

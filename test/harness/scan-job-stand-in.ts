@@ -9,7 +9,8 @@
  * Its one kind, `count`, counts a table's items: each slice scans up to `params.itemsPerSlice` items
  * of its DynamoDB segment from the continuation committed in the job folder (s3rver), and commits
  * the next one; the merge adds the segments' counts. `params.failSegment` makes that segment's
- * slices throw every time; `params.busySegment` makes its first slice throw SegmentBusyError.
+ * slices throw every time; `params.busySegment` makes its first slice throw SegmentBusyError;
+ * `params.badSegment` makes its slices throw InvalidDataError (not worth a retry).
  * Once the branches meet, the same test runs with the real handler.
  */
 import { ScanCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -25,7 +26,13 @@ interface SegmentState {
 interface Job {
   kind: string;
   segments: number;
-  params: { table: string; itemsPerSlice: number; failSegment?: number; busySegment?: number };
+  params: {
+    table: string;
+    itemsPerSlice: number;
+    failSegment?: number;
+    busySegment?: number;
+    badSegment?: number;
+  };
 }
 
 class SegmentBusyError extends Error {
@@ -34,6 +41,11 @@ class SegmentBusyError extends Error {
 
 class InjectedError extends Error {
   override name = 'InjectedError';
+}
+
+/** Named like the task code's error for data no retry can fix (core/errors.ts). */
+class InvalidDataError extends Error {
+  override name = 'InvalidDataError';
 }
 
 export interface StandIn {
@@ -63,6 +75,7 @@ export function scanJobStandIn(o: {
     const folder = o.openWork(work).at(jobId);
     const job = (await readJson<Job>(folder, 'job.json')) as Job;
     if (job.params.failSegment === segment) throw new InjectedError(`segment ${segment} cannot be read`);
+    if (job.params.badSegment === segment) throw new InvalidDataError(`segment ${segment} holds a bad item`);
     if (job.params.busySegment === segment && !busied.has(segment)) {
       busied.add(segment);
       throw new SegmentBusyError(`segment ${segment} is claimed by another run`);

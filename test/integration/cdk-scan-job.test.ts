@@ -151,6 +151,16 @@ describe('the synthesized state machine and roles', () => {
         BackoffRate: 1.5,
         MaxDelaySeconds: 300,
       },
+      {
+        ErrorEquals: [
+          'UsageError',
+          'ConfigError',
+          'NotFoundError',
+          'KeySchemaMismatchError',
+          'InvalidDataError',
+        ],
+        MaxAttempts: 0,
+      },
       { ErrorEquals: ['States.ALL'], IntervalSeconds: 10, MaxAttempts: 2, BackoffRate: 2 },
     ]);
     assert.deepEqual(slice.Catch, [
@@ -326,9 +336,13 @@ describe('driving the state machine locally through the handler, against DynamoD
     assert.deepEqual(JSON.parse((await work.get('job-ok/result.json')).toString('utf8')), { items: ITEMS });
   });
 
-  test('a busy segment is retried and completes; a failing one is retried twice, then reported with its error and no merge runs', async () => {
+  test('a busy segment is retried and completes; a failing one is retried twice and one with bad data not at all, both reported with their errors; no merge runs', async () => {
     const { error, interpreter } = await run(
-      { kind: 'count', params: { table, itemsPerSlice: 20, failSegment: 2, busySegment: 1 }, segments: 4 },
+      {
+        kind: 'count',
+        params: { table, itemsPerSlice: 20, failSegment: 2, busySegment: 1, badSegment: 3 },
+        segments: 4,
+      },
       'job-failing',
     );
     assert.ok(error);
@@ -339,14 +353,22 @@ describe('driving the state machine locally through the handler, against DynamoD
         error: 'InjectedError',
         cause: JSON.stringify({ errorMessage: 'segment 2 cannot be read' }),
       },
+      {
+        segment: 3,
+        error: 'InvalidDataError',
+        cause: JSON.stringify({ errorMessage: 'segment 3 holds a bad item' }),
+      },
     ]);
     const waits = (state: string) =>
       interpreter.retryWaits.filter((w) => w.state === state).map((w) => `${w.error} ${w.seconds}s`);
     assert.deepEqual(waits('Segments[1]/Slice'), ['SegmentBusyError 30s']);
     assert.deepEqual(waits('Segments[2]/Slice'), ['InjectedError 10s', 'InjectedError 20s']);
     assert.deepEqual(waits('Segments[0]/Slice'), []);
+    // Bad data is reported at once, without a retry.
+    assert.deepEqual(waits('Segments[3]/Slice'), []);
     assert.ok(interpreter.trace.includes('Segments[2]/SegmentFailed'));
-    for (const s of [0, 1, 3])
+    assert.ok(interpreter.trace.includes('Segments[3]/SegmentFailed'));
+    for (const s of [0, 1])
       assert.ok(interpreter.trace.includes(`Segments[${s}]/SegmentDone`), `segment ${s}`);
     assert.equal(interpreter.trace.includes('Merge'), false);
     assert.equal(interpreter.trace[interpreter.trace.length - 1], 'SegmentsFailed');
