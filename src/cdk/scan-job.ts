@@ -6,7 +6,7 @@
  * steps; the state machine drives it through this contract (the segment task API, jobs/tasks.ts):
  *
  *   { action: 'plan', work, jobId, kind, params, segments } -> { tasks: [{ work, jobId, segment }], ... }
- *   { action: 'slice', work, jobId, segment, budget }        -> { done, ... }   (done false: call again)
+ *   { action: 'slice', work, jobId, segment, capacity? }     -> { done, ... }   (done false: call again)
  *   { action: 'merge', work, jobId }                         -> { done, pending, totals, result? }
  *
  * An execution's input is `{ kind, params, segments }`; its name (letters, digits, `.`, `_`, `-`) is the job id, so redriving a
@@ -116,8 +116,8 @@ function folder(name: string, prefix: string): string {
   return clean;
 }
 
-/** Each child's share of the job's capacity budget. */
-export function childBudget(
+/** Each child's share of the job's capacity budget (the task code's splitCapacity, at synth time). */
+export function childCapacity(
   capacity: ScanJobProps['capacity'],
   maxConcurrency: number,
 ): { readUnitsPerSecond?: number; writeUnitsPerSecond?: number } {
@@ -155,7 +155,7 @@ export class ScanJob extends Construct {
       throw new ConfigError(
         'ScanJob: timeout must be from 2 to 15 minutes (a slice stops a minute before it)',
       );
-    const budget = childBudget(props.capacity, maxConcurrency);
+    const capacity = childCapacity(props.capacity, maxConcurrency);
     const workPrefix = folder('workPrefix', props.workPrefix ?? DEFAULTS.workPrefix);
     this.work = `s3://${props.workBucket.bucketName}/${workPrefix}`;
     const role = new iam.Role(this, 'FunctionRole', {
@@ -181,7 +181,7 @@ export class ScanJob extends Construct {
     grantJobAccess(role, props, workPrefix);
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       definitionBody: sfn.DefinitionBody.fromChainable(
-        this.definition({ work: this.work, maxConcurrency, retryAttempts, budget }),
+        this.definition({ work: this.work, maxConcurrency, retryAttempts, capacity }),
       ),
       comment: 'dynamodb-replicator scan job: plan, every segment in slices, merge',
     });
@@ -207,7 +207,7 @@ export class ScanJob extends Construct {
     work: string;
     maxConcurrency: number;
     retryAttempts: number;
-    budget: ReturnType<typeof childBudget>;
+    capacity: ReturnType<typeof childCapacity>;
   }): sfn.IChainable {
     const plan = this.step(
       'Plan',
@@ -265,7 +265,10 @@ export class ScanJob extends Construct {
   }
 
   /** One segment: slice until done; a slice failing after its retries ends the child with its error. */
-  private segmentLoop(o: { retryAttempts: number; budget: ReturnType<typeof childBudget> }): sfn.IChainable {
+  private segmentLoop(o: {
+    retryAttempts: number;
+    capacity: ReturnType<typeof childCapacity>;
+  }): sfn.IChainable {
     const slice = this.step(
       'Slice',
       {
@@ -273,7 +276,8 @@ export class ScanJob extends Construct {
         'work.$': '$.work',
         'jobId.$': '$.jobId',
         'segment.$': '$.segment',
-        budget: o.budget,
+        // The slice's time budget is the invocation's remaining time (the handler's own default).
+        ...(Object.keys(o.capacity).length > 0 ? { capacity: o.capacity } : {}),
       },
       '$.slice',
     )

@@ -3,7 +3,7 @@
  * on another branch), answering the same contract the ScanJob state machine drives:
  *
  *   { action: 'plan', work, jobId, kind, params, segments } -> { work, jobId, kind, segments, created, tasks }
- *   { action: 'slice', work, jobId, segment, budget }       -> { work, jobId, segment, done, slice, totals }
+ *   { action: 'slice', work, jobId, segment, capacity? }    -> { work, jobId, segment, done, slice, totals }
  *   { action: 'merge', work, jobId }                        -> { work, jobId, kind, done, pending, totals, result? }
  *
  * Its one kind, `count`, counts a table's items: each slice scans up to `params.itemsPerSlice` items
@@ -50,8 +50,8 @@ class InvalidDataError extends Error {
 
 export interface StandIn {
   handler(event: unknown): Promise<unknown>;
-  /** Every slice invocation's segment and budget, in order. */
-  readonly slices: { segment: number; budget: unknown }[];
+  /** Every slice invocation's segment and capacity, in order. */
+  readonly slices: { segment: number; capacity: unknown }[];
 }
 
 export function scanJobStandIn(o: {
@@ -70,8 +70,8 @@ export function scanJobStandIn(o: {
       items: 0,
     };
 
-  async function slice(work: string, jobId: string, segment: number, budget: unknown) {
-    slices.push({ segment, budget });
+  async function slice(work: string, jobId: string, segment: number, capacity: unknown) {
+    slices.push({ segment, capacity });
     const folder = o.openWork(work).at(jobId);
     const job = (await readJson<Job>(folder, 'job.json')) as Job;
     if (job.params.failSegment === segment) throw new InjectedError(`segment ${segment} cannot be read`);
@@ -120,7 +120,8 @@ export function scanJobStandIn(o: {
         return { work: e.work, jobId: e.jobId, kind: job.kind, segments: job.segments, created, tasks };
       }
       case 'slice':
-        return slice(e.work, e.jobId, e.segment as number, e.budget);
+        if (e.budget !== undefined) throw new Error("a slice budget is the handler's own (remaining time)");
+        return slice(e.work, e.jobId, e.segment as number, e.capacity);
       case 'merge': {
         const job = (await readJson<Job>(folder, 'job.json')) as Job;
         const states = await Promise.all(Array.from({ length: job.segments }, (_, s) => stateOf(folder, s)));

@@ -130,7 +130,7 @@ describe('the synthesized state machine and roles', () => {
       'work.$': '$.work',
       'jobId.$': '$.jobId',
       'segment.$': '$.segment',
-      budget: { readUnitsPerSecond: 100, writeUnitsPerSecond: 25 },
+      capacity: { readUnitsPerSecond: 100, writeUnitsPerSecond: 25 },
     });
     assert.deepEqual(slice.Retry, [
       {
@@ -236,6 +236,18 @@ describe('the synthesized state machine and roles', () => {
     template.resourceCountIs('AWS::IAM::Role', 2);
   });
 
+  test("without a capacity budget a slice gets no capacity field (and never a budget: its time is the invocation's)", () => {
+    const noLimit = definition(synth({ capacity: undefined }).template).States.Segments as unknown as {
+      ItemProcessor: Machine;
+    };
+    assert.deepEqual(noLimit.ItemProcessor.States.Slice?.Parameters, {
+      action: 'slice',
+      'work.$': '$.work',
+      'jobId.$': '$.jobId',
+      'segment.$': '$.segment',
+    });
+  });
+
   test('bad props are ConfigErrors naming the prop', () => {
     const cases: [Partial<ScanJobProps>, RegExp][] = [
       [{ maxConcurrency: 0 }, /maxConcurrency must be a whole number from 1 to 10000/],
@@ -262,7 +274,7 @@ describe('driving the state machine locally through the handler, against DynamoD
     output?: unknown;
     error?: StatesError;
     interpreter: AslInterpreter;
-    slices: { segment: number; budget: unknown }[];
+    slices: { segment: number; capacity: unknown }[];
   }>;
   let table: string;
   let work: ReturnType<typeof openObjectStore>;
@@ -331,7 +343,8 @@ describe('driving the state machine locally through the handler, against DynamoD
       ]);
       assert.equal(slices.filter((x) => x.segment === s).length, state.slice);
     }
-    for (const x of slices) assert.deepEqual(x.budget, { readUnitsPerSecond: 100, writeUnitsPerSecond: 25 });
+    for (const x of slices)
+      assert.deepEqual(x.capacity, { readUnitsPerSecond: 100, writeUnitsPerSecond: 25 });
     assert.equal(interpreter.retryWaits.length, 0);
     assert.deepEqual(JSON.parse((await work.get('job-ok/result.json')).toString('utf8')), { items: ITEMS });
   });
