@@ -156,6 +156,27 @@ export {
   type TableTargetOptions,
 } from './diff/side.js';
 export { snapshotSide, type SnapshotSource } from './diff/backup-side.js';
+/**
+ * Proof on a schedule: the checks of a verify job (the source against each replica and a backup),
+ * a run of them, and a loop running them every interval — what the `verify` Lambda and
+ * `replicate --verify-every` run.
+ *
+ * @example
+ * const checks = verifyChecks({ source: { client, table: 'users', label: 'users' }, replicas: [{ client: eu, table: 'users', label: 'eu-west-1/users' }] });
+ * for (const outcome of await runVerifyChecks(checks, { settleMs: 5_000 })) console.log(formatVerifyOutcome(outcome));
+ */
+export {
+  formatVerifyOutcome,
+  runVerifyChecks,
+  verifyChecks,
+  verifyEvery,
+  type TargetCheck,
+  type VerifyCheck,
+  type VerifyOutcome,
+  type VerifyRunOptions,
+  type VerifyTable,
+  type VerifyTargets,
+} from './diff/verify.js';
 export { diffRecord, replicateRecord, type RecordDiff, type RecordReplication } from './diff/record.js';
 
 // ---------------------------------------------------------------------------------------------

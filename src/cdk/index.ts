@@ -37,3 +37,10 @@ export type {
   ReplicaTableProps,
   TurnoverProps,
 } from './replicator.js';
+
+const scanJob = await import('./scan-job.js');
+
+export const ScanJob = scanJob.ScanJob;
+export type ScanJob = InstanceType<typeof scanJob.ScanJob>;
+export type { ScanJobProps, ScanJobBucketAccess } from './scan-job.js';
+export type { VerifyScheduleProps } from './verify-schedule.js';

@@ -22,6 +22,10 @@ import { EXTERNAL_ID, isRegionName, ROLE_ARN, tableNameProblem } from '../core/l
 import { LAMBDA_RETRY_ATTEMPTS } from '../core/retry-policies.js';
 import { turnoverAtProblem } from '../core/turnover.js';
 import { BUNDLE_FILE, bundleScratchDir, bundleTransformModule, lambdaBundle } from '../deploy/bundle.js';
+import { DEFAULT_METRICS_NAMESPACE, DIMENSION } from '../lambda/metrics.js';
+import { ReplicationDashboard, type MetricsDestination } from './dashboard.js';
+import { grantReplicaAccess } from './replica-grants.js';
+import { VerifySchedule, type VerifyScheduleProps } from './verify-schedule.js';
 
 /** One table the source is replicated to. */
 export interface ReplicaTableProps {
@@ -127,7 +131,23 @@ export interface DynamoDbReplicatorProps {
    * The functions' code. Default: this package's pre-built bundles (`dynamodb-replicator bundle`).
    * The `template` command passes `Code.fromCfnParameters()` here.
    */
-  readonly code?: { readonly replicate?: lambda.Code; readonly backup?: lambda.Code };
+  readonly code?: {
+    readonly replicate?: lambda.Code;
+    readonly backup?: lambda.Code;
+    readonly verify?: lambda.Code;
+  };
+  /**
+   * The deployment's CloudWatch dashboard (lag, iterator age, records, failures, conflicts,
+   * discrepancies, errors and throttles, alarms); `false` for none. Default: a dashboard named
+   * `<stack name>-<construct id>`.
+   */
+  readonly dashboard?: false | { readonly dashboardName?: string };
+  /**
+   * Proof on a schedule: a `verify` function run by EventBridge compares the source with the
+   * replicas and the change log, publishes Discrepancies and VerifiedAt, and alarms when
+   * discrepancies persist across two runs. Default: none.
+   */
+  readonly verify?: VerifyScheduleProps;
 }
 
 const DEFAULTS = {
@@ -400,8 +420,12 @@ export class DynamoDbReplicator extends Construct {
   readonly backupFailureQueue?: sqs.Queue;
   /** The bucket holding the change log (given or created). */
   readonly backupBucket?: s3.IBucket;
-  /** Iterator age, function errors and on-failure queue depth, per function. */
+  /** Iterator age, function errors and on-failure queue depth, per function; the verify job's alarms. */
   readonly alarms: cloudwatch.Alarm[] = [];
+  /** The scheduled verify function; undefined without `verify`. */
+  readonly verifyFunction?: lambda.Function;
+  /** The deployment's dashboard; undefined with `dashboard: false`. */
+  readonly dashboard?: cloudwatch.Dashboard;
 
   constructor(scope: Construct, id: string, props: DynamoDbReplicatorProps) {
     super(scope, id);
@@ -420,6 +444,67 @@ export class DynamoDbReplicator extends Construct {
       this.backupFunction = made.fn;
       this.backupFailureQueue = made.queue;
     }
+    const verify = props.verify && this.addVerifySchedule(props, props.verify, replicas);
+    this.verifyFunction = verify?.fn;
+    if (props.dashboard !== false) this.dashboard = this.addDashboard(props, replicas, verify);
+  }
+
+  /** The scheduled verify job (cdk/verify-schedule.ts); its alarms join the construct's. */
+  private addVerifySchedule(
+    props: DynamoDbReplicatorProps,
+    verify: VerifyScheduleProps,
+    replicas: readonly ReplicaTableProps[],
+  ): VerifySchedule {
+    const job = new VerifySchedule(this, 'Verify', {
+      props: verify,
+      sourceTable: props.sourceTable,
+      replicas,
+      replicaEnvironment: replicas.length > 0 ? replicaEnvironment(replicas) : {},
+      ...(props.backup && this.backupBucket
+        ? { backup: { bucket: this.backupBucket, prefix: backupPrefix(props.backup) } }
+        : {}),
+      namespace: props.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE,
+      code: props.code?.verify ?? bundleCode('verify'),
+      runtime: REPLICATOR_RUNTIME,
+      logRetention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+    });
+    this.alarms.push(...job.alarms);
+    return job;
+  }
+
+  /** The dashboard (cdk/dashboard.ts) over the functions, their destinations and every alarm. */
+  private addDashboard(
+    props: DynamoDbReplicatorProps,
+    replicas: readonly ReplicaTableProps[],
+    verify: VerifySchedule | undefined,
+  ): cloudwatch.Dashboard {
+    const destinations: MetricsDestination[] = replicas.map((r) => ({
+      dimension: DIMENSION.replicaTable,
+      value: `${r.region}/${r.tableName}`,
+      label: `${r.region}/${r.tableName}`,
+    }));
+    if (props.backup && this.backupBucket)
+      destinations.push({
+        dimension: DIMENSION.backupLocation,
+        value: `s3://${this.backupBucket.bucketName}/${backupPrefix(props.backup)}`,
+        label: 'change log',
+      });
+    const streamFunctions = [
+      ...(this.replicateFunction ? [{ label: 'replicate', fn: this.replicateFunction }] : []),
+      ...(this.backupFunction ? [{ label: 'backup', fn: this.backupFunction }] : []),
+    ];
+    const dashboard = props.dashboard === false ? undefined : props.dashboard?.dashboardName;
+    return new ReplicationDashboard(this, 'Dashboard', {
+      ...(dashboard !== undefined ? { dashboardName: dashboard } : {}),
+      namespace: props.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE,
+      sourceTable: props.sourceTable.tableName,
+      destinations,
+      streamFunctions,
+      ...(verify
+        ? { otherFunctions: [{ label: 'verify', fn: verify.fn }], discrepancies: verify.discrepancyMetrics }
+        : {}),
+      alarms: this.alarms,
+    }).dashboard;
   }
 
   /** The replicate function, its stream mapping and its write grants on the replica tables. */
@@ -603,41 +688,16 @@ export class DynamoDbReplicator extends Construct {
 
 /** Exact write actions on exactly the replica tables; replicas with a role: sts:AssumeRole only. */
 function grantReplicaWrites(role: iam.Role, replicas: readonly ReplicaTableProps[]): void {
-  const direct = replicas.filter((r) => r.roleArn === undefined);
-  if (direct.length > 0) {
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'WriteReplicaTables',
-        actions: [
-          'dynamodb:BatchWriteItem',
-          'dynamodb:PutItem',
-          'dynamodb:DeleteItem',
-          'dynamodb:DescribeTable',
-        ],
-        resources: direct.map((r) =>
-          Stack.of(role).formatArn({
-            service: 'dynamodb',
-            region: r.region,
-            ...(r.account ? { account: r.account } : {}),
-            resource: 'table',
-            resourceName: r.tableName,
-          }),
-        ),
-      }),
-    );
-  }
-  const roles = [...new Set(replicas.flatMap((r) => r.roleArn ?? []))];
-  if (roles.length > 0) {
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({ sid: 'AssumeReplicaRoles', actions: ['sts:AssumeRole'], resources: roles }),
-    );
-  }
+  grantReplicaAccess(role, replicas, {
+    sid: 'WriteReplicaTables',
+    actions: ['dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:DescribeTable'],
+  });
 }
 
 /** The file name of the bundled transform inside the replicate function's package. */
 const TRANSFORM_FILE = 'transform.mjs';
 
-function bundleCode(handler: 'replicate' | 'backup'): lambda.Code {
+function bundleCode(handler: 'replicate' | 'backup' | 'verify'): lambda.Code {
   return lambda.Code.fromAsset(lambdaBundle(handler).zip);
 }
 

@@ -135,13 +135,18 @@ export interface StatusPage {
 export async function startStatusPage(
   port: number,
   tracker: StatusTracker,
-  options: { readonly changeLog?: ObjectStore; readonly coverageEveryMs?: number } = {},
+  options: {
+    readonly changeLog?: ObjectStore;
+    readonly coverageEveryMs?: number;
+    /** More Prometheus text after the runner's (the verify loop's gauges). */
+    readonly moreMetrics?: () => string;
+  } = {},
 ): Promise<StatusPage> {
   const changeLog = options.changeLog;
   const { server, url } = await serveStatus(port, {
     metrics: () => {
       const runner = tracker.current;
-      return runner && prometheusText(runner.stats());
+      return runner && prometheusText(runner.stats()) + (options.moreMetrics?.() ?? '');
     },
     status: () => tracker.snapshot(Date.now()),
     alive: () => tracker.alive,

@@ -27,7 +27,7 @@ import { fileURLToPath } from 'node:url';
 import { UsageError } from '../core/errors.js';
 import { createZip } from './zip.js';
 
-export const LAMBDA_HANDLERS = ['replicate', 'backup'] as const;
+export const LAMBDA_HANDLERS = ['replicate', 'backup', 'verify'] as const;
 export type LambdaHandlerName = (typeof LAMBDA_HANDLERS)[number];
 
 /** The file inside each package; Lambda's handler setting is `index.<handler name>`. */

@@ -19,6 +19,8 @@ import { LagRecorder, originFromAttribute } from '../replicate/lag.js';
 import { StreamRunner } from '../replicate/runner.js';
 import { StatusTracker } from '../replicate/status.js';
 import { startStatusPage, type StatusPage } from '../cli/status-server.js';
+import { formatVerifyOutcome, runVerifyChecks, verifyChecks } from '../diff/verify.js';
+import type { DiscrepancyCounts } from '../diff/diff-tables.js';
 import { LOCAL_CREDENTIALS } from './dynamodb-local.js';
 import { sampleItem } from './sample-items.js';
 
@@ -47,6 +49,8 @@ export interface ReplicationDemoResult {
   /** Keys (canonical JSON) that differ or exist on one side only. */
   readonly differences: readonly string[];
   readonly lag: { count: number; p50?: number; p99?: number; max?: number };
+  /** The verify job's run after the catch-up (what `replicate --verify-every` runs each interval). */
+  readonly verified: DiscrepancyCounts;
 }
 
 /** A table keyed by `id` (S), on demand, optionally with a NEW_AND_OLD_IMAGES stream. */
@@ -130,7 +134,7 @@ export async function runReplicationDemo(
     await demo.runLoad();
     await demo.waitForCatchUp();
     await demo.stopRunner();
-    return await demo.result();
+    return await demo.result(await demo.verify());
   } finally {
     await demo.close();
   }
@@ -308,8 +312,23 @@ class DemoRun {
     if (this.runnerError) throw this.runnerError;
   }
 
+  /** One run of the verify job (the diff engine) over the pair, as the runner's --verify-every runs it. */
+  async verify(): Promise<DiscrepancyCounts> {
+    const [outcome] = await runVerifyChecks(
+      verifyChecks({
+        source: { client: this.source, table: SOURCE_TABLE, label: `${SOURCE_REGION}/${SOURCE_TABLE}` },
+        replicas: [
+          { client: this.replica, table: REPLICA_TABLE, label: `${REPLICA_REGION}/${REPLICA_TABLE}` },
+        ],
+      }),
+    );
+    if (!outcome?.ok) throw outcome?.error ?? new Error('the verify job ran no check');
+    this.log(formatVerifyOutcome(outcome));
+    return outcome.discrepancies;
+  }
+
   /** The two tables compared item by item, with the load's and the runner's counts and the lag. */
-  async result(): Promise<ReplicationDemoResult> {
+  async result(verified: DiscrepancyCounts): Promise<ReplicationDemoResult> {
     const comparison = await compareTables(
       { client: this.source, table: SOURCE_TABLE },
       { client: this.replica, table: REPLICA_TABLE },
@@ -319,6 +338,7 @@ class DemoRun {
       records: this.running.stats().records,
       ...comparison,
       lag: this.total.summary(),
+      verified,
     };
   }
 

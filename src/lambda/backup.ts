@@ -42,7 +42,13 @@ import {
 } from './batch-response.js';
 import { envLogLevel, envTurnover, envValue, requireEnv, type Env } from './config.js';
 import { createLogger, type Logger, type LogLevel } from './log.js';
-import { DEFAULT_METRICS_NAMESPACE, emitBatchMetrics, stdoutMetrics, type MetricsWriter } from './metrics.js';
+import {
+  DEFAULT_METRICS_NAMESPACE,
+  DIMENSION,
+  emitBatchMetrics,
+  stdoutMetrics,
+  type MetricsWriter,
+} from './metrics.js';
 import type { LambdaContext } from './replicate.js';
 
 export interface BackupConfig {
@@ -141,8 +147,13 @@ interface HandlerParts {
   readonly claim: (table: string, streamArn: string, changes: readonly Change[]) => Promise<void>;
 }
 
+/** The BackupLocation dimension of the metrics: `s3://<bucket>/<prefix>`. */
+export function backupLocationLabel(config: Pick<BackupConfig, 'bucket' | 'prefix'>): string {
+  return `s3://${[config.bucket, config.prefix].filter(Boolean).join('/')}`;
+}
+
 /** The S3 store at BackupBucket/BackupPrefix. */
-function openBackupStore(config: BackupConfig): ObjectStore {
+export function openBackupStore(config: BackupConfig): ObjectStore {
   return openObjectStore(
     { kind: 's3', bucket: config.bucket, prefix: config.prefix },
     {
@@ -247,12 +258,7 @@ function emitBackupMetrics(
   emitBatchMetrics(parts.metrics, {
     namespace: config.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE,
     sourceTable: o.table,
-    destinations: [
-      {
-        dimension: 'BackupLocation',
-        value: `s3://${[config.bucket, config.prefix].filter(Boolean).join('/')}`,
-      },
-    ],
+    destinations: [{ dimension: DIMENSION.backupLocation, value: backupLocationLabel(config) }],
     figures: {
       received: batch.changes.length + batch.rejected.length,
       applied: o.applied,

@@ -266,15 +266,15 @@ function readThroughConfig(env: Env): ReadThroughConfig | undefined {
   }
 }
 
-/** The `replicate` handler's configuration; throws ConfigError naming the first bad variable. */
-export function readReplicateConfig(env: Env): ReplicateConfig {
+/**
+ * The replicas named by ReplicaTable (with ReplicaRegion, ReplicaEndpoint, credentials, role) and
+ * Replicas; empty when neither is set. Shared by `replicate` and `verify`.
+ */
+export function readReplicaList(env: Env): ReplicaConfig[] {
   const fallbackRegion = envValue(env, 'AWS_REGION');
   const replicas: ReplicaConfig[] = [];
   const table = envValue(env, 'ReplicaTable');
   const list = envValue(env, 'Replicas');
-  if (table === undefined && list === undefined) {
-    requireEnv(env, 'ReplicaTable', 'the replica table to write to (or set Replicas to a JSON list)');
-  }
   if (table !== undefined) {
     const location = replicaLocation(
       { region: 'ReplicaRegion', endpoint: 'ReplicaEndpoint' },
@@ -306,6 +306,15 @@ export function readReplicateConfig(env: Env): ReplicateConfig {
     if (seen.has(r.label))
       throw new ConfigError(`the replica ${r.label} is listed twice (ReplicaTable and Replicas)`);
     seen.add(r.label);
+  }
+  return replicas;
+}
+
+/** The `replicate` handler's configuration; throws ConfigError naming the first bad variable. */
+export function readReplicateConfig(env: Env): ReplicateConfig {
+  const replicas = readReplicaList(env);
+  if (replicas.length === 0) {
+    requireEnv(env, 'ReplicaTable', 'the replica table to write to (or set Replicas to a JSON list)');
   }
   const turnover = envTurnover(env);
   const transformModule = envValue(env, 'TransformModule');

@@ -6,3 +6,5 @@ export { backup, createBackupHandler, readBackupConfig } from './backup.js';
 export type { BackupConfig, BackupDeps, BackupHandler } from './backup.js';
 export type { ReplicaConfig, ReplicateConfig, ReadThroughConfig } from './config.js';
 export type { StreamBatchResponse, BatchItemFailure } from './batch-response.js';
+export { verify, createVerifyHandler, readVerifyConfig } from './verify.js';
+export type { VerifyConfig, VerifyDeps, VerifyHandler, VerifyResponse } from './verify.js';

@@ -13,7 +13,35 @@ import { tableOfStreamArn } from '../core/change-sources.js';
 
 export const DEFAULT_METRICS_NAMESPACE = 'DynamoDBReplicator';
 
-export type MetricUnit = 'Count' | 'Milliseconds';
+/**
+ * The metric and dimension names the handlers emit, in one place: the CDK dashboard and alarms
+ * (cdk/dashboard.ts, cdk/verify-schedule.ts) chart exactly these.
+ */
+export const METRIC = {
+  recordsReceived: 'RecordsReceived',
+  changesApplied: 'ChangesApplied',
+  failedRecords: 'FailedRecords',
+  rejectedRecords: 'RejectedRecords',
+  retries: 'Retries',
+  replicationLag: 'ReplicationLag',
+  /**
+   * Reserved for multi-active replication: writes that lost to a newer write from another
+   * region, with the SourceTable and ReplicaTable dimensions. Charted on the dashboard already.
+   */
+  conflicts: 'Conflicts',
+  /** The verify job (lambda/verify.ts): keys that differ between the two sides of a check. */
+  discrepancies: 'Discrepancies',
+  /** The verify job: when a check last completed, in epoch seconds. */
+  verifiedAt: 'VerifiedAt',
+} as const;
+
+export const DIMENSION = {
+  sourceTable: 'SourceTable',
+  replicaTable: 'ReplicaTable',
+  backupLocation: 'BackupLocation',
+} as const;
+
+export type MetricUnit = 'Count' | 'Milliseconds' | 'None';
 
 export interface MetricValue {
   readonly name: string;
@@ -106,14 +134,14 @@ export function batchLagMs(creationTimes: readonly number[], now: number): numbe
  */
 export function batchMetrics(figures: BatchFigures, now: number): MetricValue[] {
   const metrics: MetricValue[] = [
-    { name: 'RecordsReceived', unit: 'Count', value: figures.received },
-    { name: 'ChangesApplied', unit: 'Count', value: figures.applied },
-    { name: 'FailedRecords', unit: 'Count', value: figures.failed },
-    { name: 'RejectedRecords', unit: 'Count', value: figures.rejected },
-    { name: 'Retries', unit: 'Count', value: figures.retries },
+    { name: METRIC.recordsReceived, unit: 'Count', value: figures.received },
+    { name: METRIC.changesApplied, unit: 'Count', value: figures.applied },
+    { name: METRIC.failedRecords, unit: 'Count', value: figures.failed },
+    { name: METRIC.rejectedRecords, unit: 'Count', value: figures.rejected },
+    { name: METRIC.retries, unit: 'Count', value: figures.retries },
   ];
   const lag = batchLagMs(figures.creationTimes, now);
-  if (lag !== undefined) metrics.push({ name: 'ReplicationLag', unit: 'Milliseconds', value: lag });
+  if (lag !== undefined) metrics.push({ name: METRIC.replicationLag, unit: 'Milliseconds', value: lag });
   return metrics;
 }
 
@@ -137,7 +165,7 @@ export function emitBatchMetrics(
     write(
       emfLine({
         namespace: options.namespace,
-        dimensions: { SourceTable: options.sourceTable, [d.dimension]: d.value },
+        dimensions: { [DIMENSION.sourceTable]: options.sourceTable, [d.dimension]: d.value },
         metrics,
         timestamp: now,
       }),

@@ -37,6 +37,7 @@ import { lazyEntry } from './entry.js';
 import { createLogger, type Logger } from './log.js';
 import {
   DEFAULT_METRICS_NAMESPACE,
+  DIMENSION,
   emitBatchMetrics,
   eventSourceTable,
   stdoutMetrics,
@@ -292,7 +293,10 @@ function emitReplicateMetrics(
   emitBatchMetrics(parts.deps.metrics ?? stdoutMetrics, {
     namespace: parts.config.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE,
     sourceTable: eventSourceTable(event),
-    destinations: parts.replicas.map((r) => ({ dimension: 'ReplicaTable', value: r.label ?? r.table })),
+    destinations: parts.replicas.map((r) => ({
+      dimension: DIMENSION.replicaTable,
+      value: r.label ?? r.table,
+    })),
     figures: {
       received,
       applied: result.applied,

@@ -76,3 +76,34 @@ export function prometheusText(stats: RunnerStats): string {
   );
   return lines.join('\n') + '\n';
 }
+
+/** The last completed verify run of each check (`replicate --verify-every`). */
+export interface VerifiedCheck {
+  readonly check: string;
+  readonly discrepancies: number;
+  /** Epoch ms. */
+  readonly verifiedAt: number;
+}
+
+/**
+ * The verify job's figures in Prometheus text, the same two as the verify Lambda publishes:
+ * discrepancies and verified-at per check. A failed run leaves a check's figures as they were, so
+ * its verified-at stops advancing.
+ */
+export function verifyPrometheusText(checks: readonly VerifiedCheck[]): string {
+  if (checks.length === 0) return '';
+  const lines = [
+    '# HELP dynamodb_replicator_verify_discrepancies Keys that differed at the last completed verify run.',
+    '# TYPE dynamodb_replicator_verify_discrepancies gauge',
+    ...checks.map(
+      (c) => `dynamodb_replicator_verify_discrepancies{check="${label(c.check)}"} ${c.discrepancies}`,
+    ),
+    '# HELP dynamodb_replicator_verified_at_seconds When the last verify run of the check completed (epoch seconds).',
+    '# TYPE dynamodb_replicator_verified_at_seconds gauge',
+    ...checks.map(
+      (c) =>
+        `dynamodb_replicator_verified_at_seconds{check="${label(c.check)}"} ${Math.floor(c.verifiedAt / 1000)}`,
+    ),
+  ];
+  return lines.join('\n') + '\n';
+}

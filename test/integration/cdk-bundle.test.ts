@@ -23,6 +23,7 @@ import { createTestTable, dynamoClient, dynamoEndpoint, streamsClient } from '..
 import { captureChanges, toLambdaEvent } from '../harness/stream-capture.js';
 import { runCliCapture } from '../harness/cli.js';
 import { assertValidEmf } from '../harness/emf.js';
+import { withEnv as withRestoredEnv } from '../harness/env.js';
 import { bundleTransformModule } from '../../src/deploy/bundle.js';
 
 type Handler = (event: unknown, context?: { awsRequestId?: string }) => Promise<unknown>;
@@ -91,13 +92,24 @@ async function tables(stream: 'NEW_IMAGE' | 'NEW_AND_OLD_IMAGES') {
   return { endpoint, source, replica, sourceTable, replicaTable };
 }
 
+/** The variables naming a replica in "eu-west-1" of DynamoDB Local, as a deployment sets them. */
+function replicaEnv(endpoint: string, table: string): Record<string, string> {
+  return {
+    ReplicaTable: table,
+    ReplicaRegion: 'eu-west-1',
+    ReplicaEndpoint: endpoint,
+    ReplicaAccessKeyId: 'local',
+    ReplicaSecretAccessKey: 'local',
+  };
+}
+
 async function scanAll(client: DynamoDBClient, table: string): Promise<unknown[]> {
   const out = await client.send(new ScanCommand({ TableName: table, ConsistentRead: true }));
   return (out.Items ?? []).sort((a, b) => JSON.stringify(a.id).localeCompare(JSON.stringify(b.id)));
 }
 
 test('the bundle command writes one zip per handler, each holding a single index.mjs', async () => {
-  assert.deepEqual(files.map((f) => path.basename(f)).sort(), ['backup.zip', 'replicate.zip']);
+  assert.deepEqual(files.map((f) => path.basename(f)).sort(), ['backup.zip', 'replicate.zip', 'verify.zip']);
   const backup = await loadPackage(files.find((f) => f.endsWith('backup.zip')) as string);
   assert.deepEqual(Object.keys(backup), ['backup']);
   assert.equal(typeof backup.backup, 'function');
@@ -129,11 +141,7 @@ test('the bundled replicate handler, loaded from the zip, replicates a captured 
 
   // The handler reads its configuration on the first invocation, like a Lambda cold start.
   const env = {
-    ReplicaTable: replicaTable,
-    ReplicaRegion: 'eu-west-1',
-    ReplicaEndpoint: endpoint,
-    ReplicaAccessKeyId: 'local',
-    ReplicaSecretAccessKey: 'local',
+    ...replicaEnv(endpoint, replicaTable),
     MetricsNamespace: 'BundleTest',
   };
   const { value, lines } = await withEnv(env, async () => {
@@ -165,6 +173,47 @@ test('the bundled replicate handler, loaded from the zip, replicates a captured 
   const applied = docs.find((d) => d.message === 'batch applied');
   assert.equal(applied?.correlationId, 'bundle-test-1');
   assert.ok(!lines.join('\n').includes('12345678901234567890123456789012345678'));
+});
+
+test('the bundled verify handler, loaded from the zip, counts injected discrepancies exactly and emits them as EMF', async () => {
+  const { endpoint, source, replica, sourceTable, replicaTable } = await tables('NEW_IMAGE');
+  const put = (client: DynamoDBClient, table: string, id: string, v: string) =>
+    client.send(new PutItemCommand({ TableName: table, Item: { id: { S: id }, v: { S: v } } }));
+  for (const id of ['a', 'b', 'c', 'd', 'e']) await put(source, sourceTable, id, 'same');
+  // The replica: a and b equal, c missing, d different, x extraneous (e equal too).
+  for (const id of ['a', 'b', 'e']) await put(replica, replicaTable, id, 'same');
+  await put(replica, replicaTable, 'd', 'changed');
+  await put(replica, replicaTable, 'x', 'extra');
+  const env = {
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+    VerifySourceTable: sourceTable,
+    VerifySourceEndpoint: endpoint,
+    VerifySettleSeconds: '0',
+    ...replicaEnv(endpoint, replicaTable),
+    MetricsNamespace: 'BundleTest',
+  };
+  const { value, lines } = await withRestoredEnv(env, async () => {
+    const pkg = await loadPackage(files.find((f) => f.endsWith('verify.zip')) as string);
+    assert.deepEqual(Object.keys(pkg), ['verify']);
+    return captureStdout(() => (pkg.verify as Handler)({ source: 'aws.events' }));
+  });
+  const response = value as { checks: { check: string; discrepancies: Record<string, number> }[] };
+  assert.equal(response.checks.length, 1);
+  assert.deepEqual(response.checks[0]?.discrepancies, { missing: 1, different: 1, extraneous: 1, total: 3 });
+  const metrics = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((d) => '_aws' in d);
+  assert.equal(metrics.length, 1);
+  const emf = metrics[0] as Record<string, unknown>;
+  assertValidEmf(emf);
+  assert.equal(emf.SourceTable, sourceTable);
+  assert.equal(emf.ReplicaTable, `${endpoint}/${replicaTable}`);
+  assert.equal(emf.Discrepancies, 3);
+  const verifiedAt = emf.VerifiedAt as number;
+  assert.ok(
+    Number.isInteger(verifiedAt) && Math.abs(verifiedAt - Date.now() / 1000) < 3600,
+    String(verifiedAt),
+  );
 });
 
 test('the main and lambda entry points (and the CLI until template runs) never load aws-cdk-lib or constructs', async () => {
@@ -224,11 +273,7 @@ test('a transform module bundled next to the handler, as the construct packages 
   bundleTransformModule(entry, path.join(dir, 'transform.mjs'));
   await withEnv(
     {
-      ReplicaTable: replicaTable,
-      ReplicaRegion: 'eu-west-1',
-      ReplicaEndpoint: endpoint,
-      ReplicaAccessKeyId: 'local',
-      ReplicaSecretAccessKey: 'local',
+      ...replicaEnv(endpoint, replicaTable),
       TransformModule: 'transform.mjs',
       LAMBDA_TASK_ROOT: dir,
     },
@@ -244,6 +289,6 @@ test('a transform module bundled next to the handler, as the construct packages 
 test('bundle refuses an unknown handler with exit 2', async () => {
   const r = await runCliCapture(['bundle', '--handler', 'nope', '--out', outDir]);
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /--handler must be one of replicate, backup/);
+  assert.match(r.stderr, /--handler must be one of replicate, backup, verify/);
   assert.equal(r.stdout, '');
 });

@@ -15,6 +15,7 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { DynamoDbReplicator, type DynamoDbReplicatorProps } from '../../src/cdk/index.js';
 import { ConfigError } from '../../src/core/errors.js';
+import { cfnText as arnText } from '../harness/cfn.js';
 
 const ACCOUNT = '111111111111';
 const OTHER_ACCOUNT = '222222222222';
@@ -50,19 +51,6 @@ function iamStatements(template: Template): Statement[] {
 }
 
 const list = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
-
-/** Resolves the CloudFormation ARN shapes the construct produces into readable text. */
-function arnText(resource: unknown): string {
-  if (typeof resource === 'string') return resource;
-  const r = resource as Record<string, unknown>;
-  if (r['Fn::Join']) {
-    const [sep, parts] = r['Fn::Join'] as [string, unknown[]];
-    return parts.map(arnText).join(sep);
-  }
-  if (r.Ref) return `{${String(r.Ref)}}`;
-  if (r['Fn::GetAtt']) return `{${(r['Fn::GetAtt'] as string[]).join('.')}}`;
-  return JSON.stringify(resource);
-}
 
 describe('replicas in two accounts and a backup to a new bucket', () => {
   const { stack, table } = sourceStack(dynamodb.StreamViewType.NEW_AND_OLD_IMAGES);

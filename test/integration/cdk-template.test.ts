@@ -87,6 +87,12 @@ test('the JSON template has the construct resources, with the same types and cou
     'AWS::SQS::Queue': 2,
     'AWS::SQS::QueuePolicy': 2,
     'AWS::CloudWatch::Alarm': 6,
+    'AWS::CloudWatch::Dashboard': 1,
+  });
+  // One dashboard per deployed stack: its name is the stack's name, not fixed in the template.
+  const [dashboard] = Object.values(json.Resources).filter((r) => r.Type === 'AWS::CloudWatch::Dashboard');
+  assert.deepEqual(dashboard?.Properties?.DashboardName, {
+    'Fn::Join': ['-', [{ Ref: 'AWS::StackName' }, 'Replicator']],
   });
 });
 

@@ -95,6 +95,7 @@ test('docs/library.md has an example with its output under every section', () =>
       'Copy a table',
       'Export and import',
       'Diff two tables and repair the replica',
+      'Verify replicas and backups on a schedule',
       'Check and fix one item',
       'Full backup and restore',
       'Change log, point-in-time restore and history',

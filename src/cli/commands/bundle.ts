@@ -4,11 +4,12 @@ import { stringOption, writeJson, type Command } from '../command.js';
 
 export const bundleCommand: Command = {
   name: 'bundle',
-  summary: 'Write the Lambda deployment packages (replicate.zip, backup.zip)',
-  help: `Usage: dynamodb-replicator bundle [--out DIR] [--handler replicate|backup] [--json]
+  summary: 'Write the Lambda deployment packages (replicate.zip, backup.zip, verify.zip)',
+  help: `Usage: dynamodb-replicator bundle [--out DIR] [--handler replicate|backup|verify] [--json]
 
 Writes the Lambda deployment packages of the handlers to DIR: replicate.zip (handler
-index.replicate) and backup.zip (handler index.backup), each one ESM file for Node.js 20 or later
+index.replicate), backup.zip (handler index.backup) and verify.zip (handler index.verify, the
+scheduled verify job), each one ESM file for Node.js 20 or later
 with its dependencies, the AWS SDK included. Upload them to S3 for the \`template\` command's stack.
 Works offline; an installed package copies its pre-built zips, a source checkout builds them with
 esbuild.

@@ -5,6 +5,7 @@ import { redactUrls } from '../../core/redact.js';
 import { createDynamoClient, createStreamsClient } from '../../dynamodb/client.js';
 import { DynamoCheckpointStore, FileCheckpointStore } from '../../replicate/checkpoint.js';
 import { checkCheckpointFile, defaultCheckpointFile } from '../../replicate/checkpoint-file.js';
+import { verifyPrometheusText } from '../../replicate/metrics.js';
 import {
   checkReplicateOptions,
   replicateTable,
@@ -20,9 +21,12 @@ import { parseDuration } from '../duration.js';
 import { startStatusPage, type StatusPage } from '../status-server.js';
 import { cliClientOptions, closing, openTable } from '../locations.js';
 import { turnoverOption } from '../time-option.js';
+import { startVerifying } from '../verify-loop.js';
+import { verifySettings } from '../verify-option.js';
 
 export async function run(args: ParsedArgs, io: CliIO): Promise<number> {
   const s = parseSettings(args);
+  const verify = verifySettings(args);
   const backupText = stringOption(args, 'backup');
   const backupOnly = args.positionals.length === 1;
   checkReplicateOptions({
@@ -69,9 +73,25 @@ export async function run(args: ParsedArgs, io: CliIO): Promise<number> {
     const backupLog = backupText === undefined ? undefined : openBackupStore(backupText, args, io);
     const changeLog = backupLog?.store.at(source.table);
     const print = printer(io, s.json);
+    const verifyStop = new AbortController();
+    const verifying =
+      verify &&
+      startVerifying(io, {
+        settings: verify,
+        targets: {
+          source: { client: source.client, table: source.table, label: source.label },
+          replicas: replicas.map((r) => ({ client: r.client, table: r.table, label: r.label })),
+          ...(changeLog ? { backup: { store: changeLog, label: `${backupText}/${source.table}` } } : {}),
+        },
+        json: s.json,
+        signal: AbortSignal.any([stop.signal, verifyStop.signal]),
+      });
     try {
       if (s.metricsPort !== undefined) {
-        page = await startStatusPage(s.metricsPort, tracker, changeLog ? { changeLog } : {});
+        page = await startStatusPage(s.metricsPort, tracker, {
+          ...(changeLog ? { changeLog } : {}),
+          moreMetrics: () => verifyPrometheusText(verifying?.checks() ?? []),
+        });
         io.stderr.write(`status page on ${page.url} (Prometheus text on /metrics, liveness on /healthz)\n`);
       }
       await replicateTable({
@@ -96,6 +116,8 @@ export async function run(args: ParsedArgs, io: CliIO): Promise<number> {
       tracker.finish();
       return 0;
     } finally {
+      verifyStop.abort();
+      await verifying?.done;
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
       await page?.close();

@@ -1,6 +1,7 @@
 import type { Command } from '../command.js';
 import { WRITE_BUDGET_HELP, WRITE_BUDGET_OPTIONS } from '../budgets.js';
 import { STORE_HELP, STORE_OPTIONS } from '../store-options.js';
+import { VERIFY_HELP, VERIFY_OPTIONS } from '../verify-option.js';
 
 /** `replicate --help` (docs/cli.md is generated from it). */
 export const REPLICATE_HELP = `Usage: dynamodb-replicator replicate <source> <replica> [<replica>...] [options]
@@ -60,6 +61,7 @@ ${STORE_HELP}
                            coverage with --backup), the figures as Prometheus text on /metrics, the
                            page's data on /status.json, and a liveness probe on /healthz (200 while
                            the runner runs)
+${VERIFY_HELP}
   --json                   print stats and the final summary as JSON lines on stdout
   --debug                  print stack traces on errors`;
 
@@ -82,6 +84,7 @@ export const REPLICATE_OPTIONS: Command['options'] = {
   'stats-every': { type: 'string' },
   'metrics-port': { type: 'string' },
   ...WRITE_BUDGET_OPTIONS,
+  ...VERIFY_OPTIONS,
 };
 
 export const replicateCommand: Command = {

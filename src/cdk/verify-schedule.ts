@@ -1,0 +1,248 @@
+/**
+ * Proof on a schedule: an EventBridge rule runs the `verify` function (lambda/verify.ts) every
+ * `every`; it compares the source table with each replica and with its change log and publishes
+ * `Discrepancies` and `VerifiedAt` per check. Two alarms per check: discrepancies in two consecutive
+ * runs (a difference the settle re-check and one more run did not clear), and no completed run in
+ * two intervals (the job fails or does not run). Least privilege: read-only actions on exactly the
+ * tables and the log it compares.
+ */
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { ConfigError } from '../core/errors.js';
+import { DIMENSION, METRIC } from '../lambda/metrics.js';
+import type { MetricsDestination } from './dashboard.js';
+import { grantReplicaAccess } from './replica-grants.js';
+
+/** The construct's `verify` prop. */
+export interface VerifyScheduleProps {
+  /** How often the job runs: whole minutes from 1 minute to 1 day (also the alarms' period). */
+  readonly every: Duration;
+  /** Compare the source with every replica. Default: true. */
+  readonly replicas?: boolean;
+  /**
+   * Compare the source with its change log's latest state (the log needs a base snapshot, see
+   * `replicate --backfill --backup`). Default: true when the construct has a `backup`.
+   */
+  readonly backup?: boolean;
+  /** Read capacity units per second the job may use on each table. Default: no limit. */
+  readonly readCapacity?: number;
+  /** How long a difference is re-checked later before it counts (changes in flight). Default: 10 seconds. */
+  readonly settle?: Duration;
+  /** The function's timeout, at most 15 minutes. Default: 15 minutes. */
+  readonly timeout?: Duration;
+  /** The function's memory in MB. Default: 1024. */
+  readonly memorySize?: number;
+}
+
+/** What the replicator hands over: the deployment's tables, log and settings. */
+export interface VerifyJobInput {
+  readonly props: VerifyScheduleProps;
+  readonly sourceTable: dynamodb.ITable;
+  readonly replicas: readonly {
+    readonly tableName: string;
+    readonly region: string;
+    readonly account?: string;
+    readonly roleArn?: string;
+  }[];
+  /** Environment naming the replicas, as the replicate function gets it. */
+  readonly replicaEnvironment: Record<string, string>;
+  readonly backup?: { readonly bucket: s3.IBucket; readonly prefix: string };
+  readonly namespace: string;
+  /** The `verify` package. */
+  readonly code: lambda.Code;
+  readonly runtime: lambda.Runtime;
+  readonly logRetention: logs.RetentionDays;
+}
+
+const MAX_TIMEOUT = Duration.minutes(15);
+
+function checkEvery(every: Duration): void {
+  const minutes = every.toSeconds() / 60;
+  if (!Number.isInteger(minutes) || minutes < 1 || minutes > 1440)
+    throw new ConfigError(
+      `DynamoDbReplicator: verify.every must be whole minutes from 1 minute to 1 day, got ${every.toHumanString()}`,
+    );
+}
+
+/** The destinations a run checks, by its props: replicas and/or the change log. */
+export function verifyDestinations(input: VerifyJobInput): MetricsDestination[] {
+  const { props } = input;
+  const out: MetricsDestination[] = [];
+  if (props.replicas ?? true)
+    for (const r of input.replicas)
+      out.push({
+        dimension: DIMENSION.replicaTable,
+        value: `${r.region}/${r.tableName}`,
+        label: `${r.region}/${r.tableName}`,
+      });
+  if (input.backup && (props.backup ?? true))
+    out.push({
+      dimension: DIMENSION.backupLocation,
+      value: `s3://${input.backup.bucket.bucketName}/${input.backup.prefix}`,
+      label: 'change log',
+    });
+  return out;
+}
+
+export class VerifySchedule extends Construct {
+  readonly fn: lambda.Function;
+  readonly rule: events.Rule;
+  /** Per check: persistent discrepancies, then not verified. */
+  readonly alarms: cloudwatch.Alarm[] = [];
+  /** Per check, the Discrepancies metric (maximum per interval). */
+  readonly discrepancyMetrics: cloudwatch.Metric[] = [];
+
+  constructor(scope: Construct, id: string, input: VerifyJobInput) {
+    super(scope, id);
+    const { props } = input;
+    checkEvery(props.every);
+    const timeout = props.timeout ?? MAX_TIMEOUT;
+    if (timeout.toSeconds() > MAX_TIMEOUT.toSeconds())
+      throw new ConfigError(
+        'DynamoDbReplicator: verify.timeout must be at most 15 minutes (the Lambda limit)',
+      );
+    if (
+      props.readCapacity !== undefined &&
+      !(Number.isInteger(props.readCapacity) && props.readCapacity >= 1)
+    )
+      throw new ConfigError(
+        `DynamoDbReplicator: verify.readCapacity must be a whole number of at least 1, got ${props.readCapacity}`,
+      );
+    const destinations = verifyDestinations(input);
+    if (destinations.length === 0)
+      throw new ConfigError(
+        'DynamoDbReplicator: verify has nothing to compare (no replica and no backup chosen)',
+      );
+    const checksReplicas = destinations.some((d) => d.dimension === DIMENSION.replicaTable);
+    const checksLog = destinations.some((d) => d.dimension === DIMENSION.backupLocation);
+    const role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: 'dynamodb-replicator verify function',
+    });
+    const logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: input.logRetention,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    logGroup.grantWrite(role);
+    this.fn = new lambda.Function(this, 'Function', {
+      runtime: input.runtime,
+      architecture: lambda.Architecture.ARM_64,
+      code: input.code,
+      handler: 'index.verify',
+      role,
+      logGroup,
+      memorySize: props.memorySize ?? 1024,
+      timeout,
+      // A failed run is not repeated at once: the next scheduled run is the retry.
+      retryAttempts: 0,
+      environment: {
+        VerifySourceTable: input.sourceTable.tableName,
+        ...(checksReplicas ? input.replicaEnvironment : {}),
+        ...(checksLog && input.backup
+          ? {
+              BackupBucket: input.backup.bucket.bucketName,
+              BackupPrefix: input.backup.prefix,
+              BackupRegion: input.backup.bucket.env.region,
+            }
+          : {}),
+        ...(props.readCapacity !== undefined ? { VerifyReadCapacity: String(props.readCapacity) } : {}),
+        VerifySettleSeconds: String((props.settle ?? Duration.seconds(10)).toSeconds()),
+        MetricsNamespace: input.namespace,
+      },
+      description: 'dynamodb-replicator: verify replicas and backup against the source table',
+    });
+    grantVerifyReads(role, input, { replicas: checksReplicas, log: checksLog });
+    this.rule = new events.Rule(this, 'Schedule', {
+      schedule: events.Schedule.rate(props.every),
+      description: 'dynamodb-replicator: run the verify job',
+      targets: [new targets.LambdaFunction(this.fn, { retryAttempts: 0 })],
+    });
+    for (const d of destinations) this.addCheckAlarms(input, d, props.every);
+  }
+
+  private addCheckAlarms(input: VerifyJobInput, d: MetricsDestination, every: Duration): void {
+    const metric = (metricName: string, statistic: string) =>
+      new cloudwatch.Metric({
+        namespace: input.namespace,
+        metricName,
+        dimensionsMap: { [DIMENSION.sourceTable]: input.sourceTable.tableName, [d.dimension]: d.value },
+        statistic,
+        period: every,
+        label: d.label,
+      });
+    const discrepancies = metric(METRIC.discrepancies, cloudwatch.Stats.MAXIMUM);
+    this.discrepancyMetrics.push(discrepancies);
+    const id =
+      d.dimension === DIMENSION.replicaTable ? `Replica${d.label.replace(/[^A-Za-z0-9]/g, '')}` : 'ChangeLog';
+    this.alarms.push(
+      new cloudwatch.Alarm(this, `${id}DiscrepanciesAlarm`, {
+        alarmDescription: `verify ${d.label}: discrepancies in two consecutive runs (not changes in flight); see docs/operations.md`,
+        metric: discrepancies,
+        threshold: 0,
+        evaluationPeriods: 2,
+        datapointsToAlarm: 2,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        // A run that failed publishes nothing; the not-verified alarm reports that.
+        treatMissingData: cloudwatch.TreatMissingData.IGNORE,
+      }),
+      new cloudwatch.Alarm(this, `${id}NotVerifiedAlarm`, {
+        alarmDescription: `verify ${d.label}: no completed run in two intervals (the job fails or does not run); see docs/operations.md`,
+        metric: metric(METRIC.verifiedAt, cloudwatch.Stats.SAMPLE_COUNT),
+        threshold: 1,
+        evaluationPeriods: 2,
+        datapointsToAlarm: 2,
+        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+      }),
+    );
+  }
+}
+
+const READ_ACTIONS = ['dynamodb:BatchGetItem', 'dynamodb:DescribeTable', 'dynamodb:Scan'];
+
+/** Read-only: the source table, the replicas it compares (or their roles), and this table's log. */
+function grantVerifyReads(
+  role: iam.Role,
+  input: VerifyJobInput,
+  what: { replicas: boolean; log: boolean },
+): void {
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'ReadSourceTable',
+      actions: READ_ACTIONS,
+      resources: [input.sourceTable.tableArn],
+    }),
+  );
+  grantReplicaAccess(role, what.replicas ? input.replicas : [], {
+    sid: 'ReadReplicaTables',
+    actions: READ_ACTIONS,
+  });
+  if (what.log && input.backup) {
+    const { bucket, prefix } = input.backup;
+    const log = `${prefix}/${input.sourceTable.tableName}/`;
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadChangeLog',
+        actions: ['s3:GetObject'],
+        resources: [bucket.arnForObjects(`${log}*`)],
+      }),
+    );
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'ListChangeLog',
+        actions: ['s3:ListBucket'],
+        resources: [bucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': [`${log}*`] } },
+      }),
+    );
+    bucket.encryptionKey?.grantDecrypt(role);
+  }
+}
