@@ -225,7 +225,7 @@ class DemoRun {
       },
       signal: this.stopSignal.signal,
     });
-    this.tracker.attach(this.stream);
+    this.tracker.attach(this.stream, Date.now());
     this.runner = this.stream.run().then(
       (summary) => this.tracker.onEvent({ event: 'stopped', ...summary }, Date.now()),
       (error: unknown) => {

@@ -142,9 +142,14 @@ export class StatusTracker {
   }
 
   /** A stream runner started (again after a resync: its counters start from 0). */
-  attach(runner: { stats(): RunnerStats }): void {
+  /**
+   * `now`: when the runner starts, so the records it applies before the first tick count in that
+   * tick's rate (a busy machine may apply a whole burst before it); without it, the first tick only
+   * sets the rate's starting point.
+   */
+  attach(runner: { stats(): RunnerStats }, now?: number): void {
     this.runner = runner;
-    this.previous = undefined;
+    this.previous = now === undefined ? undefined : { records: runner.stats().records, at: now };
     this.checkpointCount = 0;
     if (this.state !== 'stopped' && this.state !== 'failed') this.state = 'running';
   }

@@ -102,7 +102,7 @@ test('the status page in headless Chromium: chart data, numbers equal to /metric
     backfill: true,
     signal: stop.signal,
     onEvent: (event) => tracker.onEvent(event, Date.now()),
-    onRunner: (runner) => tracker.attach(runner),
+    onRunner: (runner) => tracker.attach(runner, Date.now()),
     onBatch: (event) => tracker.onBatch(event),
   }).then(
     () => tracker.finish(),

@@ -137,3 +137,14 @@ test('a second with more lags than the cap keeps a bounded sample of them', () =
   tracker.tick(T0 + 1000);
   assert.deepEqual(tracker.snapshot(T0).history.lagP50, [250]);
 });
+
+test('records applied before the first tick count in its rate when the start time is known', () => {
+  const runner = fakeRunner();
+  const tracker = new StatusTracker({ source: 'us-east-1/a', replicas: ['eu-west-1/b'] });
+  tracker.attach(runner, T0);
+  runner.set({ records: 150 });
+  tracker.tick(T0 + 1000);
+  runner.set({ records: 150 });
+  tracker.tick(T0 + 2000);
+  assert.deepEqual(tracker.snapshot(T0 + 2000).history.recordsPerSecond, [150, 0]);
+});

@@ -107,7 +107,7 @@ export async function run(args: ParsedArgs, io: CliIO): Promise<number> {
           tracker.onEvent(event, Date.now());
           print(event);
         },
-        onRunner: (runner) => tracker.attach(runner),
+        onRunner: (runner) => tracker.attach(runner, Date.now()),
         onBatch: (event) => tracker.onBatch(event),
       }).catch((error: unknown) => {
         tracker.finish(error);
