@@ -4,6 +4,7 @@
  * mistake is a UsageError naming it.
  */
 import { UsageError } from './errors.js';
+import { redactUrls } from './redact.js';
 import {
   formatServiceLocation,
   formatTableLocation,
@@ -99,8 +100,8 @@ function tableEntries(
 
 interface Parsed {
   readonly spec: MemberSpec;
-  /** What the caller wrote (a location string), also accepted for `home` and `local`. */
-  readonly written: string | undefined;
+  /** What the caller wrote (its name, its location string), also accepted for `home` and `local`. */
+  readonly written: readonly string[];
   readonly full: string;
 }
 
@@ -109,23 +110,25 @@ function parseMember(member: string | RegionalMember, index: number, logical: st
   if (typeof given !== 'object' || given === null || given.location === undefined)
     throw new UsageError(`members[${index}] has no location`);
   const location = checkedLocation(given.location);
-  const name = given.name ?? locationText({ ...location, identity: undefined });
-  if (typeof name !== 'string' || name.trim() === '')
+  const givenName = given.name ?? locationText({ ...location, identity: undefined });
+  if (typeof givenName !== 'string' || givenName.trim() === '')
     throw new UsageError(`members[${index}]: name must be a non-empty string`);
+  // Names appear in every answer, event and message: never with a password written into a URL.
+  const name = redactUrls(givenName.trim());
   const names = tableNameMap(tableEntries(location, logical, given.tables, name));
   return {
     spec: { name, location, names },
-    written: typeof given.location === 'string' ? given.location.trim() : undefined,
+    written: [givenName.trim(), ...(typeof given.location === 'string' ? [given.location.trim()] : [])],
     full: locationText(location),
   };
 }
 
 /** The member `ref` names (by name or as written), or a UsageError listing the members. */
 function findMember(parsed: readonly Parsed[], ref: string, option: string): number {
-  const index = parsed.findIndex((p) => p.spec.name === ref.trim() || p.written === ref.trim());
+  const index = parsed.findIndex((p) => p.written.includes(ref.trim()));
   if (index < 0)
     throw new UsageError(
-      `${option} "${ref}" is not one of the members (${parsed.map((p) => `"${p.spec.name}"`).join(', ')})`,
+      `${option} "${redactUrls(ref)}" is not one of the members (${parsed.map((p) => `"${p.spec.name}"`).join(', ')})`,
     );
   return index;
 }
