@@ -19,24 +19,15 @@
  * it may have been applied.
  */
 import {
-  BatchGetItemCommand,
-  BatchWriteItemCommand,
-  DeleteItemCommand,
   DescribeTableCommand,
-  DescribeTimeToLiveCommand,
+  DynamoDBClient,
   GetItemCommand,
   ListTablesCommand,
-  PutItemCommand,
-  QueryCommand,
-  ScanCommand,
-  TransactGetItemsCommand,
-  TransactWriteItemsCommand,
-  UpdateItemCommand,
-  type DynamoDBClient,
+  type $Command,
+  type DynamoDBClientResolvedConfig,
   type ServiceInputTypes,
   type ServiceOutputTypes,
 } from '@aws-sdk/client-dynamodb';
-import type { Command } from '@smithy/types';
 import {
   CircuitBreaker,
   readOrder,
@@ -159,29 +150,13 @@ export interface MemberHealth {
   readonly failures: number;
 }
 
-/** The commands the client routes, by class: names survive minified bundles this way. */
-const OPERATIONS = new Map<unknown, string>([
-  [GetItemCommand, 'GetItem'],
-  [BatchGetItemCommand, 'BatchGetItem'],
-  [QueryCommand, 'Query'],
-  [ScanCommand, 'Scan'],
-  [TransactGetItemsCommand, 'TransactGetItems'],
-  [DescribeTableCommand, 'DescribeTable'],
-  [DescribeTimeToLiveCommand, 'DescribeTimeToLive'],
-  [PutItemCommand, 'PutItem'],
-  [UpdateItemCommand, 'UpdateItem'],
-  [DeleteItemCommand, 'DeleteItem'],
-  [BatchWriteItemCommand, 'BatchWriteItem'],
-  [TransactWriteItemsCommand, 'TransactWriteItems'],
-]);
-
-/** The operation of a command: by class, else by its operation schema or class name (another SDK copy). */
-function operationOf(command: object): string {
-  const known = OPERATIONS.get(command.constructor);
-  if (known) return known;
-  const schema = (command as { schema?: unknown }).schema;
-  if (Array.isArray(schema) && typeof schema[2] === 'string') return schema[2];
-  const name = command.constructor.name;
+/**
+ * The operation of a command, from the name the SDK gives it in the middleware context
+ * (`GetItemCommand`): it survives minified bundles, and a document client's commands carry the
+ * name of the DynamoDB command they wrap.
+ */
+function operationOf(commandName: unknown): string {
+  const name = typeof commandName === 'string' ? commandName : '';
   return name.endsWith('Command') ? name.slice(0, -'Command'.length) : name;
 }
 
@@ -219,11 +194,57 @@ interface Member {
   probing: boolean;
 }
 
-/** A command of @aws-sdk/client-dynamodb, as far as routing needs to see it. */
-interface AnyCommand {
-  readonly input: object;
+/** A command of @aws-sdk/client-dynamodb (or a document client's command wrapping one). */
+type AnyCommand = $Command<ServiceInputTypes, ServiceOutputTypes, DynamoDBClientResolvedConfig>;
+
+/** What a command's handler takes and gives, as far as routing needs to see it. */
+interface HandlerArgs {
+  input: Record<string, unknown>;
+  [ROUTE]?: { operation: string; names: TableNameMap };
 }
-type SendOptions = { readonly abortSignal?: AbortSignal };
+type Handler = (args: HandlerArgs) => Promise<{ output: object; response?: unknown }>;
+interface MiddlewareContext {
+  commandName?: string;
+  /** The SDK's per-request context (SMITHY_CONTEXT_KEY of @smithy/types): the command and the abort signal. */
+  __smithy_context?: { commandInstance?: AnyCommand; abortSignal?: AbortSignal };
+}
+
+/** The member a document client's command is being sent to, for the table-name middleware. */
+const ROUTE = Symbol('regionalRoute');
+const ROUTING = 'regionalRouting';
+const DOCUMENT_MARSHALL = 'DocumentMarshall';
+const TABLE_NAMES = 'regionalTableNames';
+
+/**
+ * The regional client's own configuration: it never sends a request itself (its routing middleware
+ * answers every command through a member's client), so nothing here is ever used on the network.
+ */
+const PLACEHOLDER_CONFIG = {
+  region: 'regional',
+  endpoint: 'http://regional.invalid',
+  credentials: { accessKeyId: 'regional', secretAccessKey: 'regional' },
+  maxAttempts: 1,
+};
+
+/**
+ * `@aws-sdk/lib-dynamodb` commands marshal their input in a middleware (DocumentMarshall) that
+ * replaces the input with the application's: the member's table names are put in after it.
+ */
+function renameAfterDocumentMarshall(command: AnyCommand): void {
+  // Structural: the middleware below sees only what it needs.
+  const stack = command.middlewareStack as unknown as {
+    identify(): string[];
+    addRelativeTo(middleware: (next: Handler) => Handler, options: Record<string, unknown>): void;
+  };
+  if (!stack.identify().some((m) => m.startsWith(DOCUMENT_MARSHALL))) return;
+  stack.addRelativeTo(
+    (next: Handler) => async (args: HandlerArgs) => {
+      const route = args[ROUTE];
+      return next(route ? { ...args, input: memberInput(route.operation, args.input, route.names) } : args);
+    },
+    { name: TABLE_NAMES, relation: 'after', toMiddleware: DOCUMENT_MARSHALL, override: true },
+  );
+}
 
 function positive(name: string, value: number | undefined, fallback: number): number {
   const v = value ?? fallback;
@@ -241,16 +262,15 @@ function resolveProbe(probe: RegionalClientOptions['probe']): ProbeOptions | und
 }
 
 /**
- * Sends `command` on `client` within `ms` milliseconds; past the deadline the request is aborted and
- * the call fails with NetworkTimeoutError (the SDK's own retry pauses do not watch the abort signal,
- * so the deadline does not wait for them).
+ * Runs `send` with an abort signal that fires after `ms` milliseconds; the call then fails with
+ * NetworkTimeoutError at once (the SDK's own retry pauses do not watch the abort signal, so the
+ * deadline does not wait for them).
  */
-async function sendWithin<T>(
-  client: DynamoDBClient,
-  command: AnyCommand,
+async function within<T>(
   ms: number,
   what: string,
   callerSignal: AbortSignal | undefined,
+  send: (signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
   const deadline = new AbortController();
   const signal = callerSignal ? AbortSignal.any([callerSignal, deadline.signal]) : deadline.signal;
@@ -263,19 +283,20 @@ async function sendWithin<T>(
     }, ms);
   });
   try {
-    // `never`: any DynamoDB command; the caller knows the answer's type.
-    const sent = client.send(command as never, { abortSignal: signal }) as Promise<T>;
-    return await Promise.race([sent, expired]);
+    return await Promise.race([send(signal), expired]);
   } finally {
     clearTimeout(timer);
   }
 }
 
 /**
- * The failover client. Create it with createRegionalClient; `send` takes the commands of
- * `@aws-sdk/client-dynamodb` listed in ROUTED_OPERATIONS, like DynamoDBClient's `send`.
+ * The failover client: a DynamoDBClient whose requests are answered by its members (see the module
+ * comment). Create it with createRegionalClient. `send` takes the commands of
+ * `@aws-sdk/client-dynamodb` listed in ROUTED_OPERATIONS, and `DynamoDBDocumentClient.from()` of
+ * `@aws-sdk/lib-dynamodb` wraps it like any DynamoDBClient. Its own `config` is a placeholder: the
+ * members' clients hold the regions, endpoints and credentials.
  */
-export class RegionalClient {
+export class RegionalClient extends DynamoDBClient {
   /** Member names in read preference order. */
   readonly members: readonly string[];
   readonly mode: 'one-way' | 'multi-active';
@@ -292,6 +313,7 @@ export class RegionalClient {
 
   /** @internal Use createRegionalClient. */
   constructor(options: RegionalClientOptions, specs: readonly MemberSpec[], write: number) {
+    super(PLACEHOLDER_CONFIG);
     this.mode = options.mode ?? 'one-way';
     this.#deadlineMs = positive('deadlineMs', options.deadlineMs, DEFAULT_DEADLINE_MS);
     const breaker = resolveBreakerOptions(options.breaker);
@@ -318,29 +340,80 @@ export class RegionalClient {
         probeTable === undefined ? undefined : (m.names.toMember.get(probeTable) ?? probeTable),
       ]),
     );
+    // First of all middleware: the request never reaches this client's own serializer or sender.
+    const stack = this.middlewareStack as unknown as {
+      add(middleware: (next: Handler, context: MiddlewareContext) => Handler, options: object): void;
+    };
+    stack.add((_next, context) => (args) => this.#route(args, context), {
+      step: 'initialize',
+      priority: 'high',
+      name: ROUTING,
+    });
     if (this.#probe) this.#scheduleProbe(0);
   }
 
-  /**
-   * Sends a command to the member its route picks (see the module comment) and returns the
-   * member's answer with `servedBy`. Table names are the logical ones both ways.
-   */
-  async send<InputType extends ServiceInputTypes, OutputType extends ServiceOutputTypes>(
-    command: Command<ServiceInputTypes, InputType, ServiceOutputTypes, OutputType, unknown>,
-    options?: SendOptions,
-  ): Promise<OutputType & Served> {
+  // Only the type differs from DynamoDBClient's send: answers carry servedBy.
+  override send<InputType extends ServiceInputTypes, OutputType extends ServiceOutputTypes>(
+    command: $Command<
+      InputType,
+      OutputType,
+      DynamoDBClientResolvedConfig,
+      ServiceInputTypes,
+      ServiceOutputTypes
+    >,
+    options?: { abortSignal?: AbortSignal },
+  ): Promise<OutputType & Served>;
+  override send<InputType extends ServiceInputTypes, OutputType extends ServiceOutputTypes>(
+    command: $Command<
+      InputType,
+      OutputType,
+      DynamoDBClientResolvedConfig,
+      ServiceInputTypes,
+      ServiceOutputTypes
+    >,
+    cb: (err: unknown, data?: OutputType & Served) => void,
+  ): void;
+  override send<InputType extends ServiceInputTypes, OutputType extends ServiceOutputTypes>(
+    command: $Command<
+      InputType,
+      OutputType,
+      DynamoDBClientResolvedConfig,
+      ServiceInputTypes,
+      ServiceOutputTypes
+    >,
+    options: { abortSignal?: AbortSignal },
+    cb: (err: unknown, data?: OutputType & Served) => void,
+  ): void;
+  override send(...args: unknown[]): Promise<unknown> | void {
+    return (super.send as (...a: unknown[]) => Promise<unknown> | void)(...args);
+  }
+
+  /** The routing middleware: answers the command through a member, never calling `next`. */
+  async #route(
+    args: HandlerArgs,
+    context: MiddlewareContext,
+  ): Promise<{ output: object; response: unknown }> {
     if (this.#closing.signal.aborted) throw new UsageError('the regional client is closed');
-    const operation = operationOf(command);
+    const operation = operationOf(context.commandName);
     const route = routeOf(operation);
     if (!route)
       throw new UsageError(
-        `the regional client does not route ${operation}; it routes ${ROUTED_OPERATIONS.join(', ')}. ` +
-          'Send other operations with the client of one member: regional.member(name).',
+        `the regional client does not route ${operation || 'this command'}; it routes ` +
+          `${ROUTED_OPERATIONS.join(', ')}. Send other operations with the client of one member: ` +
+          'regional.member(name).',
       );
-    const request = { operation, command: command as AnyCommand, signal: options?.abortSignal };
-    const result =
-      route === 'read' ? await this.#read<OutputType>(request) : await this.#writeTo<OutputType>(request);
-    return result;
+    const command = context.__smithy_context?.commandInstance;
+    if (!command)
+      throw new UsageError(`the regional client cannot route ${operation}: the SDK gave no command`);
+    const request: Request = {
+      operation,
+      command,
+      input: args.input,
+      signal: context.__smithy_context?.abortSignal,
+    };
+    const output =
+      route === 'read' ? await this.#read<object>(request) : await this.#writeTo<object>(request);
+    return { output, response: undefined };
   }
 
   /** The DynamoDBClient of one member (by name), for operations the regional client does not route. */
@@ -369,8 +442,9 @@ export class RegionalClient {
   }
 
   /** The same as close(), under DynamoDBClient's name. */
-  destroy(): void {
+  override destroy(): void {
     this.close();
+    super.destroy();
   }
 
   async #read<T>(request: Request): Promise<T & Served> {
@@ -435,17 +509,14 @@ export class RegionalClient {
     member: Member,
     request: Request,
   ): Promise<{ ok: true; output: T } | { ok: false; error: unknown; message: string }> {
-    const { operation, command } = request;
-    const input = memberInput(operation, command.input as Record<string, unknown>, member.names);
-    const Ctor = command.constructor as new (input: unknown) => AnyCommand;
+    const { operation } = request;
     const startedAt = Date.now();
     try {
-      const output = await sendWithin<object>(
-        member.client,
-        new Ctor(input),
+      const output = await within(
         this.#deadlineMs,
         `${operation} at member "${member.name}"`,
         request.signal,
+        (signal) => viaMember(member, request, signal),
       );
       this.#record(member, true, startedAt);
       return { ok: true, output: logicalOutput(operation, output, member.names) as T };
@@ -514,7 +585,7 @@ export class RegionalClient {
     if (!member.breaker.isClosed && !this.#startTrial(member)) return;
     member.probing = true;
     const table = this.#probeTables.get(member);
-    const command: AnyCommand =
+    const command =
       table === undefined
         ? new ListTablesCommand({ Limit: 1 })
         : probe.key
@@ -523,12 +594,12 @@ export class RegionalClient {
     const operation = table === undefined ? 'ListTables' : probe.key ? 'GetItem' : 'DescribeTable';
     const startedAt = Date.now();
     try {
-      await sendWithin(
-        member.client,
-        command,
+      await within(
         probe.deadlineMs,
         `the health probe (${operation}) of member "${member.name}"`,
         this.#closing.signal,
+        // `never`: one of three commands; only success or failure matters here.
+        (signal) => member.client.send(command as never, { abortSignal: signal }),
       );
       this.#record(member, true, startedAt);
     } catch (error) {
@@ -545,11 +616,30 @@ export class RegionalClient {
 interface Request {
   readonly operation: string;
   readonly command: AnyCommand;
+  /** The input as the routing middleware received it (logical table names). */
+  readonly input: Record<string, unknown>;
   readonly signal: AbortSignal | undefined;
 }
 
+/**
+ * Sends the command through the member's client: its middleware (a document client's marshalling
+ * included) with the member's stack, configuration and table names.
+ */
+async function viaMember(member: Member, request: Request, signal: AbortSignal): Promise<object> {
+  const { command, operation } = request;
+  renameAfterDocumentMarshall(command);
+  const handler = command.resolveMiddleware(member.client.middlewareStack as never, member.client.config, {
+    abortSignal: signal,
+  }) as unknown as Handler;
+  const { output } = await handler({
+    input: memberInput(operation, request.input, member.names),
+    [ROUTE]: { operation, names: member.names },
+  });
+  return output;
+}
+
 function describeRequest(request: Request): string {
-  const tables = requestTables(request.operation, request.command.input as Record<string, unknown>);
+  const tables = requestTables(request.operation, request.input);
   const on =
     tables.length === 0
       ? ''
