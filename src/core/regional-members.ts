@@ -37,10 +37,18 @@ export interface MemberSpec {
 }
 
 export interface MembersInput {
+  /** The members, in read preference order (nearest first). */
   readonly members: readonly (string | RegionalMember)[];
+  /** 'one-way' (default): writes go to `home`. 'multi-active': writes go to `local`. */
   readonly mode?: 'one-way' | 'multi-active';
+  /** One-way groups: the member that takes every write (its name or location). */
   readonly home?: string;
+  /** Multi-active groups: the member this application writes to (its name or location). */
   readonly local?: string;
+  /**
+   * The table name the application uses; each member whose location names a table maps it to that
+   * table. Default: the table of the first member's location.
+   */
   readonly table?: string;
 }
 

@@ -17,6 +17,10 @@
  * the local member's breaker is open (so the write is certainly not sent to it), to the next healthy
  * member in preference order; a write that failed after it was sent is never re-sent elsewhere, since
  * it may have been applied.
+ *
+ * The client is a DynamoDBClient whose first middleware answers every command through a member's
+ * client (the command's own middleware included), so `DynamoDBDocumentClient.from()` of
+ * `@aws-sdk/lib-dynamodb` wraps it like any other client.
  */
 import {
   DescribeTableCommand,
@@ -58,7 +62,7 @@ import { REGIONAL_MEMBER_ATTEMPTS } from '../core/retry-policies.js';
 import type { Key } from '../core/types.js';
 import { createDynamoClient, type ClientOptions } from './client.js';
 import { isThrottlingError, translateSdkError } from './sdk-errors.js';
-import { resolveMembers, type MemberSpec, type RegionalMember } from '../core/regional-members.js';
+import { resolveMembers, type MembersInput, type MemberSpec } from '../core/regional-members.js';
 
 export type { RegionalMember } from '../core/regional-members.js';
 
@@ -81,20 +85,8 @@ export const DEFAULT_PROBE: ProbeOptions = { intervalMs: 2_000, deadlineMs: 2_00
 /** Deadline of one request on one member, the SDK's retries included. */
 export const DEFAULT_DEADLINE_MS = 3_000;
 
-export interface RegionalClientOptions {
-  /** The members, in read preference order (nearest first). */
-  readonly members: readonly (string | RegionalMember)[];
-  /** 'one-way' (default): writes go to `home`. 'multi-active': writes go to `local`. */
-  readonly mode?: 'one-way' | 'multi-active';
-  /** One-way groups: the member that takes every write (its name or location). */
-  readonly home?: string;
-  /** Multi-active groups: the member this application writes to (its name or location). */
-  readonly local?: string;
-  /**
-   * The table name the application uses; each member whose location names a table maps it to that
-   * table. Default: the table of the first member's location.
-   */
-  readonly table?: string;
+/** The members and the write member (see MembersInput), and how the client treats them. */
+export interface RegionalClientOptions extends MembersInput {
   /** Deadline of one request on one member, the SDK's own retries included. Default 3 s. */
   readonly deadlineMs?: number;
   /** When a member's breaker opens and when it is tried again; defaults in DEFAULT_BREAKER. */
