@@ -586,10 +586,11 @@ export class RegionalClient extends DynamoDBClient {
     const operation = table === undefined ? 'ListTables' : probe.key ? 'GetItem' : 'DescribeTable';
     const startedAt = Date.now();
     try {
+      // No caller signal: close() destroys the member's client, which ends a probe in flight.
       await within(
         probe.deadlineMs,
         `the health probe (${operation}) of member "${member.name}"`,
-        this.#closing.signal,
+        undefined,
         // `never`: one of three commands; only success or failure matters here.
         (signal) => member.client.send(command as never, { abortSignal: signal }),
       );
