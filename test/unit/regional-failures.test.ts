@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { NetworkTimeoutError } from '../../src/core/errors.js';
-import { failureMessage, isMemberFailure } from '../../src/dynamodb/regional-client.js';
+import { NetworkTimeoutError, UsageError } from '../../src/core/errors.js';
+import {
+  createRegionalClient,
+  failureMessage,
+  isMemberFailure,
+  type RegionalClientOptions,
+} from '../../src/dynamodb/regional-client.js';
 
 function sdkError(name: string, extra: Record<string, unknown> = {}): Error {
   return Object.assign(new Error(`${name} happened`), { name }, extra);
@@ -64,5 +69,48 @@ describe('failureMessage', () => {
       'a',
     );
     assert.equal(message, 'Scan at member "a" passed its deadline of 5 ms');
+  });
+});
+
+describe('createRegionalClient options', () => {
+  const base: RegionalClientOptions = {
+    members: ['eu-west-1/users', 'us-east-1/users'],
+    home: 'us-east-1/users',
+  };
+
+  it('refuses out-of-range deadlines, probe settings and breaker thresholds before creating anything', () => {
+    const cases: [Partial<RegionalClientOptions>, RegExp][] = [
+      [{ deadlineMs: 0 }, /^deadlineMs must be a positive number of milliseconds \(got 0\)$/],
+      [{ deadlineMs: -5 }, /^deadlineMs must be a positive number of milliseconds \(got -5\)$/],
+      [
+        { probe: { intervalMs: -1 } },
+        /^probe\.intervalMs must be a positive number of milliseconds \(got -1\)$/,
+      ],
+      [{ probe: { deadlineMs: Number.NaN } }, /^probe\.deadlineMs must be .*\(got NaN\)$/],
+      [
+        { breaker: { failureThreshold: -1 } },
+        /^breaker\.failureThreshold must be a whole number of at least 1 \(got -1\)$/,
+      ],
+      [{ members: [] }, /^members: at least one member is required$/],
+    ];
+    for (const [override, message] of cases)
+      assert.throws(
+        () => createRegionalClient({ ...base, ...override }),
+        (e: unknown) => e instanceof UsageError && message.test(e.message),
+        String(message),
+      );
+  });
+
+  it('names its members and write member; close() twice is harmless', () => {
+    const client = createRegionalClient({ ...base, probe: false });
+    assert.deepEqual(client.members, ['eu-west-1/users', 'us-east-1/users']);
+    assert.equal(client.writeMember, 'us-east-1/users');
+    assert.equal(client.mode, 'one-way');
+    assert.throws(
+      () => client.member('nowhere'),
+      /"nowhere" is not a member \(members: eu-west-1\/users, us-east-1\/users\)/,
+    );
+    client.close();
+    client.close();
   });
 });
