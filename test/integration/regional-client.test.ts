@@ -4,7 +4,11 @@
  * endpoint away, and a silent peer for a member that never answers.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { describe, it } from 'node:test';
+import { pathToFileURL } from 'node:url';
 import {
   BatchGetItemCommand,
   GetItemCommand,
@@ -407,6 +411,48 @@ describe('regional client on DynamoDB Local', () => {
       assert.ok(events.some((e) => e.type === 'failure'));
     } finally {
       client.close();
+    }
+  });
+
+  it("does not keep a process alive: the probe timer is unref'd", async () => {
+    const g = await group();
+    const root = path.resolve(import.meta.dirname, '../..');
+    // Below node_modules, so the script's AWS SDK import resolves as in an application.
+    const dir = path.join(root, 'node_modules/.cache', uniqueName('regional-exit'));
+    await mkdir(dir, { recursive: true });
+    const script = path.join(dir, 'never-closed.mts');
+    const entry = pathToFileURL(path.join(root, 'src/index.ts')).href;
+    await writeFile(
+      script,
+      [
+        "import { GetItemCommand } from '@aws-sdk/client-dynamodb';",
+        `import { createRegionalClient } from '${entry}';`,
+        `const regional = createRegionalClient(${JSON.stringify({
+          members: [g.locations.b, g.locations.c],
+          home: g.locations.b,
+          table: 'users',
+          probe: { intervalMs: 50 },
+        })});`,
+        "const out = await regional.send(new GetItemCommand({ TableName: 'users', Key: { id: { S: 'k' } } }));",
+        'console.log(out.servedBy === regional.members[0] ? "served" : "wrong member");',
+        '// No close(): the process must still end.',
+      ].join('\n'),
+    );
+    try {
+      const run = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+        // The timeout only bounds a broken run (a process the probe keeps alive).
+        execFile(
+          process.execPath,
+          ['--import', 'tsx', script],
+          { cwd: root, timeout: 120_000 },
+          (error, stdout, stderr) =>
+            resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
+        );
+      });
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal(run.stdout, 'served\n');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
