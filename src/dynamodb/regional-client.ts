@@ -188,6 +188,13 @@ interface Member {
 
 /** A command of @aws-sdk/client-dynamodb (or a document client's command wrapping one). */
 type AnyCommand = $Command<ServiceInputTypes, ServiceOutputTypes, DynamoDBClientResolvedConfig>;
+type RoutedCommand<I extends ServiceInputTypes, O extends ServiceOutputTypes> = $Command<
+  I,
+  O,
+  DynamoDBClientResolvedConfig,
+  ServiceInputTypes,
+  ServiceOutputTypes
+>;
 
 /** What a command's handler takes and gives, as far as routing needs to see it. */
 interface HandlerArgs {
@@ -346,33 +353,15 @@ export class RegionalClient extends DynamoDBClient {
 
   // Only the type differs from DynamoDBClient's send: answers carry servedBy.
   override send<InputType extends ServiceInputTypes, OutputType extends ServiceOutputTypes>(
-    command: $Command<
-      InputType,
-      OutputType,
-      DynamoDBClientResolvedConfig,
-      ServiceInputTypes,
-      ServiceOutputTypes
-    >,
+    command: RoutedCommand<InputType, OutputType>,
     options?: { abortSignal?: AbortSignal },
   ): Promise<OutputType & Served>;
   override send<InputType extends ServiceInputTypes, OutputType extends ServiceOutputTypes>(
-    command: $Command<
-      InputType,
-      OutputType,
-      DynamoDBClientResolvedConfig,
-      ServiceInputTypes,
-      ServiceOutputTypes
-    >,
+    command: RoutedCommand<InputType, OutputType>,
     cb: (err: unknown, data?: OutputType & Served) => void,
   ): void;
   override send<InputType extends ServiceInputTypes, OutputType extends ServiceOutputTypes>(
-    command: $Command<
-      InputType,
-      OutputType,
-      DynamoDBClientResolvedConfig,
-      ServiceInputTypes,
-      ServiceOutputTypes
-    >,
+    command: RoutedCommand<InputType, OutputType>,
     options: { abortSignal?: AbortSignal },
     cb: (err: unknown, data?: OutputType & Served) => void,
   ): void;
@@ -396,7 +385,10 @@ export class RegionalClient extends DynamoDBClient {
       );
     const command = context.__smithy_context?.commandInstance;
     if (!command)
-      throw new UsageError(`the regional client cannot route ${operation}: the SDK gave no command`);
+      throw new ReplicatorError(
+        `the regional client cannot route ${operation}: this version of the AWS SDK does not give ` +
+          'middleware the command being sent (context.__smithy_context.commandInstance)',
+      );
     const request: Request = {
       operation,
       command,
