@@ -4,6 +4,7 @@ import { copySuite } from './copy.js';
 import { diffSuite } from './diff.js';
 import { foundationSuite } from './foundation.js';
 import { incrementalSuite } from './incremental.js';
+import { regionalClientSuite } from './regional-client.js';
 import { replicateApplySuite } from './replicate-apply.js';
 import { replicateLagSuite } from './replicate-lag.js';
 
@@ -16,4 +17,5 @@ export const SUITES: readonly BenchSuite[] = [
   diffSuite,
   backupSuite,
   incrementalSuite,
+  regionalClientSuite,
 ];

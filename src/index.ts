@@ -16,12 +16,14 @@ export {
   ItemTooLargeError,
   KeySchemaMismatchError,
   LogIdentityError,
+  MemberUnavailableError,
   NetworkTimeoutError,
   NotFoundError,
   ReplicatorError,
   ServiceError,
   UnprocessedError,
   UsageError,
+  type MemberFailure,
 } from './core/errors.js';
 export { StreamGapError } from './streams/reader.js';
 export { CheckpointLeaseHeldError, CheckpointLeaseLostError } from './replicate/lease.js';
@@ -46,6 +48,35 @@ export {
 export { keepProtoAttributes } from './dynamodb/attribute-names.js';
 export { DEFAULT_NETWORK, networkClientConfig, resolveNetwork, type NetworkOptions } from './core/network.js';
 export { parseTimeArgument } from './core/time.js';
+
+// ---------------------------------------------------------------------------------------------
+// The failover client: one DynamoDB client over a group of members (regions, accounts, endpoints).
+// Reads go to the first healthy member in preference order and fail over on errors and timeouts,
+// behind a circuit breaker per member and a background health probe that brings them back to a
+// recovered member; writes go to the home member (one-way group) or the local member (multi-active
+// group). Every answer carries `servedBy`. See "Failover client" in docs/library.md.
+//
+// @example
+// const regional = createRegionalClient({
+//   members: ['eu-west-1/users', 'us-east-1/users', 'ap-southeast-2/users-ap'],
+//   home: 'us-east-1/users',
+//   onEvent: (e) => { if (e.type === 'state') console.log(e.member, e.from, '->', e.to); },
+// });
+// const { Item, servedBy } = await regional.send(new GetItemCommand({ TableName: 'users', Key }));
+// regional.close();
+export {
+  createRegionalClient,
+  DEFAULT_DEADLINE_MS,
+  DEFAULT_PROBE,
+  RegionalClient,
+  type MemberHealth,
+  type ProbeOptions,
+  type RegionalClientOptions,
+  type RegionalEvent,
+  type RegionalMember,
+  type Served,
+} from './dynamodb/regional-client.js';
+export { DEFAULT_BREAKER, type BreakerOptions, type BreakerState } from './core/circuit-breaker.js';
 
 // ---------------------------------------------------------------------------------------------
 // The item model: raw AttributeValue maps with numbers as exact strings; DynamoDB JSON conversion.

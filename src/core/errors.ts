@@ -84,3 +84,25 @@ export class ServiceError extends ReplicatorError {}
  * attempt. The message names the endpoint and the operation.
  */
 export class NetworkTimeoutError extends ServiceError {}
+
+/** What one member of a regional client answered when it could not serve a request. */
+export interface MemberFailure {
+  readonly member: string;
+  readonly message: string;
+}
+
+/**
+ * A regional client could not serve a request: every member failed a read, or the write member is
+ * unavailable or failed a write. `sent` says whether the request may have reached a member (a write
+ * that was sent may have been applied); `failures` lists each member tried, in order.
+ */
+export class MemberUnavailableError extends ServiceError {
+  constructor(
+    message: string,
+    readonly sent: boolean,
+    readonly failures: readonly MemberFailure[],
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}

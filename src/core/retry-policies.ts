@@ -26,6 +26,11 @@
  * 6. Backfill transform layer (BACKFILL_TRANSFORM_ATTEMPTS = 8, APPLY_RETRY's delays): the backfill
  *    copy re-runs the transform of keys whose transform threw; writes are not retried here (layer 2
  *    did). Worst case: 8 transform calls per item.
+ * 7. Failover layer (REGIONAL_MEMBER_ATTEMPTS = 3 per member): the regional client
+ *    (dynamodb/regional-client.ts) gives each member's SDK client 3 attempts, within a per-member
+ *    deadline, and then sends a read to the next healthy member instead of retrying further. Worst
+ *    case per read: 3 x members HTTP requests. Writes are never re-sent to another member after they
+ *    were sent.
  *
  * Waiting for a table to become ACTIVE is polling bounded by a deadline, not a retry (TABLE_POLL); so
  * is waiting for a native export to complete (EXPORT_POLL).
@@ -49,6 +54,9 @@ export const LAMBDA_RETRY_ATTEMPTS = 10;
 
 /** Layer 6: transform runs per item in the backfill copy, with APPLY_RETRY's delays. */
 export const BACKFILL_TRANSFORM_ATTEMPTS = 8;
+
+/** Layer 7: attempts per request on one member of a regional client before the next member. */
+export const REGIONAL_MEMBER_ATTEMPTS = 3;
 
 /** Not a retry: the delay between DescribeTable polls while a table becomes ACTIVE (deadline-bounded). */
 export const TABLE_POLL: RetryPolicy = { maxAttempts: Infinity, baseDelayMs: 200, maxDelayMs: 5_000 };

@@ -8,8 +8,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { dynamoEndpoint } from '../harness/dynamodb.js';
@@ -17,6 +16,16 @@ import { dynamoEndpoint } from '../harness/dynamodb.js';
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const DOC = path.join(ROOT, 'docs/library.md');
 const ENTRY = pathToFileURL(path.join(ROOT, 'src/index.ts')).href;
+/**
+ * Examples are written below the project's node_modules, so their other imports (the AWS SDK, as an
+ * application would have it installed) resolve as they would in an application.
+ */
+const EXAMPLES_DIR = path.join(ROOT, 'node_modules/.cache/library-examples');
+
+async function exampleDir(prefix: string): Promise<string> {
+  await mkdir(EXAMPLES_DIR, { recursive: true });
+  return mkdtemp(path.join(EXAMPLES_DIR, prefix));
+}
 
 interface Example {
   readonly heading: string;
@@ -101,13 +110,14 @@ test('docs/library.md has an example with its output under every section', () =>
       'Change log, point-in-time restore and history',
       'Follow a stream: replicateTable',
       'Lambda handler factories',
+      'Failover client: createRegionalClient',
       'Errors',
     ],
   );
 });
 
 test('every example type-checks against the package root as a user would compile it', async () => {
-  const dir = await mkdtemp(path.join(tmpdir(), 'library-types-'));
+  const dir = await exampleDir('library-types-');
   try {
     const files = await Promise.all(
       examples.map(async (example, i) => {
@@ -147,7 +157,7 @@ describe('docs/library.md examples run against DynamoDB Local and print what the
   for (const example of examples) {
     test(example.heading, async () => {
       const endpoint = await dynamoEndpoint();
-      const dir = await mkdtemp(path.join(tmpdir(), 'library-example-'));
+      const dir = await exampleDir('library-example-');
       try {
         const run = await runExample(example, dir, endpoint);
         assert.equal(run.code, 0, `the example "${example.heading}" failed:\n${run.stderr}`);
