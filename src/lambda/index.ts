@@ -6,3 +6,5 @@ export { backup, createBackupHandler, readBackupConfig } from './backup.js';
 export type { BackupConfig, BackupDeps, BackupHandler } from './backup.js';
 export type { ReplicaConfig, ReplicateConfig, ReadThroughConfig } from './config.js';
 export type { StreamBatchResponse, BatchItemFailure } from './batch-response.js';
+export { scanJob, createScanJobHandler, SLICE_COMMIT_MARGIN_MS } from './scan-job.js';
+export type { ScanJobEvent, ScanJobContext, ScanJobHandler } from './scan-job.js';
