@@ -440,7 +440,7 @@ export async function readTableDescription(
  * `{"Item":...}` in strict DynamoDB JSON with the key attributes, then the MD5 and the item count
  * against the manifest.
  */
-async function* readDataFile(
+export async function* readDataFile(
   store: ObjectStore,
   entry: ManifestFileEntry,
   keySchema: KeySchema | undefined,

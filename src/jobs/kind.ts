@@ -45,6 +45,8 @@ export interface SliceContext {
   readonly now: () => number;
   readonly startedAt: number;
   readonly signal?: AbortSignal;
+  /** Called after each scanned page is handled (the CLI's crash-test hook). */
+  readonly onPage?: () => void;
 }
 
 export interface MergeContext {
@@ -118,7 +120,7 @@ export interface ScanPosition {
  * it pulled can commit `position` as its continuation.
  */
 export function budgetedScan(
-  ctx: Pick<SliceContext, 'budget' | 'now' | 'startedAt' | 'signal'>,
+  ctx: Pick<SliceContext, 'budget' | 'now' | 'startedAt' | 'signal' | 'onPage'>,
   table: JobTable,
   o: { segment: number; segments: number; startKey: Item | undefined; pageSize?: number | undefined },
 ): { pages: AsyncGenerator<Item[]>; position: ScanPosition } {
@@ -133,6 +135,7 @@ export function budgetedScan(
     });
     for await (const page of responses) {
       if (page.items.length > 0) yield page.items;
+      ctx.onPage?.();
       position.items += page.items.length;
       position.lastKey = page.lastKey;
       if (!page.lastKey) {

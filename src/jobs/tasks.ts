@@ -39,8 +39,15 @@ import { assertSameJob, JobFolder, newOwner, type Claim } from './job-folder.js'
 import type { JobEnvironment, JobKindSpec } from './kind.js';
 import { backupKind } from './backup-kind.js';
 import { copyKind } from './copy-kind.js';
+import { diffKind } from './diff-kind.js';
+import { restoreKind } from './restore-kind.js';
 
-const KINDS: Partial<Record<JobKind, JobKindSpec>> = { backup: backupKind, copy: copyKind };
+const KINDS: Record<JobKind, JobKindSpec> = {
+  backup: backupKind,
+  copy: copyKind,
+  diff: diffKind,
+  restore: restoreKind,
+};
 
 /** A slice's claim lasts its time budget plus this margin (default budget: 15 minutes). */
 const CLAIM_MARGIN_MS = 60_000;
@@ -109,10 +116,12 @@ export interface TaskOptions {
   readonly now?: () => number;
   /** This run's identity in claims (default: host, pid and a random part). */
   readonly owner?: Pick<Claim, 'owner' | 'host' | 'pid'>;
+  /** Called after each scanned page is handled (backup and copy slices): a crash-test hook. */
+  readonly onPage?: () => void;
 }
 
 export function kindSpec(kind: JobKind): JobKindSpec {
-  const spec = KINDS[kind];
+  const spec = (KINDS as Partial<Record<string, JobKindSpec>>)[kind];
   if (!spec) throw new UsageError(`scan jobs of kind "${kind}" are not supported`);
   return spec;
 }
@@ -197,6 +206,7 @@ export async function runTaskSlice(input: TaskSliceInput, o: TaskOptions): Promi
     now,
     startedAt,
     ...(o.signal ? { signal: o.signal } : {}),
+    ...(o.onPage ? { onPage: o.onPage } : {}),
   });
   const next = advance(state, outcome);
   await folder.commit(next);

@@ -5,13 +5,23 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { openExport } from '../../src/backup/export-layout.js';
 import { backupTable } from '../../src/backup/full-backup.js';
+import { copyIntoTable } from '../../src/dynamodb/copy-table.js';
+import { describeTable } from '../../src/dynamodb/tables.js';
+import { diffTables, type Discrepancy } from '../../src/diff/diff-tables.js';
+import { reportLine } from '../../src/diff/report.js';
+import { tableSide } from '../../src/diff/side.js';
+import { JobFolder, SegmentBusyError } from '../../src/jobs/job-folder.js';
+import { REPORT_FILE } from '../../src/jobs/diff-kind.js';
 import { itemsEqual } from '../../src/core/equality.js';
 import type { Item } from '../../src/core/types.js';
 import type { JobEnvironment } from '../../src/jobs/kind.js';
 import type { ObjectStore } from '../../src/storage/object-store.js';
 import { cachedJobEnvironment } from '../../src/jobs/environment.js';
 import { mergeJob, planJob, runTaskSlice } from '../../src/jobs/tasks.js';
-import { createTestTable, dynamoClient, dynamoEndpoint } from '../harness/dynamodb.js';
+import { createTestTable, dynamoClient, dynamoEndpoint, uniqueName } from '../harness/dynamodb.js';
+import { assertTablesEqual } from '../harness/table-load.js';
+import { createPair, putItems, row } from './diff-fixtures.js';
+import { openObjectStore } from '../../src/storage/open-store.js';
 import { STORE_BACKENDS } from '../harness/backup-stores.js';
 import { awkwardItems, loadItems, sortById } from '../harness/backup-fixtures.js';
 
@@ -95,8 +105,221 @@ for (const backend of STORE_BACKENDS) {
 
       assertSameItems(await exportItems(store, 'job-s'), items);
       assertSameItems(await exportItems(store, 'job-s'), await exportItems(store, 'job-one'));
+
+      // Restore from it as a job too (3 segments over its data files, stops every 60 items).
+      const target = uniqueName('restored');
+      await planJob(
+        {
+          work,
+          kind: 'restore',
+          segments: 3,
+          jobId: 'job-r',
+          params: { backup: url, exportId: 'job-s', target: `${endpoint}/${target}`, create: true },
+        },
+        { env: withStore(env, url, store) },
+      );
+      const restoreSlices = await runAllSlices(withStore(env, url, store), work, 'job-r', 3, 60);
+      assert.ok(
+        restoreSlices >= 12,
+        `700 items in slices of 60 take at least 12 slices, ran ${restoreSlices}`,
+      );
+      const restored = await mergeJob({ work, jobId: 'job-r' }, { env: withStore(env, url, store) });
+      assert.equal(restored.done, true);
+      assert.equal(restored.totals.items, 700);
+      assert.equal(await assertTablesEqual(client, source, client, target), 700);
     } finally {
       env.close();
     }
   });
 }
+
+test('copy job with forced stops copies exactly what a one-process copy does (totals and content)', async () => {
+  const endpoint = await dynamoEndpoint();
+  const client = dynamoClient(endpoint);
+  const source = await createTestTable(client);
+  await loadItems(client, source, awkwardItems(640));
+  const env = cachedJobEnvironment();
+  try {
+    const work = workDir();
+    const target = uniqueName('copy-job');
+    await planJob(
+      {
+        work,
+        kind: 'copy',
+        segments: 5,
+        jobId: 'copy-1',
+        params: {
+          source: `${endpoint}/${source}`,
+          target: `${endpoint}/${target}`,
+          create: true,
+          pageSize: 20,
+        },
+      },
+      { env },
+    );
+    const slices = await runAllSlices(env, work, 'copy-1', 5, 40);
+    assert.ok(slices >= 16, `640 items in slices of 40 take at least 16 slices, ran ${slices}`);
+    const merged = await mergeJob({ work, jobId: 'copy-1' }, { env });
+    assert.equal(merged.done, true);
+    assert.deepEqual(
+      { ...(merged.result as object) },
+      {
+        source: `${endpoint}/${source}`,
+        target: `${endpoint}/${target}`,
+        items: 640,
+        scanned: 640,
+        retries: 0,
+      },
+    );
+    const one = await copyIntoTable({
+      source: { client, table: source },
+      target: { client, table: uniqueName('copy-one') },
+      create: true,
+    });
+    assert.equal((merged.result as { items: number }).items, one.items);
+    assert.equal(await assertTablesEqual(client, source, client, target), 640);
+  } finally {
+    env.close();
+  }
+});
+
+test('diff job with forced stops reports exactly what diffTables does, and repairs the replica', async () => {
+  const pair = await createPair();
+  const rows = Array.from({ length: 400 }, (_, i) => row(`r${String(i).padStart(4, '0')}`, { N: String(i) }));
+  await putItems(pair.primaryClient, pair.primary, rows);
+  // Replica: 6 missing, 5 different, 4 extraneous.
+  const replicaRows = rows
+    .filter((_, i) => i % 67 !== 3)
+    .map((r, i) => (i % 80 === 7 ? { ...r, other: { N: '-1' } } : r));
+  const extra = [0, 1, 2, 3].map((i) => row(`x${i}`, { S: 'only in replica' }));
+  await putItems(pair.replicaClient, pair.replica, [...replicaRows, ...extra]);
+  const { keySchema } = await describeTable(pair.primaryClient, pair.primary);
+
+  const found: Discrepancy[] = [];
+  const one = await diffTables(
+    tableSide(pair.primaryClient, pair.primary, keySchema),
+    tableSide(pair.replicaClient, pair.replica, keySchema),
+    { onDiscrepancy: (d) => void found.push(d) },
+  );
+  assert.deepEqual(one.discrepancies, { missing: 6, different: 5, extraneous: 4, total: 15 });
+
+  const env = cachedJobEnvironment();
+  try {
+    const work = workDir();
+    const params = { primary: pair.primaryLocation, replica: pair.replicaLocation, pageSize: 15 };
+    await planJob({ work, kind: 'diff', segments: 4, jobId: 'diff-1', params }, { env });
+    const slices = await runAllSlices(env, work, 'diff-1', 4, 30);
+    assert.ok(slices >= 26, `800 items in slices of 30 take at least 26 slices, ran ${slices}`);
+    const merged = await mergeJob({ work, jobId: 'diff-1' }, { env });
+    const result = merged.result as { discrepancies: unknown; scanned: unknown };
+    assert.deepEqual(result.discrepancies, one.discrepancies);
+    assert.deepEqual(result.scanned, { primary: 400, replica: 398 });
+    const report = (await JobFolder.of(openObjectStore(work), 'diff-1').store.get(REPORT_FILE)).toString(
+      'utf8',
+    );
+    assert.deepEqual(
+      report.split('\n').filter(Boolean).sort(),
+      found.map((d) => reportLine(d, false).trim()).sort(),
+    );
+
+    // The same pair with repair, then a plain job proves the replica equal.
+    await planJob(
+      { work, kind: 'diff', segments: 3, jobId: 'diff-2', params: { ...params, repair: true } },
+      { env },
+    );
+    await runAllSlices(env, work, 'diff-2', 3, 50);
+    const repaired = await mergeJob({ work, jobId: 'diff-2' }, { env });
+    assert.deepEqual((repaired.result as { repaired: unknown }).repaired, { written: 15 });
+    await planJob({ work, kind: 'diff', segments: 2, jobId: 'diff-3', params }, { env });
+    await runAllSlices(env, work, 'diff-3', 2, 1000);
+    const after = await mergeJob({ work, jobId: 'diff-3' }, { env });
+    assert.deepEqual((after.result as { discrepancies: unknown }).discrepancies, {
+      missing: 0,
+      different: 0,
+      extraneous: 0,
+      total: 0,
+    });
+  } finally {
+    env.close();
+  }
+});
+
+test('1,000 small segments with forced stops and resumes merge to an exact backup', async () => {
+  const endpoint = await dynamoEndpoint();
+  const client = dynamoClient(endpoint);
+  const source = await createTestTable(client);
+  const items = awkwardItems(300);
+  await loadItems(client, source, items);
+  const env = cachedJobEnvironment();
+  try {
+    const work = workDir();
+    const backup = workDir();
+    await planJob(
+      {
+        work,
+        kind: 'backup',
+        segments: 1000,
+        jobId: 'many',
+        params: { table: `${endpoint}/${source}`, backup, pageSize: 1 },
+      },
+      { env },
+    );
+    // Every slice stops after one item: a segment holding k items takes k + 1 slices.
+    const slices = await runAllSlices(env, work, 'many', 1000, 1);
+    assert.equal(slices, 1000 + 300);
+    const merged = await mergeJob({ work, jobId: 'many' }, { env });
+    assert.equal(merged.done, true);
+    assert.equal((merged.result as { itemCount: number }).itemCount, 300);
+    assertSameItems(await exportItems(openObjectStore(backup), 'many'), items);
+  } finally {
+    env.close();
+  }
+});
+
+test('two runs of one segment: the second is refused while the first holds it; a dropped run commits nothing', async () => {
+  const endpoint = await dynamoEndpoint();
+  const client = dynamoClient(endpoint);
+  const source = await createTestTable(client);
+  await loadItems(client, source, awkwardItems(50));
+  const env = cachedJobEnvironment();
+  try {
+    const work = workDir();
+    const target = uniqueName('busy');
+    await planJob(
+      {
+        work,
+        kind: 'copy',
+        segments: 1,
+        jobId: 'busy',
+        params: {
+          source: `${endpoint}/${source}`,
+          target: `${endpoint}/${target}`,
+          create: true,
+          pageSize: 10,
+        },
+      },
+      { env },
+    );
+    const folder = JobFolder.of(openObjectStore(work), 'busy');
+    const job = await folder.read();
+    const state = await folder.state(job, 0);
+    // Another live owner (this very process, under another name) holds slice 1.
+    await folder.claim(state, { owner: 'other', host: 'elsewhere', pid: 1 }, 60_000, Date.now());
+    await assert.rejects(runTaskSlice({ work, jobId: 'busy', segment: 0 }, { env }), SegmentBusyError);
+    // Its claim expired: this run takes over and commits slice 1; the other's late commit is refused.
+    const out = await runTaskSlice(
+      { work, jobId: 'busy', segment: 0, budget: { items: 20 } },
+      { env, now: () => Date.now() + 120_000 },
+    );
+    assert.equal(out.slice, 1);
+    await assert.rejects(
+      folder.commit({ ...state, slice: 1, done: true, totals: { written: 999 } }),
+      SegmentBusyError,
+    );
+    await runTaskSlice({ work, jobId: 'busy', segment: 0 }, { env });
+    const merged = await mergeJob({ work, jobId: 'busy' }, { env });
+    assert.equal((merged.result as { items: number }).items, 50);
+  } finally {
+    env.close();
+  }
+});

@@ -7,8 +7,11 @@ import { closing, openTable } from '../locations.js';
 import { progressReporter } from '../progress.js';
 import { UsageError } from '../../core/errors.js';
 import type { CliIO, ParsedArgs } from '../command.js';
+import { jobRunOptions, refuseWithWork, runJobCommand, type JobRunOptions } from '../scan-job.js';
 
 export async function run(args: ParsedArgs, io: CliIO): Promise<number> {
+  const job = jobRunOptions(args);
+  if (job) return runBackupJob(args, io, job);
   const segments = intOption(args, 'segments', 1, { min: 1, max: 1_000_000 }) as number;
   const segment = intOption(args, 'segment', undefined, { min: 0 });
   if (segments > 1 && segment === undefined)
@@ -65,6 +68,32 @@ export async function run(args: ParsedArgs, io: CliIO): Promise<number> {
     complete
       ? `backup job ${result.jobId} is complete${result.summary ? `: ${result.summary.itemCount} items` : ''}\n`
       : `backup job ${result.jobId} waits for segment${result.missingSegments.length === 1 ? '' : 's'} ${result.missingSegments.join(', ')}\n`,
+  );
+  return 0;
+}
+
+/** `--work`: the backup as a scan job; its id is the backup's id (`--job`, or `--jobid`). */
+async function runBackupJob(args: ParsedArgs, io: CliIO, job: JobRunOptions): Promise<number> {
+  refuseWithWork(args, ['read-budget', 'consistent-read', 'parallel']);
+  const backupId = stringOption(args, 'jobid');
+  if (backupId && job.jobId && backupId !== job.jobId)
+    throw new UsageError(
+      `backup-table: --jobid ${backupId} and --job ${job.jobId} differ; the backup's id is the job's id`,
+    );
+  const itemsPerFile = intOption(args, 'items-per-file', undefined, { min: 1 });
+  const params = {
+    table: args.positionals[0] as string,
+    backup: args.positionals[1] as string,
+    ...(itemsPerFile ? { maxItemsPerFile: itemsPerFile } : {}),
+  };
+  await runJobCommand(
+    io,
+    args,
+    'backup',
+    params,
+    { ...job, jobId: job.jobId ?? backupId },
+    (r, m) =>
+      `backed up ${String(r.itemCount)} items of ${params.table} to ${String(r.location)} in ${String(r.files)} data files (scan job ${m.jobId}); backup job ${m.jobId} is complete\n`,
   );
   return 0;
 }
