@@ -125,12 +125,15 @@ export function budgetedScan(
   o: { segment: number; segments: number; startKey: Item | undefined; pageSize?: number | undefined },
 ): { pages: AsyncGenerator<Item[]>; position: ScanPosition } {
   const position: ScanPosition = { lastKey: o.startKey, done: false, items: 0 };
+  // Pages no larger than an item budget, so the budget stops a slice where it says.
+  const pageSize =
+    ctx.budget.items === undefined ? o.pageSize : Math.min(o.pageSize ?? ctx.budget.items, ctx.budget.items);
   async function* pages(): AsyncGenerator<Item[]> {
     const responses = scanKeyedPages(table.client, {
       table: table.table,
       ...(o.segments > 1 ? { segment: o.segment, totalSegments: o.segments } : {}),
       ...(o.startKey ? { startKey: o.startKey } : {}),
-      ...(o.pageSize ? { pageSize: o.pageSize } : {}),
+      ...(pageSize ? { pageSize } : {}),
       ...(ctx.signal ? { signal: ctx.signal } : {}),
     });
     for await (const page of responses) {
