@@ -6,6 +6,7 @@ import { foundationSuite } from './foundation.js';
 import { incrementalSuite } from './incremental.js';
 import { replicateApplySuite } from './replicate-apply.js';
 import { replicateLagSuite } from './replicate-lag.js';
+import { scanJobsSuite } from './scan-jobs.js';
 
 /** Benchmark modules run by `npm run bench`, in this order. Add yours with one import and one entry. */
 export const SUITES: readonly BenchSuite[] = [
@@ -16,4 +17,5 @@ export const SUITES: readonly BenchSuite[] = [
   diffSuite,
   backupSuite,
   incrementalSuite,
+  scanJobsSuite,
 ];
