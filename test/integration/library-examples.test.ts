@@ -97,6 +97,7 @@ test('docs/library.md has an example with its output under every section', () =>
       'Diff two tables and repair the replica',
       'Check and fix one item',
       'Full backup and restore',
+      'Scan jobs: planJob, runTaskSlice, mergeJob',
       'Change log, point-in-time restore and history',
       'Follow a stream: replicateTable',
       'Lambda handler factories',
