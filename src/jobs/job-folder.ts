@@ -197,6 +197,17 @@ export class JobFolder {
     await this.store.put(key, JSON.stringify(claim) + '\n');
   }
 
+  /** Gives up a claim this run holds (after a failed slice), so a retry need not wait for it to expire. */
+  async release(state: SegmentState, me: Pick<Claim, 'owner'>): Promise<void> {
+    const key = claimKey(state.segment, state.slice);
+    try {
+      const held = JSON.parse((await this.store.get(key)).toString('utf8')) as Partial<Claim>;
+      if (held.owner === me.owner) await this.store.delete(key);
+    } catch {
+      // Gone or unreadable: nothing of ours to give up.
+    }
+  }
+
   /**
    * Commits a slice's new state (create-only). SegmentBusyError when another run committed that
    * slice first: this run's outputs are then not referenced by any state. Older states and the

@@ -32,6 +32,7 @@ import {
   type JobManifest,
   type JsonValue,
   type SliceBudget,
+  type SliceOutcome,
   type Totals,
 } from '../core/scan-job.js';
 import { newJobId } from '../backup/full-backup.js';
@@ -195,19 +196,26 @@ export async function runTaskSlice(input: TaskSliceInput, o: TaskOptions): Promi
   if (state.done) return { ...out, done: true, slice: state.slice, totals: state.totals };
   const startedAt = now();
   const leaseMs = (budget.timeMs ?? DEFAULT_CLAIM_MS) + CLAIM_MARGIN_MS;
-  await folder.claim(state, o.owner ?? newOwner(), leaseMs, startedAt);
-  const outcome = await spec.runSlice({
-    env: o.env,
-    job,
-    folder,
-    state,
-    budget,
-    token: randomBytes(4).toString('hex'),
-    now,
-    startedAt,
-    ...(o.signal ? { signal: o.signal } : {}),
-    ...(o.onPage ? { onPage: o.onPage } : {}),
-  });
+  const owner = o.owner ?? newOwner();
+  await folder.claim(state, owner, leaseMs, startedAt);
+  let outcome: SliceOutcome;
+  try {
+    outcome = await spec.runSlice({
+      env: o.env,
+      job,
+      folder,
+      state,
+      budget,
+      token: randomBytes(4).toString('hex'),
+      now,
+      startedAt,
+      ...(o.signal ? { signal: o.signal } : {}),
+      ...(o.onPage ? { onPage: o.onPage } : {}),
+    });
+  } catch (error) {
+    await folder.release(state, owner);
+    throw error;
+  }
   const next = advance(state, outcome);
   await folder.commit(next);
   return { ...out, done: next.done, slice: next.slice, totals: next.totals };

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import { openExport } from '../../src/backup/export-layout.js';
 import { backupTable } from '../../src/backup/full-backup.js';
 import { copyIntoTable } from '../../src/dynamodb/copy-table.js';
@@ -319,6 +320,35 @@ test('two runs of one segment: the second is refused while the first holds it; a
     await runTaskSlice({ work, jobId: 'busy', segment: 0 }, { env });
     const merged = await mergeJob({ work, jobId: 'busy' }, { env });
     assert.equal((merged.result as { items: number }).items, 50);
+  } finally {
+    env.close();
+  }
+});
+
+test('a slice that fails gives up its claim, so the retry runs at once and commits', async () => {
+  const endpoint = await dynamoEndpoint();
+  const client = dynamoClient(endpoint);
+  const source = await createTestTable(client);
+  await loadItems(client, source, awkwardItems(30));
+  const env = cachedJobEnvironment();
+  try {
+    const work = workDir();
+    const target = uniqueName('gone');
+    const params = { source: `${endpoint}/${source}`, target: `${endpoint}/${target}`, create: true };
+    await planJob({ work, kind: 'copy', segments: 1, jobId: 'fails', params }, { env });
+    await client.send(new DeleteTableCommand({ TableName: target }));
+    await assert.rejects(
+      runTaskSlice({ work, jobId: 'fails', segment: 0 }, { env }),
+      /does not exist|not found/i,
+    );
+    const folder = JobFolder.of(openObjectStore(work), 'fails');
+    assert.equal(await folder.store.exists('segments/000000/claim-00000000.json'), false);
+    await createTestTable(client, { name: target });
+    const out = await runTaskSlice({ work, jobId: 'fails', segment: 0 }, { env });
+    assert.deepEqual(
+      { done: out.done, slice: out.slice, written: out.totals.written },
+      { done: true, slice: 1, written: 30 },
+    );
   } finally {
     env.close();
   }
