@@ -18,4 +18,6 @@ export const JOB_HELP = `Scan job (resumable, several processes; see docs/usage.
   --workers N              (with --work) run the tasks in N child processes (default: this process)
   --time-budget D          (with --work) a task stops and commits after D (e.g. 30s, 5m), then
                            resumes where it stopped (default: run each segment to its end)
-  --item-budget N          (with --work) ... or after N items (checked per page; default: no limit)`;
+  --item-budget N          (with --work) ... or after N items (checked per page; default: no limit)
+  --read-budget, --write-budget
+                           (with --work) the whole job's capacity, split evenly over the workers`;

@@ -7,11 +7,17 @@ import { fork } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ReplicatorError, UsageError } from '../core/errors.js';
-import type { JobKind, JobManifest, SliceBudget } from '../core/scan-job.js';
+import {
+  splitCapacity,
+  type JobKind,
+  type JobManifest,
+  type SliceBudget,
+  type TaskCapacity,
+} from '../core/scan-job.js';
 import { cachedJobEnvironment } from '../jobs/environment.js';
 import { mergeJob, planJob, runSegment, type MergeJobOutput } from '../jobs/tasks.js';
 import { s3StoreOptions } from './backup-store.js';
-import { intOption, stringOption, type CliIO, type ParsedArgs } from './command.js';
+import { intOption, numberOption, stringOption, type CliIO, type ParsedArgs } from './command.js';
 import { parseDuration } from './duration.js';
 import { cliClientOptions } from './locations.js';
 
@@ -21,6 +27,18 @@ export interface JobRunOptions {
   readonly segments: number;
   readonly workers: number;
   readonly budget: SliceBudget;
+  /** The whole job's capacity (--read-budget, --write-budget), split evenly over the workers. */
+  readonly capacity: TaskCapacity;
+}
+
+/** --read-budget and --write-budget as a task capacity (units per second). */
+export function capacityOption(args: ParsedArgs): TaskCapacity {
+  const read = numberOption(args, 'read-budget');
+  const write = numberOption(args, 'write-budget');
+  return {
+    ...(read !== undefined ? { readUnitsPerSecond: read } : {}),
+    ...(write !== undefined ? { writeUnitsPerSecond: write } : {}),
+  };
 }
 
 /** The job options (undefined without --work); UsageError when a job option comes without --work. */
@@ -52,6 +70,7 @@ export function jobRunOptions(args: ParsedArgs): JobRunOptions | undefined {
       ...(time !== undefined ? { timeMs: parseDuration(time, 'time-budget') } : {}),
       ...(items !== undefined ? { items } : {}),
     },
+    capacity: capacityOption(args),
   };
 }
 
@@ -69,14 +88,23 @@ function cliEntry(): { file: string; execArgv: string[] } {
   return { file, execArgv: [...process.execArgv, ...tsx] };
 }
 
-/** Store options given on the command line, passed on to the workers. */
-function passedOptions(args: ParsedArgs): string[] {
-  return ['s3-endpoint', 'sse-kms-key-id', 'expected-bucket-owner', 'time-budget', 'item-budget'].flatMap(
-    (name) => {
-      const v = stringOption(args, name);
-      return v === undefined ? [] : [`--${name}`, v];
-    },
-  );
+/** Options given on the command line that the workers need; each gets its share of the capacity. */
+function passedOptions(args: ParsedArgs, capacity: TaskCapacity): string[] {
+  const passed = [
+    's3-endpoint',
+    'sse-kms-key-id',
+    'expected-bucket-owner',
+    'time-budget',
+    'item-budget',
+  ].flatMap((name) => {
+    const v = stringOption(args, name);
+    return v === undefined ? [] : [`--${name}`, v];
+  });
+  if (capacity.readUnitsPerSecond !== undefined)
+    passed.push('--read-budget', String(capacity.readUnitsPerSecond));
+  if (capacity.writeUnitsPerSecond !== undefined)
+    passed.push('--write-budget', String(capacity.writeUnitsPerSecond));
+  return passed;
 }
 
 /** Forks `scan-task` workers; resolves with each worker's exit (code, or the signal that ended it). */
@@ -86,6 +114,7 @@ function runWorkers(
   work: string,
   jobId: string,
   workers: number,
+  capacity: TaskCapacity,
 ): Promise<string[]> {
   const { file, execArgv } = cliEntry();
   return Promise.all(
@@ -105,7 +134,7 @@ function runWorkers(
               String(worker),
               '--workers',
               String(workers),
-              ...passedOptions(args),
+              ...passedOptions(args, splitCapacity(capacity, workers)),
             ],
             { env: { ...process.env, ...io.env }, execArgv, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] },
           );
@@ -145,9 +174,10 @@ export async function runScanJob(
     );
     const failures: string[] = [];
     if (o.workers > 0) {
-      failures.push(...(await runWorkers(io, args, o.work, plan.jobId, o.workers)));
+      failures.push(...(await runWorkers(io, args, o.work, plan.jobId, o.workers, o.capacity)));
     } else {
-      for (const task of plan.tasks) await runSegment({ ...task, budget: o.budget }, { env });
+      for (const task of plan.tasks)
+        await runSegment({ ...task, budget: o.budget, capacity: o.capacity }, { env });
     }
     const merged = await mergeJob({ work: o.work, jobId: plan.jobId }, { env });
     if (!merged.done)

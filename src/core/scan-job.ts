@@ -68,6 +68,43 @@ export interface SliceBudget {
   readonly items?: number;
 }
 
+/**
+ * Capacity one task may use, in units per second (measured from the ConsumedCapacity DynamoDB
+ * returns): reads on each table it scans or re-reads, writes on the table it writes. A job's budget
+ * is split across the tasks that run at once (splitCapacity).
+ */
+export interface TaskCapacity {
+  readonly readUnitsPerSecond?: number;
+  readonly writeUnitsPerSecond?: number;
+}
+
+/** One task's share of a job's capacity when `concurrent` tasks run at once. */
+export function splitCapacity(capacity: TaskCapacity, concurrent: number): TaskCapacity {
+  const n = Math.max(1, Math.floor(concurrent));
+  return {
+    ...(capacity.readUnitsPerSecond !== undefined
+      ? { readUnitsPerSecond: capacity.readUnitsPerSecond / n }
+      : {}),
+    ...(capacity.writeUnitsPerSecond !== undefined
+      ? { writeUnitsPerSecond: capacity.writeUnitsPerSecond / n }
+      : {}),
+  };
+}
+
+/** Checks a capacity given as JSON (a Lambda event): positive finite numbers or absent. */
+export function validateCapacity(v: unknown, where: string): TaskCapacity {
+  if (v === undefined || v === null) return {};
+  if (!isRecord(v)) throw new InvalidDataError(`${where}: capacity must be an object`);
+  for (const name of ['readUnitsPerSecond', 'writeUnitsPerSecond']) {
+    const n = v[name];
+    if (n !== undefined && !(typeof n === 'number' && Number.isFinite(n) && n > 0))
+      throw new InvalidDataError(
+        `${where}: capacity.${name} must be a positive number, got ${JSON.stringify(n)}`,
+      );
+  }
+  return v as TaskCapacity;
+}
+
 const JOB_ID = /^[A-Za-z0-9._-]{1,128}$/;
 export const MAX_JOB_SEGMENTS = 1_000_000;
 

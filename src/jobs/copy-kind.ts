@@ -19,6 +19,7 @@ import {
   optionalCount,
   stringParam,
   type JobKindSpec,
+  writeBudget,
 } from './kind.js';
 
 /** Job parameters: `source`, `target` (table locations), optional `create` (boolean), `pageSize`. */
@@ -54,9 +55,16 @@ export const copyKind: JobKindSpec = {
       pageSize: optionalCount(job.params, 'pageSize'),
     });
     const keySchema = job.facts?.keySchema as unknown as KeySchema;
+    const budget = writeBudget(ctx);
     const result = await copyItems(
       scan.pages,
-      [tableSink(target.client, target.table, { label: target.label, keySchema })],
+      [
+        tableSink(target.client, target.table, {
+          label: target.label,
+          keySchema,
+          ...(budget ? { budget } : {}),
+        }),
+      ],
       {
         ...(ctx.signal ? { signal: ctx.signal } : {}),
       },

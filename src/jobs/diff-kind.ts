@@ -34,7 +34,10 @@ import {
   type JobKindSpec,
   type JobTable,
   type SliceContext,
+  readBudget,
+  writeBudget,
 } from './kind.js';
+import type { CapacityBudget } from '../dynamodb/capacity.js';
 
 export const REPORT_FILE = 'report.jsonl';
 const RECHECK_BATCH = 100;
@@ -60,7 +63,8 @@ function sideScan(
   t: JobTable,
   start: Item | undefined,
   done: boolean,
-  pageSize?: number,
+  pageSize: number | undefined,
+  budget: CapacityBudget | undefined,
 ): SideScan {
   const { job, state } = ctx;
   return {
@@ -73,6 +77,7 @@ function sideScan(
           ...(job.segments > 1 ? { segment: state.segment, totalSegments: job.segments } : {}),
           ...(start ? { startKey: start } : {}),
           ...(pageSize ? { pageSize } : {}),
+          ...(budget ? { budget } : {}),
           ...(ctx.signal ? { signal: ctx.signal } : {}),
         })[Symbol.asyncIterator](),
   };
@@ -140,11 +145,13 @@ function waitingOf(v: JsonValue | undefined, where: string): Waiting[] {
   return v as Waiting[];
 }
 
+type BudgetedTable = JobTable & { readonly budget: CapacityBudget | undefined };
+
 /** Re-reads candidates from both sides and returns what differs (this segment's share only). */
 async function judge(
   candidates: readonly Candidate[],
-  primary: JobTable,
-  replica: JobTable,
+  primary: BudgetedTable,
+  replica: BudgetedTable,
   schema: KeySchema,
   sharded: boolean,
 ): Promise<Discrepancy[]> {
@@ -152,8 +159,12 @@ async function judge(
   for (let i = 0; i < candidates.length; i += RECHECK_BATCH) {
     const batch = candidates.slice(i, i + RECHECK_BATCH);
     const keys: Key[] = batch.map((c) => fromDynamoJson(JSON.parse(c.keyText), 'canonical key'));
-    const read = async (t: JobTable) => {
-      const { items } = await batchGetAll(t.client, { [t.table]: { keys, consistentRead: true } });
+    const read = async (t: BudgetedTable) => {
+      const { items } = await batchGetAll(
+        t.client,
+        { [t.table]: { keys, consistentRead: true } },
+        t.budget ? { budget: t.budget } : {},
+      );
       return new Map((items[t.table] ?? []).map((item) => [canonicalKey(keyOf(item, schema)), item]));
     };
     const [p, r] = await Promise.all([read(primary), read(replica)]);
@@ -209,12 +220,15 @@ export const diffKind: JobKindSpec = {
     const replica = ctx.env.openTable(stringParam(job.params, 'replica'));
     const schema = job.facts?.keySchema as unknown as KeySchema;
     const pageSize = optionalCount(job.params, 'pageSize');
+    // Each table has its own capacity: one read budget per side, for its scan and its re-reads.
+    const budgets = { primary: readBudget(ctx), replica: readBudget(ctx) };
     const p = sideScan(
       ctx,
       primary,
       decodeKey(continuationField(state, 'p'), `${where} p`),
       continuationField(state, 'pDone') === true,
       pageSize,
+      budgets.primary,
     );
     const r = sideScan(
       ctx,
@@ -222,6 +236,7 @@ export const diffKind: JobKindSpec = {
       decodeKey(continuationField(state, 'r'), `${where} r`),
       continuationField(state, 'rDone') === true,
       pageSize,
+      budgets.replica,
     );
     const join = new SliceJoin(waitingOf(continuationField(state, 'waiting'), where));
     let scannedPrimary = 0;
@@ -236,11 +251,23 @@ export const diffKind: JobKindSpec = {
     }
     const done = p.done && r.done;
     if (done) join.drain();
-    const found = await judge(join.candidates, primary, replica, schema, job.segments > 1);
+    const found = await judge(
+      join.candidates,
+      { ...primary, budget: budgets.primary },
+      { ...replica, budget: budgets.replica },
+      schema,
+      job.segments > 1,
+    );
     let repaired = 0;
     if (job.params.repair === true && found.length > 0) {
       const fixes: WriteRequest[] = found.map((d) => (d.primary ? { put: d.primary } : { delete: d.key }));
-      repaired = (await writeAll(replica.client, replica.table, fixes, { keySchema: schema })).written;
+      const budget = writeBudget(ctx);
+      repaired = (
+        await writeAll(replica.client, replica.table, fixes, {
+          keySchema: schema,
+          ...(budget ? { budget } : {}),
+        })
+      ).written;
     }
     const outputs: JsonValue[] = [];
     if (found.length > 0) {

@@ -14,7 +14,9 @@ import {
   type SegmentState,
   type SliceBudget,
   type SliceOutcome,
+  type TaskCapacity,
 } from '../core/scan-job.js';
+import { CapacityBudget } from '../dynamodb/capacity.js';
 import type { Item } from '../core/types.js';
 import { scanKeyedPages } from '../dynamodb/scan.js';
 import type { ObjectStore } from '../storage/object-store.js';
@@ -44,6 +46,8 @@ export interface SliceContext {
   readonly token: string;
   readonly now: () => number;
   readonly startedAt: number;
+  /** Capacity this task may use (none: full speed). */
+  readonly capacity: TaskCapacity;
   readonly signal?: AbortSignal;
   /** Called after each scanned page is handled (the CLI's crash-test hook). */
   readonly onPage?: () => void;
@@ -106,6 +110,18 @@ export function continuationField(state: SegmentState, name: string): JsonValue 
   return c[name];
 }
 
+/** A fresh read budget for one table of this slice (undefined: full speed). */
+export function readBudget(ctx: Pick<SliceContext, 'capacity'>): CapacityBudget | undefined {
+  const units = ctx.capacity.readUnitsPerSecond;
+  return units === undefined ? undefined : new CapacityBudget({ unitsPerSecond: units });
+}
+
+/** A fresh write budget for the table this slice writes (undefined: full speed). */
+export function writeBudget(ctx: Pick<SliceContext, 'capacity'>): CapacityBudget | undefined {
+  const units = ctx.capacity.writeUnitsPerSecond;
+  return units === undefined ? undefined : new CapacityBudget({ unitsPerSecond: units });
+}
+
 /** Where a budgeted scan of one segment stopped: `lastKey` of the last page handed out, or the end. */
 export interface ScanPosition {
   lastKey: Item | undefined;
@@ -120,7 +136,7 @@ export interface ScanPosition {
  * it pulled can commit `position` as its continuation.
  */
 export function budgetedScan(
-  ctx: Pick<SliceContext, 'budget' | 'now' | 'startedAt' | 'signal' | 'onPage'>,
+  ctx: Pick<SliceContext, 'budget' | 'now' | 'startedAt' | 'signal' | 'onPage' | 'capacity'>,
   table: JobTable,
   o: { segment: number; segments: number; startKey: Item | undefined; pageSize?: number | undefined },
 ): { pages: AsyncGenerator<Item[]>; position: ScanPosition } {
@@ -128,12 +144,14 @@ export function budgetedScan(
   // Pages no larger than an item budget, so the budget stops a slice where it says.
   const pageSize =
     ctx.budget.items === undefined ? o.pageSize : Math.min(o.pageSize ?? ctx.budget.items, ctx.budget.items);
+  const budget = readBudget(ctx);
   async function* pages(): AsyncGenerator<Item[]> {
     const responses = scanKeyedPages(table.client, {
       table: table.table,
       ...(o.segments > 1 ? { segment: o.segment, totalSegments: o.segments } : {}),
       ...(o.startKey ? { startKey: o.startKey } : {}),
       ...(pageSize ? { pageSize } : {}),
+      ...(budget ? { budget } : {}),
       ...(ctx.signal ? { signal: ctx.signal } : {}),
     });
     for await (const page of responses) {

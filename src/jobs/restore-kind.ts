@@ -28,7 +28,13 @@ import {
 import { writePages } from '../dynamodb/writer.js';
 import { NotFoundError } from '../core/errors.js';
 import { formatStoreLocation, type ObjectStore } from '../storage/object-store.js';
-import { continuationField, stringParam, type JobEnvironment, type JobKindSpec } from './kind.js';
+import {
+  continuationField,
+  stringParam,
+  writeBudget,
+  type JobEnvironment,
+  type JobKindSpec,
+} from './kind.js';
 
 /** Items per BatchWriteItem page handed to the writer, and between budget checks. */
 const RESTORE_PAGE = 100;
@@ -112,6 +118,7 @@ export const restoreKind: JobKindSpec = {
     let skip = Number(continuationField(state, 'skip') ?? 0);
     let written = 0;
     let stop = false;
+    const budget = writeBudget(ctx);
     while (file < files.length && !stop) {
       const entry = files[file] as ManifestFileEntry;
       let seen = 0;
@@ -119,7 +126,10 @@ export const restoreKind: JobKindSpec = {
       const flush = async () => {
         if (page.length === 0) return;
         written += (
-          await writePages(target.client, target.table, [page.map((item) => ({ put: item }))], { keySchema })
+          await writePages(target.client, target.table, [page.map((item) => ({ put: item }))], {
+            keySchema,
+            ...(budget ? { budget } : {}),
+          })
         ).written;
         page = [];
       };

@@ -7,7 +7,8 @@
  *
  *   planJob     in:  { work, kind, params, segments, jobId? }        (PlanJobInput)
  *               out: { work, jobId, kind, segments, created, tasks: [{ work, jobId, segment }, ...] }
- *   runTaskSlice in: { work, jobId, segment, budget?: { timeMs?, items? } }   (TaskSliceInput)
+ *   runTaskSlice in: { work, jobId, segment, budget?: { timeMs?, items? },
+ *                      capacity?: { readUnitsPerSecond?, writeUnitsPerSecond? } }   (TaskSliceInput)
  *               out: { work, jobId, segment, done, slice, totals }   (TaskSliceOutput)
  *                    done false: call again with the same input (it resumes at the continuation).
  *                    SegmentBusyError: another run holds the segment; retry later.
@@ -33,7 +34,9 @@ import {
   type JsonValue,
   type SliceBudget,
   type SliceOutcome,
+  type TaskCapacity,
   type Totals,
+  validateCapacity,
 } from '../core/scan-job.js';
 import { newJobId } from '../backup/full-backup.js';
 import { assertSameJob, JobFolder, newOwner, type Claim } from './job-folder.js';
@@ -81,7 +84,10 @@ export interface PlanJobOutput {
 }
 
 export interface TaskSliceInput extends TaskRef {
+  /** When the slice stops (default: at the segment's end). */
   readonly budget?: SliceBudget;
+  /** Capacity this task may use, e.g. a job's budget split over the tasks running at once. */
+  readonly capacity?: TaskCapacity;
 }
 
 export interface TaskSliceOutput extends TaskRef {
@@ -209,6 +215,7 @@ export async function runTaskSlice(input: TaskSliceInput, o: TaskOptions): Promi
       token: randomBytes(4).toString('hex'),
       now,
       startedAt,
+      capacity: validateCapacity(input.capacity, `segment ${input.segment} of job ${job.jobId}`),
       ...(o.signal ? { signal: o.signal } : {}),
       ...(o.onPage ? { onPage: o.onPage } : {}),
     });

@@ -27,7 +27,21 @@ test('copy --work --workers 2 runs the tasks in two child processes and merges t
   const target = uniqueName('workers');
   const work = dir('scan-work-');
   const args = ['copy', `${endpoint}/${source}`, `${endpoint}/${target}`, '--create'];
-  const job = ['--work', work, '--job', 'copy-w', '--workers', '2', '--segments', '4', '--item-budget', '60'];
+  // A write budget far above what the copy needs: split over the workers, it must not change the result.
+  const job = [
+    '--work',
+    work,
+    '--job',
+    'copy-w',
+    '--workers',
+    '2',
+    '--segments',
+    '4',
+    '--item-budget',
+    '60',
+    '--write-budget',
+    '100000',
+  ];
   const out = await runCliCapture([...args, ...job, '--json']);
   assert.equal(out.code, 0, out.stderr);
   const result = JSON.parse(out.stdout) as Record<string, unknown>;

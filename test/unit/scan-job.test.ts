@@ -9,6 +9,8 @@ import {
   mergeTotals,
   pendingSegments,
   segmentsOfWorker,
+  splitCapacity,
+  validateCapacity,
   validateJobManifest,
   validateSegmentState,
   type JobManifest,
@@ -96,4 +98,20 @@ test('job records are validated when read: wrong format, kind, segments, job, se
   assert.throws(() => validateSegmentState(state, 's', JOB, 0), /state of segment 1, not of segment 0/);
   assert.throws(() => validateSegmentState({ ...state, totals: { items: -1 } }, 's', JOB, 1), /totals/);
   assert.throws(() => validateSegmentState({ ...state, slice: 0 }, 's', JOB, 1), /slice/);
+});
+
+test('a job capacity is split evenly over the tasks running at once, and checked when it comes as JSON', () => {
+  assert.deepEqual(splitCapacity({ readUnitsPerSecond: 1000, writeUnitsPerSecond: 300 }, 4), {
+    readUnitsPerSecond: 250,
+    writeUnitsPerSecond: 75,
+  });
+  assert.deepEqual(splitCapacity({ readUnitsPerSecond: 10 }, 0), { readUnitsPerSecond: 10 });
+  assert.deepEqual(validateCapacity(undefined, 'e'), {});
+  assert.deepEqual(validateCapacity({ readUnitsPerSecond: 5 }, 'e'), { readUnitsPerSecond: 5 });
+  assert.throws(
+    () => validateCapacity({ readUnitsPerSecond: 0 }, 'e'),
+    /capacity.readUnitsPerSecond must be a positive number, got 0/,
+  );
+  assert.throws(() => validateCapacity({ writeUnitsPerSecond: '9' }, 'e'), /capacity.writeUnitsPerSecond/);
+  assert.throws(() => validateCapacity([1], 'e'), /capacity must be an object/);
 });

@@ -74,7 +74,7 @@ export async function run(args: ParsedArgs, io: CliIO): Promise<number> {
 
 /** `--work`: the backup as a scan job; its id is the backup's id (`--job`, or `--jobid`). */
 async function runBackupJob(args: ParsedArgs, io: CliIO, job: JobRunOptions): Promise<number> {
-  refuseWithWork(args, ['read-budget', 'consistent-read', 'parallel']);
+  refuseWithWork(args, ['consistent-read', 'parallel']);
   const backupId = stringOption(args, 'jobid');
   if (backupId && job.jobId && backupId !== job.jobId)
     throw new UsageError(

@@ -89,7 +89,7 @@ function report(
 
 /** `--work`: the copy as a scan job (segment tasks that resume, N workers, one merge of the totals). */
 async function runCopyJob(args: ParsedArgs, io: CliIO, job: JobRunOptions): Promise<number> {
-  refuseWithWork(args, ['read-budget', 'write-budget', 'consistent-read', 'parallel']);
+  refuseWithWork(args, ['items-per-second', 'consistent-read', 'parallel']);
   const [source, target] = args.positionals as [string, string];
   if (source === target)
     throw new UsageError(`copy: the source and the target are the same table (${source})`);

@@ -24,7 +24,6 @@ export async function diffJob(args: ParsedArgs, io: CliIO, job: JobRunOptions): 
     'settle',
     'against-backup',
     'parallel',
-    'read-budget',
     'items-per-second',
     'show-items',
   ]);

@@ -93,7 +93,7 @@ function report(
 
 /** `--work`: restore from a full backup into an empty (or created) table as a scan job. */
 async function runRestoreJob(args: ParsedArgs, io: CliIO, job: JobRunOptions): Promise<number> {
-  refuseWithWork(args, ['dry-run', 'at', 'read-budget', 'write-budget', 'parallel']);
+  refuseWithWork(args, ['dry-run', 'at', 'read-budget', 'items-per-second', 'parallel']);
   const exportId = stringOption(args, 'jobid');
   const params = {
     backup: args.positionals[0] as string,

@@ -5,7 +5,7 @@ import { JobFolder, SegmentBusyError } from '../../jobs/job-folder.js';
 import { runSegment } from '../../jobs/tasks.js';
 import { intOption, stringOption, type CliIO, type ParsedArgs } from '../command.js';
 import { parseDuration } from '../duration.js';
-import { cliJobEnvironment } from '../scan-job.js';
+import { capacityOption, cliJobEnvironment } from '../scan-job.js';
 
 /**
  * Test hook (integration tests only): the process SIGKILLs itself after this many scanned pages, in
@@ -48,6 +48,7 @@ export async function run(args: ParsedArgs, io: CliIO): Promise<number> {
     ...(time !== undefined ? { timeMs: parseDuration(time, 'time-budget') } : {}),
     ...(items !== undefined ? { items } : {}),
   };
+  const capacity = capacityOption(args);
   const env = cliJobEnvironment(args, io);
   try {
     const job = await JobFolder.of(env.openStore(work), jobId).read();
@@ -57,7 +58,7 @@ export async function run(args: ParsedArgs, io: CliIO): Promise<number> {
     for (const s of segments) {
       try {
         const out = await runSegment(
-          { work, jobId, segment: s, budget },
+          { work, jobId, segment: s, budget, capacity },
           { env, ...(onPage ? { onPage } : {}) },
         );
         io.stdout.write(

@@ -21,6 +21,9 @@ Options:
   --segment S              run segment S only
   --time-budget D          a slice stops and commits after D (e.g. 30s, 5m; default: no limit)
   --item-budget N          ... or after N items (checked per page; default: no limit)
+  --read-budget RCU        this process's read capacity units per second on each table it reads
+                           (default: no limit)
+  --write-budget WCU       this process's write capacity units per second (default: no limit)
 ${STORE_HELP}
   --json                   print JSON lines
   --debug                  print stack traces on errors`,
@@ -32,6 +35,8 @@ ${STORE_HELP}
     segment: { type: 'string' },
     'time-budget': { type: 'string' },
     'item-budget': { type: 'string' },
+    'read-budget': { type: 'string' },
+    'write-budget': { type: 'string' },
     ...STORE_OPTIONS,
   },
   positionals: [0, 0],
