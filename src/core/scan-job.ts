@@ -91,6 +91,26 @@ export function splitCapacity(capacity: TaskCapacity, concurrent: number): TaskC
   };
 }
 
+/**
+ * Checks a slice budget given as JSON (a Lambda event): `timeMs` and `items` positive numbers or
+ * absent, nothing else (capacity has its own field, so a misplaced one is not silently ignored).
+ */
+export function validateSliceBudget(v: unknown, where: string): SliceBudget {
+  if (v === undefined || v === null) return {};
+  if (!isRecord(v)) throw new InvalidDataError(`${where}: budget must be an object`);
+  for (const [name, n] of Object.entries(v)) {
+    if (name !== 'timeMs' && name !== 'items')
+      throw new InvalidDataError(
+        `${where}: budget.${name} is not a slice budget (timeMs, items)${/UnitsPerSecond$/.test(name) ? '; capacity goes in "capacity"' : ''}`,
+      );
+    if (!(typeof n === 'number' && Number.isFinite(n) && n > 0))
+      throw new InvalidDataError(
+        `${where}: budget.${name} must be a positive number, got ${JSON.stringify(n)}`,
+      );
+  }
+  return v as SliceBudget;
+}
+
 /** Checks a capacity given as JSON (a Lambda event): positive finite numbers or absent. */
 export function validateCapacity(v: unknown, where: string): TaskCapacity {
   if (v === undefined || v === null) return {};

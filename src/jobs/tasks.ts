@@ -37,6 +37,7 @@ import {
   type TaskCapacity,
   type Totals,
   validateCapacity,
+  validateSliceBudget,
 } from '../core/scan-job.js';
 import { newJobId } from '../backup/full-backup.js';
 import { assertSameJob, JobFolder, newOwner, type Claim } from './job-folder.js';
@@ -196,7 +197,9 @@ export async function runTaskSlice(input: TaskSliceInput, o: TaskOptions): Promi
       `segment ${input.segment} is not one of job ${job.jobId}'s ${job.segments} (0 to ${job.segments - 1})`,
     );
   const now = o.now ?? Date.now;
-  const budget = input.budget ?? {};
+  const where = `segment ${input.segment} of job ${job.jobId}`;
+  const budget = validateSliceBudget(input.budget, where);
+  const capacity = validateCapacity(input.capacity, where);
   const state = await folder.state(job, input.segment);
   const out = { work: input.work, jobId: job.jobId, segment: input.segment };
   if (state.done) return { ...out, done: true, slice: state.slice, totals: state.totals };
@@ -215,7 +218,7 @@ export async function runTaskSlice(input: TaskSliceInput, o: TaskOptions): Promi
       token: randomBytes(4).toString('hex'),
       now,
       startedAt,
-      capacity: validateCapacity(input.capacity, `segment ${input.segment} of job ${job.jobId}`),
+      capacity,
       ...(o.signal ? { signal: o.signal } : {}),
       ...(o.onPage ? { onPage: o.onPage } : {}),
     });

@@ -18,7 +18,15 @@ import type { Item } from '../../src/core/types.js';
 import type { JobEnvironment } from '../../src/jobs/kind.js';
 import type { ObjectStore } from '../../src/storage/object-store.js';
 import { cachedJobEnvironment } from '../../src/jobs/environment.js';
-import { mergeJob, planJob, runTaskSlice } from '../../src/jobs/tasks.js';
+import {
+  mergeJob,
+  planJob,
+  runTaskSlice,
+  type MergeJobOutput,
+  type PlanJobOutput,
+  type TaskSliceOutput,
+} from '../../src/jobs/tasks.js';
+import { createScanJobHandler } from '../../src/lambda/scan-job.js';
 import { createTestTable, dynamoClient, dynamoEndpoint, uniqueName } from '../harness/dynamodb.js';
 import { assertTablesEqual } from '../harness/table-load.js';
 import { createPair, putItems, row } from './diff-fixtures.js';
@@ -348,6 +356,62 @@ test('a slice that fails gives up its claim, so the retry runs at once and commi
     assert.deepEqual(
       { done: out.done, slice: out.slice, written: out.totals.written },
       { done: true, slice: 1, written: 30 },
+    );
+  } finally {
+    env.close();
+  }
+});
+
+test('the scanJob Lambda handler drives plan, slices and merge with the task API JSON', async () => {
+  const endpoint = await dynamoEndpoint();
+  const client = dynamoClient(endpoint);
+  const source = await createTestTable(client);
+  await loadItems(client, source, awkwardItems(90));
+  const env = cachedJobEnvironment();
+  try {
+    const handler = createScanJobHandler(env);
+    const work = workDir();
+    const target = uniqueName('lambda');
+    const params = { source: `${endpoint}/${source}`, target: `${endpoint}/${target}`, create: true };
+    const plan = (await handler({
+      action: 'plan',
+      work,
+      kind: 'copy',
+      params,
+      segments: 3,
+      jobId: 'lj',
+    })) as PlanJobOutput;
+    assert.deepEqual(
+      plan.tasks,
+      [0, 1, 2].map((segment) => ({ work, jobId: 'lj', segment })),
+    );
+    // Plenty of time left in the invocation: the item budget is what stops each slice.
+    const context = { getRemainingTimeInMillis: () => 600_000 };
+    let invocations = 0;
+    for (const task of plan.tasks) {
+      for (;;) {
+        invocations++;
+        const out = (await handler(
+          { action: 'slice', ...task, budget: { items: 20 } },
+          context,
+        )) as TaskSliceOutput;
+        if (out.done) break;
+      }
+    }
+    assert.ok(
+      invocations >= 6,
+      `90 items in slices of 20 over 3 segments take at least 6 slices, ran ${invocations}`,
+    );
+    const merged = (await handler({ action: 'merge', work, jobId: 'lj' })) as MergeJobOutput;
+    assert.equal(merged.done, true);
+    assert.equal((merged.result as { items: number }).items, 90);
+    await assert.rejects(
+      handler({ action: 'explode' }),
+      /action must be plan, slice or merge, got "explode"/,
+    );
+    await assert.rejects(
+      handler({ action: 'slice', work, jobId: 'lj', segment: 0, budget: { readUnitsPerSecond: 5 } }),
+      /capacity goes in "capacity"/,
     );
   } finally {
     env.close();

@@ -11,6 +11,7 @@ import {
   segmentsOfWorker,
   splitCapacity,
   validateCapacity,
+  validateSliceBudget,
   validateJobManifest,
   validateSegmentState,
   type JobManifest,
@@ -114,4 +115,14 @@ test('a job capacity is split evenly over the tasks running at once, and checked
   );
   assert.throws(() => validateCapacity({ writeUnitsPerSecond: '9' }, 'e'), /capacity.writeUnitsPerSecond/);
   assert.throws(() => validateCapacity([1], 'e'), /capacity must be an object/);
+});
+
+test('a slice budget from JSON: time and items only; a capacity put in the budget is named, not ignored', () => {
+  assert.deepEqual(validateSliceBudget({ timeMs: 840_000, items: 10 }, 'e'), { timeMs: 840_000, items: 10 });
+  assert.deepEqual(validateSliceBudget(undefined, 'e'), {});
+  assert.throws(
+    () => validateSliceBudget({ readUnitsPerSecond: 50 }, 'e'),
+    /budget.readUnitsPerSecond is not a slice budget \(timeMs, items\); capacity goes in "capacity"/,
+  );
+  assert.throws(() => validateSliceBudget({ timeMs: -1 }, 'e'), /budget.timeMs must be a positive number/);
 });
