@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { openExport } from '../../src/backup/export-layout.js';
@@ -141,4 +141,72 @@ test('a job folder holding another job is refused with exit 2, naming both', asy
   const stray = await runCliCapture(['copy', `${endpoint}/${source}`, `${endpoint}/x`, '--workers', '2']);
   assert.equal(stray.code, 2);
   assert.match(stray.stderr, /--workers needs --work/);
+});
+
+test('diff-tables --work prints each discrepancy and the summary, writes --report, exits 1; restore --work restores', async () => {
+  const endpoint = await dynamoEndpoint();
+  const client = dynamoClient(endpoint);
+  const primary = await createTestTable(client);
+  const replica = await createTestTable(client);
+  const items = awkwardItems(120);
+  await loadItems(client, primary, items);
+  await loadItems(client, replica, items.slice(3)); // 3 missing
+  const work = dir('scan-work-');
+  const report = path.join(dir('scan-report-'), 'diff.jsonl');
+  const diff = await runCliCapture([
+    'diff-tables',
+    `${endpoint}/${primary}`,
+    `${endpoint}/${replica}`,
+    '--work',
+    work,
+    '--segments',
+    '3',
+    '--item-budget',
+    '25',
+    '--report',
+    report,
+  ]);
+  assert.equal(diff.code, 1, diff.stderr);
+  const lines = diff.stdout.split('\n').filter((l) => l.startsWith('missing'));
+  assert.equal(lines.length, 3);
+  assert.match(diff.stdout, /discrepancies: 3 \(missing 3, different 0, extraneous 0\)/);
+  const reported = readFileSync(report, 'utf8').split('\n').filter(Boolean);
+  assert.deepEqual(reported.map((l) => (JSON.parse(l) as { key: { id: { S: string } } }).key.id.S).sort(), [
+    'item-000000',
+    'item-000001',
+    'item-000002',
+  ]);
+
+  const backup = dir('scan-backup-');
+  const made = await runCliCapture([
+    'backup-table',
+    `${endpoint}/${primary}`,
+    backup,
+    '--jobid',
+    'b1',
+    '--items-per-file',
+    '40',
+  ]);
+  assert.equal(made.code, 0, made.stderr);
+  const target = uniqueName('restored');
+  const restored = await runCliCapture([
+    'restore',
+    backup,
+    `${endpoint}/${target}`,
+    '--create',
+    '--work',
+    work,
+    '--workers',
+    '2',
+    '--item-budget',
+    '30',
+    '--json',
+  ]);
+  assert.equal(restored.code, 0, restored.stderr);
+  assert.equal((JSON.parse(restored.stdout) as { items: number }).items, 120);
+  assert.equal(await assertTablesEqual(client, primary, client, target), 120);
+  // Into a table that now has items, a restore job is refused (it would have to delete): exit 2.
+  const again = await runCliCapture(['restore', backup, `${endpoint}/${target}`, '--work', work]);
+  assert.equal(again.code, 2);
+  assert.match(again.stderr, /is not empty: a restore job only puts items/);
 });
