@@ -195,6 +195,33 @@ function countKinds(found: readonly Discrepancy[]) {
   };
 }
 
+/**
+ * What a slice found, made durable before it commits: with repair, the fixes written to the replica;
+ * the report lines in a part file of this run (referenced by the state the slice commits).
+ */
+async function recordFindings(
+  ctx: SliceContext,
+  found: readonly Discrepancy[],
+  replica: JobTable,
+  schema: KeySchema,
+): Promise<{ repaired: number; outputs: JsonValue[] }> {
+  if (found.length === 0) return { repaired: 0, outputs: [] };
+  let repaired = 0;
+  if (ctx.job.params.repair === true) {
+    const fixes: WriteRequest[] = found.map((d) => (d.primary ? { put: d.primary } : { delete: d.key }));
+    const budget = writeBudget(ctx);
+    const written = await writeAll(replica.client, replica.table, fixes, {
+      keySchema: schema,
+      ...(budget ? { budget } : {}),
+    });
+    repaired = written.written;
+  }
+  const slice = String(ctx.state.slice + 1).padStart(8, '0');
+  const key = `${segmentFolder(ctx.state.segment)}/report-${slice}-${ctx.token}.jsonl`;
+  await ctx.folder.store.put(key, found.map((d) => reportLine(d, false)).join(''));
+  return { repaired, outputs: [{ report: key, lines: found.length }] };
+}
+
 /** Job parameters: `primary`, `replica` (table locations), `repair` (boolean), optional `pageSize`. */
 export const diffKind: JobKindSpec = {
   kind: 'diff',
@@ -258,23 +285,7 @@ export const diffKind: JobKindSpec = {
       schema,
       job.segments > 1,
     );
-    let repaired = 0;
-    if (job.params.repair === true && found.length > 0) {
-      const fixes: WriteRequest[] = found.map((d) => (d.primary ? { put: d.primary } : { delete: d.key }));
-      const budget = writeBudget(ctx);
-      repaired = (
-        await writeAll(replica.client, replica.table, fixes, {
-          keySchema: schema,
-          ...(budget ? { budget } : {}),
-        })
-      ).written;
-    }
-    const outputs: JsonValue[] = [];
-    if (found.length > 0) {
-      const key = `${segmentFolder(state.segment)}/report-${String(state.slice + 1).padStart(8, '0')}-${ctx.token}.jsonl`;
-      await ctx.folder.store.put(key, found.map((d) => reportLine(d, false)).join(''));
-      outputs.push({ report: key, lines: found.length });
-    }
+    const { repaired, outputs } = await recordFindings(ctx, found, replica, schema);
     return {
       done,
       continuation: {
