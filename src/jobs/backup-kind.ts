@@ -7,7 +7,7 @@
  * order: the same layout and checks as a one-process backup-table, readable by restore and diff.
  */
 import type { TableDescription } from '@aws-sdk/client-dynamodb';
-import { InvalidDataError } from '../core/errors.js';
+import { InvalidDataError, UsageError } from '../core/errors.js';
 import type { JsonValue } from '../core/scan-job.js';
 import { describeTable } from '../dynamodb/tables.js';
 import {
@@ -39,9 +39,17 @@ export const backupKind: JobKindSpec = {
     optionalCount(params, 'pageSize');
     optionalCount(params, 'maxItemsPerFile');
   },
-  async plan(env, params) {
+  async plan(env, params, jobId) {
     const table = env.openTable(stringParam(params, 'table'));
     const { description } = await describeTable(table.client, table.table);
+    // The merge owns the export folder (it writes the manifests and removes unlisted data files):
+    // a folder that already holds a backup under this id is never taken over.
+    const exportStore = jobStore(env.openStore(stringParam(params, 'backup')), jobId);
+    for await (const info of exportStore.list('')) {
+      throw new UsageError(
+        `${formatStoreLocation(exportStore.location)} already holds a backup (${info.key}); use another --job (nothing was written)`,
+      );
+    }
     return { description: JSON.parse(JSON.stringify(description)) as JsonValue };
   },
   async runSlice(ctx) {

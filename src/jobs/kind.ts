@@ -67,7 +67,11 @@ export interface JobKindSpec {
   /** Checks the parameters (UsageError naming the problem) before anything is written. */
   checkParams(params: JobManifest['params']): void;
   /** Facts the merge needs that must be taken when the job starts (e.g. the table description). */
-  plan?(env: JobEnvironment, params: JobManifest['params']): Promise<{ [name: string]: JsonValue }>;
+  plan?(
+    env: JobEnvironment,
+    params: JobManifest['params'],
+    jobId: string,
+  ): Promise<{ [name: string]: JsonValue }>;
   runSlice(ctx: SliceContext): Promise<SliceOutcome>;
   /** Builds the job's result from the final states (and writes what the kind's output needs). */
   merge(ctx: MergeContext): Promise<JsonValue>;

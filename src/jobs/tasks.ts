@@ -157,7 +157,7 @@ export async function planJob(input: PlanJobInput, o: TaskOptions): Promise<Plan
     job = await folder.read();
     assertSameJob(job, wanted, folder.label);
   } else {
-    const facts = (await spec.plan?.(o.env, input.params)) ?? {};
+    const facts = (await spec.plan?.(o.env, input.params, jobId)) ?? {};
     const fresh: JobManifest = {
       format: JOB_FORMAT,
       version: 1,

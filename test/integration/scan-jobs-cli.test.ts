@@ -135,6 +135,22 @@ test('a job folder holding another job is refused with exit 2, naming both', asy
   ]);
   assert.equal(other.code, 2);
   assert.match(other.stderr, /holds job same: copy .* this run asks for backup/);
+  // A complete backup under the same id is never taken over by a job (its merge would rewrite it).
+  const backup = dir('b-');
+  const made = await runCliCapture(['backup-table', `${endpoint}/${source}`, backup, '--jobid', 'taken']);
+  assert.equal(made.code, 0, made.stderr);
+  const over = await runCliCapture([
+    'backup-table',
+    `${endpoint}/${source}`,
+    backup,
+    '--work',
+    work,
+    '--job',
+    'taken',
+  ]);
+  assert.equal(over.code, 2);
+  assert.match(over.stderr, /already holds a backup .*; use another --job \(nothing was written\)/);
+  assert.equal(readdirSync(work).includes('taken'), false);
   const task = await runCliCapture(['scan-task', '--work', work, '--job', 'nope']);
   assert.equal(task.code, 2);
   assert.match(task.stderr, /holds no scan job \(no job\.json\)/);
