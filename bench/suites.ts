@@ -7,6 +7,7 @@ import { incrementalSuite } from './incremental.js';
 import { regionalClientSuite } from './regional-client.js';
 import { replicateApplySuite } from './replicate-apply.js';
 import { replicateLagSuite } from './replicate-lag.js';
+import { scanJobsSuite } from './scan-jobs.js';
 
 /** Benchmark modules run by `npm run bench`, in this order. Add yours with one import and one entry. */
 export const SUITES: readonly BenchSuite[] = [
@@ -18,4 +19,5 @@ export const SUITES: readonly BenchSuite[] = [
   backupSuite,
   incrementalSuite,
   regionalClientSuite,
+  scanJobsSuite,
 ];

@@ -275,6 +275,41 @@ export {
 } from './backup/snapshots.js';
 
 // ---------------------------------------------------------------------------------------------
+// Scan jobs: a backup, copy, diff or restore split into resumable segment tasks, run anywhere
+// (this process, child processes, Lambda behind Step Functions) and merged into the one-process
+// result. Plan once, run slices until each task is done, merge:
+//
+//   const env = cachedJobEnvironment();
+//   const plan = await planJob({ work: 's3://jobs/prefix', kind: 'copy', segments: 64,
+//     params: { source: 'us-east-1/users', target: 'eu-west-1/users' } }, { env });
+//   for (const task of plan.tasks) await runSegment({ ...task, budget: { timeMs: 600_000 } }, { env });
+//   const { result } = await mergeJob({ work: plan.work, jobId: plan.jobId }, { env });
+export {
+  cachedJobEnvironment,
+  JobFolder,
+  mergeJob,
+  planJob,
+  runSegment,
+  runTaskSlice,
+  SegmentBusyError,
+  type JobEnvironment,
+  type JobKind,
+  type JobManifest,
+  type JobTable,
+  type MergeJobInput,
+  type MergeJobOutput,
+  type PlanJobInput,
+  type PlanJobOutput,
+  type SegmentState,
+  type SliceBudget,
+  type TaskOptions,
+  type TaskRef,
+  type TaskSliceInput,
+  type TaskSliceOutput,
+  type Totals,
+} from './jobs/index.js';
+
+// ---------------------------------------------------------------------------------------------
 // Replication: the stream runner (checkpoints, leases, hand-off from a copy), applying changes.
 export {
   applyChanges,

@@ -465,6 +465,16 @@ function itemLineParser(keySchema: KeySchema | undefined): DataLineParser<Item> 
   };
 }
 
+/** The items of one data file of a full export, verified as openExport verifies them. */
+export function readItemFile(
+  store: ObjectStore,
+  entry: ManifestFileEntry,
+  keySchema: KeySchema | undefined,
+  label: string,
+): AsyncIterable<Item> {
+  return readDataFile(store, dataFileKey(entry.dataFileS3Key), entry, label, itemLineParser(keySchema));
+}
+
 /** The item has the key attributes (with their types) and fits DynamoDB's limits; InvalidDataError otherwise. */
 export function assertKeyed(item: Item, keySchema: KeySchema, where: string): void {
   try {

@@ -26,6 +26,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { ConfigError } from '../core/errors.js';
+import { lambdaBundle } from '../deploy/bundle.js';
 import { REPLICATOR_RUNTIME } from './replicator.js';
 
 /** A folder of a bucket the jobs read backups from or write them to. */
@@ -40,9 +41,9 @@ export interface ScanJobBucketAccess {
 export interface ScanJobProps {
   /**
    * The function's code: a package whose `index.mjs` exports the handler named by `handler` and
-   * answering the contract above (this package's scan-job bundle).
+   * answering the contract above. Default: this package's `scanJob` bundle.
    */
-  readonly code: lambda.Code;
+  readonly code?: lambda.Code;
   /** Default: `index.scanJob`. */
   readonly handler?: string;
   /** Where job folders live (continuations, partial results, claims): this bucket... */
@@ -170,7 +171,7 @@ export class ScanJob extends Construct {
     this.fn = new lambda.Function(this, 'Function', {
       runtime: REPLICATOR_RUNTIME,
       architecture: lambda.Architecture.ARM_64,
-      code: props.code,
+      code: props.code ?? lambda.Code.fromAsset(lambdaBundle('scanJob').zip),
       handler: props.handler ?? DEFAULTS.handler,
       role,
       logGroup,

@@ -27,8 +27,16 @@ import { fileURLToPath } from 'node:url';
 import { UsageError } from '../core/errors.js';
 import { createZip } from './zip.js';
 
-export const LAMBDA_HANDLERS = ['replicate', 'backup', 'verify'] as const;
+export const LAMBDA_HANDLERS = ['replicate', 'backup', 'verify', 'scanJob'] as const;
 export type LambdaHandlerName = (typeof LAMBDA_HANDLERS)[number];
+
+/** The module under src/lambda/ that exports each handler. */
+const HANDLER_FILES: Readonly<Record<LambdaHandlerName, string>> = {
+  replicate: 'replicate',
+  backup: 'backup',
+  verify: 'verify',
+  scanJob: 'scan-job',
+};
 
 /** The file inside each package; Lambda's handler setting is `index.<handler name>`. */
 export const BUNDLE_FILE = 'index.mjs';
@@ -93,7 +101,7 @@ function esbuildSync(input: Record<string, unknown>, outfile: string): void {
 }
 
 function bundleFromSources(handler: LambdaHandlerName, outDir: string): LambdaBundle {
-  const entry = path.resolve(here, '..', 'lambda', `${handler}${ext}`);
+  const entry = path.resolve(here, '..', 'lambda', `${HANDLER_FILES[handler]}${ext}`);
   if (!existsSync(entry)) throw new UsageError(`no Lambda entry point at ${entry}`);
   const dir = path.join(outDir, handler);
   mkdirSync(dir, { recursive: true });

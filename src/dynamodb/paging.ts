@@ -34,6 +34,38 @@ export function projectionExpression(names: readonly string[] | undefined): {
   };
 }
 
+/** One response of a paged read: its items (possibly none) and where the next page starts. */
+export interface KeyedPage {
+  readonly items: Item[];
+  /** The response's LastEvaluatedKey (raw AttributeValues); absent on the last page. */
+  readonly lastKey?: Item;
+}
+
+/**
+ * Every response from `startKey` on, empty ones included, each with its LastEvaluatedKey: what a
+ * resumable reader records as its continuation after handling a page.
+ */
+export async function* readKeyedPages(
+  client: DynamoDBClient,
+  o: PagingOptions & { readonly startKey?: Item },
+  fetch: (
+    start: Record<string, SdkAttributeValue> | undefined,
+    signal: AbortSignal | undefined,
+  ) => Promise<PageResponse>,
+): AsyncGenerator<KeyedPage> {
+  let start = o.startKey as Record<string, SdkAttributeValue> | undefined;
+  do {
+    o.signal?.throwIfAborted();
+    await o.budget?.acquire(0, o.signal);
+    const page = await callDynamo(client, { action: o.action, table: o.table }, () => fetch(start, o.signal));
+    // SDK items are structurally core Items (N as string, B as Uint8Array).
+    const items = (page.Items ?? []) as Item[];
+    o.budget?.record(page.ConsumedCapacity?.CapacityUnits ?? 0, items.length);
+    start = page.LastEvaluatedKey;
+    yield start ? { items, lastKey: start as Item } : { items };
+  } while (start);
+}
+
 export async function* readPages(
   client: DynamoDBClient,
   o: PagingOptions,
@@ -42,16 +74,6 @@ export async function* readPages(
     signal: AbortSignal | undefined,
   ) => Promise<PageResponse>,
 ): AsyncGenerator<Item[]> {
-  let start: Record<string, SdkAttributeValue> | undefined;
-  do {
-    o.signal?.throwIfAborted();
-    await o.budget?.acquire(0, o.signal);
-    const page = await callDynamo(client, { action: o.action, table: o.table }, () => fetch(start, o.signal));
-    // SDK items are structurally core Items (N as string, B as Uint8Array).
-    const items = (page.Items ?? []) as Item[];
-    o.budget?.record(page.ConsumedCapacity?.CapacityUnits ?? 0, items.length);
-    // A page may be empty while more follow (filters, sparse segments): only yield items.
-    if (items.length > 0) yield items;
-    start = page.LastEvaluatedKey;
-  } while (start);
+  // A page may be empty while more follow (filters, sparse segments): only yield items.
+  for await (const page of readKeyedPages(client, o, fetch)) if (page.items.length > 0) yield page.items;
 }

@@ -12,10 +12,11 @@ import { UsageError } from '../core/errors.js';
 import type { Item } from '../core/types.js';
 import { consumedCapacityParam, type CapacityBudget } from './capacity.js';
 import { mergePages } from './page-channel.js';
-import { projectionExpression, readPages } from './paging.js';
+import { projectionExpression, readKeyedPages, readPages, type KeyedPage } from './paging.js';
 import { callDynamo } from './sdk-errors.js';
 
 export { queryItems, queryPages, type QueryOptions } from './query.js';
+export type { KeyedPage } from './paging.js';
 
 export interface ScanOptions {
   readonly table: string;
@@ -55,29 +56,54 @@ function checkSegment(segment: number | undefined, totalSegments: number | undef
   }
 }
 
-/** Pages of one segment (or of the whole table when no segment is given). */
-export async function* scanPages(client: DynamoDBClient, o: ScanOptions): AsyncGenerator<Item[]> {
-  checkSegment(o.segment, o.totalSegments);
+function scanRequest(o: ScanOptions) {
   const split =
     o.totalSegments !== undefined && o.totalSegments > 1
       ? { Segment: o.segment, TotalSegments: o.totalSegments }
       : {};
+  return (start: Record<string, SdkAttributeValue> | undefined) =>
+    new ScanCommand({
+      TableName: o.table,
+      ExclusiveStartKey: start,
+      ConsistentRead: o.consistentRead,
+      Limit: o.pageSize,
+      ...consumedCapacityParam(o.budget !== undefined),
+      ...split,
+      ...projectionExpression(o.projection),
+    });
+}
+
+/** Pages of one segment (or of the whole table when no segment is given). */
+export async function* scanPages(client: DynamoDBClient, o: ScanOptions): AsyncGenerator<Item[]> {
+  checkSegment(o.segment, o.totalSegments);
+  const request = scanRequest(o);
   yield* readPages(
     client,
     { action: 'Scan', table: o.table, budget: o.budget, signal: o.signal },
-    (start, signal) =>
-      client.send(
-        new ScanCommand({
-          TableName: o.table,
-          ExclusiveStartKey: start,
-          ConsistentRead: o.consistentRead,
-          Limit: o.pageSize,
-          ...consumedCapacityParam(o.budget !== undefined),
-          ...split,
-          ...projectionExpression(o.projection),
-        }),
-        { abortSignal: signal },
-      ),
+    (start, signal) => client.send(request(start), { abortSignal: signal }),
+  );
+}
+
+/**
+ * Every Scan response of one segment from `startKey` on (empty ones too), each with its
+ * LastEvaluatedKey: a resumable scan records the key of the last page it handled and starts there.
+ */
+export async function* scanKeyedPages(
+  client: DynamoDBClient,
+  o: ScanOptions & { readonly startKey?: Item },
+): AsyncGenerator<KeyedPage> {
+  checkSegment(o.segment, o.totalSegments);
+  const request = scanRequest(o);
+  yield* readKeyedPages(
+    client,
+    {
+      action: 'Scan',
+      table: o.table,
+      budget: o.budget,
+      signal: o.signal,
+      ...(o.startKey ? { startKey: o.startKey } : {}),
+    },
+    (start, signal) => client.send(request(start), { abortSignal: signal }),
   );
 }
 

@@ -8,3 +8,5 @@ export type { ReplicaConfig, ReplicateConfig, ReadThroughConfig } from './config
 export type { StreamBatchResponse, BatchItemFailure } from './batch-response.js';
 export { verify, createVerifyHandler, readVerifyConfig } from './verify.js';
 export type { VerifyConfig, VerifyDeps, VerifyHandler, VerifyResponse } from './verify.js';
+export { scanJob, createScanJobHandler, SLICE_COMMIT_MARGIN_MS } from './scan-job.js';
+export type { ScanJobEvent, ScanJobContext, ScanJobHandler } from './scan-job.js';

@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { link, mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { createHash, randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
@@ -104,6 +104,25 @@ export class FileObjectStore implements ObjectStore {
       });
     }
     return { etag: md5.digest('hex') };
+  }
+
+  async create(key: string, body: Buffer | Uint8Array | string): Promise<boolean> {
+    const file = this.pathOf(key);
+    const temp = tempName(file);
+    try {
+      await this.prepareDir(path.dirname(file));
+      await writeFile(temp, body, { mode: PRIVATE_FILE_MODE });
+      // link() fails with EEXIST when the key exists: the create is atomic between processes.
+      await link(temp, file);
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw new ServiceError(`could not write ${this.describe(key)}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    } finally {
+      await rm(temp, { force: true });
+    }
   }
 
   async get(key: string): Promise<Buffer> {

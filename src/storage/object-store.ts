@@ -39,6 +39,13 @@ export interface ObjectStore {
   readonly location: StoreLocation;
   /** Writes an object whole: readers never see a partial object. Streams are uploaded as they come. */
   put(key: string, body: Buffer | Uint8Array | string | Readable, options?: PutOptions): Promise<PutResult>;
+  /**
+   * Writes an object only if no object has that key: true when this call created it, false when the
+   * key already existed (nothing written). Files: an atomic hard link. S3: a PutObject with
+   * `If-None-Match: *` (S3 refuses it with 412 when the key exists; a server that ignores the header,
+   * such as s3rver, is still refused when the key exists before the call, but not in a race).
+   */
+  create(key: string, body: Buffer | Uint8Array | string): Promise<boolean>;
   get(key: string): Promise<Buffer>;
   getStream(key: string): Promise<Readable>;
   /** Every object under the folder `prefix` ('' = the whole store), recursively. Order is backend-specific: sort if it matters. */

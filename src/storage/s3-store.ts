@@ -275,6 +275,33 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
+  async create(key: string, body: Buffer | Uint8Array | string): Promise<boolean> {
+    // The check first: a server that ignores If-None-Match (s3rver) still refuses an existing key.
+    if (await this.exists(key)) return false;
+    const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+    try {
+      await this.client.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: this.keyOf(key),
+          ...this.owner(),
+          ...(this.options.sseKmsKeyId
+            ? { ServerSideEncryption: 'aws:kms' as const, SSEKMSKeyId: this.options.sseKmsKeyId }
+            : {}),
+          Body: bytes,
+          ContentLength: bytes.byteLength,
+          ContentMD5: createHash('md5').update(bytes).digest('base64'),
+          IfNoneMatch: '*',
+        }),
+      );
+      return true;
+    } catch (error) {
+      // 412: the key exists; 409: a concurrent conditional write to the same key won.
+      if (status(error) === 412 || status(error) === 409) return false;
+      throw this.translate(error, 'create', key);
+    }
+  }
+
   async get(key: string): Promise<Buffer> {
     const stream = await this.getStream(key);
     try {

@@ -57,6 +57,7 @@ export function interceptPuts(
   return {
     location: inner.location,
     put: (key, body, options) => intercept(() => inner.put(key, body, options), key),
+    create: (key, body) => inner.create(key, body),
     get: (key) => inner.get(key),
     getStream: (key) => inner.getStream(key),
     list: (prefix) => inner.list(prefix),

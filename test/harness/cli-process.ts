@@ -14,14 +14,17 @@ export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, 
 }
 
 /** The CLI as a child process (`node --import tsx src/cli/main.ts ...`), so it can be SIGKILLed. */
-export function spawnCli(args: readonly string[]): {
+export function spawnCli(
+  args: readonly string[],
+  env: Record<string, string | undefined> = process.env,
+): {
   child: ChildProcess;
   output: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>;
 } {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: process.env,
+    env,
   });
   let stdout = '';
   let stderr = '';

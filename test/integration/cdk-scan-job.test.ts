@@ -7,7 +7,6 @@
  */
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -391,69 +390,59 @@ describe('driving the state machine locally through the handler, against DynamoD
   });
 });
 
-// The segment task code's real handler (src/lambda/scan-job.ts) is built on another branch; once the
-// branches meet, this test drives the same state machine through it. Until then it is skipped.
-const REAL_HANDLER = new URL('../../src/lambda/scan-job.ts', import.meta.url);
-const REAL_ENVIRONMENT = new URL('../../src/jobs/environment.ts', import.meta.url);
-
-test(
-  'the state machine drives the real scan-job handler: a backup over 8 segments restores every item',
-  {
-    skip: !existsSync(REAL_HANDLER) && 'the segment task code (src/lambda/scan-job.ts) is not on this branch',
-  },
-  async () => {
-    type Handler = (event: unknown, context?: { getRemainingTimeInMillis(): number }) => Promise<unknown>;
-    const { createScanJobHandler } = (await import(REAL_HANDLER.href)) as {
-      createScanJobHandler: (env: unknown) => Handler;
-    };
-    const { cachedJobEnvironment } = (await import(REAL_ENVIRONMENT.href)) as {
-      cachedJobEnvironment: (o: unknown) => { close(): void };
-    };
-    const endpoint = await dynamoEndpoint();
-    const client = dynamoClient(endpoint);
-    const table = await createTestTable(client);
-    await putItems(
-      client,
-      table,
-      Array.from({ length: 237 }, (_, i) => ({ id: { S: `k${i}` }, n: { N: String(i) } })),
-    );
-    const bucket = await s3server.createBucket();
-    const { template, fnId } = synth({ bucketName: bucket, capacity: { readUnitsPerSecond: 3_000 } });
-    const s3Options = {
-      s3: { endpoint: s3server.endpoint, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } },
-    };
-    const env = cachedJobEnvironment({
-      client: { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } },
-      store: s3Options,
-    });
-    const handler = createScanJobHandler(env);
-    let slices = 0;
-    const interpreter = new AslInterpreter({
-      [`{${fnId}.Arn}`]: (payload) => {
-        if ((payload as { action: string }).action === 'slice') slices++;
-        return handler(payload, { getRemainingTimeInMillis: () => 15 * 60_000 });
+// The segment task code's real handler (src/lambda/scan-job.ts), driven through the same state machine.
+test('the state machine drives the real scan-job handler: a backup over 8 segments restores every item', async () => {
+  type Handler = (event: unknown, context?: { getRemainingTimeInMillis(): number }) => Promise<unknown>;
+  const { createScanJobHandler } = (await import('../../src/lambda/scan-job.js')) as unknown as {
+    createScanJobHandler: (env: unknown) => Handler;
+  };
+  const { cachedJobEnvironment } = (await import('../../src/jobs/environment.js')) as unknown as {
+    cachedJobEnvironment: (o: unknown) => { close(): void };
+  };
+  const endpoint = await dynamoEndpoint();
+  const client = dynamoClient(endpoint);
+  const table = await createTestTable(client);
+  await putItems(
+    client,
+    table,
+    Array.from({ length: 237 }, (_, i) => ({ id: { S: `k${i}` }, n: { N: String(i) } })),
+  );
+  const bucket = await s3server.createBucket();
+  const { template, fnId } = synth({ bucketName: bucket, capacity: { readUnitsPerSecond: 3_000 } });
+  const s3Options = {
+    s3: { endpoint: s3server.endpoint, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } },
+  };
+  const env = cachedJobEnvironment({
+    client: { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } },
+    store: s3Options,
+  });
+  const handler = createScanJobHandler(env);
+  let slices = 0;
+  const interpreter = new AslInterpreter({
+    [`{${fnId}.Arn}`]: (payload) => {
+      if ((payload as { action: string }).action === 'slice') slices++;
+      return handler(payload, { getRemainingTimeInMillis: () => 15 * 60_000 });
+    },
+  });
+  const backup = `s3://${bucket}/backups/${table}`;
+  try {
+    const output = (await interpreter.run(
+      definition(template),
+      {
+        kind: 'backup',
+        params: { table: `${endpoint}/${table}?region=us-east-1`, backup, pageSize: 10 },
+        segments: 8,
       },
-    });
-    const backup = `s3://${bucket}/backups/${table}`;
-    try {
-      const output = (await interpreter.run(
-        definition(template),
-        {
-          kind: 'backup',
-          params: { table: `${endpoint}/${table}?region=us-east-1`, backup, pageSize: 10 },
-          segments: 8,
-        },
-        'job-real',
-      )) as { merge: { done: boolean; totals: unknown } };
-      assert.equal(output.merge.done, true);
-      assert.deepEqual(output.merge.totals, { items: 237 });
-      assert.equal(slices, 8);
-      const restored = await resolveRestoreSource(openObjectStore(backup, s3Options));
-      let count = 0;
-      for await (const item of restored.items()) if (item.id) count++;
-      assert.equal(count, 237);
-    } finally {
-      env.close();
-    }
-  },
-);
+      'job-real',
+    )) as { merge: { done: boolean; totals: unknown } };
+    assert.equal(output.merge.done, true);
+    assert.deepEqual(output.merge.totals, { items: 237 });
+    assert.equal(slices, 8);
+    const restored = await resolveRestoreSource(openObjectStore(backup, s3Options));
+    let count = 0;
+    for await (const item of restored.items()) if (item.id) count++;
+    assert.equal(count, 237);
+  } finally {
+    env.close();
+  }
+});

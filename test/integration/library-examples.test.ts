@@ -107,6 +107,7 @@ test('docs/library.md has an example with its output under every section', () =>
       'Verify replicas and backups on a schedule',
       'Check and fix one item',
       'Full backup and restore',
+      'Scan jobs: planJob, runTaskSlice, mergeJob',
       'Change log, point-in-time restore and history',
       'Follow a stream: replicateTable',
       'Lambda handler factories',

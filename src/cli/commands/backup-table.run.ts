@@ -11,11 +11,14 @@ import { closing, openTable } from '../locations.js';
 import { progressReporter } from '../progress.js';
 import { UsageError } from '../../core/errors.js';
 import type { CliIO, ParsedArgs } from '../command.js';
+import { jobRunOptions, refuseWithWork, runJobCommand, type JobRunOptions } from '../scan-job.js';
 
 export async function run(args: ParsedArgs, io: CliIO): Promise<number> {
   if (args.values.native === true) return runNative(args, io);
   for (const option of ['incremental', 'from', 'to', 'export-timeout'])
     if (args.values[option] !== undefined) throw new UsageError(`backup-table: --${option} needs --native`);
+  const job = jobRunOptions(args);
+  if (job) return runBackupJob(args, io, job);
   const segments = intOption(args, 'segments', 1, { min: 1, max: 1_000_000 }) as number;
   const segment = intOption(args, 'segment', undefined, { min: 0 });
   if (segments > 1 && segment === undefined)
@@ -85,6 +88,8 @@ const SCAN_ONLY = [
   'items-per-file',
   'read-budget',
   'consistent-read',
+  'work',
+  'workers',
 ];
 
 /** `--native`: a DynamoDB export to S3, waited for, verified and indexed (backup/native-backup.ts). */
@@ -138,6 +143,32 @@ async function runNative(args: ParsedArgs, io: CliIO): Promise<number> {
     : `full export of ${source.label} at ${formatTime(result.snapshot?.completedAt ?? 0)}: ${result.itemCount} item${result.itemCount === 1 ? '' : 's'}, base snapshot ${result.snapshot?.id ?? ''}`;
   io.stdout.write(
     `${what}\nverified and indexed ${result.location} (${result.exportArn}) in ${seconds.toFixed(1)} s\n`,
+  );
+  return 0;
+}
+
+/** `--work`: the backup as a scan job; its id is the backup's id (`--job`, or `--jobid`). */
+async function runBackupJob(args: ParsedArgs, io: CliIO, job: JobRunOptions): Promise<number> {
+  refuseWithWork(args, ['consistent-read', 'parallel']);
+  const backupId = stringOption(args, 'jobid');
+  if (backupId && job.jobId && backupId !== job.jobId)
+    throw new UsageError(
+      `backup-table: --jobid ${backupId} and --job ${job.jobId} differ; the backup's id is the job's id`,
+    );
+  const itemsPerFile = intOption(args, 'items-per-file', undefined, { min: 1 });
+  const params = {
+    table: args.positionals[0] as string,
+    backup: args.positionals[1] as string,
+    ...(itemsPerFile ? { maxItemsPerFile: itemsPerFile } : {}),
+  };
+  await runJobCommand(
+    io,
+    args,
+    'backup',
+    params,
+    { ...job, jobId: job.jobId ?? backupId },
+    (r, m) =>
+      `backed up ${String(r.itemCount)} items of ${params.table} to ${String(r.location)} in ${String(r.files)} data files (scan job ${m.jobId}); backup job ${m.jobId} is complete\n`,
   );
   return 0;
 }

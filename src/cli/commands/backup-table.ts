@@ -1,3 +1,4 @@
+import { JOB_HELP, JOB_OPTIONS } from '../job-options.js';
 import { STORE_OPTIONS, LOCATION_HELP, STORE_HELP } from '../store-options.js';
 import type { Command } from '../command.js';
 
@@ -42,8 +43,11 @@ Options:
   --export-timeout DUR     with --native: stop waiting after DUR, e.g. 90m (default 2h)
 ${STORE_HELP}
   --json                   print the result as JSON on stdout
-  --debug                  print stack traces on errors`,
+  --debug                  print stack traces on errors
+
+${JOB_HELP}`,
   options: {
+    ...JOB_OPTIONS,
     jobid: { type: 'string' },
     segment: { type: 'string' },
     segments: { type: 'string' },

@@ -8,8 +8,11 @@ import { progressReporter, type Progress } from '../progress.js';
 import { copyIntoTable } from '../../dynamodb/copy-table.js';
 
 import type { ParsedArgs } from '../command.js';
+import { jobRunOptions, refuseWithWork, runJobCommand, type JobRunOptions } from '../scan-job.js';
 
 export async function run(args: ParsedArgs, io: CliIO): Promise<number> {
+  const job = jobRunOptions(args);
+  if (job) return runCopyJob(args, io, job);
   const parallel = intOption(args, 'parallel', DEFAULT_WRITE_CONCURRENCY, { min: 1, max: 1000 }) as number;
   const writeBudget = writeBudgetOption(args);
   const readBudget = readBudgetOption(args);
@@ -82,4 +85,22 @@ function report(
         : '') +
       ')\n',
   );
+}
+
+/** `--work`: the copy as a scan job (segment tasks that resume, N workers, one merge of the totals). */
+async function runCopyJob(args: ParsedArgs, io: CliIO, job: JobRunOptions): Promise<number> {
+  refuseWithWork(args, ['items-per-second', 'consistent-read', 'parallel']);
+  const [source, target] = args.positionals as [string, string];
+  if (source === target)
+    throw new UsageError(`copy: the source and the target are the same table (${source})`);
+  const params = { source, target, ...(args.values.create === true ? { create: true } : {}) };
+  await runJobCommand(
+    io,
+    args,
+    'copy',
+    params,
+    job,
+    (r, m) => `copied ${String(r.items)} items from ${source} to ${target} (scan job ${m.jobId})\n`,
+  );
+  return 0;
 }

@@ -1,3 +1,4 @@
+import { JOB_HELP, JOB_OPTIONS } from '../job-options.js';
 import { WRITE_BUDGET_OPTIONS } from '../budgets.js';
 import type { Command } from '../command.js';
 import { WRITE_BUDGET_HELP } from '../budgets.js';
@@ -23,8 +24,12 @@ ${WRITE_BUDGET_HELP}
   --read-budget RCU        at most RCU read capacity units per second on the source (default: no limit)
   --consistent-read        strongly consistent reads on the source
   --json                   print the summary as JSON on stdout
-  --debug                  print stack traces on errors`,
+  --debug                  print stack traces on errors
+
+${JOB_HELP}`,
   options: {
+    ...JOB_OPTIONS,
+    segments: { type: 'string' },
     create: { type: 'boolean' },
     parallel: { type: 'string' },
     'read-budget': { type: 'string' },

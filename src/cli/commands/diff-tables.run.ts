@@ -19,6 +19,7 @@ import { timeOption } from '../time-option.js';
 import { resolveRestoreSource } from '../../backup/restore-source.js';
 import { snapshotSide } from '../../diff/backup-side.js';
 import { progressReporter } from '../progress.js';
+import { jobRunOptions } from '../scan-job.js';
 import { PRIVATE_FILE_MODE } from '../../storage/local-files.js';
 
 export interface OpenPair {
@@ -105,6 +106,8 @@ async function closeReport(out: Writable | undefined): Promise<void> {
 }
 
 export async function run(args: ParsedArgs, io: CliIO): Promise<number> {
+  const job = jobRunOptions(args);
+  if (job) return import('./diff-tables.job.js').then((m) => m.diffJob(args, io, job));
   const repair = args.values.repair === true;
   if (args.values.backfill === true && !repair) {
     throw new UsageError(

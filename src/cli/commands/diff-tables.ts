@@ -1,3 +1,4 @@
+import { JOB_HELP, JOB_OPTIONS } from '../job-options.js';
 import { STORE_OPTIONS, STORE_HELP } from '../store-options.js';
 import type { Command } from '../command.js';
 
@@ -43,10 +44,13 @@ ${STORE_HELP}
   --json                   print the summary as one JSON object on stdout
   --debug                  print stack traces on errors
 
+${JOB_HELP}
+
 Output: without --json, each discrepancy as "<kind> <key>" and a summary; progress on stderr when
 it is a terminal. Exit codes: 0 the tables are equal, 1 differences were found (with --repair: found
 and repaired), 2 error (nothing found can be trusted).`,
   options: {
+    ...JOB_OPTIONS,
     repair: { type: 'boolean' },
     backfill: { type: 'boolean' },
     settle: { type: 'string' },

@@ -17,6 +17,7 @@ import { replicateRecordCommand } from './replicate-record.js';
 import { replicateCommand } from './replicate.js';
 import { restoreCommand } from './restore.js';
 import { scanCommand } from './scan.js';
+import { scanTaskCommand } from './scan-task.js';
 import { tablesCommand } from './tables.js';
 import { templateCommand } from './template.js';
 
@@ -43,6 +44,7 @@ export const COMMANDS: readonly Command[] = [
   incrementalDiffRecordCommand,
   incrementalBackupRecordCommand,
   backupStatusCommand,
+  scanTaskCommand,
   templateCommand,
   bundleCommand,
 ];

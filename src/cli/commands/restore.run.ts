@@ -9,8 +9,11 @@ import { progressReporter, type Progress } from '../progress.js';
 import { timeOption } from '../time-option.js';
 
 import type { ParsedArgs } from '../command.js';
+import { jobRunOptions, refuseWithWork, runJobCommand, type JobRunOptions } from '../scan-job.js';
 
 export async function run(args: ParsedArgs, io: CliIO): Promise<number> {
+  const job = jobRunOptions(args);
+  if (job) return runRestoreJob(args, io, job);
   const dryRun = args.values['dry-run'] === true;
   const create = args.values.create === true;
   const concurrency = intOption(args, 'parallel', undefined, { min: 1, max: 1000 });
@@ -86,4 +89,26 @@ function report(
   io.stdout.write(
     `restored ${r.items} items from ${o.source} into ${target}${created}: ${plan} in ${r.seconds.toFixed(1)} s\n`,
   );
+}
+
+/** `--work`: restore from a full backup into an empty (or created) table as a scan job. */
+async function runRestoreJob(args: ParsedArgs, io: CliIO, job: JobRunOptions): Promise<number> {
+  refuseWithWork(args, ['dry-run', 'at', 'read-budget', 'items-per-second', 'parallel']);
+  const exportId = stringOption(args, 'jobid');
+  const params = {
+    backup: args.positionals[0] as string,
+    target: args.positionals[1] as string,
+    ...(exportId ? { exportId } : {}),
+    ...(args.values.create === true ? { create: true } : {}),
+  };
+  await runJobCommand(
+    io,
+    args,
+    'restore',
+    params,
+    job,
+    (r, m) =>
+      `restored ${String(r.items)} items from ${String(r.source)} into ${params.target} (scan job ${m.jobId})\n`,
+  );
+  return 0;
 }

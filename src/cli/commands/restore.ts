@@ -1,3 +1,4 @@
+import { JOB_HELP, JOB_OPTIONS } from '../job-options.js';
 import { WRITE_BUDGET_OPTIONS } from '../budgets.js';
 import { STORE_OPTIONS } from '../store-options.js';
 import type { Command } from '../command.js';
@@ -35,8 +36,12 @@ ${WRITE_BUDGET_HELP}
                            (default: no limit)
 ${STORE_HELP}
   --json                   print the result as JSON on stdout
-  --debug                  print stack traces on errors`,
+  --debug                  print stack traces on errors
+
+${JOB_HELP}`,
   options: {
+    ...JOB_OPTIONS,
+    segments: { type: 'string' },
     create: { type: 'boolean' },
     'dry-run': { type: 'boolean' },
     jobid: { type: 'string' },
