@@ -109,7 +109,12 @@ async function scanAll(client: DynamoDBClient, table: string): Promise<unknown[]
 }
 
 test('the bundle command writes one zip per handler, each holding a single index.mjs', async () => {
-  assert.deepEqual(files.map((f) => path.basename(f)).sort(), ['backup.zip', 'replicate.zip', 'scanJob.zip', 'verify.zip']);
+  assert.deepEqual(files.map((f) => path.basename(f)).sort(), [
+    'backup.zip',
+    'replicate.zip',
+    'scanJob.zip',
+    'verify.zip',
+  ]);
   const backup = await loadPackage(files.find((f) => f.endsWith('backup.zip')) as string);
   assert.deepEqual(Object.keys(backup), ['backup']);
   assert.equal(typeof backup.backup, 'function');
