@@ -181,8 +181,9 @@ interface ShardTrack {
 
 /**
  * Reads a table's stream and applies it to replicas. Shards are read parent before child, each in
- * order, several at once; each applied batch is checkpointed before the next page of that shard is
- * read, and the checkpoint never passes a record that is not durably applied on every replica.
+ * order, several at once; within a shard, pages that share no key apply concurrently (PageWindow),
+ * and the checkpoint, saved behind the applies, never passes a record that is not durably applied on
+ * every replica together with every record before it.
  *
  * @example
  * const source = await describeTable(client, 'users');
