@@ -12,6 +12,9 @@
  * applies nothing (write time to record in hand): no stream consumer can do better on this machine.
  * The runner's lag is reported next to it and as a ratio.
  *
+ * The runner's replica is on the source's DynamoDB Local or on a second one (BENCH_LAG_LAYOUTS), to
+ * tell the runner's own cost from the load its replica writes add to the emulator serving the source.
+ *
  * Every measurement starts its own DynamoDB Local: the emulator slows down as stream records pile up
  * (on the shared server after the other suites, PutItem on a stream-enabled table took p50 933 ms
  * against 80 ms on a fresh one; on one server, each 8 s phase of puts ran slower than the one
@@ -214,9 +217,13 @@ async function runnerLag(clients: Clients, rate: number, seconds: number) {
   }
 }
 
-function clientsFor(endpoint: string): Clients & { destroy(): void } {
+function clientsFor(endpoint: string, replicaEndpoint: string): Clients & { destroy(): void } {
   const source = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
-  const replica = new DynamoDBClient({ endpoint, region: 'eu-west-1', credentials: LOCAL_CREDENTIALS });
+  const replica = new DynamoDBClient({
+    endpoint: replicaEndpoint,
+    region: 'eu-west-1',
+    credentials: LOCAL_CREDENTIALS,
+  });
   const streams = new DynamoDBStreamsClient({
     endpoint,
     region: 'us-east-1',
@@ -230,15 +237,35 @@ function clientsFor(endpoint: string): Clients & { destroy(): void } {
   };
 }
 
-/** Runs one measurement on a DynamoDB Local of its own (see the module comment). */
-async function onFreshServer<T>(measure: (clients: Clients) => Promise<T>): Promise<T> {
+/**
+ * Where the runner's replica lives: on the source's DynamoDB Local (`shared`: its replica writes load
+ * the emulator that serves the source writes and the stream), or on a second one (`separate`: the
+ * emulator serving the source carries the same load as under the bare reader).
+ */
+type Layout = 'shared' | 'separate';
+const LAYOUTS: readonly Layout[] = ['shared', 'separate'];
+
+function envLayouts(): Layout[] {
+  const raw = process.env.BENCH_LAG_LAYOUTS;
+  if (raw === undefined) return [...LAYOUTS];
+  const values = raw.split(',').map((s) => s.trim());
+  const bad = values.find((v) => !(LAYOUTS as readonly string[]).includes(v));
+  if (bad !== undefined || values.length === 0)
+    throw new Error(`BENCH_LAG_LAYOUTS must be a comma list of ${LAYOUTS.join(', ')}, got "${raw}"`);
+  return values as Layout[];
+}
+
+/** Runs one measurement on DynamoDB Local(s) of its own (see the module comment). */
+async function onFreshServer<T>(layout: Layout, measure: (clients: Clients) => Promise<T>): Promise<T> {
   const server = await startDynamoDbLocal({ timeoutMs: 120_000 });
-  const clients = clientsFor(server.endpoint);
+  const replicaServer = layout === 'separate' ? await startDynamoDbLocal({ timeoutMs: 120_000 }) : undefined;
+  const clients = clientsFor(server.endpoint, replicaServer?.endpoint ?? server.endpoint);
   try {
     return await measure(clients);
   } finally {
     clients.destroy();
     await server.stop();
+    await replicaServer?.stop();
   }
 }
 
@@ -249,57 +276,80 @@ const SATURATED_RATE_SHARE = 0.9;
 const GOAL_P50_EXTRA_MS = 50;
 const GOAL_P99_RATIO = 1.3;
 
+type RunnerRun = Awaited<ReturnType<typeof runnerLag>>;
+type BaseRun = Awaited<ReturnType<typeof streamReadLag>>;
+
+/** One layout's runner figures at one rate, against the bare reader's at the same rate. */
+function runnerFigures(run: RunnerRun, base: BaseRun): Record<string, unknown> {
+  const r = run.lag;
+  const b = base.lag;
+  const puts = latencies(run.load.putLatencies);
+  return {
+    achievedWritesPerSecond: Math.round(run.load.achievedWritesPerSecond),
+    changes: run.load.measuredWrites,
+    lagSamples: r.count,
+    lagP50Ms: Math.round(r.p50 ?? NaN),
+    lagP99Ms: Math.round(r.p99 ?? NaN),
+    lagMaxMs: Math.round(r.max ?? NaN),
+    sourcePutP50Ms: puts.p50,
+    sourcePutP99Ms: puts.p99,
+    lagP50VsStreamRead: Math.round(((r.p50 ?? NaN) / (b.p50 ?? NaN)) * 100) / 100,
+    lagP99VsStreamRead: Math.round(((r.p99 ?? NaN) / (b.p99 ?? NaN)) * 100) / 100,
+    meetsTargets: (r.p50 ?? Infinity) <= 100 && (r.p99 ?? Infinity) <= 500,
+    meetsCurveGoal:
+      (r.p50 ?? Infinity) <= (b.p50 ?? NaN) + GOAL_P50_EXTRA_MS &&
+      (r.p99 ?? Infinity) <= (b.p99 ?? NaN) * GOAL_P99_RATIO,
+  };
+}
+
 /**
  * Runner lag as a curve: the write rate steps up (BENCH_LAG_RATES, default 100, 250, 500, 1000,
  * 2000, 4000) until DynamoDB Local itself falls behind under the bare reader's load (rate not
  * reached, or source PutItem p99 over 200 ms); that last step is still reported, marked
- * `emulatorSaturated`, and no higher one is tried. At each step the runner's lag is compared with
- * the bare reader's: goal p50 within +50 ms and p99 within 1.3x.
+ * `emulatorSaturated`, and no higher one is tried. At each step the runner's lag is measured in each
+ * layout (BENCH_LAG_LAYOUTS, default `shared,separate`: the replica on the source's emulator, or on
+ * a second one) and compared with the bare reader's: goal p50 within +50 ms and p99 within 1.3x.
  */
 export async function measureReplicationLag(
-  options: { rates?: readonly number[]; seconds?: number } = {},
+  options: { rates?: readonly number[]; seconds?: number; layouts?: readonly Layout[] } = {},
 ): Promise<Record<string, unknown>> {
   const rates = options.rates ?? envNumbers('BENCH_LAG_RATES', [100, 250, 500, 1000, 2000, 4000]);
   const seconds = options.seconds ?? envNumbers('BENCH_LAG_SECONDS', [30])[0] ?? 30;
+  const layouts = options.layouts ?? envLayouts();
   const out: Record<string, unknown> = {
     lagDefinition: 'replica write acknowledged minus client time before the source PutItem',
     baselineDefinition: 'the same load read by a bare shard reader (record in hand), nothing applied',
+    layouts: {
+      shared: "the replica table on the source's DynamoDB Local",
+      separate: 'the replica table on a second DynamoDB Local',
+    },
     seconds,
     targets: { lagP50Ms: 100, lagP99Ms: 500 },
     curveGoal: { p50ExtraMs: GOAL_P50_EXTRA_MS, p99Ratio: GOAL_P99_RATIO },
     saturation: { sourcePutP99Ms: SATURATED_PUT_P99_MS, rateShare: SATURATED_RATE_SHARE },
   };
   for (const rate of rates) {
-    const base = await onFreshServer((clients) => streamReadLag(clients, rate, seconds));
-    const run = await onFreshServer((clients) => runnerLag(clients, rate, seconds));
-    const r = run.lag;
-    const b = base.lag;
-    const puts = latencies(run.load.putLatencies);
+    const base = await onFreshServer('shared', (clients) => streamReadLag(clients, rate, seconds));
     const basePuts = latencies(base.load.putLatencies);
     const saturated =
       base.load.achievedWritesPerSecond < rate * SATURATED_RATE_SHARE || basePuts.p99 > SATURATED_PUT_P99_MS;
-    out[`rate${rate}`] = {
+    const step: Record<string, unknown> = {
       targetWritesPerSecond: rate,
-      achievedWritesPerSecond: Math.round(run.load.achievedWritesPerSecond),
-      changes: run.load.measuredWrites,
-      lagSamples: r.count,
-      lagP50Ms: Math.round(r.p50 ?? NaN),
-      lagP99Ms: Math.round(r.p99 ?? NaN),
-      lagMaxMs: Math.round(r.max ?? NaN),
-      sourcePutP50Ms: puts.p50,
-      sourcePutP99Ms: puts.p99,
-      streamReadLagP50Ms: Math.round(b.p50 ?? NaN),
-      streamReadLagP99Ms: Math.round(b.p99 ?? NaN),
       streamReadAchievedWritesPerSecond: Math.round(base.load.achievedWritesPerSecond),
+      streamReadLagP50Ms: Math.round(base.lag.p50 ?? NaN),
+      streamReadLagP99Ms: Math.round(base.lag.p99 ?? NaN),
       streamReadSourcePutP99Ms: basePuts.p99,
-      lagP50VsStreamRead: Math.round(((r.p50 ?? NaN) / (b.p50 ?? NaN)) * 100) / 100,
-      lagP99VsStreamRead: Math.round(((r.p99 ?? NaN) / (b.p99 ?? NaN)) * 100) / 100,
-      meetsTargets: (r.p50 ?? Infinity) <= 100 && (r.p99 ?? Infinity) <= 500,
-      meetsCurveGoal:
-        (r.p50 ?? Infinity) <= (b.p50 ?? NaN) + GOAL_P50_EXTRA_MS &&
-        (r.p99 ?? Infinity) <= (b.p99 ?? NaN) * GOAL_P99_RATIO,
       emulatorSaturated: saturated,
     };
+    for (const layout of layouts) {
+      const run = await onFreshServer(layout, (clients) => runnerLag(clients, rate, seconds));
+      step[layout === 'shared' ? 'runnerSharedEmulator' : 'runnerSeparateReplicaEmulator'] = runnerFigures(
+        run,
+        base,
+      );
+    }
+    out[`rate${rate}`] = step;
+    process.stderr.write(`bench replicate-lag: ${JSON.stringify(step)}\n`);
     if (saturated) break;
   }
   return out;

@@ -30,29 +30,38 @@ function isObject(v: unknown): v is Record<string, unknown> {
  */
 export function structureProblem(image: unknown): string | undefined {
   if (!isObject(image)) return undefined;
-  const stack: { value: unknown; level: number; attribute: string }[] = [];
+  // Only maps and lists go on the stack: scalars have nothing below them, and most items are flat.
+  const stack: { children: Record<string, unknown> | unknown[]; level: number; attribute: string }[] = [];
   for (const [name, value] of Object.entries(image)) {
     if (name === '') return 'an attribute name is empty';
-    stack.push({ value, level: 2, attribute: name });
+    const children = childrenOf(value);
+    if (children !== undefined) stack.push({ children, level: 2, attribute: name });
   }
   for (let top = stack.pop(); top !== undefined; top = stack.pop()) {
-    const { value, level, attribute } = top;
-    if (!isObject(value)) continue;
-    const children = isObject(value.M) ? value.M : Array.isArray(value.L) ? value.L : undefined;
-    if (children === undefined) continue;
+    const { children, level, attribute } = top;
     if (level > MAX_NESTING_LEVELS) {
       return `attribute ${JSON.stringify(attribute)} nests deeper than DynamoDB's limit of ${MAX_NESTING_LEVELS} levels`;
     }
     if (Array.isArray(children)) {
-      for (const e of children) stack.push({ value: e, level: level + 1, attribute });
+      for (const e of children) {
+        const below = childrenOf(e);
+        if (below !== undefined) stack.push({ children: below, level: level + 1, attribute });
+      }
       continue;
     }
     for (const [name, e] of Object.entries(children)) {
       if (name === '') return `attribute ${JSON.stringify(attribute)} holds a map with an empty key`;
-      stack.push({ value: e, level: level + 1, attribute });
+      const below = childrenOf(e);
+      if (below !== undefined) stack.push({ children: below, level: level + 1, attribute });
     }
   }
   return undefined;
+}
+
+/** The elements of a map or list value; undefined for anything else. */
+function childrenOf(value: unknown): Record<string, unknown> | unknown[] | undefined {
+  if (!isObject(value)) return undefined;
+  return isObject(value.M) ? value.M : Array.isArray(value.L) ? value.L : undefined;
 }
 
 /**

@@ -29,12 +29,55 @@ export function utf8Length(text: string): number {
  * passes the service's.
  */
 export function numberSize(text: string): number {
+  const plain = plainNumberSize(text);
+  if (plain !== undefined) return plain;
   const d = parseDecimal(text);
   if (!d) return Math.ceil(text.length / 2) + 1;
   if (d.sign === 0) return 1;
   // `exponent` counts the digits before the point; an odd count leaves a half-filled first pair.
   const alignedDigits = d.digits.length + (d.exponent % 2 === 0 ? 0 : 1);
   return Math.ceil(alignedDigits / 2) + 1 + (d.sign < 0 ? 1 : 0);
+}
+
+const ZERO_CODE = 48;
+const NINE_CODE = 57;
+const POINT_CODE = 46;
+const MINUS_CODE = 45;
+
+/**
+ * numberSize of the common spelling `-?digits(.digits)?` in one pass over the characters, without
+ * parseDecimal's regular expression and substrings (sizing every number of every copied item showed
+ * in profiles); undefined for any other spelling (exponent, plus sign, leading point), which
+ * numberSize then parses in full.
+ */
+function plainNumberSize(text: string): number | undefined {
+  let i = text.charCodeAt(0) === MINUS_CODE ? 1 : 0;
+  const negative = i === 1;
+  const start = i;
+  let point = -1;
+  let firstNonZero = -1;
+  let lastNonZero = -1;
+  for (; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === POINT_CODE) {
+      if (point >= 0 || i === start) return undefined;
+      point = i;
+    } else if (c >= ZERO_CODE && c <= NINE_CODE) {
+      if (c !== ZERO_CODE) {
+        if (firstNonZero < 0) firstNonZero = i;
+        lastNonZero = i;
+      }
+    } else return undefined;
+  }
+  if (i === start) return undefined;
+  if (firstNonZero < 0) return 1;
+  const pointAt = point < 0 ? text.length : point;
+  // Digits from the first to the last non-zero one (the point not counted), and the exponent as
+  // parseDecimal defines it: digits before the point, minus the leading zeros.
+  const digits = lastNonZero - firstNonZero + 1 - (firstNonZero < pointAt && lastNonZero > pointAt ? 1 : 0);
+  const exponent = firstNonZero < pointAt ? pointAt - firstNonZero : pointAt - firstNonZero + 1;
+  const alignedDigits = digits + (exponent % 2 === 0 ? 0 : 1);
+  return Math.ceil(alignedDigits / 2) + 1 + (negative ? 1 : 0);
 }
 
 /** Size of one value, without its attribute name. */

@@ -13,8 +13,7 @@
  * `__proto__` attribute the SDK lost back into the output, parsed from that body. Every client the
  * project creates has them; a library user passing their own clients should call this on them.
  */
-import { buffer } from 'node:stream/consumers';
-import type { Readable } from 'node:stream';
+import { finished, type Readable } from 'node:stream';
 import { ownAttribute, setAttribute } from '../core/attribute-map.js';
 import { TYPE_KEYS, valueFromDynamoJson } from '../core/ddb-json.js';
 
@@ -50,6 +49,26 @@ function isTypedValue(v: unknown): boolean {
 }
 
 /**
+ * The whole body as one Buffer. Not node:stream/consumers' buffer(): that goes through a Blob and
+ * copies every response twice, which cost a 50,000-item copy about 60 ms of CPU (2,200 responses).
+ */
+function readBody(body: Readable): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    body.on('data', (chunk: Buffer | string) => {
+      const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      chunks.push(bytes);
+      size += bytes.length;
+    });
+    finished(body, (error) => {
+      if (error) reject(error);
+      else resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
+    });
+  });
+}
+
+/**
  * Walks the raw response JSON beside the SDK output and sets every `__proto__` attribute the SDK
  * left undefined from the raw value. Exported for tests.
  */
@@ -79,7 +98,7 @@ export function keepProtoAttributes<C extends MiddlewareClient>(client: C): C {
       const result = await next(args);
       const response = result.response as { body?: unknown } | undefined;
       if (response && isReadable(response.body)) {
-        const bytes = await buffer(response.body);
+        const bytes = await readBody(response.body);
         response.body = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
         context[RAW_BODY] = bytes.includes(MARKER) ? bytes : undefined;
       }

@@ -29,6 +29,11 @@ export interface BatchWriteOptions {
   /** BatchWriteItem requests in flight at once; default DEFAULT_WRITE_CONCURRENCY. */
   readonly concurrency?: number;
   readonly onProgress?: (written: number) => void;
+  /**
+   * Every write passed the item-limit checks before (assertItemLimits for puts, assertKeyLimits for
+   * deletes): they are not run a second time. Keys are still checked against the schema.
+   */
+  readonly limitsChecked?: boolean;
 }
 
 /** Key schemas for `tables`, from `known` or DescribeTable. */
@@ -65,10 +70,10 @@ export async function batchWriteAll(
   const prepared: PendingWrite[] = [];
   for (const table of tables) {
     for (const request of writes[table] ?? []) {
-      prepared.push(prepareWrite(table, request, schemas[table] as KeySchema));
+      prepared.push(prepareWrite(table, request, schemas[table] as KeySchema, options.limitsChecked));
     }
   }
   const scheduler = new WriteScheduler(client, options);
-  for (const write of prepared) if (!(await scheduler.add(write))) break;
+  for (const write of prepared) if (!scheduler.offer(write) && !(await scheduler.add(write))) break;
   return scheduler.finish();
 }

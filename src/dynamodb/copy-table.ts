@@ -92,12 +92,15 @@ export interface CopyItemsResult {
 export const COPY_QUEUE_PAGES = 4;
 
 /**
- * Items per Scan page of a copy (DynamoDB's Limit). Small pages let the writes start as soon as the
- * scan does and keep both busy together: with 1 MB pages a segment of small items arrived as one
- * page, so nothing was written until the scan was nearly done. Read capacity is charged per 4 KB,
- * not per request, so small pages cost no more.
+ * Items per Scan page of a copy (DynamoDB's Limit; it also ends a page at 1 MB). The first page of
+ * each segment is small, so the writes start as soon as the scan does: with 1 MB pages a segment of
+ * small items arrived as one page, and nothing was written until the scan was nearly done. Later
+ * pages are larger, because every request costs the client and the server a fixed amount of work:
+ * pages of 1,000 instead of 250 (56 Scan requests instead of 206 for 50,000 items) took the copy's
+ * scan about 0.1 s less CPU in Node. Read capacity is charged per 4 KB, not per request.
  */
-export const COPY_PAGE_SIZE = 250;
+export const COPY_FIRST_PAGE_SIZE = 250;
+export const COPY_PAGE_SIZE = 1000;
 
 interface Lane {
   readonly sink: WriteSink;
@@ -238,7 +241,7 @@ export interface CopyTableResult {
 
 /**
  * Copies every item of one table into one or more others: a parallel scan in pages of
- * COPY_PAGE_SIZE feeding copyItems, read ahead while earlier pages are written (COPY_QUEUE_PAGES).
+ * COPY_PAGE_SIZE (the first COPY_FIRST_PAGE_SIZE) feeding copyItems, read ahead while earlier pages are written (COPY_QUEUE_PAGES).
  *
  * @example
  * const { keySchema } = await describeTable(source.client, source.table);
@@ -268,6 +271,7 @@ export async function copyTable(
         table: source.table,
         segments: parallel,
         pageSize: COPY_PAGE_SIZE,
+        firstPageSize: COPY_FIRST_PAGE_SIZE,
         consistentRead: options.consistentRead,
         budget: options.readBudget,
         signal,

@@ -25,6 +25,8 @@ export interface ScanOptions {
   readonly consistentRead?: boolean;
   /** Scan Limit: items evaluated per request (DynamoDB also stops a page at 1 MB). */
   readonly pageSize?: number;
+  /** Scan Limit of the first request only, when it should differ from pageSize. */
+  readonly firstPageSize?: number;
   /** Top-level attributes to return (all when absent). */
   readonly projection?: readonly string[];
   readonly budget?: CapacityBudget;
@@ -66,7 +68,7 @@ function scanRequest(o: ScanOptions) {
       TableName: o.table,
       ExclusiveStartKey: start,
       ConsistentRead: o.consistentRead,
-      Limit: o.pageSize,
+      Limit: start === undefined ? (o.firstPageSize ?? o.pageSize) : o.pageSize,
       ...consumedCapacityParam(o.budget !== undefined),
       ...split,
       ...projectionExpression(o.projection),

@@ -58,17 +58,23 @@ export interface PendingWrite {
  * key value lengths; ItemTooLargeError over 400 KB). A delete's key is
  * reduced to the key attributes.
  */
-export function prepareWrite(table: string, request: WriteRequest, schema: KeySchema): PendingWrite {
+export function prepareWrite(
+  table: string,
+  request: WriteRequest,
+  schema: KeySchema,
+  /** The caller checked the item limits already (the apply engine's plan): only key and size are taken. */
+  limitsChecked = false,
+): PendingWrite {
   let key: Key;
   let normalized: WriteRequest;
   let size: number;
   if ('put' in request) {
     key = keyOf(request.put, schema);
-    size = assertItemLimits(request.put, schema);
+    size = limitsChecked ? itemSize(request.put) : assertItemLimits(request.put, schema);
     normalized = request;
   } else {
     key = keyOf(request.delete, schema);
-    assertKeyLimits(key, schema);
+    if (!limitsChecked) assertKeyLimits(key, schema);
     size = itemSize(key);
     normalized = { delete: key };
   }

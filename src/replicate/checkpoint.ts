@@ -6,6 +6,7 @@ import {
   type AttributeValue,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
+import { sleep } from '../core/backoff.js';
 import { InvalidDataError, NotFoundError } from '../core/errors.js';
 import { callDynamo } from '../dynamodb/sdk-errors.js';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../storage/local-files.js';
@@ -232,6 +233,18 @@ export class DynamoCheckpointStore implements CheckpointStore {
   }
 }
 
+export interface SavePacing {
+  /**
+   * Least time between the starts of two saves (default 0): updates arriving in between share the
+   * next save. Bounds the store's load, not what a save covers.
+   */
+  readonly minIntervalMs?: number;
+  /** performance.now() and a timer by default (tests pass a virtual clock). */
+  readonly clock?: { now(): number; sleep(ms: number): Promise<void> };
+}
+
+const REAL_CLOCK = { now: () => performance.now(), sleep: (ms: number) => sleep(ms) };
+
 /**
  * Coalesces checkpoint updates from many shards into serialized saves. `commit` resolves once a save
  * that includes the update has completed, so a caller never moves on before its progress is durable.
@@ -241,11 +254,14 @@ export class CheckpointWriter {
   private saving: Promise<void> | undefined;
   private pending: Promise<void> | undefined;
   private saves = 0;
+  /** The clock's time when the last save began (-Infinity before the first). */
+  private lastSaveAt = -Infinity;
 
   constructor(
     private readonly store: CheckpointStore,
     private readonly streamArn: string,
     initial?: CheckpointState,
+    private readonly pacing: SavePacing = {},
   ) {
     this.shards = { ...(initial?.streamArn === streamArn ? initial.shards : {}) };
   }
@@ -293,6 +309,10 @@ export class CheckpointWriter {
     const next: { promise?: Promise<void> } = {};
     next.promise = (async () => {
       await previous.catch(() => {});
+      const clock = this.pacing.clock ?? REAL_CLOCK;
+      const wait = this.lastSaveAt + (this.pacing.minIntervalMs ?? 0) - clock.now();
+      if (wait > 0) await clock.sleep(wait);
+      this.lastSaveAt = clock.now();
       if (this.pending === next.promise) this.pending = undefined;
       const current = this.store.save(this.snapshot());
       this.saving = current;

@@ -393,6 +393,9 @@ async function writeChunk(
       { [replica.table]: part.map((w) => w.request) },
       {
         keySchemas: { [replica.table]: schema },
+        // The plan checked every put and delete against the item limits (read-through items come
+        // from DynamoDB itself, within them by construction).
+        limitsChecked: true,
         ...(options.retry ? { retry: options.retry } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
       },

@@ -65,6 +65,19 @@ test('parallel scan: 4 segments are disjoint and together cover the table exactl
   assert.deepEqual(merged.get('item-1234'), item(1234));
 });
 
+test('firstPageSize limits the first page only; the others have pageSize items, and all of them together are the table', async () => {
+  const { client, table } = await table2000();
+  const sizes: number[] = [];
+  const ids = new Set<string>();
+  for await (const page of scanPages(client, { table, pageSize: 300, firstPageSize: 40 })) {
+    sizes.push(page.length);
+    for (const it of page) ids.add(idOf(it));
+  }
+  assert.equal(ids.size, COUNT);
+  // 40, then 300 at a time: 40 + 6 * 300 = 1840, and the last 160.
+  assert.deepEqual(sizes, [40, 300, 300, 300, 300, 300, 300, 160]);
+});
+
 test('shares of a parallel scan for several processes cover the table exactly once', async () => {
   const { client, table } = await table2000();
   const seen = new Map<string, number>();

@@ -102,6 +102,27 @@ const setRange = (client: DynamoDBClient, table: string, id: string, value: numb
     }),
   );
 
+/** The sequence numbers of the first `count` records of the source's stream, by position. */
+async function sequenceNumbers(s: Setup, count: number): Promise<(i: number) => string> {
+  const { records } = await readStream(s.source, streamsClient(await dynamoEndpoint()), s.sourceTable, count);
+  return (i) => records[i]?.dynamodb?.SequenceNumber as string;
+}
+
+/** The setup's file checkpoint, recording the (one shard's) sequence number of every save. */
+function recordingStore(s: Setup): { recording: CheckpointStore; saves: (string | undefined)[] } {
+  const file = new FileCheckpointStore(s.checkpointFile);
+  const saves: (string | undefined)[] = [];
+  const recording: CheckpointStore = {
+    description: 'recording store',
+    load: () => file.load(),
+    save: async (state) => {
+      saves.push(Object.values(state.shards)[0]?.sequenceNumber);
+      await file.save(state);
+    },
+  };
+  return { recording, saves };
+}
+
 async function assertReplicaEqualsSource(s: Setup, table: string): Promise<Item[]> {
   const want = await scanAll(s.source, s.sourceTable);
   const got = await scanAll(s.replicaClient, table);
@@ -248,21 +269,10 @@ test('keys that fail on the replica: checkpoint stops before them, the rest is r
   await put(s.source, s.sourceTable, { id: { S: 'bad' }, v: { N: '1' } });
   await put(s.source, s.sourceTable, { id: { S: 'a3' } });
   await put(s.source, s.sourceTable, { id: { S: 'bad' }, v: { N: '2' } });
-  const records = (await readStream(s.source, streamsClient(await dynamoEndpoint()), s.sourceTable, 5))
-    .records;
-  const seq = (i: number) => records[i]?.dynamodb?.SequenceNumber as string;
+  const seq = await sequenceNumbers(s, 5);
   const failures: Record<string, unknown>[] = [];
   const checkpoints: (string | undefined)[] = [];
-  const file = new FileCheckpointStore(s.checkpointFile);
-  const saves: (string | undefined)[] = [];
-  const recording: CheckpointStore = {
-    description: 'recording store',
-    load: () => file.load(),
-    save: async (state) => {
-      saves.push(Object.values(state.shards)[0]?.sequenceNumber);
-      await file.save(state);
-    },
-  };
+  const { recording, saves } = recordingStore(s);
   const summary = await s.run({
     checkpoint: recording,
     apply: {
@@ -293,6 +303,56 @@ test('keys that fail on the replica: checkpoint stops before them, the rest is r
   assert.deepEqual([...new Set(saves)], [seq(1), seq(4)]);
   assert.equal(summary.failedAttempts, 2);
   assert.equal(summary.records, 5);
+  await assertReplicaEqualsSource(s, s.replicas[0] as string);
+});
+
+test('later pages of other keys are applied while an earlier page retries; the checkpoint waits for the earlier page', async () => {
+  // Pages of 2 records: [a1, bad] [a2, a3] [a4, a5]. "bad" stays unprocessed until a5 is on the
+  // replica, which only happens if the pages after bad's are applied while it is retried (a runner
+  // applying one page at a time would retry until the fallback after 200 failures).
+  let sawA5 = false;
+  let failures = 0;
+  const s = await setup({
+    fault: (client) =>
+      injectUnprocessedItems(
+        client,
+        ['id'],
+        (_t, key) => (key.id as { S: string }).S === 'bad' && !sawA5 && failures < 200,
+        (requests) => {
+          if (requests.some((r) => r.keys.some((k) => (k.id as { S: string }).S === 'a5'))) sawA5 = true;
+        },
+      ),
+  });
+  for (const id of ['a1', 'bad', 'a2', 'a3', 'a4', 'a5'])
+    await put(s.source, s.sourceTable, { id: { S: id } });
+  const seq = await sequenceNumbers(s, 6);
+  const { recording, saves } = recordingStore(s);
+  const batches: string[][] = [];
+  const summary = await s.run({
+    checkpoint: recording,
+    polling: { limit: 2 },
+    apply: {
+      replicas: s.replicas.map((table) => ({ client: s.replicaClient, table })),
+      keySchema: HASH,
+      retry: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1 },
+    },
+    retry: { maxAttempts: Infinity, baseDelayMs: 5, maxDelayMs: 20 },
+    log: (event) => {
+      if (event.event === 'batch-partially-failed') failures++;
+    },
+    onBatch: (event) => batches.push(event.changes.map((c) => (c.keys.id as { S: string }).S)),
+  });
+  assert.equal(sawA5, true);
+  assert.ok(failures >= 1 && failures < 200, `"bad" failed ${failures} times`);
+  // Completions are reported in stream order, whatever order the pages finished in.
+  assert.deepEqual(batches, [
+    ['a1', 'bad'],
+    ['a2', 'a3'],
+    ['a4', 'a5'],
+  ]);
+  // While "bad" failed the checkpoint stayed at a1, though a2..a5 were on the replica already.
+  assert.deepEqual([...new Set(saves)], [seq(0), seq(5)]);
+  assert.equal(summary.records, 6);
   await assertReplicaEqualsSource(s, s.replicas[0] as string);
 });
 

@@ -8,6 +8,7 @@ import {
 } from '../../src/core/item-limits.js';
 import { ItemLimitError } from '../../src/core/errors.js';
 import { prepareWrite } from '../../src/dynamodb/write-scheduler.js';
+import { itemSize } from '../../src/core/item-size.js';
 import type { AttributeValue, Item, KeySchema } from '../../src/core/types.js';
 
 const SCHEMA: KeySchema = { hash: { name: 'pk', type: 'B' }, range: { name: 'sk', type: 'S' } };
@@ -99,4 +100,15 @@ test('the data layer write path refuses the same items (import, copy, restore, r
     },
   );
   assert.equal(prepareWrite('t', { put: { ...key, d: nest(31, 'M') } }, SCHEMA).size > 0, true);
+});
+
+test('prepareWrite with limitsChecked (the apply engine checked them in its plan): no second check, same size and key', () => {
+  const deep: Item = { ...key, d: nest(32, 'M') };
+  const checked = prepareWrite('t', { put: deep }, SCHEMA, true);
+  assert.equal(checked.size, itemSize(deep));
+  assert.equal(checked.keyJson, '{"pk":{"B":"AQ=="},"sk":{"S":"s"}}');
+  const flat: Item = { ...key, n: { N: '12.5' } };
+  assert.deepEqual(prepareWrite('t', { put: flat }, SCHEMA, true), prepareWrite('t', { put: flat }, SCHEMA));
+  // The key schema is still enforced.
+  assert.throws(() => prepareWrite('t', { put: { pk: key.pk } }, SCHEMA, true), { name: 'InvalidDataError' });
 });

@@ -53,6 +53,29 @@ describe('itemSize', () => {
     assert.equal(itemSize({ n: { N: '123.45' } }), 1 + 4);
   });
 
+  it('sizes a plain spelling (the one-pass path) as the same number written with an exponent (the full parse)', () => {
+    const pairs: Array<[string, string]> = [
+      ['007', '7E0'],
+      ['00.000', '0E5'],
+      ['5.', '5E0'],
+      ['100.0100', '1.00010E2'],
+      ['0.00125', '1.25E-3'],
+      ['0.0125', '1.25E-2'],
+      ['-0.10', '-1E-1'],
+      ['120', '1.2E2'],
+      ['1200', '1.2E3'],
+      ['-98765.4321', '-9.87654321E4'],
+      ['1234567890123456789012345.5', '1.2345678901234567890123455E24'],
+    ];
+    for (const [plain, exponent] of pairs) {
+      assert.equal(numberSize(plain), numberSize(exponent), `${plain} vs ${exponent}`);
+    }
+    // Spellings the one-pass path leaves to the parser: plus sign, leading point, not a number.
+    assert.equal(numberSize('+1.5'), numberSize('1.5'));
+    assert.equal(numberSize('.5'), numberSize('0.5'));
+    assert.equal(numberSize('1.2.3'), Math.ceil('1.2.3'.length / 2) + 1);
+  });
+
   it('counts binary as raw bytes, BOOL and NULL as 1', () => {
     assert.equal(valueSize({ B: new Uint8Array(10) }), 10);
     assert.equal(valueSize({ B: new Uint8Array(0) }), 0);

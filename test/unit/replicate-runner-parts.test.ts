@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { virtualClock } from '../harness/virtual-clock.js';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
@@ -67,6 +68,31 @@ test('CheckpointWriter: commits arriving during a save share the next save; each
   assert.equal(saved.length, 2, 'b and c were saved together');
   assert.deepEqual(saved[1]?.shards, { s1: { sequenceNumber: '200' }, s2: { sequenceNumber: '300' } });
   assert.equal(writer.saveCount, 2);
+});
+
+test('CheckpointWriter with a save interval: saves start the interval apart; commits during the wait share one save', async () => {
+  const clock = virtualClock(1000);
+  const starts: number[] = [];
+  const saved: CheckpointState[] = [];
+  const store: CheckpointStore = {
+    description: 'instant store',
+    load: () => Promise.resolve(undefined),
+    save: (state) => {
+      starts.push(clock.now());
+      saved.push(state);
+      return Promise.resolve();
+    },
+  };
+  const writer = new CheckpointWriter(store, 'arn:stream', undefined, { minIntervalMs: 50, clock });
+  await writer.commit('s1', { sequenceNumber: '100' });
+  const b = writer.commit('s1', { sequenceNumber: '200' });
+  for (let i = 0; i < 5; i++) await Promise.resolve();
+  assert.equal(saved.length, 1, 'the second save waits for the interval');
+  const c = writer.commit('s1', { sequenceNumber: '300' });
+  await Promise.all([b, c]);
+  assert.equal(saved.length, 2, 'b and c share the save after the interval');
+  assert.equal(saved[1]?.shards.s1?.sequenceNumber, '300');
+  assert.deepEqual(starts, [1000, 1050]);
 });
 
 test('CheckpointWriter: a failing save rejects the commits waiting for it', async () => {

@@ -10,8 +10,8 @@ export const REPLICATE_HELP = `Usage: dynamodb-replicator replicate <source> <re
 Reads the source table's DynamoDB stream (it must be enabled, NEW_IMAGE or NEW_AND_OLD_IMAGES unless
 --read-through) and applies every change to each replica: the same engine as the Lambda handler,
 without Lambda. Shards are read parent before child, several at once, each in order; the position is
-checkpointed after every applied batch and never passes a change that is not on every replica, so a
-restart resumes where it stopped (at least once). SIGINT/SIGTERM finish the batch in flight,
+checkpointed behind the applies and never passes a change that is not on every replica, so a
+restart resumes where it stopped (at least once). SIGINT/SIGTERM finish the batches in flight,
 checkpoint and exit 0. The checkpoint is held under a lease: a second runner on it exits 2 naming
 the holder (or waits, with --wait-for-lease), and a runner that loses its lease stops (exit 2).
 
