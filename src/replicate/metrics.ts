@@ -1,3 +1,4 @@
+import type { GroupDirectionStats } from './replicate-group.js';
 import type { RunnerStats } from './runner.js';
 
 function label(value: string): string {
@@ -73,6 +74,82 @@ export function prometheusText(stats: RunnerStats): string {
       `${stream},state="${state}"`,
       stats.shards.filter((s) => s.state === state).length,
     ]),
+  );
+  return lines.join('\n') + '\n';
+}
+
+/** A multi-active group's figures, per direction (`direction="<source>-to-<target>"`). */
+export function groupPrometheusText(directions: readonly GroupDirectionStats[]): string {
+  const lines: string[] = [];
+  const metric = (
+    name: string,
+    type: 'counter' | 'gauge',
+    help: string,
+    samples: [string, number][],
+  ): void => {
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    for (const [labels, value] of samples) lines.push(`${name}{${labels}} ${value}`);
+  };
+  const each = (value: (d: GroupDirectionStats) => number): [string, number][] =>
+    directions.map((d) => [`direction="${label(d.name)}"`, value(d)]);
+  metric(
+    'dynamodb_replicator_records_total',
+    'counter',
+    'Stream records durably handled.',
+    each((d) => d.stats().records),
+  );
+  metric(
+    'dynamodb_replicator_lag_milliseconds',
+    'gauge',
+    'Now minus the newest handled record creation time while records wait; 0 when caught up.',
+    each((d) => d.stats().lagMs ?? 0),
+  );
+  metric(
+    'dynamodb_replicator_failed_attempts_total',
+    'counter',
+    'Batch attempts that left keys unapplied.',
+    each((d) => d.stats().failedAttempts),
+  );
+  metric(
+    'dynamodb_replicator_group_sent_total',
+    'counter',
+    'Local writes written to the target member.',
+    each((d) => d.counters.sent),
+  );
+  metric(
+    'dynamodb_replicator_group_duplicates_total',
+    'counter',
+    'Sends the target already held (same version).',
+    each((d) => d.counters.duplicates),
+  );
+  metric(
+    'dynamodb_replicator_group_superseded_total',
+    'counter',
+    'Sends refused for a later version.',
+    each((d) => d.counters.superseded),
+  );
+  metric(
+    'dynamodb_replicator_group_conflicts_total',
+    'counter',
+    'Versions that lost to a concurrent one, as found by this direction.',
+    each((d) => d.counters.conflicts),
+  );
+  metric(
+    'dynamodb_replicator_group_repairs_total',
+    'counter',
+    "The source's own writes restored after a concurrent lower version overwrote them.",
+    each((d) => d.counters.repairs),
+  );
+  metric(
+    'dynamodb_replicator_group_ambiguous_records_total',
+    'counter',
+    'Records whose origin the stream alone cannot tell (docs/multi-active.md).',
+    directions.flatMap((d) =>
+      Object.entries(d.counters.ambiguous).map(([reason, n]): [string, number] => [
+        `direction="${label(d.name)}",reason="${reason}"`,
+        n,
+      ]),
+    ),
   );
   return lines.join('\n') + '\n';
 }

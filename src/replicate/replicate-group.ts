@@ -73,6 +73,10 @@ export type GroupEvent =
   | {
       readonly event: 'stats';
       readonly directions: readonly { name: string; records: number; lagMs?: number }[];
+      /** Records handled over all directions. */
+      readonly records: number;
+      /** Every direction has read every shard to its end (nothing waiting in any stream). */
+      readonly caughtUp: boolean;
       readonly conflicts: number;
     }
   | ({ readonly event: 'stopped' } & GroupSummary)
@@ -275,6 +279,13 @@ export async function replicateGroup(o: ReplicateGroupOptions): Promise<GroupSum
   }
 }
 
+function allCaughtUp(runs: readonly { runner: StreamRunner }[]): boolean {
+  return runs.every(({ runner }) => {
+    const shards = runner.stats().shards;
+    return shards.length > 0 && shards.every((s) => s.state === 'finished' || s.caughtUp);
+  });
+}
+
 async function runAll(
   runs: readonly { direction: GroupDirection; runner: StreamRunner }[],
   o: ReplicateGroupOptions,
@@ -294,10 +305,7 @@ async function runAll(
       lastTotal = t;
       quietSince = now;
     }
-    const caughtUp = runs.every(({ runner }) => {
-      const shards = runner.stats().shards;
-      return shards.length > 0 && shards.every((s) => s.state === 'finished' || s.caughtUp);
-    });
+    const caughtUp = allCaughtUp(runs);
     if (o.stopWhenIdleMs !== undefined && caughtUp && now - quietSince >= o.stopWhenIdleMs) {
       reason = 'idle';
       stop.abort();
@@ -314,6 +322,8 @@ async function runAll(
           ...(s.lagMs !== undefined ? { lagMs: s.lagMs } : {}),
         };
       }),
+      records: total(),
+      caughtUp: allCaughtUp(runs),
       conflicts: runs.reduce((n, r) => n + r.direction.counters.conflicts, 0),
     });
   }, o.statsEveryMs ?? 5_000);

@@ -1,6 +1,7 @@
 import type { Command } from '../command.js';
 import { backupTableCommand } from './backup-table.js';
 import { bundleCommand } from './bundle.js';
+import { conflictsCommand } from './conflicts.js';
 import { copyCommand } from './copy.js';
 import { describeCommand } from './describe.js';
 import { diffRecordCommand } from './diff-record.js';
@@ -34,6 +35,7 @@ export const COMMANDS: readonly Command[] = [
   diffRecordCommand,
   replicateRecordCommand,
   replicateCommand,
+  conflictsCommand,
   backupTableCommand,
   restoreCommand,
   incrementalBackfillCommand,
