@@ -88,6 +88,11 @@ export class GroupDirection {
     this.name = `${source.id}-to-${target.id}`;
   }
 
+  /** Drops the memory (before it is rebuilt from the stream). */
+  forget(): void {
+    this.memo.clear();
+  }
+
   /** Records before the checkpoint, read again on start: they only rebuild the memory. */
   observe(changes: readonly Change[]): void {
     for (const c of changes)

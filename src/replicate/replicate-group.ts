@@ -8,7 +8,9 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { compareSequenceNumbers } from '../core/change.js';
 import { changeFromSdkRecord } from '../core/change-sources.js';
-import { NotFoundError, UsageError } from '../core/errors.js';
+import { backoffDelay, sleep } from '../core/backoff.js';
+import { NotFoundError, ServiceError, UsageError } from '../core/errors.js';
+import { APPLY_RETRY } from '../core/retry-policies.js';
 import type { KeySchema } from '../core/types.js';
 import { scanPages } from '../dynamodb/scan.js';
 import { assertSameKeySchema, describeTable } from '../dynamodb/tables.js';
@@ -218,7 +220,7 @@ export async function replicateGroup(o: ReplicateGroupOptions): Promise<GroupSum
   if (o.signal?.aborted) stop.abort();
   const leases: CheckpointLease[] = [];
   try {
-    const runs: { direction: GroupDirection; runner: StreamRunner }[] = [];
+    const runs: Run[] = [];
     for (const from of described) {
       for (const to of described) {
         if (from === to) continue;
@@ -240,36 +242,15 @@ export async function replicateGroup(o: ReplicateGroupOptions): Promise<GroupSum
         const lease = await store.lease({ signal: stop.signal });
         leases.push(lease);
         emit({ event: 'lease-acquired', direction: direction.name, holder: lease.holder });
-        const state = await lease.store.load();
-        const records = await readBeforeCheckpoint(
-          from.member.streams,
-          from.streamArn,
-          state,
-          (changes) => direction.observe(changes),
-          stop.signal,
-        );
-        emit({ event: 'memory-rebuilt', direction: direction.name, records });
-        const runner = new StreamRunner({
-          streams: from.member.streams,
-          streamArn: from.streamArn,
-          apply: { replicas: [{ client: to.member.client, table: to.member.table }], keySchema },
-          applier: direction.apply,
-          checkpoint: lease.store,
-          lease,
-          from: 'trim-horizon',
-          parallel: o.parallel ?? 4,
-          ...(o.polling ? { polling: o.polling } : {}),
-          signal: stop.signal,
-          log: (event) => emit({ ...event, event: String(event.event), direction: direction.name }),
-        });
-        runs.push({ direction, runner });
+        runs.push(new Run(from, to.member, direction, lease, keySchema, o, stop.signal, emit));
       }
     }
+    for (const run of runs) await run.prepare();
     o.onDirections?.(
-      runs.map(({ direction, runner }) => ({
-        name: direction.name,
-        counters: direction.counters,
-        stats: () => runner.stats(),
+      runs.map((run) => ({
+        name: run.direction.name,
+        counters: run.direction.counters,
+        stats: () => run.stats(),
       })),
     );
     return await runAll(runs, o, stop, emit);
@@ -279,15 +260,88 @@ export async function replicateGroup(o: ReplicateGroupOptions): Promise<GroupSum
   }
 }
 
-function allCaughtUp(runs: readonly { runner: StreamRunner }[]): boolean {
-  return runs.every(({ runner }) => {
-    const shards = runner.stats().shards;
+/**
+ * One direction's runner, started again after a failure that may pass (a member unreachable for
+ * longer than the stream reader's retries): the memory is rebuilt from the checkpoint first, so
+ * the records after it are decided as the first time. Bad configuration, a stream gap or a lost
+ * lease stop the group.
+ */
+class Run {
+  private runner: StreamRunner | undefined;
+
+  constructor(
+    private readonly from: Described,
+    private readonly to: GroupMember,
+    readonly direction: GroupDirection,
+    private readonly lease: CheckpointLease,
+    private readonly keySchema: KeySchema,
+    private readonly o: ReplicateGroupOptions,
+    private readonly signal: AbortSignal,
+    private readonly emit: (event: GroupEvent) => void,
+  ) {}
+
+  stats(): RunnerStats {
+    return (this.runner as StreamRunner).stats();
+  }
+
+  /** Rebuilds the memory up to the checkpoint and makes a fresh runner. */
+  async prepare(): Promise<void> {
+    this.direction.forget();
+    const state = await this.lease.store.load();
+    const member = this.from.member;
+    const records = await readBeforeCheckpoint(
+      member.streams,
+      this.from.streamArn,
+      state,
+      (changes) => this.direction.observe(changes),
+      this.signal,
+    );
+    this.emit({ event: 'memory-rebuilt', direction: this.direction.name, records });
+    this.runner = new StreamRunner({
+      streams: member.streams,
+      streamArn: this.from.streamArn,
+      apply: { replicas: [{ client: this.to.client, table: this.to.table }], keySchema: this.keySchema },
+      applier: this.direction.apply,
+      checkpoint: this.lease.store,
+      lease: this.lease,
+      from: 'trim-horizon',
+      parallel: this.o.parallel ?? 4,
+      ...(this.o.polling ? { polling: this.o.polling } : {}),
+      signal: this.signal,
+      log: (event) => this.emit({ ...event, event: String(event.event), direction: this.direction.name }),
+    });
+  }
+
+  async run(): Promise<RunnerSummary> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        if (attempt > 1) await this.prepare();
+        return await (this.runner as StreamRunner).run();
+      } catch (error) {
+        if (this.signal.aborted && this.runner) return { ...this.runner.stats(), reason: 'stopped' };
+        if (!(error instanceof ServiceError)) throw error;
+        this.emit({
+          event: 'direction-restart',
+          direction: this.direction.name,
+          attempt,
+          error: error.message,
+        });
+        await sleep(backoffDelay(attempt, APPLY_RETRY), this.signal).catch(() => {});
+        if (this.signal.aborted && this.runner) return { ...this.runner.stats(), reason: 'stopped' };
+      }
+    }
+  }
+}
+
+function allCaughtUp(runs: readonly Run[]): boolean {
+  return runs.every((run) => {
+    const shards = run.stats().shards;
     return shards.length > 0 && shards.every((s) => s.state === 'finished' || s.caughtUp);
   });
 }
 
 async function runAll(
-  runs: readonly { direction: GroupDirection; runner: StreamRunner }[],
+  runs: readonly Run[],
   o: ReplicateGroupOptions,
   stop: AbortController,
   emit: (event: GroupEvent) => void,
@@ -296,7 +350,7 @@ async function runAll(
   let firstError: unknown;
   let lastTotal = -1;
   let quietSince = performance.now();
-  const total = (): number => runs.reduce((n, r) => n + r.runner.stats().records, 0);
+  const total = (): number => runs.reduce((n, r) => n + r.stats().records, 0);
   // Idle is judged over the whole group: one direction's writes become another's records.
   const watch = setInterval(() => {
     const now = performance.now();
@@ -314,10 +368,10 @@ async function runAll(
   const ticker = setInterval(() => {
     emit({
       event: 'stats',
-      directions: runs.map(({ direction, runner }) => {
-        const s = runner.stats();
+      directions: runs.map((run) => {
+        const s = run.stats();
         return {
-          name: direction.name,
+          name: run.direction.name,
           records: s.records,
           ...(s.lagMs !== undefined ? { lagMs: s.lagMs } : {}),
         };
@@ -330,8 +384,8 @@ async function runAll(
   ticker.unref();
   try {
     const results = await Promise.all(
-      runs.map(({ runner }) =>
-        runner.run().catch((error: unknown) => {
+      runs.map((run) =>
+        run.run().catch((error: unknown) => {
           firstError ??= error;
           stop.abort();
           return undefined;
