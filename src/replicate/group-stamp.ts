@@ -115,13 +115,19 @@ export function dataHash(data: Item): string {
  * The stamp of an item that still holds the stamped version (its data hashes to the stamp's hash);
  * undefined when the item has no stamp or holds a local write made over a stamped one.
  */
-export function validStamp(item: Item | undefined, names: GroupMetadataNames): Stamp | undefined {
+export function validStamp(
+  item: Item | undefined,
+  names: GroupMetadataNames = DEFAULT_GROUP_METADATA,
+): Stamp | undefined {
   const stamp = stampOf(item, names);
   return stamp && stamp.hash === dataHash(dataOf(item as Item, names)) ? stamp : undefined;
 }
 
 /** A stamped tombstone: the key, the stamp and the expiry, nothing else. */
-export function isTombstone(item: Item | undefined, names: GroupMetadataNames): boolean {
+export function isTombstone(
+  item: Item | undefined,
+  names: GroupMetadataNames = DEFAULT_GROUP_METADATA,
+): boolean {
   return (
     item !== undefined &&
     ownAttribute(item, names.expires) !== undefined &&
