@@ -9,7 +9,7 @@ import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { compareSequenceNumbers } from '../core/change.js';
 import { changeFromSdkRecord } from '../core/change-sources.js';
 import { backoffDelay, sleep } from '../core/backoff.js';
-import { NotFoundError, ServiceError, UsageError } from '../core/errors.js';
+import { NotFoundError, ReplicatorError, ServiceError, UsageError } from '../core/errors.js';
 import { APPLY_RETRY } from '../core/retry-policies.js';
 import type { KeySchema } from '../core/types.js';
 import { scanPages } from '../dynamodb/scan.js';
@@ -319,12 +319,13 @@ class Run {
         return await (this.runner as StreamRunner).run();
       } catch (error) {
         if (this.signal.aborted && this.runner) return { ...this.runner.stats(), reason: 'stopped' };
-        if (!(error instanceof ServiceError)) throw error;
+        // Refusals, a stream gap and a lost lease are final; a service or network failure may pass.
+        if (error instanceof ReplicatorError && !(error instanceof ServiceError)) throw error;
         this.emit({
           event: 'direction-restart',
           direction: this.direction.name,
           attempt,
-          error: error.message,
+          error: error instanceof Error ? error.message : String(error),
         });
         await sleep(backoffDelay(attempt, APPLY_RETRY), this.signal).catch(() => {});
         if (this.signal.aborted && this.runner) return { ...this.runner.stats(), reason: 'stopped' };
