@@ -99,6 +99,7 @@ test('docs/library.md has an example with its output under every section', () =>
       'Full backup and restore',
       'Change log, point-in-time restore and history',
       'Follow a stream: replicateTable',
+      'Multi-active group: replicateGroup',
       'Lambda handler factories',
       'Errors',
     ],
