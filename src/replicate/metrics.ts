@@ -1,3 +1,4 @@
+import type { DirectionCounters } from './group-direction.js';
 import type { GroupDirectionStats } from './replicate-group.js';
 import type { RunnerStats } from './runner.js';
 
@@ -110,36 +111,24 @@ export function groupPrometheusText(directions: readonly GroupDirectionStats[]):
     'Batch attempts that left keys unapplied.',
     each((d) => d.stats().failedAttempts),
   );
-  metric(
-    'dynamodb_replicator_group_sent_total',
-    'counter',
-    'Local writes written to the target member.',
-    each((d) => d.counters.sent),
-  );
-  metric(
-    'dynamodb_replicator_group_duplicates_total',
-    'counter',
-    'Sends the target already held (same version).',
-    each((d) => d.counters.duplicates),
-  );
-  metric(
-    'dynamodb_replicator_group_superseded_total',
-    'counter',
-    'Sends refused for a later version.',
-    each((d) => d.counters.superseded),
-  );
-  metric(
-    'dynamodb_replicator_group_conflicts_total',
-    'counter',
-    'Versions that lost to a concurrent one, as found by this direction.',
-    each((d) => d.counters.conflicts),
-  );
-  metric(
-    'dynamodb_replicator_group_repairs_total',
-    'counter',
-    "The source's own writes restored after a concurrent lower version overwrote them.",
-    each((d) => d.counters.repairs),
-  );
+  const counters: [string, string, keyof Omit<DirectionCounters, 'ambiguous'>][] = [
+    ['sent', 'Local writes written to the target member.', 'sent'],
+    ['duplicates', 'Sends the target already held (same version).', 'duplicates'],
+    ['superseded', 'Sends refused for a later version.', 'superseded'],
+    ['conflicts', 'Versions that lost to a concurrent one, as found by this direction.', 'conflicts'],
+    [
+      'repairs',
+      "The source's own writes restored after a concurrent lower version overwrote them.",
+      'repairs',
+    ],
+  ];
+  for (const [name, help, field] of counters)
+    metric(
+      `dynamodb_replicator_group_${name}_total`,
+      'counter',
+      help,
+      each((d) => d.counters[field]),
+    );
   metric(
     'dynamodb_replicator_group_ambiguous_records_total',
     'counter',

@@ -8,6 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Change } from '../../src/core/change.js';
+import { seededRandom } from '../harness/fault-proxy.js';
 import { itemsEqual } from '../../src/core/equality.js';
 import type { Item, KeySchema } from '../../src/core/types.js';
 import {
@@ -30,17 +31,6 @@ const NAMES = DEFAULT_GROUP_METADATA;
 const SCHEMA: KeySchema = { hash: { name: 'id', type: 'S' } };
 const MEMBERS = ['a', 'b', 'c'];
 const TTL = 86_400_000;
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class Member {
   readonly table = new Map<string, Item>();
@@ -151,7 +141,13 @@ interface World {
 }
 
 function world(seed: number): World {
-  const w: World = { members: [], directions: [], log: new Map(), random: rng(seed), now: 1_764_000_000_000 };
+  const w: World = {
+    members: [],
+    directions: [],
+    log: new Map(),
+    random: seededRandom(seed),
+    now: 1_764_000_000_000,
+  };
   for (const id of MEMBERS) w.members.push(new Member(id, () => w.now));
   for (const from of w.members)
     for (const to of w.members) if (from !== to) w.directions.push(new Direction(from, to));

@@ -3,6 +3,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Change } from '../../src/core/change.js';
 import type { Item, KeySchema } from '../../src/core/types.js';
+import { emptyCounters } from '../../src/replicate/group-direction.js';
+import { groupPrometheusText } from '../../src/replicate/metrics.js';
+import type { RunnerStats } from '../../src/replicate/runner.js';
 import {
   decideRecord,
   handledBy,
@@ -161,4 +164,22 @@ test('stamps round-trip and compare as DynamoDB compares strings', () => {
   assert.deepEqual(parseStampText(formatStamp(s)), s);
   assert.ok(formatStamp(stamp(T, 'ab', US_DATA)) < formatStamp(stamp(T, 'ab-c', US_DATA)));
   assert.equal(parseStampText('garbage'), undefined);
+});
+
+test('group metrics: one sample per direction, ambiguous records by reason', () => {
+  const counters = { ...emptyCounters(), sent: 5, conflicts: 2 };
+  counters.ambiguous['stamped-copy-over-local'] = 1;
+  const stats = { records: 7, lagMs: 0, failedAttempts: 0 } as RunnerStats;
+  const text = groupPrometheusText([{ name: 'eu-to-us', counters, stats: () => stats }]);
+  assert.match(text, /^dynamodb_replicator_group_sent_total\{direction="eu-to-us"\} 5$/m);
+  assert.match(text, /^dynamodb_replicator_group_conflicts_total\{direction="eu-to-us"\} 2$/m);
+  assert.match(text, /^dynamodb_replicator_records_total\{direction="eu-to-us"\} 7$/m);
+  assert.match(
+    text,
+    /^dynamodb_replicator_group_ambiguous_records_total\{direction="eu-to-us",reason="stamped-copy-over-local"\} 1$/m,
+  );
+  assert.match(
+    text,
+    /^dynamodb_replicator_group_ambiguous_records_total\{direction="eu-to-us",reason="unknown-local-version"\} 0$/m,
+  );
 });
