@@ -94,6 +94,7 @@ export interface GroupSummary {
 
 export const DEFAULT_TOMBSTONE_TTL_MS = 2 * 86_400_000;
 const SAMPLE_ITEMS = 100;
+const EMPTY_PAGES_AT_TIP = 3;
 
 /** Refusals that need no request: fewer than two members, ids unusable or repeated, labels repeated. */
 export function checkGroupMembers(members: readonly Pick<GroupMember, 'id' | 'label'>[]): void {
@@ -181,13 +182,18 @@ export async function readBeforeCheckpoint(
       const cmp = compareSequenceNumbers(seq, c.sequenceNumber as string);
       return c.inclusive ? cmp < 0 : cmp <= 0;
     };
-    for (;;) {
+    // An empty page may come before the records do (a shard read from its trim horizon): only a
+    // few in a row mean the shard's tip, with the checkpoint's record trimmed away.
+    for (let empty = 0; empty < EMPTY_PAGES_AT_TIP && !signal?.aborted;) {
       const page = await reader.next(signal);
       const changes = page.records.map((r, i) => changeFromSdkRecord(r, i, shard.shardId));
       const kept = changes.filter((x) => before(x.sequenceNumber));
       observe(kept);
       count += kept.length;
-      if (page.end || page.caughtUp || kept.length < changes.length || signal?.aborted) break;
+      const last = kept.at(-1)?.sequenceNumber;
+      const atCheckpoint = last !== undefined && c.sequenceNumber !== undefined && last === c.sequenceNumber;
+      if (page.end || kept.length < changes.length || atCheckpoint) break;
+      empty = changes.length === 0 ? empty + 1 : 0;
     }
   }
   return count;
