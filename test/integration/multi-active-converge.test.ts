@@ -22,6 +22,7 @@ import {
   UpdateItemCommand,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
+import { sleep } from '../../src/core/backoff.js';
 import { isConditionalCheckFailed } from '../../src/dynamodb/sdk-errors.js';
 import { readConflicts } from '../../src/replicate/group-conflicts.js';
 import {
@@ -77,6 +78,11 @@ class Runner {
       if (!this.expected) this.died = `the runner exited with ${o.code}: ${o.stderr.slice(-2000)}`;
     });
     this.starts++;
+  }
+
+  /** The current process follows the streams (it printed a stats line): its start-up checks are done. */
+  async running(): Promise<void> {
+    await waitFor(async () => (this.check(), this.stats(0).length > 0), 120_000, 'the runner to start');
   }
 
   /** Fails the wait at once when the runner died. */
@@ -278,11 +284,11 @@ async function race(
 }
 
 /** A member's own keys: puts, UpdateItems (stale metadata stays) and deletes at a steady pace. */
-async function ownLoad(m: Member, until: number, seed: number): Promise<number> {
+async function ownLoad(m: Member, until: number, seed: number, signal: AbortSignal): Promise<number> {
   let s = seed;
   const random = (): number => (s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   let writes = 0;
-  while (Date.now() < until) {
+  while (Date.now() < until && !signal.aborted) {
     const id = `${m.id}-${Math.floor(random() * OWN_KEYS)}`;
     const r = random();
     if (r < 0.4)
@@ -342,20 +348,32 @@ test('three members, writers on all three for 60 s, two runner kills and one mem
   runner.start();
   const started = Date.now();
   const until = started + WRITE_MS;
-  const load = Promise.all(members.map((m, i) => ownLoad(m, until, i + 1)));
+  // On a failure, nothing of this test may outlive it (a runner, a proxy listening again).
+  const cancel = new AbortController();
+  const pause = (ms: number): Promise<void> => sleep(Math.max(0, ms), cancel.signal);
+  const load = Promise.all(members.map((m, i) => ownLoad(m, until, i + 1, cancel.signal)));
   const faults = (async () => {
     for (const at of [15_000, 30_000]) {
-      await new Promise((resolve) => setTimeout(resolve, started + at - Date.now()));
+      await pause(started + at - Date.now());
       const killed = await runner.kill('SIGKILL');
       assert.equal(killed.code, null, killed.stderr);
-      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      await pause(2_000);
       runner.start();
+      // The start-up checks need every member (a group does not start with one unreachable).
+      await runner.running();
     }
-    await new Promise((resolve) => setTimeout(resolve, started + 40_000 - Date.now()));
+    await pause(started + 40_000 - Date.now());
     await proxy.down();
-    await new Promise((resolve) => setTimeout(resolve, 20_000));
+    await pause(20_000);
     await proxy.up();
   })();
+  t.after(async () => {
+    cancel.abort();
+    await faults.catch(() => {});
+    await load.catch(() => {});
+    await runner.kill('SIGKILL');
+    await proxy.stop().catch(() => {});
+  });
   let expected = 0;
   let rounds = 0;
   const shared: string[] = [];
