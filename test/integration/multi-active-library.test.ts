@@ -76,6 +76,10 @@ test('local puts, updates, put-backs and deletes reach every member; concurrent 
   await put(ap, { id: { S: 'c' }, name: { S: 'from ap' } });
   let summary = await run(members, dir);
   assert.equal(summary.reason, 'idle');
+  // Cost: each change is written once to each other member, nothing goes back to its origin.
+  const total = (field: 'sent' | 'repairs' | 'duplicates' | 'conflicts') =>
+    summary.directions.reduce((n, d) => n + d.counters[field], 0);
+  assert.deepEqual([total('sent'), total('repairs'), total('duplicates'), total('conflicts')], [6, 0, 0, 0]);
   for (const c of [us, eu, ap]) {
     assert.deepEqual(await view(c, 'a'), { id: { S: 'a' }, name: { S: 'from us' } });
     assert.deepEqual(await view(c, 'c'), { id: { S: 'c' }, name: { S: 'from ap' } });
