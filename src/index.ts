@@ -364,6 +364,47 @@ export {
 } from './replicate/replicate-table.js';
 
 // ---------------------------------------------------------------------------------------------
+// Multi-active groups (docs/multi-active.md): every member's changes to every other member, the
+// higher version wins everywhere, every conflict logged. `replicateGroup` is what
+// `replicate --multi-active` runs; the decisions are pure functions a Lambda per member stream reuses.
+export {
+  checkGroupMembers,
+  DEFAULT_TOMBSTONE_TTL_MS,
+  readBeforeCheckpoint,
+  replicateGroup,
+  type GroupDirectionStats,
+  type GroupEvent,
+  type GroupMember,
+  type GroupSummary,
+  type ReplicateGroupOptions,
+} from './replicate/replicate-group.js';
+export {
+  concurrent,
+  decideRecord,
+  handledBy,
+  refusalOf,
+  type AmbiguousReason,
+  type ArrivedPlan,
+  type Conflict,
+  type GroupContext,
+  type LocalMemo,
+  type RecordPlan,
+  type Refusal,
+} from './replicate/group-decide.js';
+export {
+  DEFAULT_GROUP_METADATA,
+  isTombstone,
+  validStamp,
+  withoutGroupMetadata,
+  type GroupMetadataNames,
+  type Stamp,
+} from './replicate/group-stamp.js';
+export { GroupDirection, type DirectionCounters, type GroupTable } from './replicate/group-direction.js';
+export { ConflictLog, readConflicts, type ConflictEntry } from './replicate/group-conflicts.js';
+export { groupPrometheusText } from './replicate/metrics.js';
+export { groupMemberSide } from './diff/group-side.js';
+
+// ---------------------------------------------------------------------------------------------
 // Lambda handler factories (also at `dynamodb-replicator/lambda`, with the ready-made handlers).
 export {
   createReplicateHandler,

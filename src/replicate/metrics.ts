@@ -1,3 +1,5 @@
+import type { DirectionCounters } from './group-direction.js';
+import type { GroupDirectionStats } from './replicate-group.js';
 import type { RunnerStats } from './runner.js';
 
 function label(value: string): string {
@@ -105,5 +107,69 @@ export function verifyPrometheusText(checks: readonly VerifiedCheck[]): string {
         `dynamodb_replicator_verified_at_seconds{check="${label(c.check)}"} ${Math.floor(c.verifiedAt / 1000)}`,
     ),
   ];
+  return lines.join('\n') + '\n';
+}
+
+/** A multi-active group's figures, per direction (`direction="<source>-to-<target>"`). */
+export function groupPrometheusText(directions: readonly GroupDirectionStats[]): string {
+  const lines: string[] = [];
+  const metric = (
+    name: string,
+    type: 'counter' | 'gauge',
+    help: string,
+    samples: [string, number][],
+  ): void => {
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    for (const [labels, value] of samples) lines.push(`${name}{${labels}} ${value}`);
+  };
+  const each = (value: (d: GroupDirectionStats) => number): [string, number][] =>
+    directions.map((d) => [`direction="${label(d.name)}"`, value(d)]);
+  metric(
+    'dynamodb_replicator_records_total',
+    'counter',
+    'Stream records durably handled.',
+    each((d) => d.stats().records),
+  );
+  metric(
+    'dynamodb_replicator_lag_milliseconds',
+    'gauge',
+    'Now minus the newest handled record creation time while records wait; 0 when caught up.',
+    each((d) => d.stats().lagMs ?? 0),
+  );
+  metric(
+    'dynamodb_replicator_failed_attempts_total',
+    'counter',
+    'Batch attempts that left keys unapplied.',
+    each((d) => d.stats().failedAttempts),
+  );
+  const counters: [string, string, keyof Omit<DirectionCounters, 'ambiguous'>][] = [
+    ['sent', 'Local writes written to the target member.', 'sent'],
+    ['duplicates', 'Sends the target already held (same version).', 'duplicates'],
+    ['superseded', 'Sends refused for a later version.', 'superseded'],
+    ['conflicts', 'Versions that lost to a concurrent one, as found by this direction.', 'conflicts'],
+    [
+      'repairs',
+      "The source's own writes restored after a concurrent lower version overwrote them.",
+      'repairs',
+    ],
+  ];
+  for (const [name, help, field] of counters)
+    metric(
+      `dynamodb_replicator_group_${name}_total`,
+      'counter',
+      help,
+      each((d) => d.counters[field]),
+    );
+  metric(
+    'dynamodb_replicator_group_ambiguous_records_total',
+    'counter',
+    'Records whose origin the stream alone cannot tell (docs/multi-active.md).',
+    directions.flatMap((d) =>
+      Object.entries(d.counters.ambiguous).map(([reason, n]): [string, number] => [
+        `direction="${label(d.name)}",reason="${reason}"`,
+        n,
+      ]),
+    ),
+  );
   return lines.join('\n') + '\n';
 }

@@ -110,6 +110,7 @@ test('docs/library.md has an example with its output under every section', () =>
       'Scan jobs: planJob, runTaskSlice, mergeJob',
       'Change log, point-in-time restore and history',
       'Follow a stream: replicateTable',
+      'Multi-active group: replicateGroup',
       'Lambda handler factories',
       'Failover client: createRegionalClient',
       'Errors',

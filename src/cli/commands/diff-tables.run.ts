@@ -21,6 +21,9 @@ import { snapshotSide } from '../../diff/backup-side.js';
 import { progressReporter } from '../progress.js';
 import { jobRunOptions } from '../scan-job.js';
 import { PRIVATE_FILE_MODE } from '../../storage/local-files.js';
+import { groupMemberSide } from '../../diff/group-side.js';
+import type { GroupMetadataNames } from '../../replicate/group-stamp.js';
+import { parseMetadataNames } from '../group-options.js';
 
 export interface OpenPair {
   readonly primary: OpenTable & { readonly info: TableInfo };
@@ -114,6 +117,7 @@ export async function run(args: ParsedArgs, io: CliIO): Promise<number> {
       '--backfill writes every primary item to the replica; add --repair to confirm (nothing was written)',
     );
   }
+  const group = groupNames(args);
   const share = shareOption(args);
   const parallel = intOption(args, 'parallel', undefined, { min: 1, max: 1000 });
   const settleText = stringOption(args, 'settle');
@@ -130,9 +134,10 @@ export async function run(args: ParsedArgs, io: CliIO): Promise<number> {
     return againstBackup(io, args, primaryText, replicaText, { scope, settleMs, reportFile });
   }
   return openPair('diff-tables', io, primaryText, replicaText, async (pair) => {
-    const primary = sideOf(pair.primary, readBudget(args));
+    const view = (side: DiffSide): DiffSide => (group ? groupMemberSide(side, group) : side);
+    const primary = view(sideOf(pair.primary, readBudget(args)));
     if (args.values.backfill === true) return runBackfill(io, args, primary, targetOf(pair.replica), scope);
-    const replica = sideOf(pair.replica, readBudget(args));
+    const replica = view(sideOf(pair.replica, readBudget(args)));
     return compareAndReport(io, args, primary, replica, {
       scope,
       settleMs,
@@ -140,6 +145,21 @@ export async function run(args: ParsedArgs, io: CliIO): Promise<number> {
       ...(repair ? { repair: targetOf(pair.replica) } : {}),
     });
   });
+}
+
+/** --group-metadata: the names of the group's metadata attributes; undefined without it. */
+function groupNames(args: ParsedArgs): GroupMetadataNames | undefined {
+  const names = stringOption(args, 'metadata-attributes');
+  if (args.values['group-metadata'] !== true) {
+    if (names !== undefined) throw new UsageError('--metadata-attributes applies with --group-metadata only');
+    return undefined;
+  }
+  for (const other of ['repair', 'backfill', 'against-backup'])
+    if (args.values[other] === true)
+      throw new UsageError(
+        `--group-metadata compares what applications see; it cannot be combined with --${other}`,
+      );
+  return parseMetadataNames(names);
 }
 
 interface CompareOptions {

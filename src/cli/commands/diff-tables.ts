@@ -38,6 +38,11 @@ Options:
   --against-backup         <replica> is a backup location (s3://bucket/prefix or a directory): compare
                            the table with the backup's state to prove the backup complete; missing =
                            only in the table, extraneous = only in the backup (read-only)
+  --group-metadata         the tables are members of a multi-active group: leave the group's metadata
+                           attributes out of the comparison and count tombstones as absent items
+                           (docs/multi-active.md); not with --repair, --backfill or --against-backup
+  --metadata-attributes STAMP,EXPIRES
+                           with --group-metadata: the group's attribute names (default rep:v,rep:ttl)
   --jobid ID               with --against-backup: this backup job / export id (default: newest)
   --at TIME                with --against-backup on a change log: its state at TIME
 ${STORE_HELP}
@@ -64,6 +69,8 @@ and repaired), 2 error (nothing found can be trusted).`,
     'against-backup': { type: 'boolean' },
     jobid: { type: 'string' },
     at: { type: 'string' },
+    'group-metadata': { type: 'boolean' },
+    'metadata-attributes': { type: 'string' },
     ...STORE_OPTIONS,
   },
   positionals: [2, 2],

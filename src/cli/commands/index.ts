@@ -2,6 +2,7 @@ import type { Command } from '../command.js';
 import { backupStatusCommand } from './backup-status.js';
 import { backupTableCommand } from './backup-table.js';
 import { bundleCommand } from './bundle.js';
+import { conflictsCommand } from './conflicts.js';
 import { copyCommand } from './copy.js';
 import { describeCommand } from './describe.js';
 import { diffRecordCommand } from './diff-record.js';
@@ -36,6 +37,7 @@ export const COMMANDS: readonly Command[] = [
   diffRecordCommand,
   replicateRecordCommand,
   replicateCommand,
+  conflictsCommand,
   backupTableCommand,
   restoreCommand,
   incrementalBackfillCommand,

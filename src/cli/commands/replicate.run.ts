@@ -25,6 +25,8 @@ import { startVerifying } from '../verify-loop.js';
 import { verifySettings } from '../verify-option.js';
 
 export async function run(args: ParsedArgs, io: CliIO): Promise<number> {
+  if (args.values['multi-active'] === true)
+    return import('./replicate-group.run.js').then((m) => m.run(args, io));
   const s = parseSettings(args);
   const verify = verifySettings(args);
   const backupText = stringOption(args, 'backup');
@@ -126,7 +128,12 @@ export async function run(args: ParsedArgs, io: CliIO): Promise<number> {
   });
 }
 
+/** Options of a multi-active group only. */
+const GROUP_ONLY = ['member-ids', 'metadata-attributes', 'tombstone-ttl', 'conflict-log', 'checkpoint-dir'];
+
 function parseSettings(args: ParsedArgs) {
+  const groupOnly = GROUP_ONLY.find((name) => args.values[name] !== undefined);
+  if (groupOnly) throw new UsageError(`--${groupOnly} applies to a multi-active group only (--multi-active)`);
   const from = stringOption(args, 'from') ?? 'trim-horizon';
   if (from !== 'trim-horizon' && from !== 'latest')
     throw new UsageError(`--from must be trim-horizon or latest, got "${from}"`);

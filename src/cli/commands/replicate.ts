@@ -6,6 +6,7 @@ import { VERIFY_HELP, VERIFY_OPTIONS } from '../verify-option.js';
 /** `replicate --help` (docs/cli.md is generated from it). */
 export const REPLICATE_HELP = `Usage: dynamodb-replicator replicate <source> <replica> [<replica>...] [options]
        dynamodb-replicator replicate <source> --backup LOCATION [options]   (back up only)
+       dynamodb-replicator replicate --multi-active <member> <member> [<member>...] [options]
 
 Reads the source table's DynamoDB stream (it must be enabled, NEW_IMAGE or NEW_AND_OLD_IMAGES unless
 --read-through) and applies every change to each replica: the same engine as the Lambda handler,
@@ -63,7 +64,23 @@ ${STORE_HELP}
                            the runner runs)
 ${VERIFY_HELP}
   --json                   print stats and the final summary as JSON lines on stdout
-  --debug                  print stack traces on errors`;
+  --debug                  print stack traces on errors
+
+Multi-active group (docs/multi-active.md): with --multi-active, every argument is a member; each
+member's changes are written to every other member (conditional writes: the higher version wins
+everywhere; every conflict is logged). One direction per ordered pair of members, each with its own
+checkpoint file and lock. Members need NEW_AND_OLD_IMAGES streams and one key schema; enable TTL on
+the expires attribute. Works with --parallel, --stop-when-idle, --stats-every, --metrics-port, --json.
+  --multi-active           the arguments are the members of a multi-active group
+  --member-ids IDS         comma-separated id per member, stamped into every version (default: each
+                           member's region; they must then differ). 1-40 of A-Z a-z 0-9 . _ -
+  --metadata-attributes STAMP,EXPIRES
+                           the group's metadata attribute names (default rep:v,rep:ttl)
+  --tombstone-ttl DUR      how long tombstones of deleted items live (default 48h)
+  --conflict-log LOCATION  where conflicts are logged as JSON lines: s3://bucket/prefix or a
+                           directory (default .dynamodb-replicator/group-<ids>/conflicts); read it
+                           with the conflicts command
+  --checkpoint-dir DIR     the directions' checkpoint files (default .dynamodb-replicator/group-<ids>)`;
 
 export const REPLICATE_OPTIONS: Command['options'] = {
   backup: { type: 'string' },
@@ -83,6 +100,12 @@ export const REPLICATE_OPTIONS: Command['options'] = {
   'stop-when-idle': { type: 'string' },
   'stats-every': { type: 'string' },
   'metrics-port': { type: 'string' },
+  'multi-active': { type: 'boolean' },
+  'member-ids': { type: 'string' },
+  'metadata-attributes': { type: 'string' },
+  'tombstone-ttl': { type: 'string' },
+  'conflict-log': { type: 'string' },
+  'checkpoint-dir': { type: 'string' },
   ...WRITE_BUDGET_OPTIONS,
   ...VERIFY_OPTIONS,
 };

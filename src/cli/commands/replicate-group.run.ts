@@ -1,0 +1,158 @@
+// `replicate --multi-active`, loaded only when it runs (its help is in replicate.ts).
+import { type Server } from 'node:http';
+import path from 'node:path';
+import { UsageError } from '../../core/errors.js';
+import { redactUrls } from '../../core/redact.js';
+import { createStreamsClient } from '../../dynamodb/client.js';
+import { FileCheckpointStore } from '../../replicate/checkpoint.js';
+import { checkCheckpointFile } from '../../replicate/checkpoint-file.js';
+import { groupPrometheusText } from '../../replicate/metrics.js';
+import {
+  checkGroupMembers,
+  replicateGroup,
+  type GroupDirectionStats,
+  type GroupEvent,
+  type GroupMember,
+  type GroupSummary,
+} from '../../replicate/replicate-group.js';
+import { openBackupStore } from '../backup-store.js';
+import { intOption, stringOption, type CliIO, type ParsedArgs } from '../command.js';
+import { parseDuration } from '../duration.js';
+import { serveMetrics } from '../metrics-server.js';
+import { parseMetadataNames } from '../group-options.js';
+import { cliClientOptions, closing, openTable } from '../locations.js';
+
+/** One-way options that mean nothing in a group. */
+const ONE_WAY_ONLY = [
+  'backup',
+  'backfill',
+  'transform',
+  'turnover-role',
+  'turnover-at',
+  'read-through',
+  'on-gap',
+  'from',
+  'checkpoint',
+  'checkpoint-table',
+  'lease-duration',
+  'wait-for-lease',
+  'write-budget',
+  'items-per-second',
+];
+
+export async function run(args: ParsedArgs, io: CliIO): Promise<number> {
+  const oneWay = ONE_WAY_ONLY.find((name) => args.values[name] !== undefined);
+  if (oneWay) throw new UsageError(`--${oneWay} cannot be used with --multi-active`);
+  if (args.positionals.length < 2) throw new UsageError('--multi-active needs at least two members');
+  const s = parseGroupSettings(args);
+  const tables = args.positionals.map((text) => openTable(text, io));
+  const ids = memberIds(args, tables);
+  const members: GroupMember[] = tables.map((t, i) => ({
+    id: ids[i] as string,
+    client: t.client,
+    streams: createStreamsClient(t.location, cliClientOptions(io)),
+    table: t.table,
+    label: t.label,
+  }));
+  checkGroupMembers(members);
+  const dir = s.checkpointDir ?? path.join('.dynamodb-replicator', `group-${ids.join('-')}`);
+  const files = new Map<string, string>();
+  for (const a of members)
+    for (const b of members)
+      if (a !== b) files.set(`${a.id} ${b.id}`, path.join(dir, `${a.id}-to-${b.id}.checkpoint.json`));
+  const clients = members.flatMap((m) => [m.client, m.streams]);
+  return closing(clients, async () => {
+    for (const file of files.values()) await checkCheckpointFile(file);
+    const log = openBackupStore(s.conflictLog ?? path.join(dir, 'conflicts'), args, io);
+    const stop = new AbortController();
+    const onSignal = (): void => stop.abort();
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    let directions: readonly GroupDirectionStats[] = [];
+    let metrics: Server | undefined;
+    try {
+      if (s.metricsPort !== undefined)
+        metrics = await serveMetrics(s.metricsPort, () => groupPrometheusText(directions), io);
+      await replicateGroup({
+        members,
+        checkpoint: (a, b) => new FileCheckpointStore(files.get(`${a.id} ${b.id}`) as string),
+        conflictLog: log.store,
+        metadata: s.metadata,
+        ...(s.tombstoneTtlMs !== undefined ? { tombstoneTtlMs: s.tombstoneTtlMs } : {}),
+        parallel: s.parallel,
+        ...(s.stopWhenIdleMs !== undefined ? { stopWhenIdleMs: s.stopWhenIdleMs } : {}),
+        statsEveryMs: s.statsEveryMs,
+        signal: stop.signal,
+        onEvent: printer(io, s.json),
+        onDirections: (d) => (directions = d),
+      });
+      return 0;
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      log.destroy();
+      await new Promise<void>((resolve) => (metrics ? metrics.close(() => resolve()) : resolve()));
+    }
+  });
+}
+
+/** --member-ids, or each member's region when they all differ. */
+function memberIds(args: ParsedArgs, tables: readonly ReturnType<typeof openTable>[]): string[] {
+  const text = stringOption(args, 'member-ids');
+  if (text !== undefined) {
+    const ids = text.split(',').map((x) => x.trim());
+    if (ids.length !== tables.length)
+      throw new UsageError(`--member-ids names ${ids.length} member(s), but ${tables.length} are given`);
+    return ids;
+  }
+  const regions = tables.map((t) => t.location.region);
+  if (regions.some((r) => r === undefined) || new Set(regions).size !== regions.length)
+    throw new UsageError(
+      'the members do not all name a different region, so their ids cannot default to it: give --member-ids ID,ID,...',
+    );
+  return regions as string[];
+}
+
+function parseGroupSettings(args: ParsedArgs) {
+  const ttl = stringOption(args, 'tombstone-ttl');
+  const tombstoneTtlMs = ttl !== undefined ? parseDuration(ttl, 'tombstone-ttl') : undefined;
+  if (tombstoneTtlMs !== undefined && tombstoneTtlMs < 3_600_000)
+    throw new UsageError(
+      `--tombstone-ttl must be at least 1h (tombstones must outlive replication delays), got "${ttl}"`,
+    );
+  const idle = stringOption(args, 'stop-when-idle');
+  const every = stringOption(args, 'stats-every');
+  const metricsPort = intOption(args, 'metrics-port', undefined, { min: 0, max: 65535 });
+  const checkpointDir = stringOption(args, 'checkpoint-dir');
+  const conflictLog = stringOption(args, 'conflict-log');
+  return {
+    metadata: parseMetadataNames(stringOption(args, 'metadata-attributes')),
+    ...(tombstoneTtlMs !== undefined ? { tombstoneTtlMs } : {}),
+    parallel: intOption(args, 'parallel', 4, { min: 1, max: 1000 }) as number,
+    ...(idle !== undefined ? { stopWhenIdleMs: parseDuration(idle, 'stop-when-idle') } : {}),
+    statsEveryMs: every !== undefined ? Math.max(100, parseDuration(every, 'stats-every')) : 5_000,
+    ...(metricsPort !== undefined ? { metricsPort } : {}),
+    ...(checkpointDir ? { checkpointDir } : {}),
+    ...(conflictLog ? { conflictLog } : {}),
+    json: args.values.json === true,
+  };
+}
+
+/** Events as lines: JSON on stdout with --json; otherwise stats and events on stderr, the summary on stdout. */
+function printer(io: CliIO, json: boolean): (event: GroupEvent) => void {
+  return (event) => {
+    if (json) {
+      io.stdout.write(redactUrls(JSON.stringify(event)) + '\n');
+      return;
+    }
+    if (event.event === 'stopped') {
+      const summary = event as GroupSummary;
+      const conflicts = summary.directions.reduce((n, d) => n + d.counters.conflicts, 0);
+      const records = summary.directions.reduce((n, d) => n + d.records, 0);
+      io.stdout.write(
+        `replicate --multi-active stopped (${summary.reason}): ${records} records over ${summary.directions.length} directions, ${conflicts} conflicts\n`,
+      );
+    } else
+      io.stderr.write(redactUrls(`${event.event}: ${JSON.stringify({ ...event, event: undefined })}`) + '\n');
+  };
+}
