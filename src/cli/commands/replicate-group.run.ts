@@ -1,5 +1,4 @@
 // `replicate --multi-active`, loaded only when it runs (its help is in replicate.ts).
-import { type Server } from 'node:http';
 import path from 'node:path';
 import { UsageError } from '../../core/errors.js';
 import { redactUrls } from '../../core/redact.js';
@@ -7,6 +6,7 @@ import { createStreamsClient } from '../../dynamodb/client.js';
 import { FileCheckpointStore } from '../../replicate/checkpoint.js';
 import { checkCheckpointFile } from '../../replicate/checkpoint-file.js';
 import { groupPrometheusText } from '../../replicate/metrics.js';
+import { StatusTracker } from '../../replicate/status.js';
 import {
   checkGroupMembers,
   replicateGroup,
@@ -18,7 +18,7 @@ import {
 import { openBackupStore } from '../backup-store.js';
 import { intOption, stringOption, type CliIO, type ParsedArgs } from '../command.js';
 import { parseDuration } from '../duration.js';
-import { serveMetrics } from '../metrics-server.js';
+import { serveStatus } from '../status-server.js';
 import { parseMetadataNames } from '../group-options.js';
 import { cliClientOptions, closing, openTable } from '../locations.js';
 
@@ -69,10 +69,23 @@ export async function run(args: ParsedArgs, io: CliIO): Promise<number> {
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
     let directions: readonly GroupDirectionStats[] = [];
-    let metrics: Server | undefined;
+    let metrics: Awaited<ReturnType<typeof serveStatus>>['server'] | undefined;
+    let running = true;
+    // The page of a group shows its state and conflicts; the figures per direction are on /metrics.
+    const tracker = new StatusTracker({ source: members.map((m) => m.label).join(', '), replicas: [] });
     try {
-      if (s.metricsPort !== undefined)
-        metrics = await serveMetrics(s.metricsPort, () => groupPrometheusText(directions), io);
+      if (s.metricsPort !== undefined) {
+        const served = await serveStatus(s.metricsPort, {
+          metrics: () => groupPrometheusText(directions),
+          status: () => {
+            tracker.setConflicts(directions.reduce((n, d) => n + d.counters.conflicts, 0));
+            return tracker.snapshot(Date.now());
+          },
+          alive: () => running,
+        });
+        metrics = served.server;
+        io.stderr.write(`status page on ${served.url} (Prometheus text on /metrics, liveness on /healthz)\n`);
+      }
       await replicateGroup({
         members,
         checkpoint: (a, b) => new FileCheckpointStore(files.get(`${a.id} ${b.id}`) as string),
@@ -88,6 +101,7 @@ export async function run(args: ParsedArgs, io: CliIO): Promise<number> {
       });
       return 0;
     } finally {
+      running = false;
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
       log.destroy();
