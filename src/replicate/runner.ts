@@ -69,6 +69,14 @@ export interface RunnerOptions {
    * so the checkpoint never passes a change that is not logged.
    */
   readonly logChanges?: (changes: readonly Change[], shardId: string) => Promise<void>;
+  /**
+   * Applies a batch instead of applyChanges (a multi-active group's direction): same contract, the
+   * outcome of every key in the result; `apply` carries the lease check as `guard`.
+   */
+  readonly applier?: (
+    changes: readonly Change[],
+    apply: Omit<ApplyOptions, 'signal'>,
+  ) => Promise<ApplyResult>;
   /** Called after each batch is durably applied (its checkpoint save is under way). */
   readonly onBatch?: (event: BatchEvent) => void;
   /** Structured log lines (failures, gaps, shard lifecycle): keys and counts, never item values. */
@@ -501,7 +509,7 @@ export class StreamRunner {
     await this.lease?.check();
     try {
       if (o.logChanges) await o.logChanges(pending, track.info.shardId);
-      return await applyChanges(pending, this.apply);
+      return await (o.applier ?? applyChanges)(pending, this.apply);
     } catch (error) {
       // Bad input (e.g. a malformed record, a KEYS_ONLY stream) cannot get better by retrying.
       if (error instanceof ReplicatorError && error.userError) throw error;

@@ -1,0 +1,346 @@
+/**
+ * A multi-active group as a library call (docs/multi-active.md): every member's stream is followed
+ * and each change is written to every other member, one direction (source -> target) per ordered
+ * pair, each with its own checkpoint and lease. Checks come first, before anything is written:
+ * streams with NEW_AND_OLD_IMAGES, one key schema, distinct members, usable metadata names.
+ */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
+import { compareSequenceNumbers } from '../core/change.js';
+import { changeFromSdkRecord } from '../core/change-sources.js';
+import { NotFoundError, UsageError } from '../core/errors.js';
+import type { KeySchema } from '../core/types.js';
+import { scanPages } from '../dynamodb/scan.js';
+import { assertSameKeySchema, describeTable } from '../dynamodb/tables.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import { describeStream, parentFirstOrder, ShardReader, type PollingOptions } from '../streams/reader.js';
+import type { CheckpointState, CheckpointStore } from './checkpoint.js';
+import { ConflictLog } from './group-conflicts.js';
+import type { GroupContext } from './group-decide.js';
+import { GroupDirection, type DirectionCounters } from './group-direction.js';
+import {
+  checkMemberId,
+  checkMetadataNames,
+  DEFAULT_GROUP_METADATA,
+  foreignMetadata,
+  type GroupMetadataNames,
+} from './group-stamp.js';
+import type { CheckpointLease } from './lease.js';
+import { StreamRunner, type RunnerStats, type RunnerSummary } from './runner.js';
+
+export interface GroupMember {
+  /** Part of every version this member's writes get: short, and the same wherever the group runs. */
+  readonly id: string;
+  readonly client: DynamoDBClient;
+  /** A DynamoDB Streams client for the member's region. */
+  readonly streams: DynamoDBStreamsClient;
+  readonly table: string;
+  /** How messages name the member (default: the id). */
+  readonly label?: string;
+}
+
+export interface ReplicateGroupOptions {
+  readonly members: readonly GroupMember[];
+  /** The checkpoint of one direction (each needs its own). */
+  readonly checkpoint: (source: GroupMember, target: GroupMember) => CheckpointStore;
+  /** Where conflicts are logged (JSON lines). */
+  readonly conflictLog: ObjectStore;
+  readonly metadata?: GroupMetadataNames;
+  /** How long tombstones live (default 2 days). */
+  readonly tombstoneTtlMs?: number;
+  /** Shards read at once per direction (default 4). */
+  readonly parallel?: number;
+  readonly polling?: PollingOptions;
+  /** Finish once every direction is caught up and no record arrived for this long. */
+  readonly stopWhenIdleMs?: number;
+  /** How often `stats` events are sent (default 5 s). */
+  readonly statsEveryMs?: number;
+  readonly signal?: AbortSignal;
+  readonly onEvent?: (event: GroupEvent) => void;
+  /** Told once the directions run: their live figures, e.g. for metrics. */
+  readonly onDirections?: (directions: readonly GroupDirectionStats[]) => void;
+}
+
+export interface GroupDirectionStats {
+  readonly name: string;
+  readonly counters: DirectionCounters;
+  stats(): RunnerStats;
+}
+
+export type GroupEvent =
+  | { readonly event: 'lease-acquired'; readonly direction: string; readonly holder: string }
+  | { readonly event: 'memory-rebuilt'; readonly direction: string; readonly records: number }
+  | {
+      readonly event: 'stats';
+      readonly directions: readonly { name: string; records: number; lagMs?: number }[];
+      readonly conflicts: number;
+    }
+  | ({ readonly event: 'stopped' } & GroupSummary)
+  | { readonly event: string; readonly direction: string; readonly [field: string]: unknown };
+
+export interface GroupSummary {
+  readonly reason: RunnerSummary['reason'];
+  readonly directions: readonly (RunnerSummary & {
+    readonly name: string;
+    readonly counters: DirectionCounters;
+  })[];
+}
+
+export const DEFAULT_TOMBSTONE_TTL_MS = 2 * 86_400_000;
+const SAMPLE_ITEMS = 100;
+
+/** Refusals that need no request: fewer than two members, ids unusable or repeated, labels repeated. */
+export function checkGroupMembers(members: readonly Pick<GroupMember, 'id' | 'label'>[]): void {
+  if (members.length < 2) throw new UsageError('a multi-active group needs at least two members');
+  const ids = new Set<string>();
+  const labels = new Set<string>();
+  for (const m of members) {
+    checkMemberId(m.id);
+    const label = m.label ?? m.id;
+    if (labels.has(label)) throw new UsageError(`member ${label} is listed twice`);
+    if (ids.has(m.id)) throw new UsageError(`member id "${m.id}" is given to two members; ids must differ`);
+    ids.add(m.id);
+    labels.add(label);
+  }
+}
+
+interface Described {
+  readonly member: GroupMember;
+  readonly streamArn: string;
+}
+
+/** Every member's table: a NEW_AND_OLD_IMAGES stream, the first member's key schema, no foreign metadata. */
+async function describeMembers(
+  members: readonly GroupMember[],
+  names: GroupMetadataNames,
+): Promise<{ described: Described[]; keySchema: KeySchema }> {
+  const infos = await Promise.all(members.map((m) => describeTable(m.client, m.table)));
+  const first = infos[0] as (typeof infos)[number];
+  const label = (m: GroupMember): string => m.label ?? m.id;
+  const described = infos.map((info, i) => {
+    const m = members[i] as GroupMember;
+    assertSameKeySchema(first.keySchema, info.keySchema, [label(members[0] as GroupMember), label(m)]);
+    if (!info.streamArn)
+      throw new NotFoundError(
+        `${label(m)} has no stream enabled; a group member needs one with StreamViewType NEW_AND_OLD_IMAGES`,
+      );
+    if (info.streamViewType !== 'NEW_AND_OLD_IMAGES')
+      throw new UsageError(
+        `the stream of ${label(m)} is ${info.streamViewType ?? 'of unknown type'}; a group member needs NEW_AND_OLD_IMAGES ` +
+          '(the old image tells a member what a replicated write replaced)',
+      );
+    return { member: m, streamArn: info.streamArn };
+  });
+  checkMetadataNames(names, first.keySchema);
+  await Promise.all(members.map((m) => checkSample(m, names, label(m))));
+  return { described, keySchema: first.keySchema };
+}
+
+/** The first items of a member must not hold application values under the metadata names. */
+async function checkSample(m: GroupMember, names: GroupMetadataNames, label: string): Promise<void> {
+  for await (const page of scanPages(m.client, { table: m.table, pageSize: SAMPLE_ITEMS })) {
+    for (const item of page) {
+      const problem = foreignMetadata(item, names);
+      if (problem)
+        throw new UsageError(
+          `${label} has items with an attribute the group would use for its metadata (${problem}); ` +
+            'choose other names with --metadata-attributes STAMP,EXPIRES',
+        );
+    }
+    return;
+  }
+}
+
+/**
+ * Reads the records of `streamArn` that lie before the checkpoint (from each shard's oldest record)
+ * and hands them to `observe`: the direction's memory of the source's local writes, as it was.
+ */
+export async function readBeforeCheckpoint(
+  streams: DynamoDBStreamsClient,
+  streamArn: string,
+  state: CheckpointState | undefined,
+  observe: (changes: ReturnType<typeof changeFromSdkRecord>[]) => void,
+  signal?: AbortSignal,
+): Promise<number> {
+  if (!state || state.streamArn !== streamArn) return 0;
+  const stream = await describeStream(streams, streamArn, signal);
+  let count = 0;
+  for (const shard of parentFirstOrder(stream.shards)) {
+    const c = state.shards[shard.shardId];
+    if (!c?.finished && !c?.sequenceNumber) continue;
+    const reader = new ShardReader(streams, streamArn, shard.shardId, { type: 'TRIM_HORIZON' });
+    // Records up to the resume point: through `sequenceNumber`, or before it when it is inclusive.
+    const before = (seq: string): boolean => {
+      if (c.finished && !c.sequenceNumber) return true;
+      const cmp = compareSequenceNumbers(seq, c.sequenceNumber as string);
+      return c.inclusive ? cmp < 0 : cmp <= 0;
+    };
+    for (;;) {
+      const page = await reader.next(signal);
+      const changes = page.records.map((r, i) => changeFromSdkRecord(r, i, shard.shardId));
+      const kept = changes.filter((x) => before(x.sequenceNumber));
+      observe(kept);
+      count += kept.length;
+      if (page.end || page.caughtUp || kept.length < changes.length || signal?.aborted) break;
+    }
+  }
+  return count;
+}
+
+/**
+ * Runs the group until `signal` aborts or, with `stopWhenIdleMs`, every direction is idle.
+ *
+ * @example
+ * const members = [
+ *   { id: 'us', client: usClient, streams: usStreams, table: 'users' },
+ *   { id: 'eu', client: euClient, streams: euStreams, table: 'users' },
+ * ];
+ * await replicateGroup({
+ *   members,
+ *   checkpoint: (s, t) => new FileCheckpointStore(`.dynamodb-replicator/users-${s.id}-to-${t.id}.json`),
+ *   conflictLog: openObjectStore('./users-conflicts'),
+ *   signal: AbortSignal.timeout(60_000),
+ * });
+ */
+export async function replicateGroup(o: ReplicateGroupOptions): Promise<GroupSummary> {
+  checkGroupMembers(o.members);
+  const names = o.metadata ?? DEFAULT_GROUP_METADATA;
+  const { described, keySchema } = await describeMembers(o.members, names);
+  const ids = o.members.map((m) => m.id);
+  const emit = (event: GroupEvent): void => o.onEvent?.(event);
+  const stop = new AbortController();
+  const onAbort = (): void => stop.abort();
+  o.signal?.addEventListener('abort', onAbort, { once: true });
+  if (o.signal?.aborted) stop.abort();
+  const leases: CheckpointLease[] = [];
+  try {
+    const runs: { direction: GroupDirection; runner: StreamRunner }[] = [];
+    for (const from of described) {
+      for (const to of described) {
+        if (from === to) continue;
+        const ctx: GroupContext = {
+          self: from.member.id,
+          names,
+          keySchema,
+          tombstoneTtlMs: o.tombstoneTtlMs ?? DEFAULT_TOMBSTONE_TTL_MS,
+        };
+        const direction = new GroupDirection(
+          { id: from.member.id, client: from.member.client, table: from.member.table },
+          { id: to.member.id, client: to.member.client, table: to.member.table },
+          ids,
+          ctx,
+          new ConflictLog(o.conflictLog, `${from.member.id}-to-${to.member.id}`),
+        );
+        const store = o.checkpoint(from.member, to.member);
+        if (!store.lease) throw new TypeError(`${store.description} has no lease`);
+        const lease = await store.lease({ signal: stop.signal });
+        leases.push(lease);
+        emit({ event: 'lease-acquired', direction: direction.name, holder: lease.holder });
+        const state = await lease.store.load();
+        const records = await readBeforeCheckpoint(
+          from.member.streams,
+          from.streamArn,
+          state,
+          (changes) => direction.observe(changes),
+          stop.signal,
+        );
+        emit({ event: 'memory-rebuilt', direction: direction.name, records });
+        const runner = new StreamRunner({
+          streams: from.member.streams,
+          streamArn: from.streamArn,
+          apply: { replicas: [{ client: to.member.client, table: to.member.table }], keySchema },
+          applier: direction.apply,
+          checkpoint: lease.store,
+          lease,
+          from: 'trim-horizon',
+          parallel: o.parallel ?? 4,
+          ...(o.polling ? { polling: o.polling } : {}),
+          signal: stop.signal,
+          log: (event) => emit({ ...event, event: String(event.event), direction: direction.name }),
+        });
+        runs.push({ direction, runner });
+      }
+    }
+    o.onDirections?.(
+      runs.map(({ direction, runner }) => ({
+        name: direction.name,
+        counters: direction.counters,
+        stats: () => runner.stats(),
+      })),
+    );
+    return await runAll(runs, o, stop, emit);
+  } finally {
+    o.signal?.removeEventListener('abort', onAbort);
+    await Promise.all(leases.map((l) => l.release().catch(() => {})));
+  }
+}
+
+async function runAll(
+  runs: readonly { direction: GroupDirection; runner: StreamRunner }[],
+  o: ReplicateGroupOptions,
+  stop: AbortController,
+  emit: (event: GroupEvent) => void,
+): Promise<GroupSummary> {
+  let reason: RunnerSummary['reason'] = 'stopped';
+  let firstError: unknown;
+  let lastTotal = -1;
+  let quietSince = performance.now();
+  const total = (): number => runs.reduce((n, r) => n + r.runner.stats().records, 0);
+  // Idle is judged over the whole group: one direction's writes become another's records.
+  const watch = setInterval(() => {
+    const now = performance.now();
+    const t = total();
+    if (t !== lastTotal) {
+      lastTotal = t;
+      quietSince = now;
+    }
+    const caughtUp = runs.every(({ runner }) => {
+      const shards = runner.stats().shards;
+      return shards.length > 0 && shards.every((s) => s.state === 'finished' || s.caughtUp);
+    });
+    if (o.stopWhenIdleMs !== undefined && caughtUp && now - quietSince >= o.stopWhenIdleMs) {
+      reason = 'idle';
+      stop.abort();
+    }
+  }, 100);
+  const ticker = setInterval(() => {
+    emit({
+      event: 'stats',
+      directions: runs.map(({ direction, runner }) => {
+        const s = runner.stats();
+        return {
+          name: direction.name,
+          records: s.records,
+          ...(s.lagMs !== undefined ? { lagMs: s.lagMs } : {}),
+        };
+      }),
+      conflicts: runs.reduce((n, r) => n + r.direction.counters.conflicts, 0),
+    });
+  }, o.statsEveryMs ?? 5_000);
+  ticker.unref();
+  try {
+    const results = await Promise.all(
+      runs.map(({ runner }) =>
+        runner.run().catch((error: unknown) => {
+          firstError ??= error;
+          stop.abort();
+          return undefined;
+        }),
+      ),
+    );
+    if (firstError) throw firstError;
+    const summary: GroupSummary = {
+      reason,
+      directions: results.map((r, i) => ({
+        ...(r as RunnerSummary),
+        name: (runs[i] as (typeof runs)[number]).direction.name,
+        counters: (runs[i] as (typeof runs)[number]).direction.counters,
+      })),
+    };
+    emit({ event: 'stopped', ...summary });
+    return summary;
+  } finally {
+    clearInterval(watch);
+    clearInterval(ticker);
+  }
+}
