@@ -6,3 +6,7 @@ export { backup, createBackupHandler, readBackupConfig } from './backup.js';
 export type { BackupConfig, BackupDeps, BackupHandler } from './backup.js';
 export type { ReplicaConfig, ReplicateConfig, ReadThroughConfig } from './config.js';
 export type { StreamBatchResponse, BatchItemFailure } from './batch-response.js';
+export { createGroupReplicateHandler } from './group.js';
+export type { GroupReplicateDeps } from './group.js';
+export { readGroupReplicateConfig } from './group-config.js';
+export type { GroupReplicateConfig, GroupMemberConfig } from './group-config.js';
