@@ -323,6 +323,10 @@ async function groupLag(clients: Clients, rate: number, seconds: number) {
   const b = { id: 'b', client: clients.source, table: `bench-group-lag-b-${suffix}` };
   await createDemoTable(a.client, a.table, true);
   await createDemoTable(b.client, b.table, true);
+  // DynamoDB Local refuses a TRIM_HORIZON read of a stream that never had a record (trimmed): one
+  // write on each member first.
+  for (const m of [a, b])
+    await m.client.send(new PutItemCommand({ TableName: m.table, Item: { id: { S: `seed-${m.id}` } } }));
   const dir = await mkdtemp(path.join(tmpdir(), 'bench-group-lag-'));
   const store = new FileObjectStore(path.join(dir, 'conflicts'));
   const stop = new AbortController();
