@@ -316,7 +316,7 @@ export async function measureGroupUnits(count = envNumbers('BENCH_GROUP_OPS', [2
 }
 
 /** Lag A -> B in a two-member group: both directions run, A->B's applied batches are timed. */
-async function groupLag(clients: Clients, rate: number, seconds: number) {
+async function groupLag(clients: Clients, rate: number, seconds: number, concurrency?: number) {
   const suffix = Date.now().toString(36);
   const a = { id: 'a', client: clients.source, table: `bench-group-lag-a-${suffix}` };
   // Both tables in one region of the server: one Streams client reads both.
@@ -350,6 +350,7 @@ async function groupLag(clients: Clients, rate: number, seconds: number) {
         ['a', 'b'],
         ctx,
         new ConflictLog(store, `${from.id}-to-${to.id}`),
+        concurrency,
       );
       const { streamArn } = await describeTable(from.client, from.table);
       const runner = new StreamRunner({
@@ -375,14 +376,17 @@ async function groupLag(clients: Clients, rate: number, seconds: number) {
 export async function measureGroupLag(): Promise<Record<string, unknown>> {
   const rates = envNumbers('BENCH_GROUP_LAG_RATES', [100, 250, 500, 1000]);
   const seconds = envNumbers('BENCH_LAG_SECONDS', [30])[0] ?? 30;
+  // Conditional puts in flight per direction (the runner's default is 8).
+  const concurrency = envNumbers('BENCH_GROUP_CONCURRENCY', [8])[0];
   const out: Record<string, unknown> = {
+    concurrency,
     lagDefinition: "member B's conditional put acknowledged minus client time before member A's PutItem",
     baselineDefinition: 'the one-way runner on the same load (bench/replicate-lag.ts)',
     seconds,
   };
   for (const rate of rates) {
     const oneWay = await onFreshServer((c) => runnerLag(c, rate, seconds));
-    const group = await onFreshServer((c) => groupLag(c, rate, seconds));
+    const group = await onFreshServer((c) => groupLag(c, rate, seconds, concurrency));
     const g = group.lag;
     const o = oneWay.lag;
     out[`rate${rate}`] = {
