@@ -21,6 +21,7 @@ import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { createGroupReplicateHandler } from '../../src/lambda/group.js';
 import { readGroupReplicateConfig } from '../../src/lambda/group-config.js';
 import { createLogger } from '../../src/lambda/log.js';
+import { BatchFailedError } from '../../src/lambda/batch-response.js';
 import { readConflicts } from '../../src/replicate/group-conflicts.js';
 import { DEFAULT_GROUP_METADATA, isTombstone, stampOf } from '../../src/replicate/group-stamp.js';
 import { FileObjectStore } from '../../src/storage/fs-store.js';
@@ -208,10 +209,21 @@ test('a record the other member refuses (too large once stamped) is reported as 
     await put(g.us, { id: { S: 'big' }, p: { S: big } });
     await put(g.us, { id: { S: 'last' }, v: { N: '1' } });
   })) as { Records: { dynamodb: { SequenceNumber: string } }[] };
-  const response = await g.container(g.us)(event);
-  assert.deepEqual(response, {
-    batchItemFailures: [{ itemIdentifier: event.Records[1]?.dynamodb.SequenceNumber }],
-  });
+  const container = g.container(g.us);
+  const failure = { batchItemFailures: [{ itemIdentifier: event.Records[1]?.dynamodb.SequenceNumber }] };
+  assert.deepEqual(await container(event), failure);
   assert.deepEqual(withoutStamp(await get(g.eu, 'first')), { id: { S: 'first' }, v: { N: '1' } });
   assert.equal(await get(g.eu, 'big'), undefined);
+  // Lambda delivers again from the failed record: the container reads its memory again (the
+  // directions may have got further than the checkpoint), up to that record. Nothing of this batch
+  // can be applied, so the handler throws (Lambda retries it) as in one-way mode.
+  await assert.rejects(container({ Records: event.Records.slice(1) }), BatchFailedError);
+  const memory = g.lines.filter((l) => l.message === 'keys failed').map((l) => l.memory);
+  assert.deepEqual(
+    memory.map((m) => [(m as { kind: string }).kind, (m as { records: number }).records]),
+    [
+      ['rebuilt', 0],
+      ['rebuilt', 1],
+    ],
+  );
 });
