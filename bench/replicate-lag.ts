@@ -40,12 +40,12 @@ import { StreamRunner } from '../src/replicate/runner.js';
 import { describeStream, ShardReader } from '../src/streams/reader.js';
 import type { BenchSuite } from './context.js';
 
-const WRITTEN_AT = 'writtenAt';
+export const WRITTEN_AT = 'writtenAt';
 /** Writers in flight: enough that a slow PutItem (p99 ~0.5 s here) does not cap the rate. */
 const LOAD_WORKERS = 96;
 const WARMUP_SECONDS = 3;
 
-function envNumbers(name: string, fallback: readonly number[]): number[] {
+export function envNumbers(name: string, fallback: readonly number[]): number[] {
   const raw = process.env[name];
   if (raw === undefined) return [...fallback];
   const values = raw.split(',').map((s) => Number(s.trim()));
@@ -57,7 +57,7 @@ function nearestRank(sorted: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? NaN;
 }
 
-function latencies(values: readonly number[]): { p50: number; p99: number; max: number } {
+export function latencies(values: readonly number[]): { p50: number; p99: number; max: number } {
   const sorted = [...values].sort((a, b) => a - b);
   const ms = (v: number) => Math.round(v * 10) / 10;
   return {
@@ -67,7 +67,7 @@ function latencies(values: readonly number[]): { p50: number; p99: number; max: 
   };
 }
 
-interface Clients {
+export interface Clients {
   readonly source: DynamoDBClient;
   readonly replica: DynamoDBClient;
   readonly streams: DynamoDBStreamsClient;
@@ -135,7 +135,7 @@ async function waitFor(done: () => boolean, failed: () => unknown, timeoutMs = 1
 }
 
 /** Drives the load while `lag` records, waits for the last changes, returns both. */
-async function lagUnderLoad(
+export async function lagUnderLoad(
   clients: Clients,
   table: string,
   rate: number,
@@ -180,7 +180,7 @@ async function streamReadLag(clients: Clients, rate: number, seconds: number) {
 }
 
 /** The runner replicating the same load from a fresh source table to a replica in another region. */
-async function runnerLag(clients: Clients, rate: number, seconds: number) {
+export async function runnerLag(clients: Clients, rate: number, seconds: number) {
   const suffix = Date.now().toString(36);
   const sourceTable = `bench-lag-source-${suffix}`;
   const replicaTable = `bench-lag-replica-${suffix}`;
@@ -256,7 +256,10 @@ function envLayouts(): Layout[] {
 }
 
 /** Runs one measurement on DynamoDB Local(s) of its own (see the module comment). */
-async function onFreshServer<T>(layout: Layout, measure: (clients: Clients) => Promise<T>): Promise<T> {
+export async function onFreshServer<T>(
+  layout: Layout,
+  measure: (clients: Clients) => Promise<T>,
+): Promise<T> {
   const server = await startDynamoDbLocal({ timeoutMs: 120_000 });
   const replicaServer = layout === 'separate' ? await startDynamoDbLocal({ timeoutMs: 120_000 }) : undefined;
   const clients = clientsFor(server.endpoint, replicaServer?.endpoint ?? server.endpoint);

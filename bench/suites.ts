@@ -3,6 +3,7 @@ import type { BenchSuite } from './context.js';
 import { copySuite } from './copy.js';
 import { diffSuite } from './diff.js';
 import { foundationSuite } from './foundation.js';
+import { groupSuite } from './group.js';
 import { incrementalSuite } from './incremental.js';
 import { regionalClientSuite } from './regional-client.js';
 import { replicateApplySuite } from './replicate-apply.js';
@@ -15,6 +16,7 @@ export const SUITES: readonly BenchSuite[] = [
   copySuite,
   replicateApplySuite,
   replicateLagSuite,
+  groupSuite,
   diffSuite,
   backupSuite,
   incrementalSuite,

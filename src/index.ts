@@ -419,6 +419,19 @@ export {
   type BackupHandler,
 } from './lambda/backup.js';
 export type { ReadThroughConfig, ReplicaConfig, ReplicateConfig } from './lambda/config.js';
+/**
+ * The `replicate` handler in group mode: one member's function of a multi-active group
+ * (docs/multi-active.md, "Lambda"; the ready-made handler switches to it when GroupMemberId is set).
+ *
+ * @example
+ * export const handler = createGroupReplicateHandler(readGroupReplicateConfig(process.env));
+ */
+export { createGroupReplicateHandler, type GroupReplicateDeps } from './lambda/group.js';
+export {
+  readGroupReplicateConfig,
+  type GroupMemberConfig,
+  type GroupReplicateConfig,
+} from './lambda/group-config.js';
 export type { BatchItemFailure, StreamBatchResponse } from './lambda/batch-response.js';
 export { createLogger, type Logger, type LoggerOptions, type LogLevel } from './lambda/log.js';
 export type { MetricsWriter } from './lambda/metrics.js';

@@ -27,10 +27,14 @@ if (missing.length > 0) {
 }
 
 const construct = await import('./replicator.js');
+const group = await import('./group.js');
 
 export const DynamoDbReplicator = construct.DynamoDbReplicator;
 export type DynamoDbReplicator = InstanceType<typeof construct.DynamoDbReplicator>;
 export const REPLICATOR_RUNTIME = construct.REPLICATOR_RUNTIME;
+export const DynamoDbReplicatorGroup = group.DynamoDbReplicatorGroup;
+export type DynamoDbReplicatorGroup = InstanceType<typeof group.DynamoDbReplicatorGroup>;
+export type { DynamoDbReplicatorGroupProps, GroupMemberProps } from './group.js';
 export type {
   DynamoDbReplicatorProps,
   IncrementalBackupProps,

@@ -169,16 +169,20 @@ export const REPLICATOR_RUNTIME = lambda.Runtime.NODEJS_24_X;
 const ACCOUNT = /^\d{12}$/;
 const NEW_IMAGE_VIEWS = ['NEW_IMAGE', 'NEW_AND_OLD_IMAGES'];
 
-function checkInteger(name: string, value: number, min: number, max: number): number {
+export function checkInteger(
+  name: string,
+  value: number,
+  min: number,
+  max: number,
+  construct = 'DynamoDbReplicator',
+): number {
   if (!Number.isInteger(value) || value < min || value > max)
-    throw new ConfigError(
-      `DynamoDbReplicator: ${name} must be a whole number from ${min} to ${max}, got ${value}`,
-    );
+    throw new ConfigError(`${construct}: ${name} must be a whole number from ${min} to ${max}, got ${value}`);
   return value;
 }
 
 /** The stream view type of a table defined in this app; undefined for imported tables. */
-function streamViewTypeOf(table: dynamodb.ITable): string | undefined {
+export function streamViewTypeOf(table: dynamodb.ITable): string | undefined {
   const child = table.node.defaultChild;
   let spec: unknown;
   if (child instanceof dynamodb.CfnTable) spec = child.streamSpecification;

@@ -203,7 +203,14 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function parseReplicasJson(text: string, fallbackRegion: string | undefined): ReplicaConfig[] {
+/** A JSON list of replicas (`Replicas`, and the other members of a group: `variable` names it). */
+export function parseReplicasJson(
+  text: string,
+  fallbackRegion: string | undefined,
+  variable = 'Replicas',
+  /** Further fields the entries may have (checked by the caller). */
+  extraFields: readonly string[] = [],
+): ReplicaConfig[] {
   let list: unknown;
   try {
     list = JSON.parse(text);
@@ -211,21 +218,20 @@ function parseReplicasJson(text: string, fallbackRegion: string | undefined): Re
     // The parser quotes the text around the mistake, which may hold part of a password: drop it.
     const problem = (error as Error).message.replace(/, .*is not valid JSON$/s, '');
     throw new ConfigError(
-      `Replicas must be a JSON list of {"table", "region"?, "endpoint"?, "roleArn"?, "externalId"?}: ${problem}`,
+      `${variable} must be a JSON list of {"table", "region"?, "endpoint"?, "roleArn"?, "externalId"?}: ${problem}`,
     );
   }
   if (!Array.isArray(list))
     throw new ConfigError(
-      'Replicas must be a JSON list of {"table", "region"?, "endpoint"?, "roleArn"?, "externalId"?}',
+      `${variable} must be a JSON list of {"table", "region"?, "endpoint"?, "roleArn"?, "externalId"?}`,
     );
   return list.map((entry: unknown, i) => {
-    const where = `Replicas[${i}]`;
+    const where = `${variable}[${i}]`;
     if (!isObject(entry)) throw new ConfigError(`${where} must be an object with a "table"`);
     for (const k of Object.keys(entry)) {
-      if (!['table', 'region', 'endpoint', 'roleArn', 'externalId'].includes(k))
-        throw new ConfigError(
-          `${where} has an unknown field "${k}" (known: table, region, endpoint, roleArn, externalId)`,
-        );
+      const known = ['table', 'region', 'endpoint', 'roleArn', 'externalId', ...extraFields];
+      if (!known.includes(k))
+        throw new ConfigError(`${where} has an unknown field "${k}" (known: ${known.join(', ')})`);
       if (typeof entry[k] !== 'string' || entry[k] === '')
         throw new ConfigError(`${where}.${k} must be a non-empty string`);
     }

@@ -10,3 +10,7 @@ export { verify, createVerifyHandler, readVerifyConfig } from './verify.js';
 export type { VerifyConfig, VerifyDeps, VerifyHandler, VerifyResponse } from './verify.js';
 export { scanJob, createScanJobHandler, SLICE_COMMIT_MARGIN_MS } from './scan-job.js';
 export type { ScanJobEvent, ScanJobContext, ScanJobHandler } from './scan-job.js';
+export { createGroupReplicateHandler } from './group.js';
+export type { GroupReplicateDeps } from './group.js';
+export { readGroupReplicateConfig } from './group-config.js';
+export type { GroupReplicateConfig, GroupMemberConfig } from './group-config.js';

@@ -34,6 +34,8 @@ import {
 import { replicaClient, serviceClient } from './clients.js';
 import { readReplicateConfig, type ReplicaConfig, type ReplicateConfig } from './config.js';
 import { lazyEntry } from './entry.js';
+import { createGroupReplicateHandler } from './group.js';
+import { isGroupMode, readGroupReplicateConfig } from './group-config.js';
 import { createLogger, type Logger } from './log.js';
 import {
   DEFAULT_METRICS_NAMESPACE,
@@ -334,7 +336,9 @@ function respond(log: Logger, result: ApplyResult, fields: Record<string, unknow
   return batchResponse(result.lowestFailedSequenceNumber);
 }
 
-/** The Lambda entry point: `dynamodb-replicator/lambda` -> `replicate`. */
+/** The Lambda entry point: `dynamodb-replicator/lambda` -> `replicate` (group mode with GroupMemberId). */
 export const replicate: ReplicateHandler = lazyEntry(() =>
-  createReplicateHandler(readReplicateConfig(process.env)),
+  isGroupMode(process.env)
+    ? createGroupReplicateHandler(readGroupReplicateConfig(process.env))
+    : createReplicateHandler(readReplicateConfig(process.env)),
 );
