@@ -12,8 +12,12 @@
  */
 import { ConfigError, UsageError } from '../core/errors.js';
 import { DEFAULT_APPLY_CONCURRENCY } from '../replicate/engine.js';
-import { checkMemberId, DEFAULT_GROUP_METADATA, type GroupMetadataNames } from '../replicate/group-stamp.js';
-import { DEFAULT_TOMBSTONE_TTL_MS } from '../replicate/replicate-group.js';
+import {
+  checkMemberId,
+  DEFAULT_TOMBSTONE_TTL_MS,
+  parseGroupMetadataNames,
+  type GroupMetadataNames,
+} from '../replicate/group-stamp.js';
 import { parseStoreLocation } from '../storage/location.js';
 import {
   envInteger,
@@ -74,12 +78,9 @@ function groupMembers(env: Env, self: string): GroupMemberConfig[] {
 }
 
 function metadataNames(env: Env): GroupMetadataNames {
-  const v = envValue(env, 'GroupMetadataAttributes');
-  if (v === undefined) return DEFAULT_GROUP_METADATA;
-  const parts = v.split(',').map((p) => p.trim());
-  if (parts.length !== 2 || parts.some((p) => p === '') || parts[0] === parts[1])
-    throw new ConfigError(`GroupMetadataAttributes must be two different names STAMP,EXPIRES, got "${v}"`);
-  return { stamp: parts[0] as string, expires: parts[1] as string };
+  const names = parseGroupMetadataNames(envValue(env, 'GroupMetadataAttributes'));
+  if ('problem' in names) throw new ConfigError(`GroupMetadataAttributes ${names.problem}`);
+  return names;
 }
 
 function conflictLog(env: Env): string {

@@ -33,6 +33,21 @@ export interface GroupMetadataNames {
 
 export const DEFAULT_GROUP_METADATA: GroupMetadataNames = { stamp: 'rep:v', expires: 'rep:ttl' };
 
+/** How long a tombstone stays before TTL may remove it: 2 days. */
+export const DEFAULT_TOMBSTONE_TTL_MS = 2 * 86_400_000;
+
+/**
+ * `STAMP,EXPIRES` as the CLI option and the Lambda variable spell it; undefined -> the defaults. A
+ * bad value gives the problem, for the caller's own error.
+ */
+export function parseGroupMetadataNames(text: string | undefined): GroupMetadataNames | { problem: string } {
+  if (text === undefined) return DEFAULT_GROUP_METADATA;
+  const parts = text.split(',').map((p) => p.trim());
+  if (parts.length !== 2 || parts.some((p) => p === '') || parts[0] === parts[1])
+    return { problem: `must be two different names, STAMP,EXPIRES, got "${text}"` };
+  return { stamp: parts[0] as string, expires: parts[1] as string };
+}
+
 /** Member ids: short, ASCII, no space (they end every version in every item). */
 const MEMBER_ID = /^[A-Za-z0-9._-]{1,40}$/;
 const VERSION = /^(\d{13})\.([A-Za-z0-9._-]{1,40})$/;

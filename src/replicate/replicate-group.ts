@@ -24,6 +24,7 @@ import {
   checkMemberId,
   checkMetadataNames,
   DEFAULT_GROUP_METADATA,
+  DEFAULT_TOMBSTONE_TTL_MS,
   foreignMetadata,
   type GroupMetadataNames,
 } from './group-stamp.js';
@@ -92,7 +93,7 @@ export interface GroupSummary {
   })[];
 }
 
-export const DEFAULT_TOMBSTONE_TTL_MS = 2 * 86_400_000;
+export { DEFAULT_TOMBSTONE_TTL_MS } from './group-stamp.js';
 const SAMPLE_ITEMS = 100;
 const EMPTY_PAGES_AT_TIP = 3;
 
