@@ -59,3 +59,45 @@ export function streamBatchHandler(
     }
   };
 }
+
+/** What a handler's apply left undone: keys that failed, each from its first sequence number. */
+export interface BatchOutcome {
+  readonly applied: number;
+  readonly failed: readonly {
+    readonly key: string;
+    readonly firstSequenceNumber: string;
+    readonly error: string;
+  }[];
+  readonly lowestFailedSequenceNumber?: string | undefined;
+}
+
+/**
+ * Logs a batch's outcome and answers Lambda: nothing failed -> success; some keys failed -> a
+ * partial batch response from the lowest failed record (Lambda retries from there); nothing could be
+ * applied -> BatchFailedError (Lambda retries the whole batch).
+ */
+export function respondToBatch(
+  log: Logger,
+  result: BatchOutcome,
+  fields: Record<string, unknown>,
+): StreamBatchResponse {
+  if (result.failed.length === 0) {
+    log.info('batch applied', fields);
+    return batchResponse(undefined);
+  }
+  log.error('keys failed', {
+    ...fields,
+    lowestFailedSequenceNumber: result.lowestFailedSequenceNumber,
+    failed: result.failed.map((f) => ({
+      key: f.key,
+      firstSequenceNumber: f.firstSequenceNumber,
+      error: f.error,
+    })),
+  });
+  if (result.applied === 0) {
+    throw new BatchFailedError(
+      `no record of the batch could be applied: ${result.failed.length} key(s) failed, e.g. ${result.failed[0]?.key}: ${result.failed[0]?.error}`,
+    );
+  }
+  return batchResponse(result.lowestFailedSequenceNumber);
+}

@@ -23,8 +23,8 @@ import { checkMetadataNames } from '../replicate/group-stamp.js';
 import { openObjectStore } from '../storage/open-store.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import {
-  BatchFailedError,
   batchResponse,
+  respondToBatch,
   streamBatchHandler,
   type StreamBatchResponse,
 } from './batch-response.js';
@@ -133,30 +133,12 @@ export function createGroupReplicateHandler(
 }
 
 function respond(log: Logger, result: GroupBatchResult): StreamBatchResponse {
-  const fields = {
+  return respondToBatch(log, result, {
     records: result.received,
     applied: result.applied,
     memory: result.memory,
     ...result.counters,
-  };
-  if (result.lowestFailedSequenceNumber === undefined) {
-    log.info('batch applied', fields);
-    return batchResponse(undefined);
-  }
-  log.error('keys failed', {
-    ...fields,
-    lowestFailedSequenceNumber: result.lowestFailedSequenceNumber,
-    failed: result.failed.map((f) => ({
-      key: f.key,
-      firstSequenceNumber: f.firstSequenceNumber,
-      error: f.error,
-    })),
   });
-  if (result.applied === 0)
-    throw new BatchFailedError(
-      `no record of the batch could be applied: ${result.failed.length} write(s) failed, e.g. ${result.failed[0]?.key}: ${result.failed[0]?.error}`,
-    );
-  return batchResponse(result.lowestFailedSequenceNumber);
 }
 
 /** The one-way handler's batch metrics per other member, plus the group's own counts. */

@@ -25,9 +25,9 @@ import { loadTransform, type TransformFn } from '../replicate/transform.js';
 import type { KeySchema } from '../core/types.js';
 import type { RetryPolicy } from '../core/backoff.js';
 import {
-  BatchFailedError,
   batchResponse,
   rejectedRecordFields,
+  respondToBatch,
   streamBatchHandler,
   type StreamBatchResponse,
 } from './batch-response.js';
@@ -270,7 +270,7 @@ async function replicateBatch(
     // keeps the item's previous state; the log names each record for a repair.
     log.error('records rejected', { ...fields, rejectedRecords: rejectedList(batch.rejected, result) });
   }
-  return respond(log, result, fields);
+  return respondToBatch(log, result, fields);
 }
 
 /** Debug level: every change of the batch, keys and new image as DynamoDB JSON. */
@@ -308,32 +308,6 @@ function emitReplicateMetrics(
       creationTimes: o.changes.flatMap((c) => c.approximateCreationTime ?? []),
     },
   });
-}
-
-/**
- * The response for an applied batch: success, or the lowest sequence number not durably applied;
- * throws BatchFailedError (Lambda retries the batch) when nothing could be applied.
- */
-function respond(log: Logger, result: ApplyResult, fields: Record<string, unknown>): StreamBatchResponse {
-  if (result.failed.length === 0) {
-    log.info('batch applied', fields);
-    return batchResponse(undefined);
-  }
-  log.error('keys failed', {
-    ...fields,
-    lowestFailedSequenceNumber: result.lowestFailedSequenceNumber,
-    failed: result.failed.map((f) => ({
-      key: f.key,
-      firstSequenceNumber: f.firstSequenceNumber,
-      error: f.error,
-    })),
-  });
-  if (result.applied === 0) {
-    throw new BatchFailedError(
-      `no record of the batch could be applied: ${result.failed.length} key(s) failed, e.g. ${result.failed[0]?.key}: ${result.failed[0]?.error}`,
-    );
-  }
-  return batchResponse(result.lowestFailedSequenceNumber);
 }
 
 /** The Lambda entry point: `dynamodb-replicator/lambda` -> `replicate` (group mode with GroupMemberId). */

@@ -6,19 +6,19 @@ function label(value: string): string {
   return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
 
+/** Appends one metric (HELP, TYPE and a sample per label set) to `lines`. */
+function metricWriter(lines: string[]) {
+  return (name: string, type: 'counter' | 'gauge', help: string, samples: [string, number][]): void => {
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    for (const [labels, value] of samples) lines.push(`${name}{${labels}} ${value}`);
+  };
+}
+
 /** The runner's figures in the Prometheus text exposition format (served by `--metrics-port`). */
 export function prometheusText(stats: RunnerStats): string {
   const stream = `stream="${label(stats.streamArn)}"`;
   const lines: string[] = [];
-  const metric = (
-    name: string,
-    type: 'counter' | 'gauge',
-    help: string,
-    samples: [string, number][],
-  ): void => {
-    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-    for (const [labels, value] of samples) lines.push(`${name}{${labels}} ${value}`);
-  };
+  const metric = metricWriter(lines);
   metric(
     'dynamodb_replicator_records_total',
     'counter',
@@ -113,15 +113,7 @@ export function verifyPrometheusText(checks: readonly VerifiedCheck[]): string {
 /** A multi-active group's figures, per direction (`direction="<source>-to-<target>"`). */
 export function groupPrometheusText(directions: readonly GroupDirectionStats[]): string {
   const lines: string[] = [];
-  const metric = (
-    name: string,
-    type: 'counter' | 'gauge',
-    help: string,
-    samples: [string, number][],
-  ): void => {
-    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-    for (const [labels, value] of samples) lines.push(`${name}{${labels}} ${value}`);
-  };
+  const metric = metricWriter(lines);
   const each = (value: (d: GroupDirectionStats) => number): [string, number][] =>
     directions.map((d) => [`direction="${label(d.name)}"`, value(d)]);
   metric(
