@@ -8,6 +8,11 @@ function rounds(): number {
   return Number.isInteger(n) && n >= 1 ? n : 5;
 }
 
+/** More `copy` options to compare settings (env BENCH_COPY_ARGS, e.g. "--parallel 12"). */
+function extraArgs(): string[] {
+  return (process.env.BENCH_COPY_ARGS ?? '').split(' ').filter((a) => a !== '');
+}
+
 /**
  * `copy` against the raw write ceiling measured right next to it: each round writes the items with
  * plain BatchWriteItem (8 requests in flight, items in memory) and copies the source table with the
@@ -30,7 +35,13 @@ export const copySuite: BenchSuite = {
     };
     const copy = async () => {
       const table = await ctx.createEmptyTable('bench-copy');
-      const { seconds, stdout } = await timedCli(['copy', at(ctx.sourceTable), at(table), '--json']);
+      const { seconds, stdout } = await timedCli([
+        'copy',
+        at(ctx.sourceTable),
+        at(table),
+        '--json',
+        ...extraArgs(),
+      ]);
       const copied = JSON.parse(stdout) as { items: number };
       if (copied.items !== items) throw new Error(`copy wrote ${copied.items} of ${items} items`);
       await ctx.dropTable(table);
