@@ -111,6 +111,7 @@ async function scanAll(client: DynamoDBClient, table: string): Promise<unknown[]
 test('the bundle command writes one zip per handler, each holding a single index.mjs', async () => {
   assert.deepEqual(files.map((f) => path.basename(f)).sort(), [
     'backup.zip',
+    'nativeExport.zip',
     'replicate.zip',
     'scanJob.zip',
     'verify.zip',

@@ -20,10 +20,12 @@ import {
   type NativeExportStarted,
 } from '../../src/backup/native-backup.js';
 import { canonicalKey } from '../../src/core/canonical-key.js';
-import { ServiceError, UsageError } from '../../src/core/errors.js';
+import { ConfigError, InvalidDataError, ServiceError, UsageError } from '../../src/core/errors.js';
 import type { Item } from '../../src/core/types.js';
 import { openObjectStore } from '../../src/storage/open-store.js';
 import type { ObjectStore } from '../../src/storage/object-store.js';
+import { createLogger } from '../../src/lambda/log.js';
+import { createNativeExportHandler, readNativeExportConfig } from '../../src/lambda/native-export.js';
 import { listKeys } from '../harness/backup-stores.js';
 import { runCliCapture } from '../harness/cli.js';
 import { createTestTable, dynamoClient, dynamoEndpoint, uniqueName } from '../harness/dynamodb.js';
@@ -303,6 +305,84 @@ describe('the resumable steps (start, check, finish)', () => {
     } finally {
       viaStandIn.destroy();
     }
+  });
+});
+
+describe('the nativeExport Lambda handler', () => {
+  test('start, check until COMPLETED, finish: a base snapshot in <prefix>/<table>/ with every item', async () => {
+    const table = await createTestTable(client, { stream: 'NEW_AND_OLD_IMAGES' });
+    await put(
+      table,
+      Array.from({ length: 12 }, (_, i) => row(`h${i}`)),
+    );
+    const prefix = uniqueName('handler');
+    const viaStandIn = dynamoClient(standIn.endpoint);
+    const lines: string[] = [];
+    const config = readNativeExportConfig({
+      NativeExportTable: table,
+      BackupBucket: bucket,
+      BackupPrefix: prefix,
+    });
+    assert.equal(config.kind, 'full');
+    const handler = createNativeExportHandler(config, {
+      client: viaStandIn,
+      store: store(`s3://${bucket}/${prefix}`),
+      logger: createLogger({ write: (line) => lines.push(line) }),
+    });
+    try {
+      const started = (await handler({ action: 'start' })) as { kind: string; exportArn: string };
+      assert.equal(started.kind, 'full');
+      let checks = 0;
+      let check: { state: string };
+      do {
+        checks++;
+        check = (await handler({ action: 'check', started })) as { state: string };
+      } while (check.state === 'IN_PROGRESS');
+      assert.equal(checks, 2);
+      assert.equal(check.state, 'COMPLETED');
+      const result = (await handler({ action: 'finish', started })) as { kind: string; itemCount: number };
+      assert.equal(result.kind, 'full');
+      assert.equal(result.itemCount, 12);
+      assert.deepEqual(
+        lines.map((l) => (JSON.parse(l) as { message: string }).message),
+        ['native export started', 'native export indexed'],
+      );
+      const restored = await restoreAndRead(`s3://${bucket}/${prefix}/${table}`);
+      assert.equal(restored.code, 0, restored.stderr);
+      assert.deepEqual(restored.items, await state(table));
+
+      // The event can name neither another action nor another table's export.
+      await assert.rejects(
+        handler({ action: 'delete' }),
+        (e: Error) =>
+          e instanceof InvalidDataError && /"action" must be one of start, check, finish/.test(e.message),
+      );
+      await assert.rejects(
+        handler({ action: 'finish', started: { ...started, table: 'other' } }),
+        (e: Error) =>
+          e instanceof InvalidDataError && /must be the output of the start step for table/.test(e.message),
+      );
+    } finally {
+      viaStandIn.destroy();
+    }
+  });
+
+  test('its configuration errors name the variable', () => {
+    assert.throws(
+      () => readNativeExportConfig({ BackupBucket: bucket }),
+      (e: Error) => e instanceof ConfigError && /^NativeExportTable is not set/.test(e.message),
+    );
+    assert.throws(
+      () =>
+        readNativeExportConfig({ NativeExportTable: 't', NativeExportKind: 'daily', BackupBucket: bucket }),
+      (e: Error) =>
+        e instanceof ConfigError &&
+        /NativeExportKind must be one of full, incremental, got "daily"/.test(e.message),
+    );
+    assert.throws(
+      () => readNativeExportConfig({ NativeExportTable: 't' }),
+      (e: Error) => e instanceof ConfigError && /^BackupBucket is not set/.test(e.message),
+    );
   });
 });
 
