@@ -25,7 +25,7 @@ import { createLogger } from '../../src/lambda/log.js';
 import { openObjectStore } from '../../src/storage/open-store.js';
 import { AslInterpreter, StatesError, type Machine } from '../harness/asl.js';
 import { listKeys } from '../harness/backup-stores.js';
-import { cfnText } from '../harness/cfn.js';
+import { cfnText, roleStatements, stateMachineDefinition } from '../harness/cfn.js';
 import { createTestTable, dynamoClient, dynamoEndpoint } from '../harness/dynamodb.js';
 import { startExportStandIn } from '../harness/export-stand-in.js';
 import { startLocalS3 } from '../harness/s3.js';
@@ -59,32 +59,8 @@ function synth(props: Partial<NativeExportScheduleProps> & { tableName?: string;
   return { stack, schedule, template, fnId };
 }
 
-function definition(template: Template): Machine {
-  const [machine] = Object.values(template.findResources('AWS::StepFunctions::StateMachine')) as {
-    Properties: { DefinitionString: unknown };
-  }[];
-  return JSON.parse(cfnText(machine?.Properties.DefinitionString)) as Machine;
-}
-
-type Statement = { Sid?: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
-
-function statementsOf(template: Template, role: string) {
-  return Object.values(template.findResources('AWS::IAM::Policy'))
-    .filter((p) =>
-      (p as { Properties: { Roles: { Ref: string }[] } }).Properties.Roles.some((r) => r.Ref.includes(role)),
-    )
-    .flatMap(
-      (p) =>
-        (p as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument
-          .Statement,
-    )
-    .map((s) => ({
-      sid: s.Sid ?? '-',
-      actions: ([] as string[]).concat(s.Action),
-      resources: ([] as unknown[]).concat(s.Resource).map(cfnText),
-      ...(s.Condition ? { condition: s.Condition } : {}),
-    }));
-}
+const definition = (template: Template): Machine => stateMachineDefinition<Machine>(template);
+const statementsOf = roleStatements;
 
 function environmentOf(template: Template): Record<string, string> {
   const [fn] = Object.values(template.findResources('AWS::Lambda::Function')) as {
