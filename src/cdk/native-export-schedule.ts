@@ -20,12 +20,12 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import type * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { ConfigError } from '../core/errors.js';
 import { lambdaBundle } from '../deploy/bundle.js';
 import { REPLICATOR_RUNTIME } from './replicator.js';
-import { LAMBDA_SERVICE_ERRORS, PERMANENT_ERRORS } from './scan-job.js';
+import { lambdaStep, PERMANENT_ERRORS } from './scan-job.js';
 
 export interface NativeExportScheduleProps {
   /** The table exported; it needs point-in-time recovery. */
@@ -154,22 +154,10 @@ export class NativeExportSchedule extends Construct {
     });
   }
 
-  /** A step of the function: its response is put at `resultPath`. */
+  /** A step of the function; its own errors are retried twice, except those no retry cures. */
   private step(id: string, payload: Record<string, unknown>, resultPath: string): tasks.LambdaInvoke {
-    const task = new tasks.LambdaInvoke(this, id, {
-      lambdaFunction: this.fn,
-      payload: sfn.TaskInput.fromObject(payload),
-      payloadResponseOnly: true,
-      retryOnServiceExceptions: false,
-      resultPath,
-    });
+    const task = lambdaStep(this, id, this.fn, payload, resultPath);
     task
-      .addRetry({
-        errors: LAMBDA_SERVICE_ERRORS,
-        interval: Duration.seconds(2),
-        maxAttempts: 6,
-        backoffRate: 2,
-      })
       .addRetry({ errors: PERMANENT_ERRORS, maxAttempts: 0 })
       .addRetry({ errors: ['States.ALL'], interval: Duration.seconds(10), maxAttempts: 2, backoffRate: 2 });
     return task;
