@@ -8,7 +8,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { DeleteItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -204,8 +204,13 @@ describe('the synthesized construct', () => {
 });
 
 /** The synthesized machine run through the real handler, configured from the function's environment. */
-async function runMachine(table: string, bucket: string, name: string) {
-  const { template, fnId } = synth({ tableName: table, bucketName: bucket });
+async function runMachine(
+  table: string,
+  bucket: string,
+  name: string,
+  kind: NativeExportScheduleProps['kind'] = 'full',
+) {
+  const { template, fnId } = synth({ tableName: table, bucketName: bucket, kind });
   const viaStandIn = dynamoClient(standIn.endpoint);
   const handler = createNativeExportHandler(readNativeExportConfig(environmentOf(template)), {
     client: viaStandIn,
@@ -221,6 +226,12 @@ async function runMachine(table: string, bucket: string, name: string) {
   } finally {
     viaStandIn.destroy();
   }
+}
+
+/** Waits (polling the clock) until a new whole second has begun: the stand-in ends windows on whole seconds. */
+async function nextSecond(): Promise<void> {
+  const second = Math.ceil((Date.now() + 100) / 1000) * 1000;
+  while (Date.now() < second + 20) await new Promise((r) => setTimeout(r, 10));
 }
 
 const sorted = (items: Item[]) =>
@@ -260,6 +271,37 @@ describe('the state machine driven through the real handler, against DynamoDB Lo
     const items: Item[] = [];
     for await (const item of restored.items()) items.push(item);
     assert.equal(items.length, 31);
+    assert.deepEqual(sorted(items), sorted(await scanAll(client, table)));
+  });
+
+  test('a full execution, changes, then an incremental one: 3 changed items indexed, restore equals the table', async () => {
+    const table = await createTestTable(client, { stream: 'NEW_AND_OLD_IMAGES' });
+    const put = (id: string, v: string) =>
+      client.send(new PutItemCommand({ TableName: table, Item: { id: { S: id }, v: { S: v } } }));
+    for (let i = 0; i < 8; i++) await put(`c${i}`, 'a');
+    await standIn.observe(table, 8);
+    const bucket = await s3server.createBucket();
+    const full = await runMachine(table, bucket, 'native-full');
+    assert.equal(full.error, undefined);
+    assert.equal((full.output as { result: { itemCount: number } }).result.itemCount, 8);
+    await nextSecond();
+    await put('c1', 'b');
+    await put('new', 'b');
+    await client.send(new DeleteItemCommand({ TableName: table, Key: { id: { S: 'c2' } } }));
+    await standIn.observe(table, 3);
+    await nextSecond();
+    const incremental = await runMachine(table, bucket, 'native-incremental', 'incremental');
+    assert.equal(incremental.error, undefined);
+    const result = (incremental.output as { result: { kind: string; itemCount: number } }).result;
+    assert.equal(result.kind, 'incremental');
+    assert.equal(result.itemCount, 3);
+    assert.equal(incremental.interpreter.trace.at(-1), 'Indexed');
+    const restored = await resolveRestoreSource(
+      openObjectStore(`s3://${bucket}/logs/prod/${table}`, s3Options),
+    );
+    const items: Item[] = [];
+    for await (const item of restored.items()) items.push(item);
+    assert.equal(items.length, 8);
     assert.deepEqual(sorted(items), sorted(await scanAll(client, table)));
   });
 
