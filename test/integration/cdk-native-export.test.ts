@@ -234,6 +234,16 @@ async function nextSecond(): Promise<void> {
   while (Date.now() < second + 20) await new Promise((r) => setTimeout(r, 10));
 }
 
+/** Every item the table's log restores (its latest state). */
+async function restoredItems(bucket: string, table: string): Promise<Item[]> {
+  const restored = await resolveRestoreSource(
+    openObjectStore(`s3://${bucket}/logs/prod/${table}`, s3Options),
+  );
+  const items: Item[] = [];
+  for await (const item of restored.items()) items.push(item);
+  return items;
+}
+
 const sorted = (items: Item[]) =>
   items.sort((a, b) => (canonicalKey({ id: a.id as never }) < canonicalKey({ id: b.id as never }) ? -1 : 1));
 
@@ -265,11 +275,7 @@ describe('the state machine driven through the real handler, against DynamoDB Lo
     const result = (output as { result: { kind: string; itemCount: number } }).result;
     assert.equal(result.kind, 'full');
     assert.equal(result.itemCount, 31);
-    const restored = await resolveRestoreSource(
-      openObjectStore(`s3://${bucket}/logs/prod/${table}`, s3Options),
-    );
-    const items: Item[] = [];
-    for await (const item of restored.items()) items.push(item);
+    const items = await restoredItems(bucket, table);
     assert.equal(items.length, 31);
     assert.deepEqual(sorted(items), sorted(await scanAll(client, table)));
   });
@@ -296,11 +302,7 @@ describe('the state machine driven through the real handler, against DynamoDB Lo
     assert.equal(result.kind, 'incremental');
     assert.equal(result.itemCount, 3);
     assert.equal(incremental.interpreter.trace.at(-1), 'Indexed');
-    const restored = await resolveRestoreSource(
-      openObjectStore(`s3://${bucket}/logs/prod/${table}`, s3Options),
-    );
-    const items: Item[] = [];
-    for await (const item of restored.items()) items.push(item);
+    const items = await restoredItems(bucket, table);
     assert.equal(items.length, 8);
     assert.deepEqual(sorted(items), sorted(await scanAll(client, table)));
   });
