@@ -229,6 +229,23 @@ export {
   type NativeBackupOptions,
   type NativeBackupResult,
 } from './backup/native-backup.js';
+/**
+ * The same native backup in three resumable steps with plain-JSON state, for waits longer than one
+ * process (a Step Functions state machine between Lambda invocations): start, check until
+ * COMPLETED (FAILED throws), finish (verify and index).
+ *
+ * @example
+ * const started = await startNativeBackup(client, log, { table: 'users' }); // JSON: keep it
+ * while ((await checkNativeBackup(client, started)).state === 'IN_PROGRESS') await later();
+ * const result = await finishNativeBackup(client, log, started);
+ */
+export {
+  checkNativeBackup,
+  finishNativeBackup,
+  startNativeBackup,
+  type NativeExportCheck,
+  type NativeExportStarted,
+} from './backup/native-backup.js';
 export { restoreTable, type RestoreOptions, type RestoreResult } from './backup/restore.js';
 export {
   resolveRestoreSource,

@@ -18,7 +18,13 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { randomUUID } from 'node:crypto';
 import { InvalidDataError, ServiceError, UsageError } from '../core/errors.js';
 import { formatTime } from '../core/time.js';
-import { startExport, waitForExport, type ExportState } from '../dynamodb/export-to-s3.js';
+import {
+  describeExport,
+  exportFailed,
+  startExport,
+  waitForExport,
+  type ExportState,
+} from '../dynamodb/export-to-s3.js';
 import { describeTable, type TableInfo } from '../dynamodb/tables.js';
 import { formatStoreLocation, joinKey, type ObjectStore } from '../storage/object-store.js';
 import { EXPORT_ROOT, openExport, writeTableDescription } from './export-layout.js';
@@ -87,6 +93,102 @@ function exportIdOf(arn: string): string {
 }
 
 /**
+ * A started native export, as plain JSON: what `checkNativeBackup` and `finishNativeBackup` need to
+ * go on from another process (a Step Functions state between Lambda invocations).
+ */
+export interface NativeExportStarted {
+  readonly kind: 'full' | 'incremental';
+  readonly table: string;
+  readonly exportArn: string;
+  /** Full: the base snapshot id the export becomes (its folder is `snapshots/<id>`). */
+  readonly snapshotId?: string;
+  /** Incremental: the window asked for (epoch ms); DynamoDB's resolved window wins when it says. */
+  readonly window?: { readonly from: number; readonly to?: number };
+}
+
+/** One look at a started export. */
+export interface NativeExportCheck {
+  readonly state: 'IN_PROGRESS' | 'COMPLETED';
+  readonly exportArn: string;
+  readonly itemCount?: number;
+}
+
+/** The checks before an export (an S3 location, a table with an ARN, a log of this table). */
+async function prepare(client: DynamoDBClient, store: ObjectStore, tableName: string) {
+  const loc = store.location;
+  const where = formatStoreLocation(loc);
+  if (loc.kind !== 's3')
+    throw new UsageError(
+      `--native needs an S3 backup location (s3://bucket/prefix): DynamoDB writes the export to S3 itself, not to ${where}`,
+    );
+  const table = await describeTable(client, tableName);
+  const tableArn = table.description.TableArn;
+  if (!tableArn) throw new ServiceError(`DescribeTable gave no ARN for table "${tableName}"`);
+  const claim = { table: tableName, keySchema: table.keySchema };
+  await assertLogOwnedBy(store, claim, where);
+  return { loc, where, table, tableArn, claim };
+}
+
+/** Checks and starts the export; the started export and DynamoDB's first answer about it. */
+async function begin(
+  client: DynamoDBClient,
+  store: ObjectStore,
+  options: NativeBackupOptions,
+): Promise<{ started: NativeExportStarted; first: ExportState; table: TableInfo }> {
+  const { loc, where, table, tableArn } = await prepare(client, store, options.table);
+  const start = {
+    table: options.table,
+    tableArn,
+    bucket: loc.bucket,
+    ...(options.sseKmsKeyId ? { sseKmsKeyId: options.sseKmsKeyId } : {}),
+    ...(options.bucketOwner ? { bucketOwner: options.bucketOwner } : {}),
+    clientToken: randomUUID(),
+  };
+  if (!options.incremental) {
+    const id = snapshotId((options.now ?? Date.now)());
+    const first = await startExport(client, {
+      ...start,
+      prefix: joinKey(loc.prefix, `${SNAPSHOTS_FOLDER}/${id}`),
+    });
+    return {
+      started: { kind: 'full', table: options.table, exportArn: first.arn, snapshotId: id },
+      first,
+      table,
+    };
+  }
+  const window = await incrementalWindow(store, options, where, options.now ?? Date.now);
+  const first = await startExport(client, {
+    ...start,
+    prefix: joinKey(loc.prefix, INCREMENTAL_FOLDER),
+    incremental: window,
+  });
+  return {
+    started: { kind: 'incremental', table: options.table, exportArn: first.arn, window },
+    first,
+    table,
+  };
+}
+
+/** Verifies and indexes a completed export. */
+function complete(
+  store: ObjectStore,
+  started: NativeExportStarted,
+  done: ExportState,
+  table: TableInfo,
+): Promise<NativeBackupResult> {
+  const claim = { table: started.table, keySchema: table.keySchema };
+  if (started.kind === 'full') {
+    const id = started.snapshotId ?? '';
+    if (!/^[A-Za-z0-9._-]+$/.test(id))
+      throw new UsageError(`a started full export needs its snapshotId, got "${id}"`);
+    return indexFullExport(store, store.at(`${SNAPSHOTS_FOLDER}/${id}`), id, done, table, claim);
+  }
+  if (!started.window || !Number.isFinite(started.window.from))
+    throw new UsageError('a started incremental export needs its window (from, to)');
+  return indexIncrementalExport(store, done, table, claim, started.window);
+}
+
+/**
  * Runs a native export of `options.table` into the change log at `store` (an S3 location), waits for
  * it, verifies it and indexes it. A log of another table is refused before the export starts.
  *
@@ -100,47 +202,57 @@ export async function backupTableNative(
   store: ObjectStore,
   options: NativeBackupOptions,
 ): Promise<NativeBackupResult> {
-  const loc = store.location;
-  const where = formatStoreLocation(loc);
-  if (loc.kind !== 's3')
-    throw new UsageError(
-      `--native needs an S3 backup location (s3://bucket/prefix): DynamoDB writes the export to S3 itself, not to ${where}`,
-    );
-  const table = await describeTable(client, options.table);
-  const tableArn = table.description.TableArn;
-  if (!tableArn) throw new ServiceError(`DescribeTable gave no ARN for table "${options.table}"`);
-  const claim = { table: options.table, keySchema: table.keySchema };
-  await assertLogOwnedBy(store, claim, where);
-  const start = {
-    table: options.table,
-    tableArn,
-    bucket: loc.bucket,
-    ...(options.sseKmsKeyId ? { sseKmsKeyId: options.sseKmsKeyId } : {}),
-    ...(options.bucketOwner ? { bucketOwner: options.bucketOwner } : {}),
-    clientToken: randomUUID(),
+  const { started, first, table } = await begin(client, store, options);
+  const done = await waitForExport(client, first, options.table, {
+    ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+    ...(options.onPoll ? { onPoll: options.onPoll } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.now ? { now: options.now } : {}),
+  });
+  return complete(store, started, done, table);
+}
+
+/**
+ * The first of three resumable steps of `backupTableNative` (for waits longer than one process,
+ * such as a Lambda's 15 minutes): the same checks, then the export is started. The result is plain
+ * JSON for `checkNativeBackup` and `finishNativeBackup`.
+ */
+export async function startNativeBackup(
+  client: DynamoDBClient,
+  store: ObjectStore,
+  options: Omit<NativeBackupOptions, 'timeoutMs' | 'onPoll' | 'signal'>,
+): Promise<NativeExportStarted> {
+  return (await begin(client, store, options)).started;
+}
+
+/** One DescribeExport of a started export; FAILED is the same ServiceError as `backupTableNative`'s. */
+export async function checkNativeBackup(
+  client: DynamoDBClient,
+  started: NativeExportStarted,
+): Promise<NativeExportCheck> {
+  const state = await describeExport(client, started.exportArn, started.table);
+  if (state.status === 'FAILED') throw exportFailed(state, started.table);
+  return {
+    state: state.status,
+    exportArn: state.arn,
+    ...(state.itemCount !== undefined ? { itemCount: state.itemCount } : {}),
   };
-  const wait = (first: ExportState) =>
-    waitForExport(client, first, options.table, {
-      ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
-      ...(options.onPoll ? { onPoll: options.onPoll } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
-      ...(options.now ? { now: options.now } : {}),
-    });
-  if (!options.incremental) {
-    const id = snapshotId((options.now ?? Date.now)());
-    const folder = `${SNAPSHOTS_FOLDER}/${id}`;
-    const done = await wait(await startExport(client, { ...start, prefix: joinKey(loc.prefix, folder) }));
-    return indexFullExport(store, store.at(folder), id, done, table, claim);
-  }
-  const window = await incrementalWindow(store, options, where, options.now ?? Date.now);
-  const done = await wait(
-    await startExport(client, {
-      ...start,
-      prefix: joinKey(loc.prefix, INCREMENTAL_FOLDER),
-      incremental: window,
-    }),
-  );
-  return indexIncrementalExport(store, done, table, claim, window);
+}
+
+/** The last step: the completed export verified and indexed, as `backupTableNative` does. */
+export async function finishNativeBackup(
+  client: DynamoDBClient,
+  store: ObjectStore,
+  started: NativeExportStarted,
+): Promise<NativeBackupResult> {
+  const { table } = await prepare(client, store, started.table);
+  const done = await describeExport(client, started.exportArn, started.table);
+  if (done.status === 'FAILED') throw exportFailed(done, started.table);
+  if (done.status !== 'COMPLETED')
+    throw new UsageError(
+      `export ${done.arn} of table "${started.table}" is still ${done.status}: check it again later`,
+    );
+  return complete(store, started, done, table);
 }
 
 /** Verifies a completed full export, gives it our table description and makes it a base snapshot. */

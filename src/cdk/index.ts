@@ -48,3 +48,9 @@ export const ScanJob = scanJob.ScanJob;
 export type ScanJob = InstanceType<typeof scanJob.ScanJob>;
 export type { ScanJobProps, ScanJobBucketAccess } from './scan-job.js';
 export type { VerifyScheduleProps } from './verify-schedule.js';
+
+const nativeExportSchedule = await import('./native-export-schedule.js');
+
+export const NativeExportSchedule = nativeExportSchedule.NativeExportSchedule;
+export type NativeExportSchedule = InstanceType<typeof nativeExportSchedule.NativeExportSchedule>;
+export type { NativeExportScheduleProps } from './native-export-schedule.js';

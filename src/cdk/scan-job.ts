@@ -104,6 +104,33 @@ export const PERMANENT_ERRORS = [
   'InvalidDataError',
 ];
 
+/**
+ * A task invoking `fn` with `payload`, its response (only) put at `resultPath`; errors of the
+ * Lambda service itself are retried quickly (the function's own errors are the caller's to retry).
+ */
+export function lambdaStep(
+  scope: Construct,
+  id: string,
+  fn: lambda.IFunction,
+  payload: Record<string, unknown>,
+  resultPath?: string,
+): tasks.LambdaInvoke {
+  const task = new tasks.LambdaInvoke(scope, id, {
+    lambdaFunction: fn,
+    payload: sfn.TaskInput.fromObject(payload),
+    payloadResponseOnly: true,
+    retryOnServiceExceptions: false,
+    ...(resultPath ? { resultPath } : {}),
+  });
+  task.addRetry({
+    errors: LAMBDA_SERVICE_ERRORS,
+    interval: Duration.seconds(2),
+    maxAttempts: 6,
+    backoffRate: 2,
+  });
+  return task;
+}
+
 function checkCount(name: string, value: number, min: number, max: number): number {
   if (!Number.isInteger(value) || value < min || value > max)
     throw new ConfigError(`ScanJob: ${name} must be a whole number from ${min} to ${max}, got ${value}`);
@@ -190,18 +217,7 @@ export class ScanJob extends Construct {
 
   /** A Lambda task of the contract: the function's response is the state's result. */
   private step(id: string, payload: Record<string, unknown>, resultPath?: string): sfn.TaskStateBase {
-    return new tasks.LambdaInvoke(this, id, {
-      lambdaFunction: this.fn,
-      payload: sfn.TaskInput.fromObject(payload),
-      payloadResponseOnly: true,
-      retryOnServiceExceptions: false,
-      ...(resultPath ? { resultPath } : {}),
-    }).addRetry({
-      errors: LAMBDA_SERVICE_ERRORS,
-      interval: Duration.seconds(2),
-      maxAttempts: 6,
-      backoffRate: 2,
-    });
+    return lambdaStep(this, id, this.fn, payload, resultPath);
   }
 
   private definition(o: {

@@ -27,7 +27,7 @@ import { fileURLToPath } from 'node:url';
 import { UsageError } from '../core/errors.js';
 import { createZip } from './zip.js';
 
-export const LAMBDA_HANDLERS = ['replicate', 'backup', 'verify', 'scanJob'] as const;
+export const LAMBDA_HANDLERS = ['replicate', 'backup', 'verify', 'scanJob', 'nativeExport'] as const;
 export type LambdaHandlerName = (typeof LAMBDA_HANDLERS)[number];
 
 /** The module under src/lambda/ that exports each handler. */
@@ -36,6 +36,7 @@ const HANDLER_FILES: Readonly<Record<LambdaHandlerName, string>> = {
   backup: 'backup',
   verify: 'verify',
   scanJob: 'scan-job',
+  nativeExport: 'native-export',
 };
 
 /** The file inside each package; Lambda's handler setting is `index.<handler name>`. */

@@ -160,10 +160,14 @@ export async function waitForExport(
     state = await describeExport(client, state.arn, table);
     if (state.status === 'IN_PROGRESS') options.onPoll?.(state);
   }
-  if (state.status === 'FAILED')
-    throw new ServiceError(
-      `export ${state.arn} of table "${table}" FAILED: ${state.failureCode ?? 'no failure code'}: ` +
-        `${state.failureMessage ?? 'no failure message'} (nothing was indexed)`,
-    );
+  if (state.status === 'FAILED') throw exportFailed(state, table);
   return state;
+}
+
+/** The error of an export that ended FAILED: DynamoDB's FailureCode and FailureMessage. */
+export function exportFailed(state: ExportState, table: string): ServiceError {
+  return new ServiceError(
+    `export ${state.arn} of table "${table}" FAILED: ${state.failureCode ?? 'no failure code'}: ` +
+      `${state.failureMessage ?? 'no failure message'} (nothing was indexed)`,
+  );
 }

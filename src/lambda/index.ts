@@ -14,3 +14,10 @@ export { createGroupReplicateHandler } from './group.js';
 export type { GroupReplicateDeps } from './group.js';
 export { readGroupReplicateConfig } from './group-config.js';
 export type { GroupReplicateConfig, GroupMemberConfig } from './group-config.js';
+export { nativeExport, createNativeExportHandler, readNativeExportConfig } from './native-export.js';
+export type {
+  NativeExportConfig,
+  NativeExportDeps,
+  NativeExportHandler,
+  NativeExportResponse,
+} from './native-export.js';

@@ -1,8 +1,8 @@
 /**
  * A small Amazon States Language interpreter for the states a synthesized state machine uses:
  * Task (a Lambda resource, with Parameters, ResultPath, Retry and Catch), Pass (Parameters), Choice
- * (BooleanEquals, IsPresent), Map (ItemsPath, ItemSelector, ItemProcessor, MaxConcurrency, ResultPath),
- * Succeed and Fail (Error, CausePath with States.JsonToString). It runs the definition's steps in
+ * (BooleanEquals, StringEquals, IsPresent), Wait (Seconds: recorded, not slept), Map (ItemsPath, ItemSelector, ItemProcessor, MaxConcurrency, ResultPath),
+ * Succeed and Fail (Error or ErrorPath, CausePath with States.JsonToString). It runs the definition's steps in
  * order through in-process handlers, so a test drives the real definition against real components.
  * Retry waits are recorded, not slept (no test depends on time). Anything else is refused loudly.
  */
@@ -26,14 +26,22 @@ interface State {
   ResultPath?: string;
   Retry?: Retrier[];
   Catch?: { ErrorEquals: string[]; ResultPath?: string; Next: string }[];
-  Choices?: { Variable: string; BooleanEquals?: boolean; IsPresent?: boolean; Next: string }[];
+  Choices?: {
+    Variable: string;
+    BooleanEquals?: boolean;
+    StringEquals?: string;
+    IsPresent?: boolean;
+    Next: string;
+  }[];
   Default?: string;
   ItemsPath?: string;
   ItemSelector?: unknown;
   ItemProcessor?: Machine;
   MaxConcurrency?: number;
   Error?: string;
+  ErrorPath?: string;
   CausePath?: string;
+  Seconds?: number;
 }
 
 export interface Machine {
@@ -134,6 +142,8 @@ const matches = (names: string[], error: string) => names.includes(error) || nam
 export class AslInterpreter {
   readonly trace: string[] = [];
   readonly retryWaits: AslRun['retryWaits'] = [];
+  /** Each Wait state's wait in seconds (recorded, not slept). */
+  readonly waits: { state: string; seconds: number }[] = [];
 
   constructor(private readonly handlers: Record<string, AslHandler>) {}
 
@@ -182,6 +192,7 @@ export class AslInterpreter {
           const value = readPath(c.Variable, input, context);
           if (c.IsPresent !== undefined) return (value !== undefined) === c.IsPresent;
           if (c.BooleanEquals !== undefined) return value === c.BooleanEquals;
+          if (c.StringEquals !== undefined) return value === c.StringEquals;
           throw new Error(`asl: choice rule ${JSON.stringify(c)} is not supported`);
         });
         return { output: input, next: choice?.Next ?? state.Default };
@@ -191,11 +202,17 @@ export class AslInterpreter {
           output: setPath(input, state.ResultPath, await this.map(name, state, input, context, prefix)),
           next,
         };
+      case 'Wait':
+        if (state.Seconds === undefined) throw new Error(`asl: wait ${name} has no Seconds`);
+        this.waits.push({ state: prefix + name, seconds: state.Seconds });
+        return { output: input, next };
       case 'Succeed':
         return { output: input, next: undefined };
       case 'Fail':
         throw new StatesError(
-          state.Error ?? 'States.Fail',
+          state.ErrorPath
+            ? String(evaluate(state.ErrorPath, input, context))
+            : (state.Error ?? 'States.Fail'),
           state.CausePath ? String(evaluate(state.CausePath, input, context)) : '',
         );
       default:

@@ -15,3 +15,39 @@ export function cfnText(value: unknown): string {
   if (v['Fn::Select']) return '{select}';
   return JSON.stringify(value);
 }
+
+interface TemplateLike {
+  findResources(type: string): Record<string, unknown>;
+}
+
+/** The (first) state machine's definition, parsed. */
+export function stateMachineDefinition<M>(template: TemplateLike): M {
+  const [machine] = Object.values(template.findResources('AWS::StepFunctions::StateMachine')) as {
+    Properties: { DefinitionString: unknown };
+  }[];
+  return JSON.parse(cfnText(machine?.Properties.DefinitionString)) as M;
+}
+
+type Statement = { Sid?: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
+
+/** The statements of the policies attached to the role whose logical id contains `role`, as text. */
+export function roleStatements(
+  template: TemplateLike,
+  role: string,
+): { sid: string; actions: string[]; resources: string[]; condition?: unknown }[] {
+  return Object.values(template.findResources('AWS::IAM::Policy'))
+    .filter((p) =>
+      (p as { Properties: { Roles: { Ref: string }[] } }).Properties.Roles.some((r) => r.Ref.includes(role)),
+    )
+    .flatMap(
+      (p) =>
+        (p as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument
+          .Statement,
+    )
+    .map((s) => ({
+      sid: s.Sid ?? '-',
+      actions: ([] as string[]).concat(s.Action),
+      resources: ([] as unknown[]).concat(s.Resource).map(cfnText),
+      ...(s.Condition ? { condition: s.Condition } : {}),
+    }));
+}

@@ -111,6 +111,7 @@ async function scanAll(client: DynamoDBClient, table: string): Promise<unknown[]
 test('the bundle command writes one zip per handler, each holding a single index.mjs', async () => {
   assert.deepEqual(files.map((f) => path.basename(f)).sort(), [
     'backup.zip',
+    'nativeExport.zip',
     'replicate.zip',
     'scanJob.zip',
     'verify.zip',
@@ -118,6 +119,9 @@ test('the bundle command writes one zip per handler, each holding a single index
   const backup = await loadPackage(files.find((f) => f.endsWith('backup.zip')) as string);
   assert.deepEqual(Object.keys(backup), ['backup']);
   assert.equal(typeof backup.backup, 'function');
+  const native = await loadPackage(files.find((f) => f.endsWith('nativeExport.zip')) as string);
+  assert.deepEqual(Object.keys(native), ['nativeExport']);
+  assert.equal(typeof native.nativeExport, 'function');
 });
 
 test('the bundled replicate handler, loaded from the zip, replicates a captured batch into DynamoDB Local', async () => {

@@ -21,7 +21,7 @@ import { createTestTable, dynamoClient, dynamoEndpoint } from '../harness/dynamo
 import { startLocalS3 } from '../harness/s3.js';
 import { scanJobStandIn } from '../harness/scan-job-stand-in.js';
 import { putItems } from '../harness/table-load.js';
-import { cfnText } from '../harness/cfn.js';
+import { roleStatements, stateMachineDefinition } from '../harness/cfn.js';
 
 const ACCOUNT = '111111111111';
 // Started at the file's level: it stops after the file (one started in a hook stops after the hook).
@@ -48,36 +48,8 @@ function synth(props: Partial<ScanJobProps> & { bucketName?: string } = {}) {
   return { stack, job, template, fnId };
 }
 
-function definition(template: Template): Machine {
-  const [machine] = Object.values(template.findResources('AWS::StepFunctions::StateMachine')) as {
-    Properties: { DefinitionString: unknown };
-  }[];
-  return JSON.parse(cfnText(machine?.Properties.DefinitionString)) as Machine;
-}
-
-type Statement = { Sid?: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
-
-/** The statements of the policies attached to the role whose logical id contains `role`. */
-function statementsOf(
-  template: Template,
-  role: string,
-): { sid: string; actions: string[]; resources: string[] }[] {
-  return Object.values(template.findResources('AWS::IAM::Policy'))
-    .filter((p) =>
-      (p as { Properties: { Roles: { Ref: string }[] } }).Properties.Roles.some((r) => r.Ref.includes(role)),
-    )
-    .flatMap(
-      (p) =>
-        (p as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument
-          .Statement,
-    )
-    .map((s) => ({
-      sid: s.Sid ?? '-',
-      actions: ([] as string[]).concat(s.Action),
-      resources: ([] as unknown[]).concat(s.Resource).map(cfnText),
-      ...(s.Condition ? { condition: s.Condition } : {}),
-    }));
-}
+const definition = (template: Template): Machine => stateMachineDefinition<Machine>(template);
+const statementsOf = roleStatements;
 
 describe('the synthesized state machine and roles', () => {
   const { template, fnId } = synth();

@@ -12,12 +12,20 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DeleteItemCommand, PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { backupTableNative } from '../../src/backup/native-backup.js';
+import {
+  backupTableNative,
+  checkNativeBackup,
+  finishNativeBackup,
+  startNativeBackup,
+  type NativeExportStarted,
+} from '../../src/backup/native-backup.js';
 import { canonicalKey } from '../../src/core/canonical-key.js';
-import { ServiceError } from '../../src/core/errors.js';
+import { ConfigError, InvalidDataError, ServiceError, UsageError } from '../../src/core/errors.js';
 import type { Item } from '../../src/core/types.js';
 import { openObjectStore } from '../../src/storage/open-store.js';
 import type { ObjectStore } from '../../src/storage/object-store.js';
+import { createLogger } from '../../src/lambda/log.js';
+import { createNativeExportHandler, readNativeExportConfig } from '../../src/lambda/native-export.js';
 import { listKeys } from '../harness/backup-stores.js';
 import { runCliCapture } from '../harness/cli.js';
 import { createTestTable, dynamoClient, dynamoEndpoint, uniqueName } from '../harness/dynamodb.js';
@@ -213,6 +221,168 @@ describe('incremental native exports', () => {
     const diff = await cli('diff-tables', at(table), location, '--against-backup', '--json');
     assert.equal(diff.code, 0, diff.stderr);
     assert.equal((JSON.parse(diff.stdout) as { discrepancies: { total: number } }).discrepancies.total, 0);
+  });
+});
+
+describe('the resumable steps (start, check, finish)', () => {
+  test('a full export then an incremental one through the steps as JSON: the same results as backupTableNative, restore equal', async () => {
+    const table = await createTestTable(client, { stream: 'NEW_AND_OLD_IMAGES' });
+    await put(
+      table,
+      Array.from({ length: 25 }, (_, i) => row(`s${String(i).padStart(2, '0')}`)),
+    );
+    await standIn.observe(table, 25);
+    const viaStandIn = dynamoClient(standIn.endpoint);
+    const location = `s3://${bucket}/${uniqueName('steps')}`;
+    const compare = `s3://${bucket}/${uniqueName('steps-compare')}`;
+    // Each step gets the previous one's output through JSON, as a state machine passes it.
+    const roundTrip = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
+    const runSteps = async (incremental: boolean) => {
+      const started = roundTrip(await startNativeBackup(viaStandIn, store(location), { table, incremental }));
+      assert.equal(started.kind, incremental ? 'incremental' : 'full');
+      assert.equal(started.table, table);
+      // Finishing before the export completed is refused, nothing indexed.
+      await assert.rejects(
+        finishNativeBackup(viaStandIn, store(location), started),
+        (e: Error) => e instanceof UsageError && /is still IN_PROGRESS: check it again later/.test(e.message),
+      );
+      let checks = 0;
+      for (;;) {
+        checks++;
+        const check = await checkNativeBackup(viaStandIn, roundTrip(started) as NativeExportStarted);
+        assert.equal(check.exportArn, started.exportArn);
+        if (check.state === 'COMPLETED') break;
+      }
+      assert.equal(checks, 1); // the stand-in's second DescribeExport (the finish's was the first)
+      return finishNativeBackup(viaStandIn, store(location), roundTrip(started));
+    };
+    try {
+      const full = await runSteps(false);
+      const direct = await backupTableNative(viaStandIn, store(compare), { table });
+      assert.equal(full.kind, 'full');
+      assert.equal(full.itemCount, 25);
+      assert.equal(direct.itemCount, 25);
+      assert.equal(full.snapshot?.itemCount, 25);
+      let restored = await restoreAndRead(location);
+      assert.equal(restored.code, 0, restored.stderr);
+      assert.equal(restored.items.length, 25);
+      assert.deepEqual(restored.items, await state(table));
+
+      await nextSecond();
+      await put(table, [row('s01', { v: { S: 'x' } }), row('new')]);
+      await remove(table, 's02');
+      await standIn.observe(table, 3);
+      await nextSecond();
+      const incremental = await runSteps(true);
+      assert.equal(incremental.kind, 'incremental');
+      assert.equal(incremental.itemCount, 3);
+      assert.equal(incremental.window?.from, full.snapshot?.completedAt);
+      restored = await restoreAndRead(location);
+      assert.equal(restored.code, 0, restored.stderr);
+      assert.equal(restored.items.length, 25);
+      assert.deepEqual(restored.items, await state(table));
+    } finally {
+      viaStandIn.destroy();
+    }
+  });
+
+  test('check of a FAILED export: the same error as backupTableNative; finish refuses it too', async () => {
+    const table = await createTestTable(client, { stream: 'NEW_AND_OLD_IMAGES' });
+    await put(table, [row('f')]);
+    standIn.failNext('S3AccessDenied', 'Access denied to bucket');
+    const viaStandIn = dynamoClient(standIn.endpoint);
+    const location = `s3://${bucket}/${uniqueName('steps-failed')}`;
+    try {
+      const started = await startNativeBackup(viaStandIn, store(location), { table });
+      const first = await checkNativeBackup(viaStandIn, started);
+      assert.equal(first.state, 'IN_PROGRESS');
+      const failed = (e: Error) =>
+        e instanceof ServiceError &&
+        /FAILED: S3AccessDenied: Access denied to bucket \(nothing was indexed\)/.test(e.message);
+      await assert.rejects(checkNativeBackup(viaStandIn, started), failed);
+      await assert.rejects(finishNativeBackup(viaStandIn, store(location), started), failed);
+      assert.deepEqual(await listKeys(store(location)), []);
+    } finally {
+      viaStandIn.destroy();
+    }
+  });
+});
+
+describe('the nativeExport Lambda handler', () => {
+  test('start, check until COMPLETED, finish: a base snapshot in <prefix>/<table>/ with every item', async () => {
+    const table = await createTestTable(client, { stream: 'NEW_AND_OLD_IMAGES' });
+    await put(
+      table,
+      Array.from({ length: 12 }, (_, i) => row(`h${i}`)),
+    );
+    const prefix = uniqueName('handler');
+    const viaStandIn = dynamoClient(standIn.endpoint);
+    const lines: string[] = [];
+    const config = readNativeExportConfig({
+      NativeExportTable: table,
+      BackupBucket: bucket,
+      BackupPrefix: prefix,
+    });
+    assert.equal(config.kind, 'full');
+    const handler = createNativeExportHandler(config, {
+      client: viaStandIn,
+      store: store(`s3://${bucket}/${prefix}`),
+      logger: createLogger({ write: (line) => lines.push(line) }),
+    });
+    try {
+      const started = (await handler({ action: 'start' })) as { kind: string; exportArn: string };
+      assert.equal(started.kind, 'full');
+      let checks = 0;
+      let check: { state: string };
+      do {
+        checks++;
+        check = (await handler({ action: 'check', started })) as { state: string };
+      } while (check.state === 'IN_PROGRESS');
+      assert.equal(checks, 2);
+      assert.equal(check.state, 'COMPLETED');
+      const result = (await handler({ action: 'finish', started })) as { kind: string; itemCount: number };
+      assert.equal(result.kind, 'full');
+      assert.equal(result.itemCount, 12);
+      assert.deepEqual(
+        lines.map((l) => (JSON.parse(l) as { message: string }).message),
+        ['native export started', 'native export indexed'],
+      );
+      const restored = await restoreAndRead(`s3://${bucket}/${prefix}/${table}`);
+      assert.equal(restored.code, 0, restored.stderr);
+      assert.deepEqual(restored.items, await state(table));
+
+      // The event can name neither another action nor another table's export.
+      await assert.rejects(
+        handler({ action: 'delete' }),
+        (e: Error) =>
+          e instanceof InvalidDataError && /"action" must be one of start, check, finish/.test(e.message),
+      );
+      await assert.rejects(
+        handler({ action: 'finish', started: { ...started, table: 'other' } }),
+        (e: Error) =>
+          e instanceof InvalidDataError && /must be the output of the start step for table/.test(e.message),
+      );
+    } finally {
+      viaStandIn.destroy();
+    }
+  });
+
+  test('its configuration errors name the variable', () => {
+    assert.throws(
+      () => readNativeExportConfig({ BackupBucket: bucket }),
+      (e: Error) => e instanceof ConfigError && /^NativeExportTable is not set/.test(e.message),
+    );
+    assert.throws(
+      () =>
+        readNativeExportConfig({ NativeExportTable: 't', NativeExportKind: 'daily', BackupBucket: bucket }),
+      (e: Error) =>
+        e instanceof ConfigError &&
+        /NativeExportKind must be one of full, incremental, got "daily"/.test(e.message),
+    );
+    assert.throws(
+      () => readNativeExportConfig({ NativeExportTable: 't' }),
+      (e: Error) => e instanceof ConfigError && /^BackupBucket is not set/.test(e.message),
+    );
   });
 });
 

@@ -5,7 +5,7 @@ import { stringOption, writeJson, type Command } from '../command.js';
 export const bundleCommand: Command = {
   name: 'bundle',
   summary: 'Write the Lambda deployment packages (replicate.zip, backup.zip, verify.zip)',
-  help: `Usage: dynamodb-replicator bundle [--out DIR] [--handler replicate|backup|verify|scanJob] [--json]
+  help: `Usage: dynamodb-replicator bundle [--out DIR] [--handler replicate|backup|verify|scanJob|nativeExport] [--json]
 
 Writes the Lambda deployment packages of the handlers to DIR: replicate.zip (handler
 index.replicate), backup.zip (handler index.backup) and verify.zip (handler index.verify, the
