@@ -20,15 +20,7 @@ import {
 } from '../backup/export-layout.js';
 import { jobStore } from '../backup/full-backup.js';
 import { formatStoreLocation } from '../storage/object-store.js';
-import {
-  budgetedScan,
-  continuationField,
-  decodeKey,
-  encodeKey,
-  optionalCount,
-  stringParam,
-  type JobKindSpec,
-} from './kind.js';
+import { budgetedScan, encodeKey, optionalCount, stringParam, type JobKindSpec } from './kind.js';
 
 /** Job parameters: `table` (location), `backup` (store location), optional `pageSize`, `maxItemsPerFile`. */
 export const backupKind: JobKindSpec = {
@@ -62,15 +54,7 @@ export const backupKind: JobKindSpec = {
       namePrefix: `part-${state.segment}-of-${job.segments}-${state.slice + 1}-${ctx.token}`,
       ...(maxItemsPerFile ? { maxItemsPerFile } : {}),
     });
-    const scan = budgetedScan(ctx, table, {
-      segment: state.segment,
-      segments: job.segments,
-      startKey: decodeKey(
-        continuationField(state, 'lastKey'),
-        `${job.jobId} segment ${state.segment} lastKey`,
-      ),
-      pageSize: optionalCount(job.params, 'pageSize'),
-    });
+    const scan = budgetedScan(ctx, table);
     try {
       for await (const page of scan.pages) await writer.write(page);
     } catch (error) {

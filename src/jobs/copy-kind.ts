@@ -13,8 +13,6 @@ import { prepareTargetTable } from '../dynamodb/target-table.js';
 import { describeTable } from '../dynamodb/tables.js';
 import {
   budgetedScan,
-  continuationField,
-  decodeKey,
   encodeKey,
   optionalCount,
   stringParam,
@@ -42,18 +40,10 @@ export const copyKind: JobKindSpec = {
     return { keySchema: keySchema as unknown as JsonValue };
   },
   async runSlice(ctx) {
-    const { job, state } = ctx;
+    const { job } = ctx;
     const source = ctx.env.openTable(stringParam(job.params, 'source'));
     const target = ctx.env.openTable(stringParam(job.params, 'target'));
-    const scan = budgetedScan(ctx, source, {
-      segment: state.segment,
-      segments: job.segments,
-      startKey: decodeKey(
-        continuationField(state, 'lastKey'),
-        `${job.jobId} segment ${state.segment} lastKey`,
-      ),
-      pageSize: optionalCount(job.params, 'pageSize'),
-    });
+    const scan = budgetedScan(ctx, source);
     const keySchema = job.facts?.keySchema as unknown as KeySchema;
     const budget = writeBudget(ctx);
     const result = await copyItems(

@@ -140,10 +140,20 @@ export interface ScanPosition {
  * it pulled can commit `position` as its continuation.
  */
 export function budgetedScan(
-  ctx: Pick<SliceContext, 'budget' | 'now' | 'startedAt' | 'signal' | 'onPage' | 'capacity'>,
+  ctx: Pick<
+    SliceContext,
+    'job' | 'state' | 'budget' | 'now' | 'startedAt' | 'signal' | 'onPage' | 'capacity'
+  >,
   table: JobTable,
-  o: { segment: number; segments: number; startKey: Item | undefined; pageSize?: number | undefined },
 ): { pages: AsyncGenerator<Item[]>; position: ScanPosition } {
+  const { job, state } = ctx;
+  // The slice's segment of the job, from where its last committed state stopped.
+  const o = {
+    segment: state.segment,
+    segments: job.segments,
+    startKey: decodeKey(continuationField(state, 'lastKey'), `${job.jobId} segment ${state.segment} lastKey`),
+    pageSize: optionalCount(job.params, 'pageSize'),
+  };
   const position: ScanPosition = { lastKey: o.startKey, done: false, items: 0 };
   // Pages no larger than an item budget, so the budget stops a slice where it says.
   const pageSize =
