@@ -11,21 +11,20 @@
  * construct: a full export (a new base snapshot) or an incremental one (the changes since the log's
  * last export); use two constructs for both, e.g. a weekly full and a daily incremental.
  */
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { ConfigError } from '../core/errors.js';
 import { lambdaBundle } from '../deploy/bundle.js';
-import { REPLICATOR_RUNTIME } from './replicator.js';
-import { lambdaStep, PERMANENT_ERRORS } from './scan-job.js';
+import { lambdaStep, PERMANENT_ERRORS, stepFunctionLambda } from './scan-job.js';
 
 export interface NativeExportScheduleProps {
   /** The table exported; it needs point-in-time recovery. */
@@ -98,34 +97,27 @@ export class NativeExportSchedule extends Construct {
     const prefix = checkProps(props);
     const { table, bucket } = props;
     this.location = `s3://${bucket.bucketName}/${prefix}/${table.tableName}`;
-    const role = new iam.Role(this, 'FunctionRole', {
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: 'dynamodb-replicator native export function',
-    });
-    const logGroup = new logs.LogGroup(this, 'FunctionLogs', {
-      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
-    logGroup.grantWrite(role);
-    this.fn = new lambda.Function(this, 'Function', {
-      runtime: REPLICATOR_RUNTIME,
-      architecture: lambda.Architecture.ARM_64,
-      code: props.code ?? lambda.Code.fromAsset(lambdaBundle('nativeExport').zip),
-      handler: 'index.nativeExport',
-      role,
-      logGroup,
-      memorySize: props.memorySize ?? DEFAULTS.memorySize,
-      timeout: props.functionTimeout ?? DEFAULTS.functionTimeout,
-      environment: {
-        NativeExportTable: table.tableName,
-        NativeExportKind: props.kind,
-        ...(props.kmsKeyId ? { NativeExportKmsKeyId: props.kmsKeyId } : {}),
-        BackupBucket: bucket.bucketName,
-        BackupPrefix: prefix,
-        BackupRegion: bucket.env.region,
+    const { fn, role } = stepFunctionLambda(
+      this,
+      'dynamodb-replicator native export function',
+      props.logRetention,
+      {
+        code: props.code ?? lambda.Code.fromAsset(lambdaBundle('nativeExport').zip),
+        handler: 'index.nativeExport',
+        memorySize: props.memorySize ?? DEFAULTS.memorySize,
+        timeout: props.functionTimeout ?? DEFAULTS.functionTimeout,
+        environment: {
+          NativeExportTable: table.tableName,
+          NativeExportKind: props.kind,
+          ...(props.kmsKeyId ? { NativeExportKmsKeyId: props.kmsKeyId } : {}),
+          BackupBucket: bucket.bucketName,
+          BackupPrefix: prefix,
+          BackupRegion: bucket.env.region,
+        },
+        description: `dynamodb-replicator: ${props.kind} native export steps (start, check, finish)`,
       },
-      description: `dynamodb-replicator: ${props.kind} native export steps (start, check, finish)`,
-    });
+    );
+    this.fn = fn;
     grantExportAccess(role, table, bucket, `${prefix}/${table.tableName}`);
     if (props.kmsKeyId)
       role.addToPrincipalPolicy(

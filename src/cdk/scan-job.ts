@@ -105,6 +105,35 @@ export const PERMANENT_ERRORS = [
 ];
 
 /**
+ * The Lambda function of a step-function construct: a role of its own (the caller grants what the
+ * function needs), a retained log group only it writes, the project's runtime on ARM.
+ */
+export function stepFunctionLambda(
+  scope: Construct,
+  roleDescription: string,
+  logRetention: logs.RetentionDays | undefined,
+  props: Omit<lambda.FunctionProps, 'runtime' | 'architecture' | 'role' | 'logGroup'>,
+): { fn: lambda.Function; role: iam.Role } {
+  const role = new iam.Role(scope, 'FunctionRole', {
+    assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+    description: roleDescription,
+  });
+  const logGroup = new logs.LogGroup(scope, 'FunctionLogs', {
+    retention: logRetention ?? logs.RetentionDays.ONE_MONTH,
+    removalPolicy: RemovalPolicy.RETAIN,
+  });
+  logGroup.grantWrite(role);
+  const fn = new lambda.Function(scope, 'Function', {
+    ...props,
+    runtime: REPLICATOR_RUNTIME,
+    architecture: lambda.Architecture.ARM_64,
+    role,
+    logGroup,
+  });
+  return { fn, role };
+}
+
+/**
  * A task invoking `fn` with `payload`, its response (only) put at `resultPath`; errors of the
  * Lambda service itself are retried quickly (the function's own errors are the caller's to retry).
  */
@@ -186,26 +215,19 @@ export class ScanJob extends Construct {
     const capacity = childCapacity(props.capacity, maxConcurrency);
     const workPrefix = folder('workPrefix', props.workPrefix ?? DEFAULTS.workPrefix);
     this.work = `s3://${props.workBucket.bucketName}/${workPrefix}`;
-    const role = new iam.Role(this, 'FunctionRole', {
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: 'dynamodb-replicator scan-job function',
-    });
-    const logGroup = new logs.LogGroup(this, 'FunctionLogs', {
-      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
-    logGroup.grantWrite(role);
-    this.fn = new lambda.Function(this, 'Function', {
-      runtime: REPLICATOR_RUNTIME,
-      architecture: lambda.Architecture.ARM_64,
-      code: props.code ?? lambda.Code.fromAsset(lambdaBundle('scanJob').zip),
-      handler: props.handler ?? DEFAULTS.handler,
-      role,
-      logGroup,
-      memorySize: checkCount('memorySize', props.memorySize ?? DEFAULTS.memorySize, 128, 10_240),
-      timeout,
-      description: 'dynamodb-replicator: scan-job steps (plan, segment slices, merge)',
-    });
+    const { fn, role } = stepFunctionLambda(
+      this,
+      'dynamodb-replicator scan-job function',
+      props.logRetention,
+      {
+        code: props.code ?? lambda.Code.fromAsset(lambdaBundle('scanJob').zip),
+        handler: props.handler ?? DEFAULTS.handler,
+        memorySize: checkCount('memorySize', props.memorySize ?? DEFAULTS.memorySize, 128, 10_240),
+        timeout,
+        description: 'dynamodb-replicator: scan-job steps (plan, segment slices, merge)',
+      },
+    );
+    this.fn = fn;
     grantJobAccess(role, props, workPrefix);
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       definitionBody: sfn.DefinitionBody.fromChainable(
