@@ -46,32 +46,50 @@ const HALF = 12;
 const THIRD = 8;
 const HEIGHT = 6;
 
+/** One of the replicator's own EMF metrics for one destination (replica or backup). */
+function emfMetric(
+  props: Pick<ReplicationDashboardProps, 'namespace' | 'sourceTable'>,
+  metricName: string,
+  d: MetricsDestination,
+  statistic: string,
+  label: string,
+): cloudwatch.Metric {
+  return new cloudwatch.Metric({
+    namespace: props.namespace,
+    metricName,
+    dimensionsMap: { [DIMENSION.sourceTable]: props.sourceTable, [d.dimension]: d.value },
+    statistic,
+    period: PERIOD,
+    label,
+  });
+}
+
+function graph(
+  title: string,
+  width: number,
+  left: cloudwatch.IMetric[],
+  unit?: string,
+): cloudwatch.GraphWidget {
+  return new cloudwatch.GraphWidget({
+    title,
+    width,
+    height: HEIGHT,
+    left,
+    ...(unit ? { leftYAxis: { label: unit, showUnits: false, min: 0 } } : {}),
+  });
+}
+
 export class ReplicationDashboard extends Construct {
   readonly dashboard: cloudwatch.Dashboard;
 
   constructor(scope: Construct, id: string, props: ReplicationDashboardProps) {
     super(scope, id);
     const emf = (metricName: string, d: MetricsDestination, statistic: string, label: string) =>
-      new cloudwatch.Metric({
-        namespace: props.namespace,
-        metricName,
-        dimensionsMap: { [DIMENSION.sourceTable]: props.sourceTable, [d.dimension]: d.value },
-        statistic,
-        period: PERIOD,
-        label,
-      });
+      emfMetric(props, metricName, d, statistic, label);
     const each = (metricName: string, statistic: string, suffix = '') =>
       props.destinations.map((d) => emf(metricName, d, statistic, `${d.label}${suffix}`));
     const replicas = props.destinations.filter((d) => d.dimension === DIMENSION.replicaTable);
     const allFunctions = [...props.streamFunctions, ...(props.otherFunctions ?? [])];
-    const graph = (title: string, width: number, left: cloudwatch.IMetric[], unit?: string) =>
-      new cloudwatch.GraphWidget({
-        title,
-        width,
-        height: HEIGHT,
-        left,
-        ...(unit ? { leftYAxis: { label: unit, showUnits: false, min: 0 } } : {}),
-      });
     const rows: cloudwatch.IWidget[][] = [
       [
         graph(

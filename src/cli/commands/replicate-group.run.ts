@@ -15,6 +15,7 @@ import {
   type GroupMember,
   type GroupSummary,
 } from '../../replicate/replicate-group.js';
+import { stopOnSignals } from '../stop-signals.js';
 import { openBackupStore } from '../backup-store.js';
 import { intOption, stringOption, type CliIO, type ParsedArgs } from '../command.js';
 import { parseDuration } from '../duration.js';
@@ -64,10 +65,7 @@ export async function run(args: ParsedArgs, io: CliIO): Promise<number> {
   return closing(clients, async () => {
     for (const file of files.values()) await checkCheckpointFile(file);
     const log = openBackupStore(s.conflictLog ?? path.join(dir, 'conflicts'), args, io);
-    const stop = new AbortController();
-    const onSignal = (): void => stop.abort();
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    const stop = stopOnSignals();
     let directions: readonly GroupDirectionStats[] = [];
     let metrics: Awaited<ReturnType<typeof serveStatus>>['server'] | undefined;
     let running = true;
@@ -102,8 +100,7 @@ export async function run(args: ParsedArgs, io: CliIO): Promise<number> {
       return 0;
     } finally {
       running = false;
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      stop.dispose();
       log.destroy();
       await new Promise<void>((resolve) => (metrics ? metrics.close(() => resolve()) : resolve()));
     }

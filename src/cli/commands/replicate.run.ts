@@ -18,6 +18,7 @@ import { openBackupStore } from '../backup-store.js';
 import { writeBudgetOption } from '../budgets.js';
 import { intOption, stringOption, type CliIO, type ParsedArgs } from '../command.js';
 import { parseDuration } from '../duration.js';
+import { stopOnSignals } from '../stop-signals.js';
 import { startStatusPage, type StatusPage } from '../status-server.js';
 import { cliClientOptions, closing, openTable } from '../locations.js';
 import { turnoverOption } from '../time-option.js';
@@ -36,53 +37,30 @@ export async function run(args: ParsedArgs, io: CliIO): Promise<number> {
     replicas: args.positionals.length - 1,
     changeLog: backupText !== undefined,
   });
-  const source = openTable(args.positionals[0] as string, io);
-  const replicas = args.positionals.slice(1).map((text) => openTable(text, io));
-  const labels = new Set<string>([source.label]);
-  for (const r of replicas) {
-    if (labels.has(r.label)) throw new UsageError(`replicate: ${r.label} is given twice (or is the source)`);
-    labels.add(r.label);
-  }
+  const { source, replicas } = openEnds(args, io);
   const streams = createStreamsClient(source.location, cliClientOptions(io));
   const table = s.checkpointTable;
   const checkpointClient = table ? createDynamoClient(table, cliClientOptions(io)) : undefined;
   const clients = [source.client, ...replicas.map((r) => r.client), streams];
-  const file = table
-    ? undefined
-    : (s.checkpointFile ?? defaultCheckpointFile(source.table, backupOnly ? 'backup' : undefined));
   return closing(checkpointClient ? [...clients, checkpointClient] : clients, async () => {
-    if (file !== undefined) await checkCheckpointFile(file);
-    const checkpoint =
-      table && checkpointClient
-        ? new DynamoCheckpointStore(
-            checkpointClient,
-            table.table,
-            backupOnly
-              ? `${source.label} backup`
-              : `${source.label} -> ${replicas.map((r) => r.label).join(', ')}`,
-            s.leaseDurationMs !== undefined ? { durationMs: s.leaseDurationMs } : {},
-          )
-        : new FileCheckpointStore(file as string);
+    const checkpoint = await openCheckpoint(s, { source, replicas, backupOnly, checkpointClient });
     const transform = s.transformModule
       ? await loadTransform(s.transformModule, { label: '--transform' })
       : undefined;
-    const stop = new AbortController();
-    const onSignal = (): void => stop.abort();
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    const stop = stopOnSignals();
     const tracker = new StatusTracker({ source: source.label, replicas: replicas.map((r) => r.label) });
     let page: StatusPage | undefined;
     const backupLog = backupText === undefined ? undefined : openBackupStore(backupText, args, io);
     const changeLog = backupLog?.store.at(source.table);
     const print = printer(io, s.json);
+    const ends = tableEnds(source, replicas);
     const verifyStop = new AbortController();
     const verifying =
       verify &&
       startVerifying(io, {
         settings: verify,
         targets: {
-          source: { client: source.client, table: source.table, label: source.label },
-          replicas: replicas.map((r) => ({ client: r.client, table: r.table, label: r.label })),
+          ...ends,
           ...(changeLog ? { backup: { store: changeLog, label: `${backupText}/${source.table}` } } : {}),
         },
         json: s.json,
@@ -98,9 +76,8 @@ export async function run(args: ParsedArgs, io: CliIO): Promise<number> {
       }
       await replicateTable({
         ...s,
-        source: { client: source.client, table: source.table, label: source.label },
+        ...ends,
         streams,
-        replicas: replicas.map((r) => ({ client: r.client, table: r.table, label: r.label })),
         checkpoint,
         ...(changeLog ? { changeLog } : {}),
         ...(transform ? { transform } : {}),
@@ -120,12 +97,56 @@ export async function run(args: ParsedArgs, io: CliIO): Promise<number> {
     } finally {
       verifyStop.abort();
       await verifying?.done;
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      stop.dispose();
       await page?.close();
       backupLog?.destroy();
     }
   });
+}
+
+/** The source and replicas as the engines take them. */
+function tableEnds(source: ReturnType<typeof openTable>, replicas: readonly ReturnType<typeof openTable>[]) {
+  const end = (t: ReturnType<typeof openTable>) => ({ client: t.client, table: t.table, label: t.label });
+  return { source: end(source), replicas: replicas.map(end) };
+}
+
+/** The source and replica tables named on the command line; none may be given twice. */
+function openEnds(args: ParsedArgs, io: CliIO) {
+  const source = openTable(args.positionals[0] as string, io);
+  const replicas = args.positionals.slice(1).map((text) => openTable(text, io));
+  const labels = new Set<string>([source.label]);
+  for (const r of replicas) {
+    if (labels.has(r.label)) throw new UsageError(`replicate: ${r.label} is given twice (or is the source)`);
+    labels.add(r.label);
+  }
+  return { source, replicas };
+}
+
+/** The checkpoint store: a DynamoDB table (with leases) or a local file (checked before use). */
+async function openCheckpoint(
+  s: ReturnType<typeof parseSettings>,
+  o: {
+    source: ReturnType<typeof openTable>;
+    replicas: readonly ReturnType<typeof openTable>[];
+    backupOnly: boolean;
+    checkpointClient: ReturnType<typeof createDynamoClient> | undefined;
+  },
+) {
+  const table = s.checkpointTable;
+  if (table && o.checkpointClient) {
+    const name = o.backupOnly
+      ? `${o.source.label} backup`
+      : `${o.source.label} -> ${o.replicas.map((r) => r.label).join(', ')}`;
+    return new DynamoCheckpointStore(
+      o.checkpointClient,
+      table.table,
+      name,
+      s.leaseDurationMs !== undefined ? { durationMs: s.leaseDurationMs } : {},
+    );
+  }
+  const file = s.checkpointFile ?? defaultCheckpointFile(o.source.table, o.backupOnly ? 'backup' : undefined);
+  await checkCheckpointFile(file);
+  return new FileCheckpointStore(file);
 }
 
 /** Options of a multi-active group only. */
