@@ -11,7 +11,7 @@ import { closing, openTable } from '../locations.js';
 import { progressReporter } from '../progress.js';
 import { UsageError } from '../../core/errors.js';
 import type { CliIO, ParsedArgs } from '../command.js';
-import { jobRunOptions, refuseWithWork, runJobCommand, type JobRunOptions } from '../scan-job.js';
+import { jobRunOptions, refuseWithWork, type JobRunOptions } from '../job-options.js';
 
 export async function run(args: ParsedArgs, io: CliIO): Promise<number> {
   if (args.values.native === true) return runNative(args, io);
@@ -161,6 +161,7 @@ async function runBackupJob(args: ParsedArgs, io: CliIO, job: JobRunOptions): Pr
     backup: args.positionals[1] as string,
     ...(itemsPerFile ? { maxItemsPerFile: itemsPerFile } : {}),
   };
+  const { runJobCommand } = await import('../scan-job.js');
   await runJobCommand(
     io,
     args,

@@ -8,7 +8,7 @@ import { progressReporter, type Progress } from '../progress.js';
 import { copyIntoTable } from '../../dynamodb/copy-table.js';
 
 import type { ParsedArgs } from '../command.js';
-import { jobRunOptions, refuseWithWork, runJobCommand, type JobRunOptions } from '../scan-job.js';
+import { jobRunOptions, refuseWithWork, type JobRunOptions } from '../job-options.js';
 
 export async function run(args: ParsedArgs, io: CliIO): Promise<number> {
   const job = jobRunOptions(args);
@@ -94,6 +94,7 @@ async function runCopyJob(args: ParsedArgs, io: CliIO, job: JobRunOptions): Prom
   if (source === target)
     throw new UsageError(`copy: the source and the target are the same table (${source})`);
   const params = { source, target, ...(args.values.create === true ? { create: true } : {}) };
+  const { runJobCommand } = await import('../scan-job.js');
   await runJobCommand(
     io,
     args,

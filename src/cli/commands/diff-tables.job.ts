@@ -6,7 +6,8 @@ import { REPORT_FILE } from '../../jobs/diff-kind.js';
 import { JobFolder } from '../../jobs/job-folder.js';
 import { PRIVATE_FILE_MODE } from '../../storage/local-files.js';
 import type { CliIO, ParsedArgs } from '../command.js';
-import { cliJobEnvironment, refuseWithWork, runJobCommand, type JobRunOptions } from '../scan-job.js';
+import { refuseWithWork, type JobRunOptions } from '../job-options.js';
+import { cliJobEnvironment, runJobCommand } from '../scan-job.js';
 
 /** The merged report (JSON lines) of a finished diff job. */
 async function mergedReport(args: ParsedArgs, io: CliIO, work: string, jobId: string): Promise<Buffer> {

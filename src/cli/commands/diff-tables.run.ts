@@ -19,7 +19,7 @@ import { timeOption } from '../time-option.js';
 import { resolveRestoreSource } from '../../backup/restore-source.js';
 import { snapshotSide } from '../../diff/backup-side.js';
 import { progressReporter } from '../progress.js';
-import { jobRunOptions } from '../scan-job.js';
+import { jobRunOptions } from '../job-options.js';
 import { PRIVATE_FILE_MODE } from '../../storage/local-files.js';
 import { groupMemberSide } from '../../diff/group-side.js';
 import type { GroupMetadataNames } from '../../replicate/group-stamp.js';

@@ -9,7 +9,7 @@ import { progressReporter, type Progress } from '../progress.js';
 import { timeOption } from '../time-option.js';
 
 import type { ParsedArgs } from '../command.js';
-import { jobRunOptions, refuseWithWork, runJobCommand, type JobRunOptions } from '../scan-job.js';
+import { jobRunOptions, refuseWithWork, type JobRunOptions } from '../job-options.js';
 
 export async function run(args: ParsedArgs, io: CliIO): Promise<number> {
   const job = jobRunOptions(args);
@@ -101,6 +101,7 @@ async function runRestoreJob(args: ParsedArgs, io: CliIO, job: JobRunOptions): P
     ...(exportId ? { exportId } : {}),
     ...(args.values.create === true ? { create: true } : {}),
   };
+  const { runJobCommand } = await import('../scan-job.js');
   await runJobCommand(
     io,
     args,

@@ -5,7 +5,8 @@ import { JobFolder, SegmentBusyError } from '../../jobs/job-folder.js';
 import { runSegment } from '../../jobs/tasks.js';
 import { intOption, stringOption, type CliIO, type ParsedArgs } from '../command.js';
 import { parseDuration } from '../duration.js';
-import { capacityOption, cliJobEnvironment } from '../scan-job.js';
+import { capacityOption } from '../job-options.js';
+import { cliJobEnvironment } from '../scan-job.js';
 
 /**
  * Test hook (integration tests only): the process SIGKILLs itself after this many scanned pages, in
