@@ -180,7 +180,7 @@ async function streamReadLag(clients: Clients, rate: number, seconds: number) {
 }
 
 /** The runner replicating the same load from a fresh source table to a replica in another region. */
-export async function runnerLag(clients: Clients, rate: number, seconds: number) {
+export async function runnerLag(clients: Clients, rate: number, seconds: number, applyNothing = false) {
   const suffix = Date.now().toString(36);
   const sourceTable = `bench-lag-source-${suffix}`;
   const replicaTable = `bench-lag-replica-${suffix}`;
@@ -205,6 +205,8 @@ export async function runnerLag(clients: Clients, rate: number, seconds: number)
       originTime: originFromAttribute(WRITTEN_AT),
       onBatch: lag.onBatch,
       signal: stop.signal,
+      // The runner's own cost: every change acknowledged at once, nothing written anywhere.
+      ...(applyNothing ? { applier: async (changes: readonly Change[]) => acknowledgeAll(changes) } : {}),
     });
     running = runner.run().catch((error: unknown) => (failure = error));
     return await lagUnderLoad(clients, sourceTable, rate, seconds, lag, () => failure);
@@ -215,6 +217,20 @@ export async function runnerLag(clients: Clients, rate: number, seconds: number)
     await clients.replica.send(new DeleteTableCommand({ TableName: replicaTable })).catch(() => {});
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+function acknowledgeAll(changes: readonly Change[]) {
+  return {
+    received: changes.length,
+    applied: changes.length,
+    skipped: 0,
+    failed: [],
+    rejected: [],
+    rejectedRecords: 0,
+    keys: new Set(changes.map((c) => JSON.stringify(c.keys))).size,
+    durationMs: 0,
+    retries: 0,
+  };
 }
 
 function clientsFor(endpoint: string, replicaEndpoint: string): Clients & { destroy(): void } {
@@ -240,14 +256,22 @@ function clientsFor(endpoint: string, replicaEndpoint: string): Clients & { dest
 /**
  * Where the runner's replica lives: on the source's DynamoDB Local (`shared`: its replica writes load
  * the emulator that serves the source writes and the stream), or on a second one (`separate`: the
- * emulator serving the source carries the same load as under the bare reader).
+ * emulator serving the source carries the same load as under the bare reader), or nowhere
+ * (`apply-nothing`: the runner reads, tracks and checkpoints as usual but its applier acknowledges
+ * every change at once, so the figure is the runner's own cost without any replica write).
  */
-type Layout = 'shared' | 'separate';
-const LAYOUTS: readonly Layout[] = ['shared', 'separate'];
+type Layout = 'shared' | 'separate' | 'apply-nothing';
+const LAYOUTS: readonly Layout[] = ['shared', 'separate', 'apply-nothing'];
+const DEFAULT_LAYOUTS: readonly Layout[] = ['shared', 'apply-nothing'];
+const LAYOUT_KEYS: Record<Layout, string> = {
+  shared: 'runnerSharedEmulator',
+  separate: 'runnerSeparateReplicaEmulator',
+  'apply-nothing': 'runnerApplyingNothing',
+};
 
 function envLayouts(): Layout[] {
   const raw = process.env.BENCH_LAG_LAYOUTS;
-  if (raw === undefined) return [...LAYOUTS];
+  if (raw === undefined) return [...DEFAULT_LAYOUTS];
   const values = raw.split(',').map((s) => s.trim());
   const bad = values.find((v) => !(LAYOUTS as readonly string[]).includes(v));
   if (bad !== undefined || values.length === 0)
@@ -325,6 +349,7 @@ export async function measureReplicationLag(
     layouts: {
       shared: "the replica table on the source's DynamoDB Local",
       separate: 'the replica table on a second DynamoDB Local',
+      'apply-nothing': 'no replica: every change acknowledged at once (the runner alone)',
     },
     seconds,
     targets: { lagP50Ms: 100, lagP99Ms: 500 },
@@ -345,11 +370,10 @@ export async function measureReplicationLag(
       emulatorSaturated: saturated,
     };
     for (const layout of layouts) {
-      const run = await onFreshServer(layout, (clients) => runnerLag(clients, rate, seconds));
-      step[layout === 'shared' ? 'runnerSharedEmulator' : 'runnerSeparateReplicaEmulator'] = runnerFigures(
-        run,
-        base,
+      const run = await onFreshServer(layout, (clients) =>
+        runnerLag(clients, rate, seconds, layout === 'apply-nothing'),
       );
+      step[LAYOUT_KEYS[layout]] = runnerFigures(run, base);
     }
     out[`rate${rate}`] = step;
     process.stderr.write(`bench replicate-lag: ${JSON.stringify(step)}\n`);
