@@ -188,11 +188,13 @@ export class FileObjectStore implements ObjectStore {
     const dir = path.join(this.directory, ...joinKey(this.root, folder).split('/').filter(Boolean));
     try {
       const entries = await readdir(dir, { withFileTypes: true });
-      // Key order as S3 lists it: compare names with a trailing '/' for folders, bytewise.
-      const name = (e: { name: string; isDirectory(): boolean }) => e.name + (e.isDirectory() ? '/' : '');
+      // Key order as S3 lists it: compare names with a trailing '/' for folders, bytewise (each
+      // name encoded once: a folder of a scan job holds tens of thousands of entries).
       return entries
         .filter((e) => (e.isFile() && !TEMP.test(e.name)) || e.isDirectory())
-        .sort((a, b) => Buffer.compare(Buffer.from(name(a)), Buffer.from(name(b))));
+        .map((e) => ({ e, bytes: Buffer.from(e.name + (e.isDirectory() ? '/' : '')) }))
+        .sort((a, b) => Buffer.compare(a.bytes, b.bytes))
+        .map(({ e }) => e);
     } catch (error) {
       if (isNotFound(error) || (error as NodeJS.ErrnoException).code === 'ENOTDIR') return [];
       throw error;
