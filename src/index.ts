@@ -40,11 +40,11 @@ export {
 } from './core/location.js';
 export {
   createDynamoClient,
-  createStreamsClient,
   LOCAL_CREDENTIALS,
   type ClientCredentials,
   type ClientOptions,
 } from './dynamodb/client.js';
+export { createStreamsClient } from './streams/client.js';
 export { keepProtoAttributes } from './dynamodb/attribute-names.js';
 export { DEFAULT_NETWORK, networkClientConfig, resolveNetwork, type NetworkOptions } from './core/network.js';
 export { parseTimeArgument } from './core/time.js';

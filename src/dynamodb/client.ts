@@ -23,7 +23,7 @@
  * Both clients keep the attribute name `__proto__` on reads (attribute-names.ts).
  */
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
-import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
+import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import {
   formatServiceLocation,
@@ -59,7 +59,7 @@ export interface ClientOptions {
 /** Region used for endpoint locations that name none: DynamoDB Local only uses it to pick a database. */
 export const DEFAULT_ENDPOINT_REGION = 'us-east-1';
 
-type AnyLocation = TableLocation | ServiceLocation;
+export type AnyLocation = TableLocation | ServiceLocation;
 
 /**
  * The SDK default chain, but LOCAL_CREDENTIALS when the chain finds nothing configured. Errors other
@@ -85,7 +85,8 @@ function locationLabel(loc: AnyLocation): string {
   return `location "${formatServiceLocation(loc)}"`;
 }
 
-function clientConfig(loc: AnyLocation, options: ClientOptions): DynamoDBClientConfig {
+/** The configuration every client of a location gets (region, credentials, endpoint, deadlines). */
+export function clientConfig(loc: AnyLocation, options: ClientOptions): DynamoDBClientConfig {
   const network = networkClientConfig({
     ...options.network,
     ...(options.maxAttempts !== undefined ? { maxAttempts: options.maxAttempts } : {}),
@@ -115,7 +116,8 @@ function clientConfig(loc: AnyLocation, options: ClientOptions): DynamoDBClientC
 /** The identity each client was created with, for clientLocation's messages. */
 const identities = new WeakMap<object, string>();
 
-function remember<T extends object>(client: T, loc: AnyLocation): T {
+/** Records the identity a client was created with (for clientLocation). */
+export function remember<T extends object>(client: T, loc: AnyLocation): T {
   const who = identityText(loc.identity);
   if (who) identities.set(client, who);
   return client;
@@ -132,17 +134,6 @@ function remember<T extends object>(client: T, loc: AnyLocation): T {
  */
 export function createDynamoClient(loc: AnyLocation, options: ClientOptions = {}): DynamoDBClient {
   return remember(keepProtoAttributes(new DynamoDBClient(clientConfig(loc, options))), loc);
-}
-
-/**
- * A DynamoDB Streams client for a location, configured like createDynamoClient.
- *
- * @example
- * const streams = createStreamsClient(parseServiceLocation('us-east-1'));
- * const { shards } = await describeStream(streams, streamArn);
- */
-export function createStreamsClient(loc: AnyLocation, options: ClientOptions = {}): DynamoDBStreamsClient {
-  return remember(keepProtoAttributes(new DynamoDBStreamsClient(clientConfig(loc, options))), loc);
 }
 
 /**

@@ -11,7 +11,8 @@ import { DeleteItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/c
 import { canonicalKey, keyOf } from '../core/canonical-key.js';
 import { itemsEqual } from '../core/equality.js';
 import type { Item, KeySchema } from '../core/types.js';
-import { createDynamoClient, createStreamsClient } from '../dynamodb/client.js';
+import { createDynamoClient } from '../dynamodb/client.js';
+import { createStreamsClient } from '../streams/client.js';
 import { scanItems } from '../dynamodb/scan.js';
 import { createTableFromDescription, describeTable } from '../dynamodb/tables.js';
 import { FileCheckpointStore } from '../replicate/checkpoint.js';

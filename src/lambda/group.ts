@@ -15,7 +15,7 @@ import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { readLambdaBatch, tableOfStreamArn } from '../core/change-sources.js';
 import { InvalidDataError } from '../core/errors.js';
 import type { ServiceLocation } from '../core/location.js';
-import { createStreamsClient } from '../dynamodb/client.js';
+import { createStreamsClient } from '../streams/client.js';
 import { prepareReplicas } from '../replicate/engine.js';
 import { GroupBatchApplier, type GroupBatchResult } from '../replicate/group-batches.js';
 import type { GroupTable } from '../replicate/group-direction.js';

@@ -59,9 +59,9 @@ test('running a command does load the SDK (the recorder sees it)', async () => {
   assert.ok(heavy(r.urls).length > 0);
 });
 
-test('table-to-table commands load no S3 client unless they use a store (--work, a backup)', async () => {
+test('table-to-table commands load neither the S3 nor the Streams client unless they use them', async () => {
   const s3 = (urls: string[]) =>
-    urls.filter((u) => /\/node_modules\/@aws-sdk\/(client-s3|lib-storage)\//.test(u));
+    urls.filter((u) => /\/node_modules\/@aws-sdk\/(client-s3|lib-storage|client-dynamodb-streams)\//.test(u));
   // Port 1 refuses at once: each command fails (exit 2) after loading what its run needs.
   for (const args of [
     ['copy', 'localhost:1/a', 'localhost:1/b'],
@@ -70,7 +70,7 @@ test('table-to-table commands load no S3 client unless they use a store (--work,
     const r = await modulesLoadedBy(args);
     assert.equal(r.status, 2, args.join(' '));
     assert.ok(heavy(r.urls).length > 0, `${args.join(' ')} loaded the SDK (the recorder sees it)`);
-    assert.deepEqual(s3(r.urls), [], `${args.join(' ')} loaded the S3 client`);
+    assert.deepEqual(s3(r.urls), [], `${args.join(' ')} loaded the S3 or Streams client`);
   }
   const job = await modulesLoadedBy(['copy', 'localhost:1/a', 'localhost:1/b', '--work', 'localhost-work']);
   assert.ok(s3(job.urls).length > 0, 'with --work the job runner (and the S3 client) is loaded');

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NetworkTimeoutError } from '../../src/core/errors.js';
-import { createStreamsClient } from '../../src/dynamodb/client.js';
+import { createStreamsClient } from '../../src/streams/client.js';
 import { S3ObjectStore } from '../../src/storage/s3-store.js';
 import { ShardReader } from '../../src/streams/reader.js';
 import { runCliCapture, type CliResult } from '../harness/cli.js';

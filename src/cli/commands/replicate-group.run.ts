@@ -2,7 +2,7 @@
 import path from 'node:path';
 import { UsageError } from '../../core/errors.js';
 import { redactUrls } from '../../core/redact.js';
-import { createStreamsClient } from '../../dynamodb/client.js';
+import { createStreamsClient } from '../../streams/client.js';
 import { FileCheckpointStore } from '../../replicate/checkpoint.js';
 import { checkCheckpointFile } from '../../replicate/checkpoint-file.js';
 import { groupPrometheusText } from '../../replicate/metrics.js';

@@ -2,7 +2,8 @@
 import { UsageError } from '../../core/errors.js';
 import { parseTableLocation } from '../../core/location.js';
 import { redactUrls } from '../../core/redact.js';
-import { createDynamoClient, createStreamsClient } from '../../dynamodb/client.js';
+import { createDynamoClient } from '../../dynamodb/client.js';
+import { createStreamsClient } from '../../streams/client.js';
 import { DynamoCheckpointStore, FileCheckpointStore } from '../../replicate/checkpoint.js';
 import { checkCheckpointFile, defaultCheckpointFile } from '../../replicate/checkpoint-file.js';
 import { verifyPrometheusText } from '../../replicate/metrics.js';
