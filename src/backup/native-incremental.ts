@@ -152,11 +152,20 @@ function parseIncrementalLine(keySchema: KeySchema | undefined) {
   };
 }
 
-export interface IncrementalExportReader {
+/** An incremental export's manifests checked, its data files not yet read. */
+export interface IncrementalExportFiles {
   readonly label: string;
   readonly window: { readonly from: number; readonly to: number };
   readonly itemCount: number;
   readonly files: readonly ManifestFileEntry[];
+  /**
+   * Streams one data file's records, verifying it as it goes: MD5, gzip, count, every record's keys
+   * and images, its time inside the window, and one record per item within the file.
+   */
+  read(entry: ManifestFileEntry): AsyncIterable<IncrementalRecord>;
+}
+
+export interface IncrementalExportReader extends Omit<IncrementalExportFiles, 'read'> {
   /** Streams the records; MD5s and counts are checked again while streaming. */
   records(): AsyncIterable<IncrementalRecord>;
 }
@@ -166,17 +175,36 @@ function summaryTime(v: unknown): number | undefined {
   return Number.isFinite(t) ? t : undefined;
 }
 
+/** A record is inside the window and the only one of its item so far (`seen`); else InvalidDataError. */
+function checkRecord(
+  record: IncrementalRecord,
+  window: { from: number; to: number },
+  seen: Set<string>,
+  label: string,
+): void {
+  const t = Number(record.micros) / 1000;
+  if (t < window.from || t >= window.to)
+    throw new InvalidDataError(
+      `${label}: a record of ${JSON.stringify(record.keys)} was written at ${formatTime(t)}, outside the export's window ${formatTime(window.from)} – ${formatTime(window.to)}`,
+    );
+  // DynamoDB keeps one record per item and window; two would leave the item's order to chance.
+  const id = keyId(record.keys);
+  if (seen.has(id))
+    throw new InvalidDataError(`${label}: two records of ${JSON.stringify(record.keys)} in one export`);
+  seen.add(id);
+}
+
 /**
- * Opens and verifies the incremental export `exportId` under `prefixStore` (its S3Prefix): the
- * manifests' checksums, every data file's MD5 and count, every record's keys and images, each
- * record's time inside the window, and one record per item. The window is the summary's, else
- * `window` (what DescribeExport reported).
+ * The incremental export `exportId` under `prefixStore` (its S3Prefix) with its manifests checked
+ * (checksums, the summary's window and total): the part of openIncrementalExport before the verify
+ * pass, for a caller that verifies the files in slices. The window is the summary's, else
+ * `window` (what DynamoDB reported).
  */
-export async function openIncrementalExport(
+export async function openIncrementalExportFiles(
   prefixStore: ObjectStore,
   exportId: string,
   options: { readonly keySchema?: KeySchema; readonly window?: { from: number; to: number } } = {},
-): Promise<IncrementalExportReader> {
+): Promise<IncrementalExportFiles> {
   const folder = prefixStore.at(`${EXPORT_ROOT}/${exportId}`);
   const label = formatStoreLocation(folder.location);
   const { summary, files } = await readManifests(folder, label, true);
@@ -195,31 +223,45 @@ export async function openIncrementalExport(
       `${label}: manifest-files.json lists ${listed} items but the summary says ${summary.itemCount}`,
     );
   const parse = parseIncrementalLine(options.keySchema);
-  const read = (entry: ManifestFileEntry) =>
-    readDataFile(prefixStore, incrementalDataKey(entry.dataFileS3Key, exportId), entry, label, parse);
+  const window = { from, to };
+  return {
+    label,
+    window,
+    itemCount: summary.itemCount,
+    files,
+    async *read(entry) {
+      const seen = new Set<string>();
+      const key = incrementalDataKey(entry.dataFileS3Key, exportId);
+      for await (const record of readDataFile(prefixStore, key, entry, label, parse)) {
+        checkRecord(record, window, seen, label);
+        yield record;
+      }
+    },
+  };
+}
+
+/**
+ * Opens and verifies the incremental export `exportId` under `prefixStore` (its S3Prefix): the
+ * manifests' checksums, every data file's MD5 and count, every record's keys and images, each
+ * record's time inside the window, and one record per item across the whole export.
+ */
+export async function openIncrementalExport(
+  prefixStore: ObjectStore,
+  exportId: string,
+  options: { readonly keySchema?: KeySchema; readonly window?: { from: number; to: number } } = {},
+): Promise<IncrementalExportReader> {
+  const { read, ...opened } = await openIncrementalExportFiles(prefixStore, exportId, options);
   const seen = new Set<string>();
-  await verifyDataFiles(files, 4, async function* (entry) {
+  await verifyDataFiles(opened.files, 4, async function* (entry) {
     for await (const record of read(entry)) {
-      const t = Number(record.micros) / 1000;
-      if (t < from || t >= to)
-        throw new InvalidDataError(
-          `${label}: a record of ${JSON.stringify(record.keys)} was written at ${formatTime(t)}, outside the export's window ${formatTime(from)} – ${formatTime(to)}`,
-        );
-      // DynamoDB keeps one record per item and window; two would leave the item's order to chance.
-      const id = keyId(record.keys);
-      if (seen.has(id))
-        throw new InvalidDataError(`${label}: two records of ${JSON.stringify(record.keys)} in one export`);
-      seen.add(id);
+      checkRecord(record, opened.window, seen, opened.label);
       yield record;
     }
   });
   return {
-    label,
-    window: { from, to },
-    itemCount: summary.itemCount,
-    files,
+    ...opened,
     async *records() {
-      for (const entry of files) yield* read(entry);
+      for (const entry of opened.files) yield* read(entry);
     },
   };
 }

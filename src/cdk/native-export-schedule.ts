@@ -4,12 +4,18 @@
  * schedule. An export can take longer than a Lambda may run, so a Step Functions state machine does
  * the waiting; the `nativeExport` function (lambda/native-export.ts) runs each short step:
  *
- *   Start -> WaitForExport -> Check -> ExportDone? (IN_PROGRESS: WaitForExport; COMPLETED: Finish)
+ *   Start -> Skipped? (another run holds the lease: Skipped) -> WaitForExport -> Check
+ *     -> ExportDone? (IN_PROGRESS: WaitForExport; COMPLETED: BeginVerify)
+ *     -> Finish -> Verified? (done: Indexed; else Finish again with its progress)
  *
- * An export that FAILED (or a step failing after its retries) ends the execution in the
- * `NativeExportFailed` state with the step's error and message; nothing is indexed. One kind per
- * construct: a full export (a new base snapshot) or an incremental one (the changes since the log's
- * last export); use two constructs for both, e.g. a weekly full and a daily incremental.
+ * Finish verifies data files until its invocation's time is nearly spent and returns its progress;
+ * the machine calls it again until every file is verified and the export indexed, so an export of
+ * any size finishes. An incremental run holds the log's lease from Start until Finish indexes the
+ * export; a run started meanwhile ends in the `Skipped` (Succeed) state. An export that FAILED (or
+ * a step failing after its retries) goes through `ReleaseLease` (the lease is given up) and ends the
+ * execution in the `NativeExportFailed` state with the step's error and message; nothing is indexed.
+ * One kind per construct: a full export (a new base snapshot) or an incremental one (the changes
+ * since the log's last export); use two constructs for both, e.g. a weekly full and a daily incremental.
  */
 import { Duration } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -42,8 +48,8 @@ export interface NativeExportScheduleProps {
   /** The longest an execution (the export and its verification) may take. Default: 24 hours. */
   readonly timeout?: Duration;
   /**
-   * The function's timeout, at most 15 minutes: the finish step reads and verifies every data file
-   * of the export in one invocation. Default: 15 minutes.
+   * The function's timeout, at most 15 minutes: each finish step verifies data files until a minute
+   * before it, and the state machine calls it again until all are verified. Default: 15 minutes.
    */
   readonly functionTimeout?: Duration;
   /** Memory of the function in MB. Default: 1769 (one full vCPU). */
@@ -110,6 +116,8 @@ export class NativeExportSchedule extends Construct {
           NativeExportTable: table.tableName,
           NativeExportKind: props.kind,
           ...(props.kmsKeyId ? { NativeExportKmsKeyId: props.kmsKeyId } : {}),
+          // A run's lease outlives nothing but a crashed execution: the machine's own timeout.
+          NativeExportLeaseSeconds: String((props.timeout ?? DEFAULTS.timeout).toSeconds()),
           BackupBucket: bucket.bucketName,
           BackupPrefix: prefix,
           BackupRegion: bucket.env.region,
@@ -160,23 +168,52 @@ export class NativeExportSchedule extends Construct {
       errorPath: '$.error.Error',
       causePath: '$.error.Cause',
     });
-    const catchInto = (task: tasks.LambdaInvoke) =>
-      task.addCatch(failed, { errors: ['States.ALL'], resultPath: '$.error' });
-    const start = catchInto(this.step('Start', { action: 'start' }, '$.started'));
+    // After Start, a failure gives up the run's lease first (a failed release still ends in failed).
+    const release = this.step('ReleaseLease', { action: 'release', 'started.$': '$.started' }, '$.released');
+    release.addCatch(failed, { errors: ['States.ALL'], resultPath: '$.releaseError' });
+    release.next(failed);
+    const catchInto = (task: tasks.LambdaInvoke, into: sfn.IChainable) =>
+      task.addCatch(into, { errors: ['States.ALL'], resultPath: '$.error' });
+    const start = catchInto(
+      this.step('Start', { action: 'start', 'run.$': '$$.Execution.Name' }, '$.started'),
+      failed,
+    );
     const wait = new sfn.Wait(this, 'WaitForExport', { time: sfn.WaitTime.duration(pollInterval) });
-    const check = catchInto(this.step('Check', { action: 'check', 'started.$': '$.started' }, '$.check'));
-    const finish = catchInto(this.step('Finish', { action: 'finish', 'started.$': '$.started' }, '$.result'));
-    return start
-      .next(wait)
-      .next(check)
-      .next(
-        new sfn.Choice(this, 'ExportDone')
-          .when(
-            sfn.Condition.stringEquals('$.check.state', 'COMPLETED'),
-            finish.next(new sfn.Succeed(this, 'Indexed')),
-          )
-          .otherwise(wait),
-      );
+    const check = catchInto(
+      this.step('Check', { action: 'check', 'started.$': '$.started' }, '$.check'),
+      release,
+    );
+    const finish = catchInto(
+      this.step(
+        'Finish',
+        { action: 'finish', 'started.$': '$.started', 'progress.$': '$.result' },
+        '$.result',
+      ),
+      release,
+    );
+    const verified = new sfn.Choice(this, 'Verified')
+      .when(sfn.Condition.booleanEquals('$.result.done', true), new sfn.Succeed(this, 'Indexed'))
+      .otherwise(finish);
+    const beginVerify = new sfn.Pass(this, 'BeginVerify', {
+      result: sfn.Result.fromObject({ done: false }),
+      resultPath: '$.result',
+    });
+    return start.next(
+      new sfn.Choice(this, 'StartedOrSkipped')
+        .when(sfn.Condition.isPresent('$.started.skipped'), new sfn.Succeed(this, 'Skipped'))
+        .otherwise(
+          wait
+            .next(check)
+            .next(
+              new sfn.Choice(this, 'ExportDone')
+                .when(
+                  sfn.Condition.stringEquals('$.check.state', 'COMPLETED'),
+                  beginVerify.next(finish).next(verified),
+                )
+                .otherwise(wait),
+            ),
+        ),
+    );
   }
 }
 
@@ -205,6 +242,13 @@ function grantExportAccess(role: iam.Role, table: dynamodb.ITable, bucket: s3.IB
       sid: 'ChangeLogObjects',
       actions: ['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject'],
       resources: [bucket.arnForObjects(`${log}/*`)],
+    }),
+  );
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'RunLease',
+      actions: ['s3:DeleteObject'],
+      resources: [bucket.arnForObjects(`${log}/runs/*`)],
     }),
   );
   role.addToPrincipalPolicy(
