@@ -70,6 +70,11 @@ export interface NativeBackupOptions {
    * catch up). AWS accepts windows of 15 minutes to 24 hours.
    */
   readonly incremental?: boolean | { readonly from?: number; readonly to?: number };
+  /**
+   * Incremental: when the log has no base snapshot and no incremental export yet, run a full export
+   * (the base) instead of refusing. What a schedule of incremental exports wants on its first run.
+   */
+  readonly fullIfNoBase?: boolean;
   /** Give up waiting after this long (default 2 hours); the export keeps running on AWS. */
   readonly timeoutMs?: number;
   /** Recorded by DynamoDB: the objects are encrypted with this KMS key. */
@@ -180,7 +185,11 @@ async function begin(
     ...(options.bucketOwner ? { bucketOwner: options.bucketOwner } : {}),
     clientToken: randomUUID(),
   };
-  if (!options.incremental) {
+  const noBase =
+    options.fullIfNoBase === true &&
+    (await listSnapshots(store)).length === 0 &&
+    (await listExportWindows(store)).length === 0;
+  if (!options.incremental || noBase) {
     const id = snapshotId((options.now ?? Date.now)());
     const first = await startExport(client, {
       ...start,

@@ -18,6 +18,7 @@
  * since the log's last export); use two constructs for both, e.g. a weekly full and a daily incremental.
  */
 import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -54,6 +55,11 @@ export interface NativeExportScheduleProps {
   readonly functionTimeout?: Duration;
   /** Memory of the function in MB. Default: 1769 (one full vCPU). */
   readonly memorySize?: number;
+  /**
+   * Incremental: the first run, on a log with no base snapshot yet, makes a full export (the base)
+   * instead of failing. Default: true.
+   */
+  readonly fullIfNoBase?: boolean;
   /** The KMS key DynamoDB encrypts the export's objects with. Default: the bucket's encryption. */
   readonly kmsKeyId?: string;
   /** The function's code (a package with `index.mjs` exporting `nativeExport`). Default: this package's bundle. */
@@ -97,6 +103,8 @@ export class NativeExportSchedule extends Construct {
   readonly rule: events.Rule;
   /** `s3://<bucket>/<prefix>/<table>`: the change log the exports go into. */
   readonly location: string;
+  /** Raised by an execution that failed or timed out (runbook: docs/operations.md). */
+  readonly failedAlarm: cloudwatch.Alarm;
 
   constructor(scope: Construct, id: string, props: NativeExportScheduleProps) {
     super(scope, id);
@@ -115,6 +123,9 @@ export class NativeExportSchedule extends Construct {
         environment: {
           NativeExportTable: table.tableName,
           NativeExportKind: props.kind,
+          ...(props.kind === 'incremental' && props.fullIfNoBase !== false
+            ? { NativeExportFullIfNoBase: 'true' }
+            : {}),
           ...(props.kmsKeyId ? { NativeExportKmsKeyId: props.kmsKeyId } : {}),
           // A run's lease outlives nothing but a crashed execution: the machine's own timeout.
           NativeExportLeaseSeconds: String((props.timeout ?? DEFAULTS.timeout).toSeconds()),
@@ -142,6 +153,7 @@ export class NativeExportSchedule extends Construct {
       timeout: props.timeout ?? DEFAULTS.timeout,
       comment: `dynamodb-replicator ${props.kind} native export of ${table.tableName}: start, wait, check, finish`,
     });
+    this.failedAlarm = failedExecutionsAlarm(this, this.stateMachine, props.kind, table.tableName);
     this.rule = new events.Rule(this, 'Schedule', {
       schedule: props.schedule,
       description: `dynamodb-replicator: a ${props.kind} native export`,
@@ -215,6 +227,37 @@ export class NativeExportSchedule extends Construct {
         ),
     );
   }
+}
+
+/**
+ * One alarm per schedule: any execution that failed or timed out within 5 minutes (a skipped run
+ * succeeds and raises nothing). Missing data (no execution) is not breaching.
+ */
+function failedExecutionsAlarm(
+  scope: Construct,
+  stateMachine: sfn.StateMachine,
+  kind: string,
+  table: string,
+): cloudwatch.Alarm {
+  const period = Duration.minutes(5);
+  return new cloudwatch.Alarm(scope, 'FailedAlarm', {
+    alarmDescription:
+      `dynamodb-replicator: a ${kind} native export of ${table} failed or timed out; nothing was indexed. ` +
+      'Runbook: docs/operations.md, "A native export failed".',
+    metric: new cloudwatch.MathExpression({
+      expression: 'FILL(failed, 0) + FILL(timedOut, 0)',
+      usingMetrics: {
+        failed: stateMachine.metricFailed({ period, statistic: 'Sum' }),
+        timedOut: stateMachine.metricTimedOut({ period, statistic: 'Sum' }),
+      },
+      period,
+      label: 'failed or timed-out executions',
+    }),
+    threshold: 1,
+    comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    evaluationPeriods: 1,
+    treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+  });
 }
 
 /**

@@ -21,6 +21,8 @@
  * Environment (validated on the first invocation of a container, errors name the variable):
  * - NativeExportTable (required): the table exported, in the function's region.
  * - NativeExportKind: full (default) or incremental (the changes since the log's last export).
+ * - NativeExportFullIfNoBase: true makes an incremental start on a log with nothing to continue
+ *   from run a full export (the base) instead of failing.
  * - NativeExportKmsKeyId: the KMS key DynamoDB encrypts the export's objects with (optional).
  * - NativeExportLeaseSeconds: how long an incremental run's lease lasts if it is never given up
  *   (a crashed run); default 86400 (the construct sets its state machine's timeout).
@@ -52,6 +54,8 @@ import { sliceTimeMs, type ScanJobContext } from './scan-job.js';
 export interface NativeExportConfig {
   readonly table: string;
   readonly kind: 'full' | 'incremental';
+  /** Incremental: a full export instead when the log has no base yet. */
+  readonly fullIfNoBase?: boolean;
   readonly kmsKeyId?: string;
   /** How long an incremental run's lease lasts if never given up (ms). */
   readonly leaseMs?: number;
@@ -64,10 +68,12 @@ export function readNativeExportConfig(env: Env): NativeExportConfig {
   const table = requireEnv(env, 'NativeExportTable', 'the table to export');
   const kind = envEnum(env, 'NativeExportKind', ['full', 'incremental'] as const) ?? 'full';
   const kmsKeyId = envValue(env, 'NativeExportKmsKeyId');
+  const fullIfNoBase = envEnum(env, 'NativeExportFullIfNoBase', ['true', 'false'] as const) === 'true';
   const leaseSeconds = envInteger(env, 'NativeExportLeaseSeconds', { min: 60, max: 7 * 24 * 3600 });
   return {
     table,
     kind,
+    ...(fullIfNoBase ? { fullIfNoBase } : {}),
     ...(kmsKeyId ? { kmsKeyId } : {}),
     ...(leaseSeconds !== undefined ? { leaseMs: leaseSeconds * 1000 } : {}),
     backup: readBackupConfig(env),
@@ -164,6 +170,7 @@ export function createNativeExportHandler(
       const started = await startNativeBackup(client, store, {
         table: config.table,
         incremental: config.kind === 'incremental',
+        ...(config.fullIfNoBase ? { fullIfNoBase: true } : {}),
         ...(typeof e.run === 'string' && e.run !== '' ? { run: e.run } : {}),
         ...(config.leaseMs !== undefined ? { leaseMs: config.leaseMs } : {}),
         ...(config.kmsKeyId ? { sseKmsKeyId: config.kmsKeyId } : {}),

@@ -504,4 +504,20 @@ describe('the state machine driven through the real handler, against DynamoDB Lo
     assert.equal((next.output as { result: { itemCount: number } }).result.itemCount, 1);
     assert.deepEqual(sorted(await restoredItems(bucket, table)), sorted(await scanAll(client, table)));
   });
+
+  test('an incremental schedule on a log with no base yet makes a full export first (NativeExportFullIfNoBase), then exports changes', async () => {
+    const { table, put, bucket } = await seeded('b', 5);
+    const first = await runMachine(table, bucket, 'first-incremental', 'incremental');
+    assert.equal(first.error, undefined);
+    const base = (first.output as { result: { kind: string; itemCount: number } }).result;
+    assert.deepEqual([base.kind, base.itemCount], ['full', 5]);
+    await nextSecond();
+    await put('b0', 'b');
+    await standIn.observe(table, 1);
+    await nextSecond();
+    const second = await runMachine(table, bucket, 'second-incremental', 'incremental');
+    const changes = (second.output as { result: { kind: string; itemCount: number } }).result;
+    assert.deepEqual([changes.kind, changes.itemCount], ['incremental', 1]);
+    assert.deepEqual(sorted(await restoredItems(bucket, table)), sorted(await scanAll(client, table)));
+  });
 });
