@@ -337,28 +337,55 @@ function exportHeader(w: ExportWindow, change: LoggedChange): SegmentHeader {
   };
 }
 
+/** Where the log's coverage from its base first breaks: no change is known from `from` until `to`. */
+export interface CoverageHole {
+  /** Epoch ms: covered up to here (the base, the end of a window, or the last logged stream change). */
+  readonly from: number;
+  /** Epoch ms: where coverage resumes (the start of the next export window). */
+  readonly to: number;
+  /** The export window that resumes it. */
+  readonly next: ExportWindow;
+}
+
 /**
- * Refuses (UsageError) a moment `at` that the log's incremental exports do not reach without a
- * gap from `base`: the windows starting at or before `at` must chain from the base's start.
+ * The first hole in a log's coverage after `base`. Export windows cover [from, to); the stream
+ * segments cover from the base to their last change (`streamEnd`: the runner's log is continuous,
+ * its recorded gaps are checked apart). A time after the last piece of coverage is an open tail, not
+ * a hole (the runner may still be logging): a hole is a stretch with coverage resuming after it.
+ */
+export function coverageHole(
+  windows: readonly ExportWindow[],
+  streamEnd: number | undefined,
+  base: Pick<SnapshotInfo, 'startedAt'>,
+): CoverageHole | undefined {
+  let covered = Math.max(base.startedAt, streamEnd ?? -Infinity);
+  for (const w of [...windows].sort((a, b) => a.from - b.from || a.to - b.to)) {
+    if (w.to <= covered) continue;
+    if (w.from > covered) return { from: covered, to: w.from, next: w };
+    covered = w.to;
+  }
+  return undefined;
+}
+
+/**
+ * Refuses (UsageError) a moment `at` after a hole in the log's coverage from `base` (see
+ * coverageHole): every instant from the base to `at` must be covered by stream segments or export
+ * windows. The error names the hole's exact bounds and the export that would fill it.
  */
 export function assertExportCoverage(
   windows: readonly ExportWindow[],
   base: SnapshotInfo,
   at: number,
   where: string,
+  streamEnd?: number,
 ): void {
-  let covered = base.startedAt;
-  for (const w of windows) {
-    if (w.from > at) break;
-    if (w.to <= covered) continue;
-    if (w.from > covered)
-      throw new UsageError(
-        `${where} has no export of the changes made from ${formatTime(covered)} until ${formatTime(w.from)}: ` +
-          `its base snapshot ${base.id} and the incremental exports after it reach ${formatTime(covered)}, the next export (${w.exportId}) starts later, ` +
-          `so ${formatTime(at)} cannot be restored exactly. Export that window ` +
-          `(\`backup-table --native --incremental --from ${new Date(covered).toISOString()} --to ${new Date(w.from).toISOString()}\`) ` +
-          `or choose a time before ${formatTime(w.from)}.`,
-      );
-    covered = w.to;
-  }
+  const hole = coverageHole(windows, streamEnd, base);
+  if (!hole || at <= hole.from) return;
+  const [from, to] = [new Date(hole.from).toISOString(), new Date(hole.to).toISOString()];
+  throw new UsageError(
+    `${where} has no export of the changes made from ${formatTime(hole.from)} until ${formatTime(hole.to)}: ` +
+      `its base snapshot ${base.id}, its stream segments and the incremental exports after it reach ${from}, the next export (${hole.next.exportId}) starts at ${to}, ` +
+      `so ${formatTime(at)} cannot be restored exactly (hole ${from} – ${to}). Export that window ` +
+      `(\`backup-table --native --incremental --from ${from} --to ${to}\`) or choose a time at or before ${from}.`,
+  );
 }
