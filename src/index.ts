@@ -230,22 +230,42 @@ export {
   type NativeBackupResult,
 } from './backup/native-backup.js';
 /**
- * The same native backup in three resumable steps with plain-JSON state, for waits longer than one
- * process (a Step Functions state machine between Lambda invocations): start, check until
- * COMPLETED (FAILED throws), finish (verify and index).
+ * The same native backup in resumable steps with plain-JSON state, for waits longer than one
+ * process (a Step Functions state machine between Lambda invocations): start (incremental: under
+ * the log's lease; a second run meanwhile is LeaseHeldError), check until COMPLETED (FAILED
+ * throws), finish (verify and index) — in one call, or in slices with a time budget that return
+ * their progress until `done` — and, on a failure path, release (gives the lease up).
  *
  * @example
- * const started = await startNativeBackup(client, log, { table: 'users' }); // JSON: keep it
+ * const started = await startNativeBackup(client, log, { table: 'users', incremental: true }); // JSON: keep it
  * while ((await checkNativeBackup(client, started)).state === 'IN_PROGRESS') await later();
- * const result = await finishNativeBackup(client, log, started);
+ * let step = await finishNativeBackupSlice(client, log, started, { budgetMs: 600_000 });
+ * while (!step.done) step = await finishNativeBackupSlice(client, log, started, { budgetMs: 600_000, progress: step });
  */
 export {
   checkNativeBackup,
   finishNativeBackup,
+  finishNativeBackupSlice,
+  releaseNativeBackup,
   startNativeBackup,
+  NATIVE_LEASE_FOLDER,
   type NativeExportCheck,
   type NativeExportStarted,
+  type NativeFinishOptions,
+  type NativeFinishProgress,
+  type NativeFinishStep,
 } from './backup/native-backup.js';
+/**
+ * A lease kept in an object store (create-only generations; an expired one is taken over): what
+ * keeps two incremental native runs over one log apart.
+ */
+export {
+  currentLease,
+  LeaseHeldError,
+  LeaseLostError,
+  type HeldLease,
+  type LeaseRecord,
+} from './storage/object-lease.js';
 export { restoreTable, type RestoreOptions, type RestoreResult } from './backup/restore.js';
 export {
   resolveRestoreSource,

@@ -23,7 +23,7 @@ import { InvalidDataError } from '../core/errors.js';
 import { applyTurnover, type TurnoverFilter } from '../core/turnover.js';
 import { formatStoreLocation, type ObjectStore } from '../storage/object-store.js';
 import { claimLog, type LogClaim } from './log-identity.js';
-import { hourFolder, listSegments, segmentFolder, type TimeRange } from './log-manifest.js';
+import { CHANGES_FOLDER, hourFolder, listSegments, segmentFolder, type TimeRange } from './log-manifest.js';
 import { readExportChanges } from './native-incremental.js';
 
 const gzipAsync = promisify(gzip);
@@ -434,4 +434,31 @@ export function assertNewImages(changes: readonly Change[]): void {
       throw new InvalidDataError(
         `${c.eventName} record ${c.sequenceNumber} has no new image: a backup needs a stream with view type NEW_IMAGE or NEW_AND_OLD_IMAGES (got ${c.streamViewType ?? 'unknown'})`,
       );
+}
+
+/**
+ * The creation time of the newest change the log's stream segments hold, or undefined when it has
+ * none: the newest hour folder is found with four folder listings, and only the last segment of
+ * each shard in it is read (a shard's segments follow its sequence numbers; none spans two hours).
+ */
+export async function lastStreamChange(store: ObjectStore): Promise<number | undefined> {
+  let folder = CHANGES_FOLDER;
+  for (let level = 0; level < 4; level++) {
+    const newest = (await store.listFolders(folder)).filter((f) => /^\d+$/.test(f)).at(-1);
+    if (newest === undefined) return undefined;
+    folder = `${folder}/${newest}`;
+  }
+  const byShard = new Map<string, { key: string; last: string }>();
+  for await (const info of store.list(folder)) {
+    const m = /\/\d{13}-(.+)-(\d+)-(\d+)\.jsonl\.gz$/.exec(info.key);
+    const [shard, last] = m ? [m[1] as string, m[3] as string] : [info.key, '0'];
+    const seen = byShard.get(shard);
+    if (!seen || compareSequenceNumbers(last, seen.last) > 0) byShard.set(shard, { key: info.key, last });
+  }
+  let newest: number | undefined;
+  for (const { key } of byShard.values()) {
+    const { header } = await decodeSegmentWithHeader(await store.get(key), key);
+    newest = Math.max(newest ?? header.maxCreationTime, header.maxCreationTime);
+  }
+  return newest;
 }

@@ -11,6 +11,7 @@ import { formatStoreLocation, type ObjectStore } from '../storage/object-store.j
 import { decodeSegmentWithHeader, segmentNameTime } from './change-log.js';
 import { checkedLogOwner, describeOwner } from './log-identity.js';
 import { CHANGES_FOLDER } from './log-manifest.js';
+import { coverageHole, listExportWindows } from './native-incremental.js';
 import { isChangeLog, listGaps, listSnapshots, type SnapshotInfo } from './point-in-time.js';
 
 export interface BackupCoverage {
@@ -37,6 +38,11 @@ export interface BackupCoverage {
     readonly detectedAt: number;
     readonly reason: string;
   }[];
+  /**
+   * The first hole after the newest base snapshot: no stream segment and no export window covers
+   * [from, to) (epoch ms), while coverage resumes after it; no time after `from` is restorable.
+   */
+  readonly hole?: { readonly from: number; readonly to: number };
   /** Change segments, and every object of the log (segments, snapshots, records) with their bytes. */
   readonly segments: number;
   readonly objects: number;
@@ -120,8 +126,11 @@ export async function backupCoverage(
   const gaps = (await listGaps(store))
     .map(({ lossFrom, detectedAt, reason }) => ({ lossFrom, detectedAt, reason }))
     .sort((a, b) => a.detectedAt - b.detectedAt);
+  const newest = snapshots.at(-1);
+  const hole = newest && coverageHole(await listExportWindows(store), lastChange, newest);
   return {
     location: where,
+    ...(hole ? { hole: { from: hole.from, to: hole.to } } : {}),
     ...(owner?.table !== undefined ? { table: owner.table } : {}),
     snapshots,
     ...(snapshots[0] ? { coveredFrom: snapshots[0].completedAt } : {}),

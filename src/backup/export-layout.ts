@@ -574,12 +574,25 @@ export async function readManifests(
   return { summary, files, ...(description ? { description } : {}) };
 }
 
+/** An export folder's manifests checked, its data files not yet read (openExport reads them all). */
+export interface ExportFiles {
+  readonly label: string;
+  readonly summary: ManifestSummary;
+  readonly files: readonly ManifestFileEntry[];
+  readonly description?: TableDescription;
+  readonly keySchema?: KeySchema;
+  /** Streams one data file's items, verifying it (MD5, gzip, count, DynamoDB JSON, keys) as it goes. */
+  read(entry: ManifestFileEntry): AsyncIterable<Item>;
+}
+
 /**
- * Opens and verifies an export folder (the one holding manifest-summary.json): every data file is
- * read once, in full, before this returns. NotFoundError when there is no summary (not an export,
- * or one still being written); InvalidDataError naming the file for any corruption.
+ * An export folder's manifests, checksums and totals checked, and the reader of its data files:
+ * the part of openExport before the verify pass, for a caller that verifies the files in slices.
  */
-export async function openExport(store: ObjectStore, options: OpenExportOptions = {}): Promise<ExportReader> {
+export async function openExportFiles(
+  store: ObjectStore,
+  options: Omit<OpenExportOptions, 'concurrency'> = {},
+): Promise<ExportFiles> {
   const label = formatStoreLocation(store.location);
   const { summary, files, description } = options.manifests ?? (await readManifests(store, label));
   const listed = files.reduce((n, f) => n + f.itemCount, 0);
@@ -599,23 +612,32 @@ export async function openExport(store: ObjectStore, options: OpenExportOptions 
   if (options.keySchema && stored)
     assertSameKeySchema(stored, options.keySchema, [label, 'the target table']);
   const keySchema = options.keySchema ?? stored;
-
-  // The verify pass: read everything once before anyone writes.
   const parse = itemLineParser(keySchema);
-  await verifyDataFiles(files, options.concurrency, (entry) =>
-    readDataFile(store, dataFileKey(entry.dataFileS3Key), entry, label, parse),
-  );
-
   return {
     label,
     summary,
     files,
     ...(description ? { description } : {}),
     ...(keySchema ? { keySchema } : {}),
-    itemCount: summary.itemCount,
+    read: (entry) => readDataFile(store, dataFileKey(entry.dataFileS3Key), entry, label, parse),
+  };
+}
+
+/**
+ * Opens and verifies an export folder (the one holding manifest-summary.json): every data file is
+ * read once, in full, before this returns. NotFoundError when there is no summary (not an export,
+ * or one still being written); InvalidDataError naming the file for any corruption.
+ */
+export async function openExport(store: ObjectStore, options: OpenExportOptions = {}): Promise<ExportReader> {
+  const opened = await openExportFiles(store, options);
+  // The verify pass: read everything once before anyone writes.
+  await verifyDataFiles(opened.files, options.concurrency, (entry) => opened.read(entry));
+  const { read, ...rest } = opened;
+  return {
+    ...rest,
+    itemCount: opened.summary.itemCount,
     async *items() {
-      for (const entry of files)
-        yield* readDataFile(store, dataFileKey(entry.dataFileS3Key), entry, label, parse);
+      for (const entry of opened.files) yield* read(entry);
     },
   };
 }
@@ -626,16 +648,49 @@ export async function verifyDataFiles(
   concurrency: number | undefined,
   read: (entry: ManifestFileEntry) => AsyncIterable<unknown>,
 ): Promise<void> {
-  const queue = [...files];
+  await verifyDataFileRange(files, 0, { ...(concurrency !== undefined ? { concurrency } : {}) }, read);
+}
+
+export interface FileRangeBudget {
+  /** Files read at once (default 4). */
+  readonly concurrency?: number;
+  /** Begin no file once this much time has passed (the first file is always begun). Default: no limit. */
+  readonly budgetMs?: number;
+  /** Clock (tests). */
+  readonly now?: () => number;
+}
+
+/**
+ * Reads data files from index `start` on, in manifest order, until the budget is spent: a file is
+ * begun only while less than `budgetMs` has passed (the first one always, so every call makes
+ * progress) and every file begun is read to its end. Returns the index of the first file not read
+ * (files.length when all were): the files verified are exactly [start, returned).
+ */
+export async function verifyDataFileRange(
+  files: readonly ManifestFileEntry[],
+  start: number,
+  budget: FileRangeBudget,
+  read: (entry: ManifestFileEntry) => AsyncIterable<unknown>,
+): Promise<number> {
+  const now = budget.now ?? Date.now;
+  const began = now();
+  const limit = budget.budgetMs ?? Infinity;
+  let next = start;
+  const take = (): ManifestFileEntry | undefined => {
+    if (next >= files.length || (next > start && now() - began >= limit)) return undefined;
+    return files[next++];
+  };
+  const workers = Math.min(Math.max(1, budget.concurrency ?? 4), Math.max(1, files.length - start));
   await Promise.all(
-    Array.from({ length: Math.min(Math.max(1, concurrency ?? 4), queue.length) }, async () => {
-      for (let entry = queue.shift(); entry; entry = queue.shift()) {
+    Array.from({ length: workers }, async () => {
+      for (let entry = take(); entry; entry = take()) {
         for await (const _record of read(entry)) {
           // reading is the check
         }
       }
     }),
   );
+  return next;
 }
 
 /** Export ids under `<store>/AWSDynamoDB/` whose manifest-summary.json exists, sorted. */

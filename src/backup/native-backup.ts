@@ -15,7 +15,7 @@
  * export that fails verification stays unindexed and is never restored. The location must be S3.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { InvalidDataError, ServiceError, UsageError } from '../core/errors.js';
 import { formatTime } from '../core/time.js';
 import {
@@ -26,14 +26,29 @@ import {
   type ExportState,
 } from '../dynamodb/export-to-s3.js';
 import { describeTable, type TableInfo } from '../dynamodb/tables.js';
+import {
+  assertLeaseHeld,
+  newRunId,
+  parseHeldLease,
+  releaseLease,
+  takeLease,
+  type HeldLease,
+} from '../storage/object-lease.js';
 import { formatStoreLocation, joinKey, type ObjectStore } from '../storage/object-store.js';
-import { EXPORT_ROOT, openExport, writeTableDescription } from './export-layout.js';
+import {
+  EXPORT_ROOT,
+  openExportFiles,
+  verifyDataFileRange,
+  writeTableDescription,
+  type FileRangeBudget,
+  type ManifestFileEntry,
+} from './export-layout.js';
 import { assertLogOwnedBy, claimLog } from './log-identity.js';
 import {
   EXPORT_WINDOW_FORMAT,
   INCREMENTAL_FOLDER,
   listExportWindows,
-  openIncrementalExport,
+  openIncrementalExportFiles,
   writeExportWindow,
   type ExportWindow,
 } from './native-incremental.js';
@@ -55,6 +70,11 @@ export interface NativeBackupOptions {
    * catch up). AWS accepts windows of 15 minutes to 24 hours.
    */
   readonly incremental?: boolean | { readonly from?: number; readonly to?: number };
+  /**
+   * Incremental: when the log has no base snapshot and no incremental export yet, run a full export
+   * (the base) instead of refusing. What a schedule of incremental exports wants on its first run.
+   */
+  readonly fullIfNoBase?: boolean;
   /** Give up waiting after this long (default 2 hours); the export keeps running on AWS. */
   readonly timeoutMs?: number;
   /** Recorded by DynamoDB: the objects are encrypted with this KMS key. */
@@ -66,6 +86,18 @@ export interface NativeBackupOptions {
   readonly signal?: AbortSignal;
   /** Clock (tests). */
   readonly now?: () => number;
+  /**
+   * Incremental: who this run is, as a second run is told (default host:pid:random). A run takes
+   * the log's lease on incremental exports (`runs/native-incremental/`) before it picks its window
+   * and gives it up when the export is indexed or fails; a second run meanwhile is refused with
+   * LeaseHeldError ("skipped: run <id> in progress since <time>").
+   */
+  readonly run?: string;
+  /**
+   * How long the lease lasts if this run never gives it up (it crashed): after that the next run
+   * takes over. Default: the wait's timeout plus an hour (backupTableNative), else 24 hours.
+   */
+  readonly leaseMs?: number;
 }
 
 export interface NativeBackupResult {
@@ -104,7 +136,16 @@ export interface NativeExportStarted {
   readonly snapshotId?: string;
   /** Incremental: the window asked for (epoch ms); DynamoDB's resolved window wins when it says. */
   readonly window?: { readonly from: number; readonly to?: number };
+  /** Incremental: the lease this run holds on the log's incremental exports until it finishes. */
+  readonly lease?: HeldLease;
 }
+
+/** Where in a log the lease on its incremental exports is kept. */
+export const NATIVE_LEASE_FOLDER = 'runs/native-incremental';
+
+/** The default lease of a run whose wait has no deadline of its own (the resumable steps). */
+const DEFAULT_LEASE_MS = 24 * 60 * 60_000;
+const DEFAULT_TIMEOUT_MS = 2 * 60 * 60_000;
 
 /** One look at a started export. */
 export interface NativeExportCheck {
@@ -144,7 +185,11 @@ async function begin(
     ...(options.bucketOwner ? { bucketOwner: options.bucketOwner } : {}),
     clientToken: randomUUID(),
   };
-  if (!options.incremental) {
+  const noBase =
+    options.fullIfNoBase === true &&
+    (await listSnapshots(store)).length === 0 &&
+    (await listExportWindows(store)).length === 0;
+  if (!options.incremental || noBase) {
     const id = snapshotId((options.now ?? Date.now)());
     const first = await startExport(client, {
       ...start,
@@ -156,41 +201,35 @@ async function begin(
       table,
     };
   }
-  const window = await incrementalWindow(store, options, where, options.now ?? Date.now);
-  const first = await startExport(client, {
-    ...start,
-    prefix: joinKey(loc.prefix, INCREMENTAL_FOLDER),
-    incremental: window,
+  // Refused before anything is written when there is nothing to continue from or the window is bad;
+  // then chosen again under the lease, so a second run cannot pick the same one.
+  await incrementalWindow(store, options, where, options.now ?? Date.now);
+  const lease = await takeLease(store, NATIVE_LEASE_FOLDER, {
+    run: options.run ?? newRunId(),
+    ttlMs: options.leaseMs ?? DEFAULT_LEASE_MS,
   });
-  return {
-    started: { kind: 'incremental', table: options.table, exportArn: first.arn, window },
-    first,
-    table,
-  };
-}
-
-/** Verifies and indexes a completed export. */
-function complete(
-  store: ObjectStore,
-  started: NativeExportStarted,
-  done: ExportState,
-  table: TableInfo,
-): Promise<NativeBackupResult> {
-  const claim = { table: started.table, keySchema: table.keySchema };
-  if (started.kind === 'full') {
-    const id = started.snapshotId ?? '';
-    if (!/^[A-Za-z0-9._-]+$/.test(id))
-      throw new UsageError(`a started full export needs its snapshotId, got "${id}"`);
-    return indexFullExport(store, store.at(`${SNAPSHOTS_FOLDER}/${id}`), id, done, table, claim);
+  try {
+    const window = await incrementalWindow(store, options, where, options.now ?? Date.now);
+    const first = await startExport(client, {
+      ...start,
+      prefix: joinKey(loc.prefix, INCREMENTAL_FOLDER),
+      incremental: window,
+    });
+    return {
+      started: { kind: 'incremental', table: options.table, exportArn: first.arn, window, lease },
+      first,
+      table,
+    };
+  } catch (error) {
+    await releaseLease(store, lease).catch(() => undefined);
+    throw error;
   }
-  if (!started.window || !Number.isFinite(started.window.from))
-    throw new UsageError('a started incremental export needs its window (from, to)');
-  return indexIncrementalExport(store, done, table, claim, started.window);
 }
 
 /**
  * Runs a native export of `options.table` into the change log at `store` (an S3 location), waits for
- * it, verifies it and indexes it. A log of another table is refused before the export starts.
+ * it, verifies it and indexes it. A log of another table is refused before the export starts; an
+ * incremental run while another one holds the log's lease is refused with LeaseHeldError.
  *
  * @example
  * const log = openObjectStore('s3://my-backups/users');
@@ -202,20 +241,32 @@ export async function backupTableNative(
   store: ObjectStore,
   options: NativeBackupOptions,
 ): Promise<NativeBackupResult> {
-  const { started, first, table } = await begin(client, store, options);
-  const done = await waitForExport(client, first, options.table, {
-    ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
-    ...(options.onPoll ? { onPoll: options.onPoll } : {}),
-    ...(options.signal ? { signal: options.signal } : {}),
-    ...(options.now ? { now: options.now } : {}),
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const { started, first, table } = await begin(client, store, {
+    ...options,
+    leaseMs: options.leaseMs ?? timeoutMs + 60 * 60_000,
   });
-  return complete(store, started, done, table);
+  try {
+    const done = await waitForExport(client, first, options.table, {
+      timeoutMs,
+      ...(options.onPoll ? { onPoll: options.onPoll } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.now ? { now: options.now } : {}),
+    });
+    const step = await finishSlice(store, started, done, table, {});
+    if (!step.done) throw new ServiceError(`export ${done.arn}: verification stopped before its end`);
+    const { done: _done, ...result } = step;
+    return result;
+  } catch (error) {
+    await releaseNativeBackup(store, started).catch(() => undefined);
+    throw error;
+  }
 }
 
 /**
  * The first of three resumable steps of `backupTableNative` (for waits longer than one process,
- * such as a Lambda's 15 minutes): the same checks, then the export is started. The result is plain
- * JSON for `checkNativeBackup` and `finishNativeBackup`.
+ * such as a Lambda's 15 minutes): the same checks (and, incremental, the same lease), then the export
+ * is started. The result is plain JSON for `checkNativeBackup` and `finishNativeBackupSlice`.
  */
 export async function startNativeBackup(
   client: DynamoDBClient,
@@ -239,12 +290,43 @@ export async function checkNativeBackup(
   };
 }
 
-/** The last step: the completed export verified and indexed, as `backupTableNative` does. */
-export async function finishNativeBackup(
+/** Where a finish that spans several invocations stands: the next slice's input. */
+export interface NativeFinishProgress {
+  readonly done: false;
+  readonly exportArn: string;
+  /** The manifest's first `filesVerified` data files are verified. */
+  readonly filesVerified: number;
+  readonly filesTotal: number;
+  /** Items (or changed items) in the files verified so far. */
+  readonly itemsVerified: number;
+  /** MD5 of the manifest's file entries: a later slice refuses a manifest that changed meanwhile. */
+  readonly manifest: string;
+  /** Slices run so far. */
+  readonly slices: number;
+}
+
+/** A finish slice's outcome: more files to verify, or the export verified and indexed. */
+export type NativeFinishStep = NativeFinishProgress | (NativeBackupResult & { readonly done: true });
+
+export interface NativeFinishOptions extends FileRangeBudget {
+  /** The previous slice's progress (none: the first slice). */
+  readonly progress?: NativeFinishProgress;
+}
+
+/**
+ * The last step, resumable: verifies the completed export's data files (MD5, gzip, counts, keys,
+ * times) in manifest order until `budgetMs` is spent (at least one file per call) and returns its
+ * progress with `done: false`; the call that verifies the last file indexes the export (as
+ * `backupTableNative` does), gives up the run's lease and returns the result with `done: true`. The
+ * result is the same however many slices it took. A file that fails verification fails the call,
+ * naming the file; nothing is indexed.
+ */
+export async function finishNativeBackupSlice(
   client: DynamoDBClient,
   store: ObjectStore,
   started: NativeExportStarted,
-): Promise<NativeBackupResult> {
+  options: NativeFinishOptions = {},
+): Promise<NativeFinishStep> {
   const { table } = await prepare(client, store, started.table);
   const done = await describeExport(client, started.exportArn, started.table);
   if (done.status === 'FAILED') throw exportFailed(done, started.table);
@@ -252,51 +334,142 @@ export async function finishNativeBackup(
     throw new UsageError(
       `export ${done.arn} of table "${started.table}" is still ${done.status}: check it again later`,
     );
-  return complete(store, started, done, table);
+  return finishSlice(store, started, done, table, options);
 }
 
-/** Verifies a completed full export, gives it our table description and makes it a base snapshot. */
-async function indexFullExport(
+/** The last step in one call: `finishNativeBackupSlice` without a budget. */
+export async function finishNativeBackup(
+  client: DynamoDBClient,
+  store: ObjectStore,
+  started: NativeExportStarted,
+): Promise<NativeBackupResult> {
+  const step = await finishNativeBackupSlice(client, store, started);
+  if (!step.done) throw new ServiceError(`export ${started.exportArn}: verification stopped before its end`);
+  const { done: _done, ...result } = step;
+  return result;
+}
+
+/**
+ * Gives up the lease a started incremental run holds (a run that failed: the state machine's catch
+ * path), so the next run need not wait for it to expire. False when it held none or lost it.
+ */
+export async function releaseNativeBackup(
+  store: ObjectStore,
+  started: NativeExportStarted,
+): Promise<boolean> {
+  if (!started.lease) return false;
+  return releaseLease(store, parseHeldLease(started.lease, `the lease of export ${started.exportArn}`));
+}
+
+/** A completed export's files, and how to index it once they are verified. */
+interface FinishPlan {
+  readonly label: string;
+  readonly files: readonly ManifestFileEntry[];
+  read(entry: ManifestFileEntry): AsyncIterable<unknown>;
+  index(): Promise<NativeBackupResult>;
+}
+
+function manifestDigest(files: readonly ManifestFileEntry[]): string {
+  return createHash('md5').update(JSON.stringify(files)).digest('hex');
+}
+
+/** One slice of verification of a completed export, indexing it after its last file. */
+async function finishSlice(
+  store: ObjectStore,
+  started: NativeExportStarted,
+  done: ExportState,
+  table: TableInfo,
+  options: NativeFinishOptions,
+): Promise<NativeFinishStep> {
+  const plan = await finishPlan(store, started, done, table);
+  const manifest = manifestDigest(plan.files);
+  const before = options.progress;
+  if (
+    before &&
+    (before.exportArn !== done.arn ||
+      before.manifest !== manifest ||
+      before.filesTotal !== plan.files.length ||
+      !Number.isSafeInteger(before.filesVerified) ||
+      before.filesVerified < 0 ||
+      before.filesVerified > plan.files.length)
+  )
+    throw new InvalidDataError(
+      `${plan.label}: the finish progress given (${before.filesVerified}/${before.filesTotal} files of ${before.exportArn}) is not of this export's manifest; start the finish again without it`,
+    );
+  const from = before?.filesVerified ?? 0;
+  const next = await verifyDataFileRange(plan.files, from, options, (entry) => plan.read(entry));
+  const items = plan.files.slice(from, next).reduce((n, f) => n + f.itemCount, before?.itemsVerified ?? 0);
+  if (next < plan.files.length)
+    return {
+      done: false,
+      exportArn: done.arn,
+      filesVerified: next,
+      filesTotal: plan.files.length,
+      itemsVerified: items,
+      manifest,
+      slices: (before?.slices ?? 0) + 1,
+    };
+  return { ...(await plan.index()), done: true };
+}
+
+/** The files of a completed export and its indexing, by kind. */
+function finishPlan(
+  store: ObjectStore,
+  started: NativeExportStarted,
+  done: ExportState,
+  table: TableInfo,
+): Promise<FinishPlan> {
+  const claim = { table: started.table, keySchema: table.keySchema };
+  if (started.kind === 'full') {
+    const id = started.snapshotId ?? '';
+    if (!/^[A-Za-z0-9._-]+$/.test(id))
+      throw new UsageError(`a started full export needs its snapshotId, got "${id}"`);
+    return fullExportPlan(store, store.at(`${SNAPSHOTS_FOLDER}/${id}`), id, done, table, claim);
+  }
+  if (!started.window || !Number.isFinite(started.window.from))
+    throw new UsageError('a started incremental export needs its window (from, to)');
+  return incrementalExportPlan(store, started, done, table, claim);
+}
+
+/** A completed full export: verified, it gets our table description and becomes a base snapshot. */
+async function fullExportPlan(
   store: ObjectStore,
   snapshotFolder: ObjectStore,
   id: string,
   done: ExportState,
   table: TableInfo,
   claim: { table: string; keySchema: TableInfo['keySchema'] },
-): Promise<NativeBackupResult> {
+): Promise<FinishPlan> {
   const exportId = exportIdOf(done.arn);
   const exportFolder = `${EXPORT_ROOT}/${exportId}`;
   const exportStore = snapshotFolder.at(exportFolder);
-  const reader = await openExport(exportStore, { keySchema: table.keySchema });
-  if (done.itemCount !== undefined && done.itemCount !== reader.itemCount)
+  const opened = await openExportFiles(exportStore, { keySchema: table.keySchema });
+  const itemCount = opened.summary.itemCount;
+  if (done.itemCount !== undefined && done.itemCount !== itemCount)
     throw new InvalidDataError(
-      `${reader.label}: DescribeExport reports ${done.itemCount} items but the export holds ${reader.itemCount}`,
+      `${opened.label}: DescribeExport reports ${done.itemCount} items but the export holds ${itemCount}`,
     );
-  const exportTime = done.exportTime ?? Date.parse(reader.summary.exportTime);
-  if (!Number.isFinite(exportTime)) throw new InvalidDataError(`${reader.label}: the export time is unknown`);
-  await claimLog(store, claim, formatStoreLocation(store.location));
-  await writeTableDescription(exportStore, table.description);
-  const snapshot: SnapshotInfo = {
-    format: SNAPSHOT_FORMAT,
-    version: 1,
-    id,
-    kind: 'export',
-    table: claim.table,
-    // A native export is the table at one moment: exact from that moment on.
-    startedAt: exportTime,
-    completedAt: exportTime,
-    itemCount: reader.itemCount,
-    exportFolder,
+  const exportTime = done.exportTime ?? Date.parse(opened.summary.exportTime);
+  if (!Number.isFinite(exportTime)) throw new InvalidDataError(`${opened.label}: the export time is unknown`);
+  const index = async (): Promise<NativeBackupResult> => {
+    await claimLog(store, claim, formatStoreLocation(store.location));
+    await writeTableDescription(exportStore, table.description);
+    const snapshot: SnapshotInfo = {
+      format: SNAPSHOT_FORMAT,
+      version: 1,
+      id,
+      kind: 'export',
+      table: claim.table,
+      // A native export is the table at one moment: exact from that moment on.
+      startedAt: exportTime,
+      completedAt: exportTime,
+      itemCount,
+      exportFolder,
+    };
+    await writeSnapshotInfo(snapshotFolder, snapshot);
+    return { kind: 'full', exportArn: done.arn, exportId, itemCount, location: opened.label, snapshot };
   };
-  await writeSnapshotInfo(snapshotFolder, snapshot);
-  return {
-    kind: 'full',
-    exportArn: done.arn,
-    exportId,
-    itemCount: reader.itemCount,
-    location: reader.label,
-    snapshot,
-  };
+  return { label: opened.label, files: opened.files, read: (entry) => opened.read(entry), index };
 }
 
 /** The window of the next incremental export: given, or chained to the log's last one (or base). */
@@ -327,28 +500,33 @@ async function incrementalWindow(
   return { from, ...(to !== undefined ? { to } : {}) };
 }
 
-/** Verifies a completed incremental export and indexes it as part of the log. */
-async function indexIncrementalExport(
+/**
+ * A completed incremental export: verified, it is indexed as part of the log, under the run's lease
+ * and never over a window already indexed; then the lease is given up. Indexing the same export
+ * again (a retried finish) returns what was indexed.
+ */
+async function incrementalExportPlan(
   store: ObjectStore,
+  started: NativeExportStarted,
   done: ExportState,
   table: TableInfo,
   claim: { table: string; keySchema: TableInfo['keySchema'] },
-  asked: { from: number; to?: number },
-): Promise<NativeBackupResult> {
+): Promise<FinishPlan> {
+  const asked = started.window as { from: number; to?: number };
   const exportId = exportIdOf(done.arn);
   const from = done.window?.from ?? asked.from;
   const to = done.window?.to ?? asked.to;
   if (to === undefined)
     throw new ServiceError(`DescribeExport for ${done.arn} gave no ExportToTime: the window is unknown`);
-  const reader = await openIncrementalExport(store.at(INCREMENTAL_FOLDER), exportId, {
+  const opened = await openIncrementalExportFiles(store.at(INCREMENTAL_FOLDER), exportId, {
     keySchema: table.keySchema,
     window: { from, to },
   });
-  if (done.itemCount !== undefined && done.itemCount !== reader.itemCount)
+  const itemCount = opened.itemCount;
+  if (done.itemCount !== undefined && done.itemCount !== itemCount)
     throw new InvalidDataError(
-      `${reader.label}: DescribeExport reports ${done.itemCount} items but the export holds ${reader.itemCount}`,
+      `${opened.label}: DescribeExport reports ${done.itemCount} items but the export holds ${itemCount}`,
     );
-  await claimLog(store, claim, formatStoreLocation(store.location));
   const window: ExportWindow = {
     format: EXPORT_WINDOW_FORMAT,
     version: 1,
@@ -358,15 +536,32 @@ async function indexIncrementalExport(
     folder: INCREMENTAL_FOLDER,
     from,
     to,
-    itemCount: reader.itemCount,
+    itemCount,
   };
-  await writeExportWindow(store, window);
-  return {
+  const result: NativeBackupResult = {
     kind: 'incremental',
     exportArn: done.arn,
     exportId,
-    itemCount: reader.itemCount,
-    location: reader.label,
+    itemCount,
+    location: opened.label,
     window,
   };
+  const index = async (): Promise<NativeBackupResult> => {
+    const indexed = await listExportWindows(store);
+    if (indexed.some((w) => w.exportId === exportId && w.from === from && w.to === to)) return result;
+    const lease = started.lease
+      ? parseHeldLease(started.lease, `the lease of export ${done.arn}`)
+      : undefined;
+    if (lease) await assertLeaseHeld(store, lease);
+    const overlap = indexed.find((w) => w.from < to && from < w.to);
+    if (overlap)
+      throw new UsageError(
+        `${opened.label} covers ${formatTime(from)} – ${formatTime(to)}, which overlaps export ${overlap.exportId} already indexed (${formatTime(overlap.from)} – ${formatTime(overlap.to)}): not indexed`,
+      );
+    await claimLog(store, claim, formatStoreLocation(store.location));
+    await writeExportWindow(store, window);
+    if (lease) await releaseLease(store, lease);
+    return result;
+  };
+  return { label: opened.label, files: opened.files, read: (entry) => opened.read(entry), index };
 }

@@ -152,11 +152,20 @@ function parseIncrementalLine(keySchema: KeySchema | undefined) {
   };
 }
 
-export interface IncrementalExportReader {
+/** An incremental export's manifests checked, its data files not yet read. */
+export interface IncrementalExportFiles {
   readonly label: string;
   readonly window: { readonly from: number; readonly to: number };
   readonly itemCount: number;
   readonly files: readonly ManifestFileEntry[];
+  /**
+   * Streams one data file's records, verifying it as it goes: MD5, gzip, count, every record's keys
+   * and images, its time inside the window, and one record per item within the file.
+   */
+  read(entry: ManifestFileEntry): AsyncIterable<IncrementalRecord>;
+}
+
+export interface IncrementalExportReader extends Omit<IncrementalExportFiles, 'read'> {
   /** Streams the records; MD5s and counts are checked again while streaming. */
   records(): AsyncIterable<IncrementalRecord>;
 }
@@ -166,17 +175,36 @@ function summaryTime(v: unknown): number | undefined {
   return Number.isFinite(t) ? t : undefined;
 }
 
+/** A record is inside the window and the only one of its item so far (`seen`); else InvalidDataError. */
+function checkRecord(
+  record: IncrementalRecord,
+  window: { from: number; to: number },
+  seen: Set<string>,
+  label: string,
+): void {
+  const t = Number(record.micros) / 1000;
+  if (t < window.from || t >= window.to)
+    throw new InvalidDataError(
+      `${label}: a record of ${JSON.stringify(record.keys)} was written at ${formatTime(t)}, outside the export's window ${formatTime(window.from)} – ${formatTime(window.to)}`,
+    );
+  // DynamoDB keeps one record per item and window; two would leave the item's order to chance.
+  const id = keyId(record.keys);
+  if (seen.has(id))
+    throw new InvalidDataError(`${label}: two records of ${JSON.stringify(record.keys)} in one export`);
+  seen.add(id);
+}
+
 /**
- * Opens and verifies the incremental export `exportId` under `prefixStore` (its S3Prefix): the
- * manifests' checksums, every data file's MD5 and count, every record's keys and images, each
- * record's time inside the window, and one record per item. The window is the summary's, else
- * `window` (what DescribeExport reported).
+ * The incremental export `exportId` under `prefixStore` (its S3Prefix) with its manifests checked
+ * (checksums, the summary's window and total): the part of openIncrementalExport before the verify
+ * pass, for a caller that verifies the files in slices. The window is the summary's, else
+ * `window` (what DynamoDB reported).
  */
-export async function openIncrementalExport(
+export async function openIncrementalExportFiles(
   prefixStore: ObjectStore,
   exportId: string,
   options: { readonly keySchema?: KeySchema; readonly window?: { from: number; to: number } } = {},
-): Promise<IncrementalExportReader> {
+): Promise<IncrementalExportFiles> {
   const folder = prefixStore.at(`${EXPORT_ROOT}/${exportId}`);
   const label = formatStoreLocation(folder.location);
   const { summary, files } = await readManifests(folder, label, true);
@@ -195,31 +223,45 @@ export async function openIncrementalExport(
       `${label}: manifest-files.json lists ${listed} items but the summary says ${summary.itemCount}`,
     );
   const parse = parseIncrementalLine(options.keySchema);
-  const read = (entry: ManifestFileEntry) =>
-    readDataFile(prefixStore, incrementalDataKey(entry.dataFileS3Key, exportId), entry, label, parse);
+  const window = { from, to };
+  return {
+    label,
+    window,
+    itemCount: summary.itemCount,
+    files,
+    async *read(entry) {
+      const seen = new Set<string>();
+      const key = incrementalDataKey(entry.dataFileS3Key, exportId);
+      for await (const record of readDataFile(prefixStore, key, entry, label, parse)) {
+        checkRecord(record, window, seen, label);
+        yield record;
+      }
+    },
+  };
+}
+
+/**
+ * Opens and verifies the incremental export `exportId` under `prefixStore` (its S3Prefix): the
+ * manifests' checksums, every data file's MD5 and count, every record's keys and images, each
+ * record's time inside the window, and one record per item across the whole export.
+ */
+export async function openIncrementalExport(
+  prefixStore: ObjectStore,
+  exportId: string,
+  options: { readonly keySchema?: KeySchema; readonly window?: { from: number; to: number } } = {},
+): Promise<IncrementalExportReader> {
+  const { read, ...opened } = await openIncrementalExportFiles(prefixStore, exportId, options);
   const seen = new Set<string>();
-  await verifyDataFiles(files, 4, async function* (entry) {
+  await verifyDataFiles(opened.files, 4, async function* (entry) {
     for await (const record of read(entry)) {
-      const t = Number(record.micros) / 1000;
-      if (t < from || t >= to)
-        throw new InvalidDataError(
-          `${label}: a record of ${JSON.stringify(record.keys)} was written at ${formatTime(t)}, outside the export's window ${formatTime(from)} – ${formatTime(to)}`,
-        );
-      // DynamoDB keeps one record per item and window; two would leave the item's order to chance.
-      const id = keyId(record.keys);
-      if (seen.has(id))
-        throw new InvalidDataError(`${label}: two records of ${JSON.stringify(record.keys)} in one export`);
-      seen.add(id);
+      checkRecord(record, opened.window, seen, opened.label);
       yield record;
     }
   });
   return {
-    label,
-    window: { from, to },
-    itemCount: summary.itemCount,
-    files,
+    ...opened,
     async *records() {
-      for (const entry of files) yield* read(entry);
+      for (const entry of opened.files) yield* read(entry);
     },
   };
 }
@@ -295,28 +337,55 @@ function exportHeader(w: ExportWindow, change: LoggedChange): SegmentHeader {
   };
 }
 
+/** Where the log's coverage from its base first breaks: no change is known from `from` until `to`. */
+export interface CoverageHole {
+  /** Epoch ms: covered up to here (the base, the end of a window, or the last logged stream change). */
+  readonly from: number;
+  /** Epoch ms: where coverage resumes (the start of the next export window). */
+  readonly to: number;
+  /** The export window that resumes it. */
+  readonly next: ExportWindow;
+}
+
 /**
- * Refuses (UsageError) a moment `at` that the log's incremental exports do not reach without a
- * gap from `base`: the windows starting at or before `at` must chain from the base's start.
+ * The first hole in a log's coverage after `base`. Export windows cover [from, to); the stream
+ * segments cover from the base to their last change (`streamEnd`: the runner's log is continuous,
+ * its recorded gaps are checked apart). A time after the last piece of coverage is an open tail, not
+ * a hole (the runner may still be logging): a hole is a stretch with coverage resuming after it.
+ */
+export function coverageHole(
+  windows: readonly ExportWindow[],
+  streamEnd: number | undefined,
+  base: Pick<SnapshotInfo, 'startedAt'>,
+): CoverageHole | undefined {
+  let covered = Math.max(base.startedAt, streamEnd ?? -Infinity);
+  for (const w of [...windows].sort((a, b) => a.from - b.from || a.to - b.to)) {
+    if (w.to <= covered) continue;
+    if (w.from > covered) return { from: covered, to: w.from, next: w };
+    covered = w.to;
+  }
+  return undefined;
+}
+
+/**
+ * Refuses (UsageError) a moment `at` after a hole in the log's coverage from `base` (see
+ * coverageHole): every instant from the base to `at` must be covered by stream segments or export
+ * windows. The error names the hole's exact bounds and the export that would fill it.
  */
 export function assertExportCoverage(
   windows: readonly ExportWindow[],
   base: SnapshotInfo,
   at: number,
   where: string,
+  streamEnd?: number,
 ): void {
-  let covered = base.startedAt;
-  for (const w of windows) {
-    if (w.from > at) break;
-    if (w.to <= covered) continue;
-    if (w.from > covered)
-      throw new UsageError(
-        `${where} has no export of the changes made from ${formatTime(covered)} until ${formatTime(w.from)}: ` +
-          `its base snapshot ${base.id} and the incremental exports after it reach ${formatTime(covered)}, the next export (${w.exportId}) starts later, ` +
-          `so ${formatTime(at)} cannot be restored exactly. Export that window ` +
-          `(\`backup-table --native --incremental --from ${new Date(covered).toISOString()} --to ${new Date(w.from).toISOString()}\`) ` +
-          `or choose a time before ${formatTime(w.from)}.`,
-      );
-    covered = w.to;
-  }
+  const hole = coverageHole(windows, streamEnd, base);
+  if (!hole || at <= hole.from) return;
+  const [from, to] = [new Date(hole.from).toISOString(), new Date(hole.to).toISOString()];
+  throw new UsageError(
+    `${where} has no export of the changes made from ${formatTime(hole.from)} until ${formatTime(hole.to)}: ` +
+      `its base snapshot ${base.id}, its stream segments and the incremental exports after it reach ${from}, the next export (${hole.next.exportId}) starts at ${to}, ` +
+      `so ${formatTime(at)} cannot be restored exactly (hole ${from} – ${to}). Export that window ` +
+      `(\`backup-table --native --incremental --from ${from} --to ${to}\`) or choose a time at or before ${from}.`,
+  );
 }

@@ -29,7 +29,13 @@ import { STREAM_CLOCK_MARGIN_MS } from '../core/change.js';
 import { InvalidDataError, NotFoundError, UsageError } from '../core/errors.js';
 import type { Item, KeySchema } from '../core/types.js';
 import { formatStoreLocation, type ObjectStore } from '../storage/object-store.js';
-import { compareLogged, readChanges, type LoggedChange, type SegmentCheck } from './change-log.js';
+import {
+  compareLogged,
+  lastStreamChange,
+  readChanges,
+  type LoggedChange,
+  type SegmentCheck,
+} from './change-log.js';
 import { openExport } from './export-layout.js';
 import { checkedLogOwner, segmentCheck } from './log-identity.js';
 import { CHANGES_FOLDER } from './log-manifest.js';
@@ -298,7 +304,7 @@ export async function stateAt(
   const base = chooseBase(await listSnapshots(logStore), at, where);
   const gaps = await listGaps(logStore);
   assertNoGap(gaps, base, at, where);
-  assertExportCoverage(await listExportWindows(logStore), base, at, where);
+  assertExportCoverage(await listExportWindows(logStore), base, at, where, await lastStreamChange(logStore));
   const reader = await openSnapshot(snapshotStore(logStore, base), base);
   const { latest, read } = await latestChangePerKey(
     logStore,

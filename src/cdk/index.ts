@@ -38,6 +38,7 @@ export type { DynamoDbReplicatorGroupProps, GroupMemberProps } from './group.js'
 export type {
   DynamoDbReplicatorProps,
   IncrementalBackupProps,
+  NativeExportsProps,
   ReplicaTableProps,
   TurnoverProps,
 } from './replicator.js';

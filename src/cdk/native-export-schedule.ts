@@ -4,14 +4,21 @@
  * schedule. An export can take longer than a Lambda may run, so a Step Functions state machine does
  * the waiting; the `nativeExport` function (lambda/native-export.ts) runs each short step:
  *
- *   Start -> WaitForExport -> Check -> ExportDone? (IN_PROGRESS: WaitForExport; COMPLETED: Finish)
+ *   Start -> Skipped? (another run holds the lease: Skipped) -> WaitForExport -> Check
+ *     -> ExportDone? (IN_PROGRESS: WaitForExport; COMPLETED: BeginVerify)
+ *     -> Finish -> Verified? (done: Indexed; else Finish again with its progress)
  *
- * An export that FAILED (or a step failing after its retries) ends the execution in the
- * `NativeExportFailed` state with the step's error and message; nothing is indexed. One kind per
- * construct: a full export (a new base snapshot) or an incremental one (the changes since the log's
- * last export); use two constructs for both, e.g. a weekly full and a daily incremental.
+ * Finish verifies data files until its invocation's time is nearly spent and returns its progress;
+ * the machine calls it again until every file is verified and the export indexed, so an export of
+ * any size finishes. An incremental run holds the log's lease from Start until Finish indexes the
+ * export; a run started meanwhile ends in the `Skipped` (Succeed) state. An export that FAILED (or
+ * a step failing after its retries) goes through `ReleaseLease` (the lease is given up) and ends the
+ * execution in the `NativeExportFailed` state with the step's error and message; nothing is indexed.
+ * One kind per construct: a full export (a new base snapshot) or an incremental one (the changes
+ * since the log's last export); use two constructs for both, e.g. a weekly full and a daily incremental.
  */
 import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -42,12 +49,17 @@ export interface NativeExportScheduleProps {
   /** The longest an execution (the export and its verification) may take. Default: 24 hours. */
   readonly timeout?: Duration;
   /**
-   * The function's timeout, at most 15 minutes: the finish step reads and verifies every data file
-   * of the export in one invocation. Default: 15 minutes.
+   * The function's timeout, at most 15 minutes: each finish step verifies data files until a minute
+   * before it, and the state machine calls it again until all are verified. Default: 15 minutes.
    */
   readonly functionTimeout?: Duration;
   /** Memory of the function in MB. Default: 1769 (one full vCPU). */
   readonly memorySize?: number;
+  /**
+   * Incremental: the first run, on a log with no base snapshot yet, makes a full export (the base)
+   * instead of failing. Default: true.
+   */
+  readonly fullIfNoBase?: boolean;
   /** The KMS key DynamoDB encrypts the export's objects with. Default: the bucket's encryption. */
   readonly kmsKeyId?: string;
   /** The function's code (a package with `index.mjs` exporting `nativeExport`). Default: this package's bundle. */
@@ -91,6 +103,8 @@ export class NativeExportSchedule extends Construct {
   readonly rule: events.Rule;
   /** `s3://<bucket>/<prefix>/<table>`: the change log the exports go into. */
   readonly location: string;
+  /** Raised by an execution that failed or timed out (runbook: docs/operations.md). */
+  readonly failedAlarm: cloudwatch.Alarm;
 
   constructor(scope: Construct, id: string, props: NativeExportScheduleProps) {
     super(scope, id);
@@ -109,7 +123,12 @@ export class NativeExportSchedule extends Construct {
         environment: {
           NativeExportTable: table.tableName,
           NativeExportKind: props.kind,
+          ...(props.kind === 'incremental' && props.fullIfNoBase !== false
+            ? { NativeExportFullIfNoBase: 'true' }
+            : {}),
           ...(props.kmsKeyId ? { NativeExportKmsKeyId: props.kmsKeyId } : {}),
+          // A run's lease outlives nothing but a crashed execution: the machine's own timeout.
+          NativeExportLeaseSeconds: String((props.timeout ?? DEFAULTS.timeout).toSeconds()),
           BackupBucket: bucket.bucketName,
           BackupPrefix: prefix,
           BackupRegion: bucket.env.region,
@@ -134,6 +153,7 @@ export class NativeExportSchedule extends Construct {
       timeout: props.timeout ?? DEFAULTS.timeout,
       comment: `dynamodb-replicator ${props.kind} native export of ${table.tableName}: start, wait, check, finish`,
     });
+    this.failedAlarm = failedExecutionsAlarm(this, this.stateMachine, props.kind, table.tableName);
     this.rule = new events.Rule(this, 'Schedule', {
       schedule: props.schedule,
       description: `dynamodb-replicator: a ${props.kind} native export`,
@@ -160,24 +180,84 @@ export class NativeExportSchedule extends Construct {
       errorPath: '$.error.Error',
       causePath: '$.error.Cause',
     });
-    const catchInto = (task: tasks.LambdaInvoke) =>
-      task.addCatch(failed, { errors: ['States.ALL'], resultPath: '$.error' });
-    const start = catchInto(this.step('Start', { action: 'start' }, '$.started'));
+    // After Start, a failure gives up the run's lease first (a failed release still ends in failed).
+    const release = this.step('ReleaseLease', { action: 'release', 'started.$': '$.started' }, '$.released');
+    release.addCatch(failed, { errors: ['States.ALL'], resultPath: '$.releaseError' });
+    release.next(failed);
+    const catchInto = (task: tasks.LambdaInvoke, into: sfn.IChainable) =>
+      task.addCatch(into, { errors: ['States.ALL'], resultPath: '$.error' });
+    const start = catchInto(
+      this.step('Start', { action: 'start', 'run.$': '$$.Execution.Name' }, '$.started'),
+      failed,
+    );
     const wait = new sfn.Wait(this, 'WaitForExport', { time: sfn.WaitTime.duration(pollInterval) });
-    const check = catchInto(this.step('Check', { action: 'check', 'started.$': '$.started' }, '$.check'));
-    const finish = catchInto(this.step('Finish', { action: 'finish', 'started.$': '$.started' }, '$.result'));
-    return start
-      .next(wait)
-      .next(check)
-      .next(
-        new sfn.Choice(this, 'ExportDone')
-          .when(
-            sfn.Condition.stringEquals('$.check.state', 'COMPLETED'),
-            finish.next(new sfn.Succeed(this, 'Indexed')),
-          )
-          .otherwise(wait),
-      );
+    const check = catchInto(
+      this.step('Check', { action: 'check', 'started.$': '$.started' }, '$.check'),
+      release,
+    );
+    const finish = catchInto(
+      this.step(
+        'Finish',
+        { action: 'finish', 'started.$': '$.started', 'progress.$': '$.result' },
+        '$.result',
+      ),
+      release,
+    );
+    const verified = new sfn.Choice(this, 'Verified')
+      .when(sfn.Condition.booleanEquals('$.result.done', true), new sfn.Succeed(this, 'Indexed'))
+      .otherwise(finish);
+    const beginVerify = new sfn.Pass(this, 'BeginVerify', {
+      result: sfn.Result.fromObject({ done: false }),
+      resultPath: '$.result',
+    });
+    return start.next(
+      new sfn.Choice(this, 'StartedOrSkipped')
+        .when(sfn.Condition.isPresent('$.started.skipped'), new sfn.Succeed(this, 'Skipped'))
+        .otherwise(
+          wait
+            .next(check)
+            .next(
+              new sfn.Choice(this, 'ExportDone')
+                .when(
+                  sfn.Condition.stringEquals('$.check.state', 'COMPLETED'),
+                  beginVerify.next(finish).next(verified),
+                )
+                .otherwise(wait),
+            ),
+        ),
+    );
   }
+}
+
+/**
+ * One alarm per schedule: any execution that failed or timed out within 5 minutes (a skipped run
+ * succeeds and raises nothing). Missing data (no execution) is not breaching.
+ */
+function failedExecutionsAlarm(
+  scope: Construct,
+  stateMachine: sfn.StateMachine,
+  kind: string,
+  table: string,
+): cloudwatch.Alarm {
+  const period = Duration.minutes(5);
+  return new cloudwatch.Alarm(scope, 'FailedAlarm', {
+    alarmDescription:
+      `dynamodb-replicator: a ${kind} native export of ${table} failed or timed out; nothing was indexed. ` +
+      'Runbook: docs/operations.md, "A native export failed".',
+    metric: new cloudwatch.MathExpression({
+      expression: 'FILL(failed, 0) + FILL(timedOut, 0)',
+      usingMetrics: {
+        failed: stateMachine.metricFailed({ period, statistic: 'Sum' }),
+        timedOut: stateMachine.metricTimedOut({ period, statistic: 'Sum' }),
+      },
+      period,
+      label: 'failed or timed-out executions',
+    }),
+    threshold: 1,
+    comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    evaluationPeriods: 1,
+    treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+  });
 }
 
 /**
@@ -205,6 +285,13 @@ function grantExportAccess(role: iam.Role, table: dynamodb.ITable, bucket: s3.IB
       sid: 'ChangeLogObjects',
       actions: ['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject'],
       resources: [bucket.arnForObjects(`${log}/*`)],
+    }),
+  );
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'RunLease',
+      actions: ['s3:DeleteObject'],
+      resources: [bucket.arnForObjects(`${log}/runs/*`)],
     }),
   );
   role.addToPrincipalPolicy(

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { Arn, ArnFormat, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
@@ -24,6 +25,7 @@ import { turnoverAtProblem } from '../core/turnover.js';
 import { BUNDLE_FILE, bundleScratchDir, bundleTransformModule, lambdaBundle } from '../deploy/bundle.js';
 import { DEFAULT_METRICS_NAMESPACE, DIMENSION } from '../lambda/metrics.js';
 import { ReplicationDashboard, type MetricsDestination } from './dashboard.js';
+import { NativeExportSchedule } from './native-export-schedule.js';
 import { grantReplicaAccess } from './replica-grants.js';
 import { VerifySchedule, type VerifyScheduleProps } from './verify-schedule.js';
 
@@ -66,12 +68,32 @@ export interface IncrementalBackupProps {
   /** How long to wait to fill a batch. Default: 30 seconds. */
   readonly maxBatchingWindow?: Duration;
   /**
-   * Also allow native exports of the source table into the log (`backup-table --native` run with
-   * the backup function's role): ExportTableToPointInTime on the table, DescribeExport on its
-   * exports, and the S3 writes DynamoDB makes with the caller's permissions (PutObject,
-   * AbortMultipartUpload) under the prefix. The table needs point-in-time recovery. Default: false.
+   * Also back the source table up by DynamoDB's own Export to S3 into the same change log, on a
+   * schedule: a `NativeExportSchedule` per cadence (full and/or incremental), with the
+   * deployment's log retention, dashboard and an alarm on failed executions. `true`: the defaults
+   * (a full export every 7 days, an incremental one every day). The table needs point-in-time
+   * recovery. Default: none.
    */
-  readonly nativeExports?: boolean;
+  readonly nativeExports?: boolean | NativeExportsProps;
+}
+
+/** Native exports of the source table into the change log (see `NativeExportSchedule`). */
+export interface NativeExportsProps {
+  /** When a full export (a new base snapshot) runs; `false` for none. Default: every 7 days. */
+  readonly full?: events.Schedule | false;
+  /**
+   * When an incremental export (the changes since the log's last export) runs; `false` for none.
+   * Its first run, with no base in the log yet, makes a full export. Default: every day.
+   */
+  readonly incremental?: events.Schedule | false;
+  /** Time between two looks at a running export. Default: 60 seconds. */
+  readonly pollInterval?: Duration;
+  /** The longest an execution may take (also a crashed run's lease). Default: 24 hours. */
+  readonly timeout?: Duration;
+  /** Memory of the export function in MB. Default: 1769. */
+  readonly memorySize?: number;
+  /** The KMS key DynamoDB encrypts the export's objects with. Default: the bucket's encryption. */
+  readonly kmsKeyId?: string;
 }
 
 /** The cut-over filter, to hand over between two deployments (see the README). */
@@ -135,6 +157,7 @@ export interface DynamoDbReplicatorProps {
     readonly replicate?: lambda.Code;
     readonly backup?: lambda.Code;
     readonly verify?: lambda.Code;
+    readonly nativeExport?: lambda.Code;
   };
   /**
    * The deployment's CloudWatch dashboard (lag, iterator age, records, failures, conflicts,
@@ -384,36 +407,6 @@ function grantChangeLogWrites(role: iam.Role, bucket: s3.IBucket, prefix: string
   bucket.encryptionKey?.grantEncrypt(role);
 }
 
-/** What ExportTableToPointInTime into the log needs: the export on the table, its S3 writes. */
-function grantNativeExports(
-  role: iam.Role,
-  table: dynamodb.ITable,
-  bucket: s3.IBucket,
-  prefix: string,
-): void {
-  role.addToPrincipalPolicy(
-    new iam.PolicyStatement({
-      sid: 'NativeExports',
-      actions: ['dynamodb:ExportTableToPointInTime'],
-      resources: [table.tableArn],
-    }),
-  );
-  role.addToPrincipalPolicy(
-    new iam.PolicyStatement({
-      sid: 'NativeExportStatus',
-      actions: ['dynamodb:DescribeExport'],
-      resources: [`${table.tableArn}/export/*`],
-    }),
-  );
-  role.addToPrincipalPolicy(
-    new iam.PolicyStatement({
-      sid: 'NativeExportWrites',
-      actions: ['s3:PutObject', 's3:AbortMultipartUpload'],
-      resources: [bucket.arnForObjects(`${prefix}/*`)],
-    }),
-  );
-}
-
 export class DynamoDbReplicator extends Construct {
   /** The `replicate` function; undefined when no replica is configured. */
   readonly replicateFunction?: lambda.Function;
@@ -428,6 +421,8 @@ export class DynamoDbReplicator extends Construct {
   readonly alarms: cloudwatch.Alarm[] = [];
   /** The scheduled verify function; undefined without `verify`. */
   readonly verifyFunction?: lambda.Function;
+  /** The native export schedules (`backup.nativeExports`): full first, then incremental. */
+  readonly nativeExportSchedules: NativeExportSchedule[] = [];
   /** The deployment's dashboard; undefined with `dashboard: false`. */
   readonly dashboard?: cloudwatch.Dashboard;
 
@@ -451,6 +446,40 @@ export class DynamoDbReplicator extends Construct {
     const verify = props.verify && this.addVerifySchedule(props, props.verify, replicas);
     this.verifyFunction = verify?.fn;
     if (props.dashboard !== false) this.dashboard = this.addDashboard(props, replicas, verify);
+  }
+
+  /** A NativeExportSchedule per cadence into the change log; their alarms join the construct's. */
+  private addNativeExports(
+    props: DynamoDbReplicatorProps,
+    native: true | NativeExportsProps,
+    bucket: s3.IBucket,
+    prefix: string,
+  ): void {
+    const o: NativeExportsProps = native === true ? {} : native;
+    const cadences = [
+      ['full', o.full ?? events.Schedule.rate(Duration.days(7))],
+      ['incremental', o.incremental ?? events.Schedule.rate(Duration.days(1))],
+    ] as const;
+    for (const [kind, schedule] of cadences) {
+      if (schedule === false) continue;
+      const made = new NativeExportSchedule(this, kind === 'full' ? 'NativeFull' : 'NativeIncremental', {
+        table: props.sourceTable,
+        bucket,
+        prefix,
+        kind,
+        schedule,
+        ...(o.pollInterval ? { pollInterval: o.pollInterval } : {}),
+        ...(o.timeout ? { timeout: o.timeout } : {}),
+        ...(o.memorySize !== undefined ? { memorySize: o.memorySize } : {}),
+        ...(o.kmsKeyId ? { kmsKeyId: o.kmsKeyId } : {}),
+        ...(props.code?.nativeExport ? { code: props.code.nativeExport } : {}),
+        logRetention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      });
+      this.nativeExportSchedules.push(made);
+      this.alarms.push(made.failedAlarm);
+    }
+    if (this.nativeExportSchedules.length === 0)
+      throw new ConfigError('DynamoDbReplicator: backup.nativeExports turns both full and incremental off');
   }
 
   /** The scheduled verify job (cdk/verify-schedule.ts); its alarms join the construct's. */
@@ -504,9 +533,14 @@ export class DynamoDbReplicator extends Construct {
       sourceTable: props.sourceTable.tableName,
       destinations,
       streamFunctions,
-      ...(verify
-        ? { otherFunctions: [{ label: 'verify', fn: verify.fn }], discrepancies: verify.discrepancyMetrics }
-        : {}),
+      otherFunctions: [
+        ...(verify ? [{ label: 'verify', fn: verify.fn }] : []),
+        ...this.nativeExportSchedules.map((n) => ({
+          label: `${n.node.id === 'NativeFull' ? 'full' : 'incremental'} native export`,
+          fn: n.fn,
+        })),
+      ],
+      ...(verify ? { discrepancies: verify.discrepancyMetrics } : {}),
       alarms: this.alarms,
     }).dashboard;
   }
@@ -563,7 +597,7 @@ export class DynamoDbReplicator extends Construct {
       maxBatchingWindow: backup.maxBatchingWindow ?? DEFAULTS.backupBatchingWindow,
     });
     grantChangeLogWrites(made.role, bucket, prefix);
-    if (backup.nativeExports) grantNativeExports(made.role, props.sourceTable, bucket, prefix);
+    if (backup.nativeExports) this.addNativeExports(props, backup.nativeExports, bucket, prefix);
     return { made, bucket };
   }
 

@@ -16,7 +16,6 @@
  */
 import { hostname } from 'node:os';
 import pLimit from 'p-limit';
-import { randomBytes } from 'node:crypto';
 import { InvalidDataError, NotFoundError, ReplicatorError, UsageError } from '../core/errors.js';
 import {
   initialState,
@@ -25,6 +24,7 @@ import {
   type JobManifest,
   type SegmentState,
 } from '../core/scan-job.js';
+import { newRunId } from '../storage/object-lease.js';
 import { formatStoreLocation, type ObjectStore } from '../storage/object-store.js';
 
 /** Another run holds or has just committed this segment's slice (retry later; exit 2 on the CLI). */
@@ -60,7 +60,7 @@ export interface Claim {
 /** A run's identity: random per process run, with host and pid for staleness checks. */
 export function newOwner(): Pick<Claim, 'owner' | 'host' | 'pid'> {
   return {
-    owner: `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`,
+    owner: newRunId(),
     host: hostname(),
     pid: process.pid,
   };

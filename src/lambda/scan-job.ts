@@ -45,13 +45,26 @@ export type ScanJobHandler = (
   context?: ScanJobContext,
 ) => Promise<PlanJobOutput | TaskSliceOutput | MergeJobOutput>;
 
-function sliceBudget(event: TaskSliceInput, context: ScanJobContext | undefined): SliceBudget {
+/**
+ * A slice's time budget: the invocation's remaining time less SLICE_COMMIT_MARGIN_MS (at least one
+ * second), or `askedMs` when smaller; undefined when neither is known (no limit).
+ */
+export function sliceTimeMs(
+  askedMs: number | undefined,
+  context: ScanJobContext | undefined,
+): number | undefined {
   const remaining = context?.getRemainingTimeInMillis?.();
-  const asked = event.budget?.timeMs;
   const fromContext =
     remaining === undefined ? undefined : Math.max(1_000, remaining - SLICE_COMMIT_MARGIN_MS);
-  const timeMs =
-    asked === undefined ? fromContext : fromContext === undefined ? asked : Math.min(asked, fromContext);
+  return askedMs === undefined
+    ? fromContext
+    : fromContext === undefined
+      ? askedMs
+      : Math.min(askedMs, fromContext);
+}
+
+function sliceBudget(event: TaskSliceInput, context: ScanJobContext | undefined): SliceBudget {
+  const timeMs = sliceTimeMs(event.budget?.timeMs, context);
   return { ...event.budget, ...(timeMs !== undefined ? { timeMs } : {}) };
 }
 

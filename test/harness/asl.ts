@@ -1,6 +1,6 @@
 /**
  * A small Amazon States Language interpreter for the states a synthesized state machine uses:
- * Task (a Lambda resource, with Parameters, ResultPath, Retry and Catch), Pass (Parameters), Choice
+ * Task (a Lambda resource, with Parameters, ResultPath, Retry and Catch), Pass (Parameters or Result, ResultPath), Choice
  * (BooleanEquals, StringEquals, IsPresent), Wait (Seconds: recorded, not slept), Map (ItemsPath, ItemSelector, ItemProcessor, MaxConcurrency, ResultPath),
  * Succeed and Fail (Error or ErrorPath, CausePath with States.JsonToString). It runs the definition's steps in
  * order through in-process handlers, so a test drives the real definition against real components.
@@ -23,6 +23,7 @@ interface State {
   End?: boolean;
   Resource?: string;
   Parameters?: unknown;
+  Result?: unknown;
   ResultPath?: string;
   Retry?: Retrier[];
   Catch?: { ErrorEquals: string[]; ResultPath?: string; Next: string }[];
@@ -180,11 +181,15 @@ export class AslInterpreter {
   ): Promise<{ output: unknown; next: string | undefined }> {
     const next = state.End ? undefined : state.Next;
     switch (state.Type) {
-      case 'Pass':
-        return {
-          output: state.Parameters === undefined ? input : build(state.Parameters, input, context),
-          next,
-        };
+      case 'Pass': {
+        const result =
+          state.Result !== undefined
+            ? state.Result
+            : state.Parameters === undefined
+              ? input
+              : build(state.Parameters, input, context);
+        return { output: setPath(input, state.ResultPath, result), next };
+      }
       case 'Task':
         return this.task(name, state, input, context, prefix);
       case 'Choice': {

@@ -52,8 +52,11 @@ export interface ExportStandIn {
   disablePitr(table: string): void;
   /** The next export ends FAILED with this code and message. */
   failNext(code: string, message: string): void;
-  /** The next export writes one data file whose bytes differ from the MD5 in its manifest. */
-  corruptNext(): void;
+  /**
+   * The next export writes one data file whose bytes differ from the MD5 in its manifest: the
+   * first non-empty one, or the one at `fileIndex` (in manifest order) when given.
+   */
+  corruptNext(fileIndex?: number): void;
   /**
    * Reads the table's stream (waiting for `writes` records not seen before) and times the new
    * records: now. Call right after writing.
@@ -71,7 +74,7 @@ export async function startExportStandIn(dynamoEndpoint: string, s3: S3Client): 
   const started: Record<string, unknown>[] = [];
   const noPitr = new Set<string>();
   let failure: { code: string; message: string } | undefined;
-  let corrupt = false;
+  let corrupt: { fileIndex?: number } | undefined;
   let describes = 0;
 
   // Stream records by sequence number, each with the time (µs) the stand-in first saw it.
@@ -104,14 +107,18 @@ export async function startExportStandIn(dynamoEndpoint: string, s3: S3Client): 
     await put(bucket, `${folder}/_started`, '');
     const entries: string[] = [];
     let bytes = 0;
-    for (const fileLines of lines) {
+    for (const [index, fileLines] of lines.entries()) {
       const text = fileLines.map((l) => `${l}\n`).join('');
       bytes += text.length;
       // An empty partition's file is an empty object, as DynamoDB writes it.
       const gz = fileLines.length === 0 ? Buffer.alloc(0) : gzipSync(text);
       const key = `${dataFolder}/${randomBytes(13).toString('hex')}.json.gz`;
-      const written = corrupt && fileLines.length > 0 ? gzipSync(text.replace(/"S":"/, '"S":"X')) : gz;
-      if (written !== gz) corrupt = false;
+      const hit =
+        corrupt !== undefined &&
+        fileLines.length > 0 &&
+        (corrupt.fileIndex === undefined || corrupt.fileIndex === index);
+      const written = hit ? gzipSync(text.replace(/"S":"/, '"S":"X')) : gz;
+      if (hit) corrupt = undefined;
       await put(bucket, key, written);
       entries.push(
         JSON.stringify({
@@ -304,8 +311,8 @@ export async function startExportStandIn(dynamoEndpoint: string, s3: S3Client): 
     failNext: (code, message) => {
       failure = { code, message };
     },
-    corruptNext: () => {
-      corrupt = true;
+    corruptNext: (fileIndex) => {
+      corrupt = fileIndex === undefined ? {} : { fileIndex };
     },
     observe: async (table, writes) => {
       await observe(table, writes);

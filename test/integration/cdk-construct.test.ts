@@ -12,6 +12,8 @@ import path from 'node:path';
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { DynamoDbReplicator, type DynamoDbReplicatorProps } from '../../src/cdk/index.js';
 import { ConfigError } from '../../src/core/errors.js';
@@ -251,36 +253,160 @@ describe('a single replica, an existing bucket with a prefix and a transform mod
 describe('a backup with nativeExports', () => {
   const { stack, table } = sourceStack(dynamodb.StreamViewType.NEW_AND_OLD_IMAGES);
   const bucket = s3.Bucket.fromBucketName(stack, 'Existing', 'existing-backups');
-  new DynamoDbReplicator(stack, 'Replicator', {
+  const replicator = new DynamoDbReplicator(stack, 'Replicator', {
     sourceTable: table,
     backup: { bucket, prefix: 'logs', nativeExports: true },
+    logRetention: logs.RetentionDays.ONE_WEEK,
   });
-  const statements = iamStatements(Template.fromStack(stack));
+  const template = Template.fromStack(stack);
+  const statements = iamStatements(template);
   const tableId = stack.getLogicalId(table.node.defaultChild as dynamodb.CfnTable);
+  const functions = Object.values(template.findResources('AWS::Lambda::Function')) as {
+    Properties: Record<string, unknown> & { Environment?: { Variables: Record<string, unknown> } };
+  }[];
+  const exportFunctions = functions.filter((f) => f.Properties.Handler === 'index.nativeExport');
 
-  test('the export on exactly the source table, its status on its exports, its writes under the prefix', () => {
-    const bySid = (sid: string) => statements.filter((s) => s.Sid === sid);
-    const [exportStatement] = bySid('NativeExports');
-    assert.deepEqual(list(exportStatement?.Action), ['dynamodb:ExportTableToPointInTime']);
-    assert.deepEqual(list(exportStatement?.Resource).map(arnText), [`{${tableId}.Arn}`]);
-    const [status] = bySid('NativeExportStatus');
-    assert.deepEqual(list(status?.Action), ['dynamodb:DescribeExport']);
-    assert.deepEqual(list(status?.Resource).map(arnText), [`{${tableId}.Arn}/export/*`]);
-    const [writes] = bySid('NativeExportWrites');
-    assert.deepEqual(list(writes?.Action), ['s3:PutObject', 's3:AbortMultipartUpload']);
-    assert.deepEqual(list(writes?.Resource).map(arnText), [
-      'arn:{AWS::Partition}:s3:::existing-backups/logs/*',
+  test('true: a weekly full and a daily incremental NativeExportSchedule into the backup log', () => {
+    assert.deepEqual(
+      replicator.nativeExportSchedules.map((n) => [n.node.id, n.location]),
+      [
+        ['NativeFull', `s3://existing-backups/logs/${table.tableName}`],
+        ['NativeIncremental', `s3://existing-backups/logs/${table.tableName}`],
+      ],
+    );
+    const rules = Object.values(template.findResources('AWS::Events::Rule')) as {
+      Properties: { ScheduleExpression: string };
+    }[];
+    assert.deepEqual(rules.map((r) => r.Properties.ScheduleExpression).sort(), [
+      'rate(1 day)',
+      'rate(7 days)',
     ]);
-    // Nothing else about exports, and nothing on a * resource.
-    const exportActions = statements.flatMap((s) => list(s.Action)).filter((a) => /Export/.test(a));
-    assert.deepEqual(exportActions.sort(), ['dynamodb:DescribeExport', 'dynamodb:ExportTableToPointInTime']);
+    assert.equal(Object.keys(template.findResources('AWS::StepFunctions::StateMachine')).length, 2);
+    const env = exportFunctions.map((f) =>
+      Object.fromEntries(
+        Object.entries(f.Properties.Environment?.Variables ?? {}).map(([k, v]) => [k, arnText(v)]),
+      ),
+    );
+    const tableName = `{${tableId}}`;
+    assert.deepEqual(env, [
+      {
+        NativeExportTable: tableName,
+        NativeExportKind: 'full',
+        NativeExportLeaseSeconds: '86400',
+        BackupBucket: 'existing-backups',
+        BackupPrefix: 'logs',
+        BackupRegion: 'us-east-1',
+      },
+      {
+        NativeExportTable: tableName,
+        NativeExportKind: 'incremental',
+        NativeExportFullIfNoBase: 'true',
+        NativeExportLeaseSeconds: '86400',
+        BackupBucket: 'existing-backups',
+        BackupPrefix: 'logs',
+        BackupRegion: 'us-east-1',
+      },
+    ]);
   });
 
-  test('without nativeExports, no export permission at all', () => {
+  test("the deployment's conventions: runtime, architecture, log retention; each failed-execution alarm on the dashboard", () => {
+    const backupFn = functions.find((f) => f.Properties.Handler === 'index.backup');
+    for (const f of exportFunctions) {
+      assert.equal(f.Properties.Runtime, backupFn?.Properties.Runtime);
+      assert.deepEqual(f.Properties.Architectures, ['arm64']);
+    }
+    const retentions = Object.values(template.findResources('AWS::Logs::LogGroup')).map(
+      (g) => (g.Properties as { RetentionInDays: number }).RetentionInDays,
+    );
+    assert.deepEqual(retentions, [7, 7, 7]);
+    const alarms = Object.entries(template.findResources('AWS::CloudWatch::Alarm')).filter(([id]) =>
+      /Native(Full|Incremental)FailedAlarm/.test(id),
+    );
+    assert.equal(alarms.length, 2);
+    for (const [, alarm] of alarms) {
+      const p = alarm.Properties as Record<string, unknown>;
+      assert.match(
+        arnText(p.AlarmDescription),
+        /native export of .* failed or timed out; nothing was indexed\. Runbook: docs\/operations\.md, "A native export failed"\./,
+      );
+      assert.equal(p.Threshold, 1);
+      assert.equal(p.ComparisonOperator, 'GreaterThanOrEqualToThreshold');
+      assert.equal(p.TreatMissingData, 'notBreaching');
+      const metrics = p.Metrics as {
+        Id: string;
+        Expression?: string;
+        MetricStat?: { Metric: { MetricName: string } };
+      }[];
+      assert.deepEqual(
+        metrics.map((m) => m.Expression ?? m.MetricStat?.Metric.MetricName),
+        ['FILL(failed, 0) + FILL(timedOut, 0)', 'ExecutionsFailed', 'ExecutionsTimedOut'],
+      );
+    }
+    const alarmNames = replicator.alarms.map((a) => a.node.path);
+    assert.ok(alarmNames.includes('Source/Replicator/NativeFull/FailedAlarm'), alarmNames.join('\n'));
+    assert.ok(alarmNames.includes('Source/Replicator/NativeIncremental/FailedAlarm'));
+    const body = JSON.stringify(Object.values(template.findResources('AWS::CloudWatch::Dashboard'))[0]);
+    for (const [id] of alarms) assert.ok(body.includes(id), `the dashboard shows ${id}`);
+    assert.ok(body.includes('full native export'));
+    assert.ok(body.includes('incremental native export'));
+  });
+
+  test('the backup function itself gets no export permission: each schedule has its own role', () => {
+    const exportActions = statements.flatMap((s) => list(s.Action)).filter((a) => /Export/.test(a));
+    // DescribeTable + ExportTableToPointInTime, and DescribeExport: once per schedule's role.
+    assert.deepEqual(exportActions.sort(), [
+      'dynamodb:DescribeExport',
+      'dynamodb:DescribeExport',
+      'dynamodb:ExportTableToPointInTime',
+      'dynamodb:ExportTableToPointInTime',
+    ]);
+    assert.equal(statements.filter((s) => /^Native/.test(String(s.Sid))).length, 0);
+  });
+
+  test('cadences as props: incremental only every 6 hours, with its timeout as its lease; both off is a ConfigError', () => {
+    const { stack: own, table: ownTable } = sourceStack(dynamodb.StreamViewType.NEW_AND_OLD_IMAGES);
+    const made = new DynamoDbReplicator(own, 'Replicator', {
+      sourceTable: ownTable,
+      backup: {
+        nativeExports: {
+          full: false,
+          incremental: events.Schedule.rate(Duration.hours(6)),
+          timeout: Duration.hours(2),
+        },
+      },
+    });
+    assert.deepEqual(
+      made.nativeExportSchedules.map((n) => n.node.id),
+      ['NativeIncremental'],
+    );
+    const t = Template.fromStack(own);
+    t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(6 hours)' });
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      Handler: 'index.nativeExport',
+      Environment: {
+        Variables: Match.objectLike({ NativeExportKind: 'incremental', NativeExportLeaseSeconds: '7200' }),
+      },
+    });
+    const { stack: off, table: offTable } = sourceStack(dynamodb.StreamViewType.NEW_AND_OLD_IMAGES);
+    assert.throws(
+      () =>
+        new DynamoDbReplicator(off, 'Replicator', {
+          sourceTable: offTable,
+          backup: { nativeExports: { full: false, incremental: false } },
+        }),
+      (e: Error) =>
+        e instanceof ConfigError &&
+        /backup\.nativeExports turns both full and incremental off/.test(e.message),
+    );
+  });
+
+  test('without nativeExports, no export permission and no schedule at all', () => {
     const { stack: plain, table: plainTable } = sourceStack(dynamodb.StreamViewType.NEW_AND_OLD_IMAGES);
     new DynamoDbReplicator(plain, 'Replicator', { sourceTable: plainTable, backup: {} });
-    const actions = iamStatements(Template.fromStack(plain)).flatMap((s) => list(s.Action));
+    const t = Template.fromStack(plain);
+    const actions = iamStatements(t).flatMap((s) => list(s.Action));
     assert.equal(actions.filter((a) => /Export|AbortMultipartUpload/.test(a)).length, 0);
+    assert.equal(Object.keys(t.findResources('AWS::StepFunctions::StateMachine')).length, 0);
   });
 });
 

@@ -16,7 +16,14 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { NativeExportSchedule, type NativeExportScheduleProps } from '../../src/cdk/index.js';
+import {
+  checkNativeBackup,
+  finishNativeBackup,
+  NATIVE_LEASE_FOLDER,
+  startNativeBackup,
+} from '../../src/backup/native-backup.js';
 import { resolveRestoreSource } from '../../src/backup/restore-source.js';
+import { currentLease } from '../../src/storage/object-lease.js';
 import { canonicalKey } from '../../src/core/canonical-key.js';
 import { ConfigError } from '../../src/core/errors.js';
 import type { Item } from '../../src/core/types.js';
@@ -75,44 +82,81 @@ describe('the synthesized construct', () => {
   const { template, fnId } = synth();
   const machine = definition(template);
 
-  test('start, wait 60 s, check, choice (COMPLETED: finish; else wait again), failures into one Fail state', () => {
+  test('start (or skipped), wait 60 s, check, choice, finish in slices until done; failures release the lease into one Fail state', () => {
     assert.equal(machine.StartAt, 'Start');
     assert.deepEqual(Object.keys(machine.States).sort(), [
+      'BeginVerify',
       'Check',
       'ExportDone',
       'Finish',
       'Indexed',
       'NativeExportFailed',
+      'ReleaseLease',
+      'Skipped',
       'Start',
+      'StartedOrSkipped',
+      'Verified',
       'WaitForExport',
     ]);
     const s = machine.States as unknown as Record<string, Record<string, unknown>>;
-    assert.deepEqual(s.Start?.Parameters, { action: 'start' });
+    assert.deepEqual(s.Start?.Parameters, { action: 'start', 'run.$': '$$.Execution.Name' });
     assert.equal(s.Start?.ResultPath, '$.started');
-    assert.equal(s.Start?.Next, 'WaitForExport');
+    assert.equal(s.Start?.Next, 'StartedOrSkipped');
     assert.equal(s.Start?.Resource, `{${fnId}.Arn}`);
+    assert.deepEqual(s.StartedOrSkipped, {
+      Type: 'Choice',
+      Choices: [{ Variable: '$.started.skipped', IsPresent: true, Next: 'Skipped' }],
+      Default: 'WaitForExport',
+    });
+    assert.deepEqual(s.Skipped, { Type: 'Succeed' });
     assert.deepEqual(s.WaitForExport, { Type: 'Wait', Seconds: 60, Next: 'Check' });
     assert.deepEqual(s.Check?.Parameters, { action: 'check', 'started.$': '$.started' });
     assert.equal(s.Check?.ResultPath, '$.check');
     assert.deepEqual(s.ExportDone, {
       Type: 'Choice',
-      Choices: [{ Variable: '$.check.state', StringEquals: 'COMPLETED', Next: 'Finish' }],
+      Choices: [{ Variable: '$.check.state', StringEquals: 'COMPLETED', Next: 'BeginVerify' }],
       Default: 'WaitForExport',
     });
-    assert.deepEqual(s.Finish?.Parameters, { action: 'finish', 'started.$': '$.started' });
+    assert.deepEqual(s.BeginVerify, {
+      Type: 'Pass',
+      Result: { done: false },
+      ResultPath: '$.result',
+      Next: 'Finish',
+    });
+    assert.deepEqual(s.Finish?.Parameters, {
+      action: 'finish',
+      'started.$': '$.started',
+      'progress.$': '$.result',
+    });
     assert.equal(s.Finish?.ResultPath, '$.result');
-    assert.equal(s.Finish?.Next, 'Indexed');
+    assert.equal(s.Finish?.Next, 'Verified');
+    assert.deepEqual(s.Verified, {
+      Type: 'Choice',
+      Choices: [{ Variable: '$.result.done', BooleanEquals: true, Next: 'Indexed' }],
+      Default: 'Finish',
+    });
+    assert.deepEqual(s.ReleaseLease?.Parameters, { action: 'release', 'started.$': '$.started' });
+    assert.equal(s.ReleaseLease?.ResultPath, '$.released');
+    assert.equal(s.ReleaseLease?.Next, 'NativeExportFailed');
+    assert.deepEqual(s.ReleaseLease?.Catch, [
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.releaseError', Next: 'NativeExportFailed' },
+    ]);
     assert.deepEqual(s.NativeExportFailed, {
       Type: 'Fail',
       ErrorPath: '$.error.Error',
       CausePath: '$.error.Cause',
     });
-    for (const step of ['Start', 'Check', 'Finish']) {
+    for (const [step, into] of [
+      ['Start', 'NativeExportFailed'],
+      ['Check', 'ReleaseLease'],
+      ['Finish', 'ReleaseLease'],
+    ] as const)
       assert.deepEqual(
         s[step]?.Catch,
-        [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'NativeExportFailed' }],
+        [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: into }],
         step,
       );
+    for (const step of ['Start', 'Check', 'Finish', 'ReleaseLease']) {
       assert.deepEqual(
         (s[step]?.Retry as { ErrorEquals: string[]; MaxAttempts: number }[]).map((r) => [
           r.ErrorEquals[0],
@@ -136,6 +180,7 @@ describe('the synthesized construct', () => {
     assert.deepEqual(environmentOf(template), {
       NativeExportTable: 'users',
       NativeExportKind: 'full',
+      NativeExportLeaseSeconds: '86400',
       BackupBucket: 'my-backups',
       BackupPrefix: 'logs/prod',
       BackupRegion: 'us-east-1',
@@ -158,6 +203,11 @@ describe('the synthesized construct', () => {
         sid: 'ChangeLogObjects',
         actions: ['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject'],
         resources: ['arn:{AWS::Partition}:s3:::my-backups/logs/prod/users/*'],
+      },
+      {
+        sid: 'RunLease',
+        actions: ['s3:DeleteObject'],
+        resources: ['arn:{AWS::Partition}:s3:::my-backups/logs/prod/users/runs/*'],
       },
       {
         sid: 'ChangeLogList',
@@ -203,21 +253,33 @@ describe('the synthesized construct', () => {
   });
 });
 
-/** The synthesized machine run through the real handler, configured from the function's environment. */
+/**
+ * The synthesized machine run through the real handler, configured from the function's environment.
+ * `finishBudgetMs` forces each finish step's time budget (as a short remaining time would).
+ */
 async function runMachine(
   table: string,
   bucket: string,
   name: string,
   kind: NativeExportScheduleProps['kind'] = 'full',
+  options: { finishBudgetMs?: number; log?: string[] } = {},
 ) {
   const { template, fnId } = synth({ tableName: table, bucketName: bucket, kind });
   const viaStandIn = dynamoClient(standIn.endpoint);
   const handler = createNativeExportHandler(readNativeExportConfig(environmentOf(template)), {
     client: viaStandIn,
     store: openObjectStore(`s3://${bucket}/logs/prod`, s3Options),
-    logger: createLogger({ write: () => {} }),
+    logger: createLogger({ write: (line) => options.log?.push(line) }),
   });
-  const interpreter = new AslInterpreter({ [`{${fnId}.Arn}`]: handler });
+  const budget = options.finishBudgetMs;
+  const interpreter = new AslInterpreter({
+    [`{${fnId}.Arn}`]: (payload) =>
+      handler(
+        budget !== undefined && (payload as { action?: string }).action === 'finish'
+          ? { ...(payload as object), budget: { timeMs: budget } }
+          : payload,
+      ),
+  });
   try {
     return { interpreter, output: await interpreter.run(definition(template), {}, name) };
   } catch (error) {
@@ -244,6 +306,16 @@ async function restoredItems(bucket: string, table: string): Promise<Item[]> {
   return items;
 }
 
+/** A table with `count` items `<prefix><i>` (observed by the stand-in), its writer, and a fresh bucket. */
+async function seeded(prefix: string, count: number) {
+  const table = await createTestTable(client, { stream: 'NEW_AND_OLD_IMAGES' });
+  const put = (id: string, v: string) =>
+    client.send(new PutItemCommand({ TableName: table, Item: { id: { S: id }, v: { S: v } } }));
+  for (let i = 0; i < count; i++) await put(`${prefix}${i}`, 'a');
+  await standIn.observe(table, count);
+  return { table, put, bucket: await s3server.createBucket() };
+}
+
 const sorted = (items: Item[]) =>
   items.sort((a, b) => (canonicalKey({ id: a.id as never }) < canonicalKey({ id: b.id as never }) ? -1 : 1));
 
@@ -259,13 +331,16 @@ describe('the state machine driven through the real handler, against DynamoDB Lo
     assert.equal(error, undefined);
     assert.deepEqual(interpreter.trace, [
       'Start',
+      'StartedOrSkipped',
       'WaitForExport',
       'Check',
       'ExportDone',
       'WaitForExport',
       'Check',
       'ExportDone',
+      'BeginVerify',
       'Finish',
+      'Verified',
       'Indexed',
     ]);
     assert.deepEqual(
@@ -281,12 +356,7 @@ describe('the state machine driven through the real handler, against DynamoDB Lo
   });
 
   test('a full execution, changes, then an incremental one: 3 changed items indexed, restore equals the table', async () => {
-    const table = await createTestTable(client, { stream: 'NEW_AND_OLD_IMAGES' });
-    const put = (id: string, v: string) =>
-      client.send(new PutItemCommand({ TableName: table, Item: { id: { S: id }, v: { S: v } } }));
-    for (let i = 0; i < 8; i++) await put(`c${i}`, 'a');
-    await standIn.observe(table, 8);
-    const bucket = await s3server.createBucket();
+    const { table, put, bucket } = await seeded('c', 8);
     const full = await runMachine(table, bucket, 'native-full');
     assert.equal(full.error, undefined);
     assert.equal((full.output as { result: { itemCount: number } }).result.itemCount, 8);
@@ -319,7 +389,7 @@ describe('the state machine driven through the real handler, against DynamoDB Lo
       (JSON.parse(error.cause) as { errorMessage: string }).errorMessage,
       /FAILED: S3AccessDenied: Access denied to bucket \(nothing was indexed\)/,
     );
-    assert.equal(interpreter.trace.at(-1), 'NativeExportFailed');
+    assert.deepEqual(interpreter.trace.slice(-2), ['ReleaseLease', 'NativeExportFailed']);
     assert.equal(interpreter.trace.includes('Finish'), false);
     // The check was retried twice (the same answer), then caught.
     assert.deepEqual(
@@ -327,5 +397,127 @@ describe('the state machine driven through the real handler, against DynamoDB Lo
       ['Check ServiceError 10s', 'Check ServiceError 20s'],
     );
     assert.deepEqual(await listKeys(openObjectStore(`s3://${bucket}/logs/prod/${table}`, s3Options)), []);
+  });
+
+  test('finish in slices (one file each): Finish runs once per data file, the same result', async () => {
+    const { table, bucket } = await seeded('p', 7);
+    const { interpreter, output, error } = await runMachine(table, bucket, 'native-slices', 'full', {
+      finishBudgetMs: 0,
+    });
+    assert.equal(error, undefined);
+    // The stand-in writes a full export as 3 data files (one empty).
+    assert.deepEqual(interpreter.trace.slice(interpreter.trace.indexOf('BeginVerify')), [
+      'BeginVerify',
+      'Finish',
+      'Verified',
+      'Finish',
+      'Verified',
+      'Finish',
+      'Verified',
+      'Indexed',
+    ]);
+    const result = (output as { result: { done: boolean; kind: string; itemCount: number } }).result;
+    assert.equal(result.done, true);
+    assert.equal(result.itemCount, 7);
+    assert.deepEqual(sorted(await restoredItems(bucket, table)), sorted(await scanAll(client, table)));
+  });
+
+  test('a corrupt file in the last slice: NativeExportFailed naming the file after the lease is released; nothing indexed', async () => {
+    const { table, bucket } = await seeded('q', 4);
+    standIn.corruptNext(2);
+    const { interpreter, error } = await runMachine(table, bucket, 'native-corrupt', 'full', {
+      finishBudgetMs: 0,
+    });
+    assert.ok(error);
+    assert.equal(error.error, 'InvalidDataError');
+    const log = openObjectStore(`s3://${bucket}/logs/prod/${table}`, s3Options);
+    const keys = await listKeys(log);
+    const manifest = keys.find((k) => k.endsWith('/manifest-files.json')) as string;
+    const last = (await log.get(manifest)).toString('utf8').trim().split('\n')[2] as string;
+    const dataKey = (JSON.parse(last) as { dataFileS3Key: string }).dataFileS3Key;
+    assert.match(
+      (JSON.parse(error.cause) as { errorMessage: string }).errorMessage,
+      new RegExp(
+        `/${dataKey.slice(dataKey.indexOf('/data/') + 1).replace(/\./g, '\\.')}: MD5 \\S+ does not match the manifest's`,
+      ),
+    );
+    assert.deepEqual(interpreter.trace.slice(-8), [
+      'BeginVerify',
+      'Finish',
+      'Verified',
+      'Finish',
+      'Verified',
+      'Finish',
+      'ReleaseLease',
+      'NativeExportFailed',
+    ]);
+    assert.equal(keys.filter((k) => k.endsWith('snapshot.json')).length, 0);
+  });
+
+  test('an incremental run while another holds the lease ends Skipped (logged, not failed); a failed run gives the lease up', async () => {
+    const { table, put, bucket } = await seeded('l', 3);
+    assert.equal((await runMachine(table, bucket, 'lease-full')).error, undefined);
+    await nextSecond();
+    await put('l1', 'b');
+    await standIn.observe(table, 1);
+    await nextSecond();
+    const log = openObjectStore(`s3://${bucket}/logs/prod/${table}`, s3Options);
+    const viaStandIn = dynamoClient(standIn.endpoint);
+    const byHand = await startNativeBackup(viaStandIn, log, { table, incremental: true, run: 'by-hand' });
+    viaStandIn.destroy();
+    const since = new Date(byHand.lease?.since ?? 0).toISOString();
+    const lines: string[] = [];
+    const skipped = await runMachine(table, bucket, 'lease-skipped', 'incremental', { log: lines });
+    assert.equal(skipped.error, undefined);
+    assert.deepEqual(skipped.interpreter.trace, ['Start', 'StartedOrSkipped', 'Skipped']);
+    assert.deepEqual((skipped.output as { started: unknown }).started, {
+      skipped: true,
+      message: `skipped: run by-hand in progress since ${since}`,
+      run: 'by-hand',
+      since,
+    });
+    const logged = lines.map((l) => JSON.parse(l) as { level: string; message: string; run?: string });
+    assert.deepEqual(
+      logged.map((l) => [l.level, l.message, l.run]),
+      [['info', 'native export skipped', 'by-hand']],
+    );
+
+    // The by-hand run's export completes and is indexed: the lease is free again.
+    const again = dynamoClient(standIn.endpoint);
+    await checkNativeBackup(again, byHand);
+    await finishNativeBackup(again, log, byHand);
+    again.destroy();
+    await nextSecond();
+    await put('l2', 'b');
+    await standIn.observe(table, 1);
+    await nextSecond();
+    standIn.failNext('S3AccessDenied', 'Access denied to bucket');
+    const failed = await runMachine(table, bucket, 'lease-failed', 'incremental');
+    assert.equal(failed.error?.error, 'ServiceError');
+    assert.deepEqual(failed.interpreter.trace.slice(-2), ['ReleaseLease', 'NativeExportFailed']);
+    const lease = await currentLease(log, NATIVE_LEASE_FOLDER);
+    assert.equal(lease?.run, 'lease-failed');
+    assert.equal(typeof lease?.released, 'number');
+    const next = await runMachine(table, bucket, 'lease-next', 'incremental');
+    assert.equal(next.error, undefined);
+    assert.equal(next.interpreter.trace.at(-1), 'Indexed');
+    assert.equal((next.output as { result: { itemCount: number } }).result.itemCount, 1);
+    assert.deepEqual(sorted(await restoredItems(bucket, table)), sorted(await scanAll(client, table)));
+  });
+
+  test('an incremental schedule on a log with no base yet makes a full export first (NativeExportFullIfNoBase), then exports changes', async () => {
+    const { table, put, bucket } = await seeded('b', 5);
+    const first = await runMachine(table, bucket, 'first-incremental', 'incremental');
+    assert.equal(first.error, undefined);
+    const base = (first.output as { result: { kind: string; itemCount: number } }).result;
+    assert.deepEqual([base.kind, base.itemCount], ['full', 5]);
+    await nextSecond();
+    await put('b0', 'b');
+    await standIn.observe(table, 1);
+    await nextSecond();
+    const second = await runMachine(table, bucket, 'second-incremental', 'incremental');
+    const changes = (second.output as { result: { kind: string; itemCount: number } }).result;
+    assert.deepEqual([changes.kind, changes.itemCount], ['incremental', 1]);
+    assert.deepEqual(sorted(await restoredItems(bucket, table)), sorted(await scanAll(client, table)));
   });
 });

@@ -14,6 +14,7 @@ import { InvalidDataError, UsageError } from '../../src/core/errors.js';
 import type { KeySchema } from '../../src/core/types.js';
 import {
   assertExportCoverage,
+  coverageHole,
   openIncrementalExport,
   recordToChange,
   type ExportWindow,
@@ -168,16 +169,38 @@ test('coverage: windows chained from the base restore any moment; a gap before t
   for (const at of [FROM, FROM + hour, FROM + 2 * hour, FROM + 5 * hour])
     assertExportCoverage(chained, base, at, 'log');
   const gap = [w(FROM, FROM + hour, 'a'), w(FROM + 2 * hour, FROM + 3 * hour, 'c')];
-  assertExportCoverage(gap, base, FROM + 2 * hour - 1, 'log'); // before the later window: fine
+  assertExportCoverage(gap, base, FROM + hour, 'log'); // the hole's start: still covered
+  const hole = /\(hole 2026-11-01T01:00:00\.000Z – 2026-11-01T02:00:00\.000Z\)/;
+  // Inside the hole, at its end and after it: refused, with the hole's exact bounds.
+  for (const at of [FROM + hour + 1, FROM + 2 * hour - 1, FROM + 2 * hour, FROM + 4 * hour])
+    assert.throws(
+      () => assertExportCoverage(gap, base, at, 'log'),
+      (e: Error) =>
+        e instanceof UsageError &&
+        /no export of the changes made from 2026-11-01T01:00:00.000Z \(\d+\) until 2026-11-01T02:00:00.000Z/.test(
+          e.message,
+        ) &&
+        hole.test(e.message) &&
+        /--from 2026-11-01T01:00:00.000Z --to 2026-11-01T02:00:00.000Z/.test(e.message),
+      String(at),
+    );
+  // Mixed: stream segments to 00:30:00.250, then an export window from 01:00: a hole between them.
+  const streamEnd = FROM + hour / 2 + 250;
+  const late = [w(FROM + hour, FROM + 2 * hour, 'late')];
+  assert.deepEqual(coverageHole(late, streamEnd, base), { from: streamEnd, to: FROM + hour, next: late[0] });
+  assertExportCoverage(late, base, streamEnd, 'log', streamEnd);
   assert.throws(
-    () => assertExportCoverage(gap, base, FROM + 2 * hour, 'log'),
+    () => assertExportCoverage(late, base, FROM + hour + 10, 'log', streamEnd),
     (e: Error) =>
       e instanceof UsageError &&
-      /no export of the changes made from 2026-11-01T01:00:00.000Z \(\d+\) until 2026-11-01T02:00:00.000Z/.test(
-        e.message,
-      ) &&
-      /--from 2026-11-01T01:00:00.000Z --to 2026-11-01T02:00:00.000Z/.test(e.message),
+      /\(hole 2026-11-01T00:30:00\.250Z – 2026-11-01T01:00:00\.000Z\)/.test(e.message),
   );
+  // Overlapping coverage (segments past the window's start): no hole, any moment accepted.
+  assert.equal(coverageHole(late, FROM + hour + 5, base), undefined);
+  for (const at of [FROM + hour / 2, FROM + hour + 10, FROM + 3 * hour])
+    assertExportCoverage(late, base, at, 'log', FROM + hour + 5);
+  // Only segments: no hole, whatever the moment (the runner may still be logging).
+  assert.equal(coverageHole([], streamEnd, base), undefined);
   // A window starting after the base leaves the time between them unexported.
   assert.throws(
     () => assertExportCoverage([w(FROM + hour, FROM + 2 * hour, 'b')], base, FROM + hour, 'log'),

@@ -34,6 +34,11 @@ export function coverageText(c: BackupCoverage): string {
     ...c.gaps.map(
       (g) => `  changes from ${time(g.lossFrom)} until ${time(g.detectedAt)} may be missing (${g.reason})`,
     ),
+    ...(c.hole
+      ? [
+          `hole         ${new Date(c.hole.from).toISOString()} – ${new Date(c.hole.to).toISOString()}: no stream segment or export window covers it; no time after ${new Date(c.hole.from).toISOString()} is restorable from the newest base until it is exported (backup-table --native --incremental --from ${new Date(c.hole.from).toISOString()} --to ${new Date(c.hole.to).toISOString()})`,
+        ]
+      : []),
   ];
   return lines.join('\n') + '\n';
 }

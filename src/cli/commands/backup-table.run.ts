@@ -10,6 +10,7 @@ import { openBackupStore } from '../backup-store.js';
 import { closing, openTable } from '../locations.js';
 import { progressReporter } from '../progress.js';
 import { UsageError } from '../../core/errors.js';
+import { LeaseHeldError } from '../../storage/object-lease.js';
 import type { CliIO, ParsedArgs } from '../command.js';
 import { jobRunOptions, refuseWithWork, type JobRunOptions } from '../job-options.js';
 
@@ -122,7 +123,22 @@ async function runNative(args: ParsedArgs, io: CliIO): Promise<number> {
         if (io.stderr.isTTY) io.stderr.write(`export ${state.arn} still running\n`);
       },
     }),
-  );
+  ).catch((error: unknown) => {
+    // Another incremental run holds the log's lease: this run ends without exporting anything.
+    if (error instanceof LeaseHeldError) return error;
+    throw error;
+  });
+  if (result instanceof LeaseHeldError) {
+    io.stderr.write(`${result.message}\n`);
+    if (args.values.json === true)
+      writeJson(io, {
+        source: source.label,
+        skipped: true,
+        run: result.holder.run,
+        since: new Date(result.holder.since).toISOString(),
+      });
+    return 2;
+  }
   const seconds = (performance.now() - started) / 1000;
   if (args.values.json === true) {
     writeJson(io, {

@@ -21,7 +21,10 @@ change log: a full export becomes a base snapshot (<location>/snapshots/<id>/AWS
 log (<location>/incremental/AWSDynamoDB/..., indexed in <location>/exports/). The command waits for
 the export, verifies every data file (MD5, counts, keys, times) and only then indexes it, so
 restore, restore --at and diff-tables --against-backup read it; an export that fails (FAILED, or
-verification) is never indexed.
+verification) is never indexed. An --incremental run holds the log's lease (<location>/runs/) from
+before it picks its window until the export is indexed or fails; a second one meanwhile (a schedule,
+another person) exports nothing and exits 2 with "skipped: run <id> in progress since <time>". A
+lease left by a run that crashed ends after --export-timeout plus an hour, and is then taken over.
 
 Arguments:
   source    region/table, host:port/table or http(s)://host:port/table[?region=r]
