@@ -7,15 +7,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DeleteItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { backupTable } from '../../src/backup/full-backup.js';
 import { openObjectStore } from '../../src/storage/open-store.js';
-import { runCliCapture, type CliResult } from '../harness/cli.js';
+import { runCliCapture } from '../harness/cli.js';
 import { createTestTable, dynamoClient, dynamoEndpoint } from '../harness/dynamodb.js';
-import { createPair, putItems, row } from './diff-fixtures.js';
+import { assertSameAsOneProcess, createPair, outcome, putItems, row } from './diff-fixtures.js';
 
 // Started at the file's level: the harness stops it after the file (one started in a test stops after the test).
 await dynamoEndpoint();
@@ -26,49 +26,6 @@ function dir(prefix: string): string {
 
 /** The scan-task test hook: a worker SIGKILLs itself after this many scanned pages (mid-slice). */
 const KILL_AFTER_PAGES = 'DYNAMODB_REPLICATOR_TEST_KILL_AFTER_PAGES';
-
-interface Outcome {
-  readonly code: number;
-  readonly counts: unknown;
-  readonly scanned: unknown;
-  readonly rechecked: unknown;
-  /** Report lines, sorted. */
-  readonly lines: string[];
-  readonly result: CliResult;
-}
-
-async function outcome(argv: string[], env?: NodeJS.ProcessEnv): Promise<Outcome> {
-  const report = path.join(dir('verify-report-'), 'report.jsonl');
-  const r = await runCliCapture([...argv, '--json', '--report', report], env ? { env } : {});
-  const out = r.code === 2 ? {} : (JSON.parse(r.stdout) as Record<string, unknown>);
-  const text = r.code === 2 ? '' : readFileSync(report, 'utf8');
-  return {
-    code: r.code,
-    counts: out.discrepancies,
-    scanned: out.scanned,
-    rechecked: out.rechecked,
-    lines: text.split('\n').filter(Boolean).sort(),
-    result: r,
-  };
-}
-
-/** The one-process diff and the job on the same data: the same exit code, counts and report lines. */
-async function assertSameAsOneProcess(
-  table: string,
-  backup: string,
-  job: string[],
-  extra: string[] = [],
-): Promise<Outcome> {
-  const one = await outcome(['diff-tables', table, backup, '--against-backup', ...extra]);
-  assert.notEqual(one.code, 2, one.result.stderr);
-  const viaJob = await outcome(['diff-tables', table, backup, '--against-backup', ...extra, ...job]);
-  assert.equal(viaJob.code, one.code, viaJob.result.stderr);
-  assert.deepEqual(viaJob.counts, one.counts);
-  assert.deepEqual(viaJob.scanned, one.scanned);
-  assert.deepEqual(viaJob.rechecked, one.rechecked);
-  assert.deepEqual(viaJob.lines, one.lines);
-  return viaJob;
-}
 
 const items = (n: number) =>
   Array.from({ length: n }, (_, i) =>
