@@ -135,6 +135,8 @@ export interface DynamoDbReplicatorProps {
     readonly replicate?: lambda.Code;
     readonly backup?: lambda.Code;
     readonly verify?: lambda.Code;
+    /** The scan-job function of `verify.backupJob`. */
+    readonly scanJob?: lambda.Code;
   };
   /**
    * The deployment's CloudWatch dashboard (lag, iterator age, records, failures, conflicts,
@@ -469,6 +471,7 @@ export class DynamoDbReplicator extends Construct {
         : {}),
       namespace: props.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE,
       code: props.code?.verify ?? bundleCode('verify'),
+      ...(verify.backupJob ? { scanJobCode: props.code?.scanJob ?? bundleCode('scanJob') } : {}),
       runtime: REPLICATOR_RUNTIME,
       logRetention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
     });
@@ -505,7 +508,13 @@ export class DynamoDbReplicator extends Construct {
       destinations,
       streamFunctions,
       ...(verify
-        ? { otherFunctions: [{ label: 'verify', fn: verify.fn }], discrepancies: verify.discrepancyMetrics }
+        ? {
+            otherFunctions: [
+              ...(verify.fn ? [{ label: 'verify', fn: verify.fn }] : []),
+              ...(verify.backupJob ? [{ label: 'verify backup job', fn: verify.backupJob.fn }] : []),
+            ],
+            discrepancies: verify.discrepancyMetrics,
+          }
         : {}),
       alarms: this.alarms,
     }).dashboard;
@@ -701,7 +710,7 @@ function grantReplicaWrites(role: iam.Role, replicas: readonly ReplicaTableProps
 /** The file name of the bundled transform inside the replicate function's package. */
 const TRANSFORM_FILE = 'transform.mjs';
 
-function bundleCode(handler: 'replicate' | 'backup' | 'verify'): lambda.Code {
+function bundleCode(handler: 'replicate' | 'backup' | 'verify' | 'scanJob'): lambda.Code {
   return lambda.Code.fromAsset(lambdaBundle(handler).zip);
 }
 
