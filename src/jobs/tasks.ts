@@ -263,3 +263,55 @@ export async function mergeJob(input: MergeJobInput, o: TaskOptions): Promise<Me
   await folder.writeResult({ jobId: job.jobId, kind: job.kind, totals, result });
   return { ...out, done: true, result };
 }
+
+/** A merge result's next job (a verify-backup check's drill-down): run it to finish the work. */
+export interface NextJob {
+  readonly kind: JobKind;
+  readonly jobId: string;
+  readonly params: JobManifest['params'];
+  readonly segments: number;
+}
+
+/** The next job a merge result names, if any. */
+export function nextJobOf(merged: MergeJobOutput): NextJob | undefined {
+  const next = (merged.result as { next?: NextJob } | null | undefined)?.next;
+  return next ?? undefined;
+}
+
+/**
+ * Runs a job in this process — plan, every segment (slice after slice, each within `budget`), merge
+ * — then every job its merge names as `next`, until a merge names none. Returns each job's merge
+ * output in order: the last one holds the whole result. Re-running it resumes where it stopped.
+ *
+ * @example
+ * const merged = await runJobChain(
+ *   { work: 's3://my-jobs/verify', kind: 'verify-backup', segments: 16,
+ *     params: { table: 'us-east-1/users', backup: 's3://my-backups/users' } },
+ *   { env: cachedJobEnvironment() },
+ * );
+ * console.log(merged.at(-1)?.result);
+ */
+export async function runJobChain(
+  input: PlanJobInput & { readonly budget?: SliceBudget; readonly capacity?: TaskCapacity },
+  o: TaskOptions,
+): Promise<MergeJobOutput[]> {
+  const outputs: MergeJobOutput[] = [];
+  let job: PlanJobInput = input;
+  for (;;) {
+    const plan = await planJob(job, o);
+    for (const task of plan.tasks)
+      await runSegment(
+        {
+          ...task,
+          ...(input.budget ? { budget: input.budget } : {}),
+          ...(input.capacity ? { capacity: input.capacity } : {}),
+        },
+        o,
+      );
+    const merged = await mergeJob({ work: input.work, jobId: plan.jobId }, o);
+    outputs.push(merged);
+    const next = nextJobOf(merged);
+    if (!next) return outputs;
+    job = { work: input.work, ...next };
+  }
+}

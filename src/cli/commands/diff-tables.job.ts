@@ -2,10 +2,9 @@
 // with --against-backup, the verify-backup job and its drill-down jobs.
 import { writeFile } from 'node:fs/promises';
 import { UsageError } from '../../core/errors.js';
-import type { JobKind, JobManifest } from '../../core/scan-job.js';
 import { formatDiffSummary, type DiffSummary } from '../../diff/report.js';
 import { REPORT_FILE } from '../../jobs/diff-kind.js';
-import type { MergeJobOutput } from '../../jobs/tasks.js';
+import { nextJobOf, type MergeJobOutput } from '../../jobs/tasks.js';
 import { VERIFY_BACKUP_KIND } from '../../jobs/verify-backup-kind.js';
 import { PRIVATE_FILE_MODE } from '../../storage/local-files.js';
 import { stringOption, type CliIO, type ParsedArgs } from '../command.js';
@@ -85,13 +84,6 @@ export async function diffJob(args: ParsedArgs, io: CliIO, job: JobRunOptions): 
   return exitCode(merged.result);
 }
 
-interface NextJob {
-  readonly kind: JobKind;
-  readonly jobId: string;
-  readonly params: JobManifest['params'];
-  readonly segments: number;
-}
-
 /**
  * `diff-tables <table> <backup> --against-backup --work W`: the verify-backup job (digests of
  * both sides per bucket), then the drill-down jobs its merge names, one after the other; prints
@@ -110,7 +102,7 @@ async function verifyBackupJob(args: ParsedArgs, io: CliIO, job: JobRunOptions):
   let merged: MergeJobOutput = await runScanJob(io, args, VERIFY_BACKUP_KIND, params, job);
   const jobs = [merged.jobId];
   for (;;) {
-    const next = (merged.result as { next?: NextJob } | undefined)?.next;
+    const next = nextJobOf(merged);
     if (!next) break;
     merged = await runScanJob(io, args, next.kind, next.params, {
       ...job,
