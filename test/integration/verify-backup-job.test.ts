@@ -7,11 +7,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DeleteItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { backupTable } from '../../src/backup/full-backup.js';
+import { cachedJobEnvironment } from '../../src/jobs/environment.js';
+import { runJobChain } from '../../src/jobs/tasks.js';
 import { openObjectStore } from '../../src/storage/open-store.js';
 import { runCliCapture } from '../harness/cli.js';
 import { createTestTable, dynamoClient, dynamoEndpoint } from '../harness/dynamodb.js';
@@ -187,4 +189,63 @@ test('bad input exits 2 and leaves no job: a foreign job folder, another key sch
   assert.equal(r.code, 2);
   assert.match(r.stderr, /^error: --settle cannot be combined with --work/);
   assert.deepEqual(readdirSync(work), ['taken']);
+});
+
+test('drill-down in several jobs (at most 1 item each, through runJobChain): the counts and report parts add up to the one-process diff', async () => {
+  const pair = await createPair();
+  await putItems(pair.primaryClient, pair.primary, items(250));
+  const backup = dir('verify-backup-');
+  await backupTable(pair.primaryClient, openObjectStore(backup), {
+    table: pair.primary,
+    maxItemsPerFile: 30,
+  });
+  await putItems(pair.primaryClient, pair.primary, [row('r001', { S: 'x' }, 'h1'), row('zz', { S: 'new' })]);
+  for (const [h, r] of [
+    ['h2', 'r002'],
+    ['h4', 'r004'],
+  ])
+    await pair.primaryClient.send(
+      new DeleteItemCommand({
+        TableName: pair.primary,
+        Key: { hash: { S: h } as never, range: { S: r } as never },
+      }),
+    );
+  const one = await outcome(['diff-tables', pair.primaryLocation, backup, '--against-backup']);
+  assert.deepEqual(one.counts, { missing: 1, different: 1, extraneous: 2, total: 4 });
+  const work = dir('verify-work-');
+  const env = cachedJobEnvironment();
+  try {
+    const merged = await runJobChain(
+      {
+        work,
+        kind: 'verify-backup',
+        segments: 3,
+        jobId: 'chain',
+        params: { table: pair.primaryLocation, backup, drillItems: 1 },
+        budget: { items: 10 },
+      },
+      { env },
+    );
+    const first = merged[0]?.result as { differingBuckets: number; batches: number[][] };
+    // Every differing bucket holds at least one item, so each is a drill-down job of its own.
+    assert.equal(first.differingBuckets, 4);
+    assert.deepEqual(
+      merged.map((m) => m.jobId),
+      ['chain', 'chain.drill-1', 'chain.drill-2', 'chain.drill-3', 'chain.drill-4'],
+    );
+    const last = merged.at(-1)?.result as Record<string, unknown>;
+    assert.deepEqual(last.discrepancies, one.counts);
+    assert.deepEqual(last.scanned, one.scanned);
+    assert.equal(last.rechecked, one.rechecked);
+    assert.equal(last.next, undefined);
+    const reports = last.reports as string[];
+    assert.equal(reports.length, 4);
+    const lines = reports
+      .flatMap((key) => readFileSync(path.join(work, key), 'utf8').split('\n'))
+      .filter(Boolean)
+      .sort();
+    assert.deepEqual(lines, one.lines);
+  } finally {
+    env.close();
+  }
 });
