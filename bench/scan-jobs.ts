@@ -9,6 +9,12 @@
  * ratio of segment counts (linear: the merge ratio is at most the segment ratio; a fixed cost per
  * merge — writing the manifests — makes it smaller at small S). Also the tasks' own run time per
  * segment, for scale. The data is not the point (2,000 items), the bookkeeping is.
+ *
+ * Also verification against a backup on the shared source table (BENCH_ITEMS items): a full backup
+ * of it, then `diff-tables --against-backup` in one process (diffTables, 4 parallel table segments
+ * next to the backup read as one stream) and as a verify-backup job of 4 segments run 4 at a time in
+ * this process (equal sides: one phase). Reported: each form's items/s over both sides, the job's
+ * seconds as a ratio of the one-process form's, and both against the raw parallel scan.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,6 +22,13 @@ import path from 'node:path';
 import pLimit from 'p-limit';
 import { cachedJobEnvironment } from '../src/jobs/environment.js';
 import { mergeJob, planJob, runSegment } from '../src/jobs/tasks.js';
+import { backupTable } from '../src/backup/full-backup.js';
+import { resolveRestoreSource } from '../src/backup/restore-source.js';
+import { snapshotSide } from '../src/diff/backup-side.js';
+import { diffTables } from '../src/diff/diff-tables.js';
+import { tableSide } from '../src/diff/side.js';
+import { describeTable } from '../src/dynamodb/tables.js';
+import { openObjectStore } from '../src/storage/open-store.js';
 import { rawBatchWrite } from './baselines.js';
 import { median, round, type BenchContext, type BenchSuite } from './context.js';
 
@@ -59,6 +72,56 @@ async function oneCount(ctx: BenchContext, table: string, segments: number) {
   }
 }
 
+/** One-process diff against a backup versus the verify-backup job, on the same table and backup. */
+async function verifyAgainstBackup(ctx: BenchContext) {
+  const backup = mkdtempSync(path.join(tmpdir(), 'bench-verify-backup-'));
+  const work = mkdtempSync(path.join(tmpdir(), 'bench-verify-work-'));
+  const env = cachedJobEnvironment();
+  try {
+    await backupTable(ctx.client, openObjectStore(backup), { table: ctx.sourceTable });
+    const { keySchema } = await describeTable(ctx.client, ctx.sourceTable);
+    let t = performance.now();
+    const source = await resolveRestoreSource(openObjectStore(backup), { keySchema });
+    const one = await diffTables(
+      tableSide(ctx.client, ctx.sourceTable, keySchema),
+      snapshotSide(source, keySchema),
+      {
+        parallel: 4,
+      },
+    );
+    const oneSeconds = (performance.now() - t) / 1000;
+    if (one.discrepancies.total !== 0) throw new Error('the one-process diff found discrepancies');
+    t = performance.now();
+    const plan = await planJob(
+      {
+        work,
+        kind: 'verify-backup',
+        segments: 4,
+        params: { table: `${ctx.endpoint}/${ctx.sourceTable}`, backup },
+      },
+      { env },
+    );
+    await Promise.all(plan.tasks.map((task) => runSegment(task, { env })));
+    const merged = await mergeJob({ work, jobId: plan.jobId }, { env });
+    const jobSeconds = (performance.now() - t) / 1000;
+    const result = merged.result as { next?: unknown; scanned: { primary: number; replica: number } };
+    if (result.next !== undefined || result.scanned.primary !== ctx.items)
+      throw new Error(`the verify job did not prove the sides equal: ${JSON.stringify(result)}`);
+    const both = 2 * ctx.items;
+    return {
+      oneProcessItemsPerSecond: Math.round(both / oneSeconds),
+      jobItemsPerSecond: Math.round(both / jobSeconds),
+      jobSecondsRatio: round(jobSeconds / oneSeconds, 2),
+      oneProcessVsRawScan: round(both / oneSeconds / ctx.baselines.scanItemsPerSecond, 2),
+      jobVsRawScan: round(both / jobSeconds / ctx.baselines.scanItemsPerSecond, 2),
+    };
+  } finally {
+    env.close();
+    rmSync(work, { recursive: true, force: true });
+    rmSync(backup, { recursive: true, force: true });
+  }
+}
+
 export const scanJobsSuite: BenchSuite = {
   name: 'scan-jobs',
   async run(ctx: BenchContext) {
@@ -90,6 +153,7 @@ export const scanJobsSuite: BenchSuite = {
       steps,
       taskMsPerSegment: rows.map((r) => round((r.taskSeconds * 1000) / r.segments, 1)),
       target: 'mergeRatio <= segmentRatio at every step (the merge grows at most linearly)',
+      verifyAgainstBackup: await verifyAgainstBackup(ctx),
     };
   },
 };

@@ -312,20 +312,27 @@ export {
 } from './backup/snapshots.js';
 
 // ---------------------------------------------------------------------------------------------
-// Scan jobs: a backup, copy, diff or restore split into resumable segment tasks, run anywhere
-// (this process, child processes, Lambda behind Step Functions) and merged into the one-process
-// result. Plan once, run slices until each task is done, merge:
+// Scan jobs: a backup, copy, diff, restore or verify-backup split into resumable segment tasks, run
+// anywhere (this process, child processes, Lambda behind Step Functions) and merged into the
+// one-process result. Plan once, run slices until each task is done, merge:
 //
 //   const env = cachedJobEnvironment();
 //   const plan = await planJob({ work: 's3://jobs/prefix', kind: 'copy', segments: 64,
 //     params: { source: 'us-east-1/users', target: 'eu-west-1/users' } }, { env });
 //   for (const task of plan.tasks) await runSegment({ ...task, budget: { timeMs: 600_000 } }, { env });
 //   const { result } = await mergeJob({ work: plan.work, jobId: plan.jobId }, { env });
+//
+// A verify-backup job (`diff-tables --against-backup --work`: params `table`, `backup`, optional
+// `jobid`, `at`) proves a table equal to its backup by per-bucket digests; when buckets differ its
+// merge result names a drill-down job in `next`. `runJobChain` runs a job and every `next` in this
+// process; the last merge's result has the counts and the report parts (`reports`, keys in `work`).
 export {
   cachedJobEnvironment,
   JobFolder,
   mergeJob,
+  nextJobOf,
   planJob,
+  runJobChain,
   runSegment,
   runTaskSlice,
   SegmentBusyError,
@@ -335,6 +342,7 @@ export {
   type JobTable,
   type MergeJobInput,
   type MergeJobOutput,
+  type NextJob,
   type PlanJobInput,
   type PlanJobOutput,
   type SegmentState,

@@ -362,6 +362,12 @@ export interface OpenExportOptions {
     readonly files: readonly ManifestFileEntry[];
     readonly description?: TableDescription;
   };
+  /**
+   * false: check the manifests and the table description only; each data file is still verified
+   * (MD5, gzip, count, keys) while it is read. For readers that split the files over several tasks
+   * (a scan job), which must not read the whole backup first. Default true.
+   */
+  readonly verifyData?: boolean;
 }
 
 /** Parses a JSON object; InvalidDataError naming `where` for anything else. */
@@ -630,8 +636,10 @@ export async function openExportFiles(
  */
 export async function openExport(store: ObjectStore, options: OpenExportOptions = {}): Promise<ExportReader> {
   const opened = await openExportFiles(store, options);
-  // The verify pass: read everything once before anyone writes.
-  await verifyDataFiles(opened.files, options.concurrency, (entry) => opened.read(entry));
+  // The verify pass: read everything once before anyone writes (unless the caller checks each file
+  // as it reads it, e.g. a scan job whose plan cannot read a whole table's backup).
+  if (options.verifyData !== false)
+    await verifyDataFiles(opened.files, options.concurrency, (entry) => opened.read(entry));
   const { read, ...rest } = opened;
   return {
     ...rest,

@@ -40,7 +40,7 @@ import { openExport } from './export-layout.js';
 import { checkedLogOwner, segmentCheck } from './log-identity.js';
 import { CHANGES_FOLDER } from './log-manifest.js';
 import { assertExportCoverage, EXPORTS_INDEX_FOLDER, listExportWindows } from './native-incremental.js';
-import type { RestoreSourceDetector } from './restore-source.js';
+import type { RestoreSourceDetector, SourceParts } from './restore-source.js';
 
 export const SNAPSHOTS_FOLDER = 'snapshots';
 export const SNAPSHOT_INFO = 'snapshot.json';
@@ -266,13 +266,25 @@ export interface SnapshotReader {
   items(): AsyncIterable<Item>;
 }
 
-/** Opens (and verifies: MD5, gzip, counts, keys) a snapshot's export folder. */
-export async function openSnapshot(snapshotStore: ObjectStore, info: SnapshotInfo): Promise<SnapshotReader> {
-  const reader = await openExport(snapshotStore.at(info.exportFolder));
+/**
+ * Opens (and verifies: MD5, gzip, counts, keys) a snapshot's export folder; with `verifyData`
+ * false only its manifests are checked here and each data file while it is read.
+ */
+export async function openSnapshot(
+  snapshotStore: ObjectStore,
+  info: SnapshotInfo,
+  verifyData = true,
+): Promise<SnapshotReader & { readonly files: SourceParts['files'] }> {
+  const reader = await openExport(snapshotStore.at(info.exportFolder), verifyData ? {} : { verifyData });
   const where = formatStoreLocation(snapshotStore.location);
   if (!reader.description || !reader.keySchema)
     throw new InvalidDataError(`snapshot ${where} has no table description; it cannot be used as a base`);
-  return { description: reader.description, keySchema: reader.keySchema, items: () => reader.items() };
+  return {
+    description: reader.description,
+    keySchema: reader.keySchema,
+    files: reader.files,
+    items: () => reader.items(),
+  };
 }
 
 export interface PointInTimeState {
@@ -284,6 +296,8 @@ export interface PointInTimeState {
   readonly changesRead: number;
   readonly keysChanged: number;
   items(): AsyncIterable<Item>;
+  /** The base snapshot's data files (folder relative to the log) and the changes over them. */
+  readonly parts: SourceParts;
 }
 
 /**
@@ -299,13 +313,14 @@ export async function stateAt(
   logStore: ObjectStore,
   at: number,
   where: string = formatStoreLocation(logStore.location),
+  options: { readonly verifyData?: boolean } = {},
 ): Promise<PointInTimeState> {
   const owner = await checkedLogOwner(logStore, where);
   const base = chooseBase(await listSnapshots(logStore), at, where);
   const gaps = await listGaps(logStore);
   assertNoGap(gaps, base, at, where);
   assertExportCoverage(await listExportWindows(logStore), base, at, where, await lastStreamChange(logStore));
-  const reader = await openSnapshot(snapshotStore(logStore, base), base);
+  const reader = await openSnapshot(snapshotStore(logStore, base), base, options.verifyData ?? true);
   const { latest, read } = await latestChangePerKey(
     logStore,
     { from: changesFrom(base, gaps), to: at },
@@ -320,6 +335,11 @@ export async function stateAt(
     changesRead: read,
     keysChanged,
     items: () => applyLatest(reader.items(), latest, reader.keySchema),
+    parts: {
+      folder: `${SNAPSHOTS_FOLDER}/${base.id}/${base.exportFolder}`,
+      files: reader.files,
+      overlay: latest,
+    },
   };
 }
 
@@ -338,12 +358,13 @@ export const detectChangeLog: RestoreSourceDetector = async (store, options) => 
   if (!(await isChangeLog(store))) return undefined;
   const where = formatStoreLocation(store.location);
   const at = options.at ?? Date.now();
-  const state = await stateAt(store, at, where);
+  const state = await stateAt(store, at, where, options.deferDataChecks ? { verifyData: false } : {});
   return {
     kind: 'change-log',
     label: `change log ${where} at ${formatTime(at)} (base ${state.base.id} + ${state.changesRead} logged changes)`,
     description: state.description,
     keySchema: state.keySchema,
     items: () => state.items(),
+    parts: state.parts,
   };
 };

@@ -9,9 +9,15 @@ import type { TableDescription } from '@aws-sdk/client-dynamodb';
 import { InvalidDataError, NotFoundError, UsageError } from '../core/errors.js';
 import type { Item, KeySchema } from '../core/types.js';
 import { formatStoreLocation, type ObjectStore } from '../storage/object-store.js';
-import { EXPORT_ROOT, MANIFEST_SUMMARY, openExport, type ExportReader } from './export-layout.js';
+import {
+  EXPORT_ROOT,
+  MANIFEST_SUMMARY,
+  openExport,
+  type ExportReader,
+  type ManifestFileEntry,
+} from './export-layout.js';
 import { mergedManifests, SEGMENTS_FOLDER } from './full-backup.js';
-import { detectChangeLog } from './point-in-time.js';
+import { detectChangeLog, type LatestChanges } from './point-in-time.js';
 
 /** A verified, table-shaped desired state: every item once. */
 export interface RestoreSource {
@@ -25,6 +31,22 @@ export interface RestoreSource {
   /** The number of items `items()` yields, when known in advance. */
   readonly itemCount?: number;
   items(): AsyncIterable<Item>;
+  /** The source's data files, for readers that split them over several tasks (scan jobs). */
+  readonly parts?: SourceParts;
+}
+
+/**
+ * A source as its data files: the items of `files` (an export folder's, in the AWS export layout)
+ * with, for a change log, `overlay` applied — an item of the files whose key is in the overlay is
+ * replaced by the key's last change (dropped when that is a REMOVE), and the overlay's other live
+ * images are added. Together that is exactly what `items()` yields.
+ */
+export interface SourceParts {
+  /** The export folder of the data files, relative to the location resolved ('' when it is that). */
+  readonly folder: string;
+  readonly files: readonly ManifestFileEntry[];
+  /** A change log's last change of each key changed since its base snapshot, by key id. */
+  readonly overlay?: LatestChanges;
 }
 
 export interface ResolveRestoreOptions {
@@ -34,6 +56,12 @@ export interface ResolveRestoreOptions {
   readonly jobId?: string;
   /** The target table's key schema, checked against every item while verifying. */
   readonly keySchema?: KeySchema;
+  /**
+   * Check manifests, checksums of the manifests and the change log only, not every data file: the
+   * files are verified while they are read (MD5, count, keys). The source gets `parts`. For readers
+   * that split the files over several tasks; `items()` must then be read to its end to be verified.
+   */
+  readonly deferDataChecks?: boolean;
 }
 
 export type RestoreSourceDetector = (
@@ -41,7 +69,7 @@ export type RestoreSourceDetector = (
   options: ResolveRestoreOptions,
 ) => Promise<RestoreSource | undefined>;
 
-function fromExport(reader: ExportReader, what: string): RestoreSource {
+function fromExport(reader: ExportReader, what: string, path: string): RestoreSource {
   return {
     kind: 'export',
     label: `${what} at ${reader.label}`,
@@ -49,16 +77,28 @@ function fromExport(reader: ExportReader, what: string): RestoreSource {
     ...(reader.keySchema ? { keySchema: reader.keySchema } : {}),
     itemCount: reader.itemCount,
     items: () => reader.items(),
+    parts: { folder: path, files: reader.files },
   };
 }
 
-/** Opens one export folder: complete (has a summary) or a multi-process job merged in memory. */
-async function openExportFolder(folder: ObjectStore, id: string, options: ResolveRestoreOptions) {
-  const open = { ...(options.keySchema ? { keySchema: options.keySchema } : {}) };
+/**
+ * Opens one export folder (at `path` of the location resolved): complete (has a summary) or a
+ * multi-process job merged in memory.
+ */
+async function openExportFolder(
+  folder: ObjectStore,
+  path: string,
+  id: string,
+  options: ResolveRestoreOptions,
+) {
+  const open = {
+    ...(options.keySchema ? { keySchema: options.keySchema } : {}),
+    ...(options.deferDataChecks ? { verifyData: false } : {}),
+  };
   if (await folder.exists(MANIFEST_SUMMARY))
-    return fromExport(await openExport(folder, open), `export ${id}`);
+    return fromExport(await openExport(folder, open), `export ${id}`, path);
   const manifests = await mergedManifests(folder, id);
-  return fromExport(await openExport(folder, { ...open, manifests }), `backup job ${id}`);
+  return fromExport(await openExport(folder, { ...open, manifests }), `backup job ${id}`, path);
 }
 
 async function isJobFolder(folder: ObjectStore): Promise<boolean> {
@@ -90,7 +130,7 @@ export const detectExport: RestoreSourceDetector = async (store, options) => {
   const hereId = here.split(/[\\/]/).filter(Boolean).pop() ?? 'export';
   if (await isJobFolder(store)) {
     if (options.at !== undefined) throw atNeedsLog(store);
-    return openExportFolder(store, hereId, options);
+    return openExportFolder(store, '', hereId, options);
   }
   const ids = await store.listFolders(EXPORT_ROOT);
   if (ids.length === 0) return undefined;
@@ -100,13 +140,15 @@ export const detectExport: RestoreSourceDetector = async (store, options) => {
       throw new NotFoundError(
         `no backup job ${options.jobId} at ${formatStoreLocation(store.location)}; found: ${ids.join(', ')}`,
       );
-    return openExportFolder(store.at(`${EXPORT_ROOT}/${options.jobId}`), options.jobId, options);
+    const path = `${EXPORT_ROOT}/${options.jobId}`;
+    return openExportFolder(store.at(path), path, options.jobId, options);
   }
   // Newest first; skip jobs still being written, but say so when nothing is usable.
   const candidates = await Promise.all(
     ids.map(async (id) => {
-      const folder = store.at(`${EXPORT_ROOT}/${id}`);
-      return { id, folder, time: await exportTimeOf(folder, id) };
+      const path = `${EXPORT_ROOT}/${id}`;
+      const folder = store.at(path);
+      return { id, path, folder, time: await exportTimeOf(folder, id) };
     }),
   );
   candidates.sort((a, b) => b.time - a.time || (a.id < b.id ? 1 : -1));
@@ -114,7 +156,7 @@ export const detectExport: RestoreSourceDetector = async (store, options) => {
   for (const c of candidates) {
     if (!(await isJobFolder(c.folder))) continue;
     try {
-      return await openExportFolder(c.folder, c.id, options);
+      return await openExportFolder(c.folder, c.path, c.id, options);
     } catch (error) {
       if (!(error instanceof InvalidDataError && /is incomplete/.test(error.message))) throw error;
       incomplete.push(c.id);

@@ -158,6 +158,8 @@ export interface DynamoDbReplicatorProps {
     readonly backup?: lambda.Code;
     readonly verify?: lambda.Code;
     readonly nativeExport?: lambda.Code;
+    /** The scan-job function of `verify.backupJob`. */
+    readonly scanJob?: lambda.Code;
   };
   /**
    * The deployment's CloudWatch dashboard (lag, iterator age, records, failures, conflicts,
@@ -498,6 +500,7 @@ export class DynamoDbReplicator extends Construct {
         : {}),
       namespace: props.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE,
       code: props.code?.verify ?? bundleCode('verify'),
+      ...(verify.backupJob ? { scanJobCode: props.code?.scanJob ?? bundleCode('scanJob') } : {}),
       runtime: REPLICATOR_RUNTIME,
       logRetention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
     });
@@ -534,7 +537,8 @@ export class DynamoDbReplicator extends Construct {
       destinations,
       streamFunctions,
       otherFunctions: [
-        ...(verify ? [{ label: 'verify', fn: verify.fn }] : []),
+        ...(verify?.fn ? [{ label: 'verify', fn: verify.fn }] : []),
+        ...(verify?.backupJob ? [{ label: 'verify backup job', fn: verify.backupJob.fn }] : []),
         ...this.nativeExportSchedules.map((n) => ({
           label: `${n.node.id === 'NativeFull' ? 'full' : 'incremental'} native export`,
           fn: n.fn,
@@ -735,7 +739,7 @@ function grantReplicaWrites(role: iam.Role, replicas: readonly ReplicaTableProps
 /** The file name of the bundled transform inside the replicate function's package. */
 const TRANSFORM_FILE = 'transform.mjs';
 
-function bundleCode(handler: 'replicate' | 'backup' | 'verify'): lambda.Code {
+function bundleCode(handler: 'replicate' | 'backup' | 'verify' | 'scanJob'): lambda.Code {
   return lambda.Code.fromAsset(lambdaBundle(handler).zip);
 }
 

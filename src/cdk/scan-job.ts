@@ -10,7 +10,9 @@
  *   { action: 'merge', work, jobId }                         -> { done, pending, totals, result? }
  *
  * An execution's input is `{ kind, params, segments }`; its name (letters, digits, `.`, `_`, `-`) is the job id, so redriving a
- * failed execution resumes the same job folder. `work` (the job folders' store) is fixed by the
+ * failed execution resumes the same job folder. A merge whose result names a next job
+ * (`result.next: { kind, jobId, params, segments }`, a verify-backup check's drill-down) is planned,
+ * run and merged by the same execution, until a merge names none. `work` (the job folders' store) is fixed by the
  * construct. A slice that fails is retried (service errors, a segment busy in another run, then
  * any error `retryAttempts` times); a segment still failing ends its child with its error, the
  * other segments go on, and the execution fails before the merge with every failed segment and its
@@ -70,6 +72,11 @@ export interface ScanJobProps {
   /** The function's timeout; a slice stops a minute before it. Default: 15 minutes, the limit. */
   readonly timeout?: Duration;
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * The CloudWatch namespace of the metrics a verify-backup check publishes when its last phase is
+   * merged (Discrepancies, VerifiedAt). Default: DynamoDBReplicator.
+   */
+  readonly metricsNamespace?: string;
 }
 
 const DEFAULTS = {
@@ -224,6 +231,7 @@ export class ScanJob extends Construct {
         handler: props.handler ?? DEFAULTS.handler,
         memorySize: checkCount('memorySize', props.memorySize ?? DEFAULTS.memorySize, 128, 10_240),
         timeout,
+        ...(props.metricsNamespace ? { environment: { MetricsNamespace: props.metricsNamespace } } : {}),
         description: 'dynamodb-replicator: scan-job steps (plan, segment slices, merge)',
       },
     );
@@ -248,12 +256,21 @@ export class ScanJob extends Construct {
     retryAttempts: number;
     capacity: ReturnType<typeof childCapacity>;
   }): sfn.IChainable {
+    // The execution's job, named after the execution; a merge naming a next job starts it here again.
+    const start = new sfn.Pass(this, 'Start', {
+      parameters: {
+        'kind.$': '$.kind',
+        'params.$': '$.params',
+        'segments.$': '$.segments',
+        'jobId.$': '$$.Execution.Name',
+      },
+    });
     const plan = this.step(
       'Plan',
       {
         action: 'plan',
         work: o.work,
-        'jobId.$': '$$.Execution.Name',
+        'jobId.$': '$.jobId',
         'kind.$': '$.kind',
         'params.$': '$.params',
         'segments.$': '$.segments',
@@ -273,10 +290,10 @@ export class ScanJob extends Construct {
     });
     segments.itemProcessor(this.segmentLoop(o));
     const failed = new sfn.Pass(this, 'FailedSegments', {
-      parameters: { 'jobId.$': '$$.Execution.Name', 'failed.$': '$.segments[?(@.error)]' },
+      parameters: { 'jobId.$': '$.plan.jobId', 'failed.$': '$.segments[?(@.error)]' },
     });
-    const merge = this.step('Merge', { action: 'merge', work: o.work, 'jobId.$': '$.jobId' }, '$.merge');
-    return plan
+    return start
+      .next(plan)
       .next(segments)
       .next(failed)
       .next(
@@ -288,19 +305,36 @@ export class ScanJob extends Construct {
               causePath: sfn.JsonPath.jsonToString(sfn.JsonPath.objectAt('$.failed')),
             }),
           )
-          .otherwise(
-            merge.next(
-              new sfn.Choice(this, 'Merged')
-                .when(sfn.Condition.booleanEquals('$.merge.done', true), new sfn.Succeed(this, 'Done'))
-                .otherwise(
-                  new sfn.Fail(this, 'MergeIncomplete', {
-                    error: 'MergeIncomplete',
-                    causePath: sfn.JsonPath.jsonToString(sfn.JsonPath.objectAt('$.merge.pending')),
-                  }),
-                ),
-            ),
-          ),
+          .otherwise(this.mergeThenNext(o.work, plan)),
       );
+  }
+
+  /** The merge; a merge result naming a next job (a verify-backup drill-down) plans it in this execution. */
+  private mergeThenNext(work: string, plan: sfn.IChainable): sfn.IChainable {
+    const merge = this.step('Merge', { action: 'merge', work, 'jobId.$': '$.jobId' }, '$.merge');
+    const nextJob = new sfn.Pass(this, 'NextJob', {
+      parameters: {
+        'kind.$': '$.merge.result.next.kind',
+        'params.$': '$.merge.result.next.params',
+        'segments.$': '$.merge.result.next.segments',
+        'jobId.$': '$.merge.result.next.jobId',
+      },
+    });
+    return merge.next(
+      new sfn.Choice(this, 'Merged')
+        .when(
+          sfn.Condition.booleanEquals('$.merge.done', true),
+          new sfn.Choice(this, 'Chained')
+            .when(sfn.Condition.isPresent('$.merge.result.next'), nextJob.next(plan))
+            .otherwise(new sfn.Succeed(this, 'Done')),
+        )
+        .otherwise(
+          new sfn.Fail(this, 'MergeIncomplete', {
+            error: 'MergeIncomplete',
+            causePath: sfn.JsonPath.jsonToString(sfn.JsonPath.objectAt('$.merge.pending')),
+          }),
+        ),
+    );
   }
 
   /** One segment: slice until done; a slice failing after its retries ends the child with its error. */

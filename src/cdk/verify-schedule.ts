@@ -5,6 +5,11 @@
  * runs (a difference the settle re-check and one more run did not clear), and no completed run in
  * two intervals (the job fails or does not run). Least privilege: read-only actions on exactly the
  * tables and the log it compares.
+ *
+ * With `backupJob`, the change log is verified by a ScanJob execution instead (a verify-backup job
+ * and its drill-down, cdk/scan-job.ts), started by the same rule: for tables one 15-minute run
+ * cannot read. Its last merge publishes the same metrics under the same dimensions, so the same
+ * alarms watch it.
  */
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -17,6 +22,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { ConfigError } from '../core/errors.js';
+import { ScanJob } from './scan-job.js';
 import { DIMENSION, METRIC } from '../lambda/metrics.js';
 import type { MetricsDestination } from './dashboard.js';
 import { grantReplicaAccess } from './replica-grants.js';
@@ -40,6 +46,26 @@ export interface VerifyScheduleProps {
   readonly timeout?: Duration;
   /** The function's memory in MB. Default: 1024. */
   readonly memorySize?: number;
+  /**
+   * Verify the change log by a scan job (a Step Functions execution per run, see ScanJob) instead of
+   * inside the verify function: for a table too large to read in one 15-minute run. Default: none.
+   */
+  readonly backupJob?: VerifyBackupJobProps;
+}
+
+/** The scan job that verifies the change log on the schedule (`verify.backupJob`). */
+export interface VerifyBackupJobProps {
+  /** Segment tasks the table and the log's files are split into (1 to 10,000). Default: 16. */
+  readonly segments?: number;
+  /** Segments running at once. Default: 10. */
+  readonly maxConcurrency?: number;
+  /**
+   * Read capacity units per second the whole job may use on the source table, split over the
+   * segments running at once. Default: verify.readCapacity, else no limit.
+   */
+  readonly readCapacity?: number;
+  /** Where its job folders live in the backup bucket. Default: `verify-jobs`. */
+  readonly workPrefix?: string;
 }
 
 /** What the replicator hands over: the deployment's tables, log and settings. */
@@ -58,6 +84,8 @@ export interface VerifyJobInput {
   readonly namespace: string;
   /** The `verify` package. */
   readonly code: lambda.Code;
+  /** The `scanJob` package (for `backupJob`). */
+  readonly scanJobCode?: lambda.Code;
   readonly runtime: lambda.Runtime;
   readonly logRetention: logs.RetentionDays;
 }
@@ -70,6 +98,21 @@ function checkEvery(every: Duration): void {
     throw new ConfigError(
       `DynamoDbReplicator: verify.every must be whole minutes from 1 minute to 1 day, got ${every.toHumanString()}`,
     );
+}
+
+function checkProps(props: VerifyScheduleProps): void {
+  checkEvery(props.every);
+  if ((props.timeout ?? MAX_TIMEOUT).toSeconds() > MAX_TIMEOUT.toSeconds())
+    throw new ConfigError('DynamoDbReplicator: verify.timeout must be at most 15 minutes (the Lambda limit)');
+  const whole = (name: string, v: number | undefined, max: number) => {
+    if (v !== undefined && !(Number.isInteger(v) && v >= 1 && v <= max))
+      throw new ConfigError(
+        `DynamoDbReplicator: verify.${name} must be a whole number from 1 to ${max}, got ${v}`,
+      );
+  };
+  whole('readCapacity', props.readCapacity, 1_000_000);
+  whole('backupJob.segments', props.backupJob?.segments, 10_000);
+  whole('backupJob.readCapacity', props.backupJob?.readCapacity, 1_000_000);
 }
 
 /** The destinations a run checks, by its props: replicas and/or the change log. */
@@ -93,7 +136,10 @@ export function verifyDestinations(input: VerifyJobInput): MetricsDestination[] 
 }
 
 export class VerifySchedule extends Construct {
-  readonly fn: lambda.Function;
+  /** The verify function; undefined when its only check, the change log's, runs as a scan job. */
+  readonly fn?: lambda.Function;
+  /** The scan job verifying the change log (`backupJob`). */
+  readonly backupJob?: ScanJob;
   readonly rule: events.Rule;
   /** Per check: persistent discrepancies, then not verified. */
   readonly alarms: cloudwatch.Alarm[] = [];
@@ -103,19 +149,7 @@ export class VerifySchedule extends Construct {
   constructor(scope: Construct, id: string, input: VerifyJobInput) {
     super(scope, id);
     const { props } = input;
-    checkEvery(props.every);
-    const timeout = props.timeout ?? MAX_TIMEOUT;
-    if (timeout.toSeconds() > MAX_TIMEOUT.toSeconds())
-      throw new ConfigError(
-        'DynamoDbReplicator: verify.timeout must be at most 15 minutes (the Lambda limit)',
-      );
-    if (
-      props.readCapacity !== undefined &&
-      !(Number.isInteger(props.readCapacity) && props.readCapacity >= 1)
-    )
-      throw new ConfigError(
-        `DynamoDbReplicator: verify.readCapacity must be a whole number of at least 1, got ${props.readCapacity}`,
-      );
+    checkProps(props);
     const destinations = verifyDestinations(input);
     if (destinations.length === 0)
       throw new ConfigError(
@@ -123,6 +157,22 @@ export class VerifySchedule extends Construct {
       );
     const checksReplicas = destinations.some((d) => d.dimension === DIMENSION.replicaTable);
     const checksLog = destinations.some((d) => d.dimension === DIMENSION.backupLocation);
+    const logByJob = checksLog && props.backupJob !== undefined;
+    this.rule = new events.Rule(this, 'Schedule', {
+      schedule: events.Schedule.rate(props.every),
+      description: 'dynamodb-replicator: run the verify job',
+    });
+    if (checksReplicas || (checksLog && !logByJob)) {
+      this.fn = this.verifyFunction(input, { replicas: checksReplicas, log: checksLog && !logByJob });
+      this.rule.addTarget(new targets.LambdaFunction(this.fn, { retryAttempts: 0 }));
+    }
+    if (logByJob && input.backup) this.backupJob = this.addBackupJob(input, input.backup);
+    for (const d of destinations) this.addCheckAlarms(input, d, props.every);
+  }
+
+  /** The verify function, with read access to exactly what it compares. */
+  private verifyFunction(input: VerifyJobInput, what: { replicas: boolean; log: boolean }): lambda.Function {
+    const { props } = input;
     const role = new iam.Role(this, 'Role', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: 'dynamodb-replicator verify function',
@@ -132,7 +182,7 @@ export class VerifySchedule extends Construct {
       removalPolicy: RemovalPolicy.RETAIN,
     });
     logGroup.grantWrite(role);
-    this.fn = new lambda.Function(this, 'Function', {
+    const fn = new lambda.Function(this, 'Function', {
       runtime: input.runtime,
       architecture: lambda.Architecture.ARM_64,
       code: input.code,
@@ -140,13 +190,13 @@ export class VerifySchedule extends Construct {
       role,
       logGroup,
       memorySize: props.memorySize ?? 1024,
-      timeout,
+      timeout: props.timeout ?? MAX_TIMEOUT,
       // A failed run is not repeated at once: the next scheduled run is the retry.
       retryAttempts: 0,
       environment: {
         VerifySourceTable: input.sourceTable.tableName,
-        ...(checksReplicas ? input.replicaEnvironment : {}),
-        ...(checksLog && input.backup
+        ...(what.replicas ? input.replicaEnvironment : {}),
+        ...(what.log && input.backup
           ? {
               BackupBucket: input.backup.bucket.bucketName,
               BackupPrefix: input.backup.prefix,
@@ -159,13 +209,48 @@ export class VerifySchedule extends Construct {
       },
       description: 'dynamodb-replicator: verify replicas and backup against the source table',
     });
-    grantVerifyReads(role, input, { replicas: checksReplicas, log: checksLog });
-    this.rule = new events.Rule(this, 'Schedule', {
-      schedule: events.Schedule.rate(props.every),
-      description: 'dynamodb-replicator: run the verify job',
-      targets: [new targets.LambdaFunction(this.fn, { retryAttempts: 0 })],
+    grantVerifyReads(role, input, what);
+    return fn;
+  }
+
+  /**
+   * The scan job verifying the source table against its change log, started by the rule with the
+   * job's input; its last merge reports under the dimensions the alarms watch.
+   */
+  private addBackupJob(input: VerifyJobInput, backup: NonNullable<VerifyJobInput['backup']>): ScanJob {
+    const o = input.props.backupJob ?? {};
+    const table = input.sourceTable.tableName;
+    const log = `${backup.prefix}/${table}`;
+    const readCapacity = o.readCapacity ?? input.props.readCapacity;
+    const job = new ScanJob(this, 'BackupJob', {
+      code: input.scanJobCode ?? input.code,
+      workBucket: backup.bucket,
+      workPrefix: o.workPrefix ?? 'verify-jobs',
+      readTables: [input.sourceTable],
+      backups: [{ bucket: backup.bucket, prefix: log }],
+      ...(o.maxConcurrency !== undefined ? { maxConcurrency: o.maxConcurrency } : {}),
+      ...(readCapacity !== undefined ? { capacity: { readUnitsPerSecond: readCapacity } } : {}),
+      metricsNamespace: input.namespace,
+      logRetention: input.logRetention,
     });
-    for (const d of destinations) this.addCheckAlarms(input, d, props.every);
+    this.rule.addTarget(
+      new targets.SfnStateMachine(job.stateMachine, {
+        input: events.RuleTargetInput.fromObject({
+          kind: 'verify-backup',
+          params: {
+            table,
+            backup: `s3://${backup.bucket.bucketName}/${log}`,
+            labels: {
+              sourceTable: table,
+              backupLocation: `s3://${backup.bucket.bucketName}/${backup.prefix}`,
+            },
+          },
+          segments: o.segments ?? 16,
+        }),
+        retryAttempts: 0,
+      }),
+    );
+    return job;
   }
 
   private addCheckAlarms(input: VerifyJobInput, d: MetricsDestination, every: Duration): void {

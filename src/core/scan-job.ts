@@ -14,7 +14,7 @@ import { InvalidDataError } from './errors.js';
 export const JOB_FORMAT = 'dynamodb-replicator/scan-job';
 export const SEGMENT_STATE_FORMAT = 'dynamodb-replicator/scan-segment';
 
-export const JOB_KINDS = ['backup', 'copy', 'diff', 'restore'] as const;
+export const JOB_KINDS = ['backup', 'copy', 'diff', 'restore', 'verify-backup'] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 
 /** Plain JSON (what job records hold; exact numbers travel as strings inside DynamoDB JSON). */

@@ -57,9 +57,17 @@ export interface MergeContext {
   readonly env: JobEnvironment;
   readonly job: JobManifest;
   readonly folder: JobFolder;
+  /** The work store holding every job folder (a kind whose jobs chain reads the earlier ones). */
+  readonly work: ObjectStore;
   /** Every segment's final state, in segment order. */
   readonly states: readonly SegmentState[];
   readonly now: () => number;
+}
+
+/** Where a job is being planned: its work store and its (not yet created) folder. */
+export interface PlanPlace {
+  readonly work: ObjectStore;
+  readonly folder: JobFolder;
 }
 
 export interface JobKindSpec {
@@ -71,6 +79,7 @@ export interface JobKindSpec {
     env: JobEnvironment,
     params: JobManifest['params'],
     jobId: string,
+    where: PlanPlace,
   ): Promise<{ [name: string]: JsonValue }>;
   runSlice(ctx: SliceContext): Promise<SliceOutcome>;
   /** Builds the job's result from the final states (and writes what the kind's output needs). */

@@ -46,12 +46,14 @@ import { backupKind } from './backup-kind.js';
 import { copyKind } from './copy-kind.js';
 import { diffKind } from './diff-kind.js';
 import { restoreKind } from './restore-kind.js';
+import { verifyBackupKind } from './verify-backup-kind.js';
 
 const KINDS: Record<JobKind, JobKindSpec> = {
   backup: backupKind,
   copy: copyKind,
   diff: diffKind,
   restore: restoreKind,
+  'verify-backup': verifyBackupKind,
 };
 
 /** A slice's claim lasts its time budget plus this margin (default budget: 15 minutes). */
@@ -149,7 +151,8 @@ export async function planJob(input: PlanJobInput, o: TaskOptions): Promise<Plan
   checkSegments(input.segments);
   const jobId = input.jobId ?? newJobId();
   assertJobIdText(jobId, '--jobid');
-  const folder = JobFolder.of(o.env.openStore(input.work), jobId);
+  const work = o.env.openStore(input.work);
+  const folder = JobFolder.of(work, jobId);
   const wanted = { kind: input.kind, params: input.params, segments: input.segments };
   let job: JobManifest;
   let created = false;
@@ -157,7 +160,7 @@ export async function planJob(input: PlanJobInput, o: TaskOptions): Promise<Plan
     job = await folder.read();
     assertSameJob(job, wanted, folder.label);
   } else {
-    const facts = (await spec.plan?.(o.env, input.params, jobId)) ?? {};
+    const facts = (await spec.plan?.(o.env, input.params, jobId, { work, folder })) ?? {};
     const fresh: JobManifest = {
       format: JOB_FORMAT,
       version: 1,
@@ -181,9 +184,10 @@ export async function planJob(input: PlanJobInput, o: TaskOptions): Promise<Plan
 
 async function openJob(input: { work: string; jobId: string }, o: TaskOptions) {
   assertJobIdText(input.jobId, '--jobid');
-  const folder = JobFolder.of(o.env.openStore(input.work), input.jobId);
+  const work = o.env.openStore(input.work);
+  const folder = JobFolder.of(work, input.jobId);
   const job = await folder.read();
-  return { folder, job, spec: kindSpec(job.kind) };
+  return { work, folder, job, spec: kindSpec(job.kind) };
 }
 
 /**
@@ -242,7 +246,7 @@ export async function runSegment(input: TaskSliceInput, o: TaskOptions): Promise
 
 /** Merges a job whose segments are all done; lists the pending ones otherwise (writing nothing). */
 export async function mergeJob(input: MergeJobInput, o: TaskOptions): Promise<MergeJobOutput> {
-  const { folder, job, spec } = await openJob(input, o);
+  const { work, folder, job, spec } = await openJob(input, o);
   const states = await folder.states(job);
   const pending = pendingSegments(job.segments, states);
   const totals = mergeTotals(states.values());
@@ -252,9 +256,62 @@ export async function mergeJob(input: MergeJobInput, o: TaskOptions): Promise<Me
     env: o.env,
     job,
     folder,
+    work,
     states: [...states.values()],
     now: o.now ?? Date.now,
   });
   await folder.writeResult({ jobId: job.jobId, kind: job.kind, totals, result });
   return { ...out, done: true, result };
+}
+
+/** A merge result's next job (a verify-backup check's drill-down): run it to finish the work. */
+export interface NextJob {
+  readonly kind: JobKind;
+  readonly jobId: string;
+  readonly params: JobManifest['params'];
+  readonly segments: number;
+}
+
+/** The next job a merge result names, if any. */
+export function nextJobOf(merged: MergeJobOutput): NextJob | undefined {
+  const next = (merged.result as { next?: NextJob } | null | undefined)?.next;
+  return next ?? undefined;
+}
+
+/**
+ * Runs a job in this process — plan, every segment (slice after slice, each within `budget`), merge
+ * — then every job its merge names as `next`, until a merge names none. Returns each job's merge
+ * output in order: the last one holds the whole result. Re-running it resumes where it stopped.
+ *
+ * @example
+ * const merged = await runJobChain(
+ *   { work: 's3://my-jobs/verify', kind: 'verify-backup', segments: 16,
+ *     params: { table: 'us-east-1/users', backup: 's3://my-backups/users' } },
+ *   { env: cachedJobEnvironment() },
+ * );
+ * console.log(merged.at(-1)?.result);
+ */
+export async function runJobChain(
+  input: PlanJobInput & { readonly budget?: SliceBudget; readonly capacity?: TaskCapacity },
+  o: TaskOptions,
+): Promise<MergeJobOutput[]> {
+  const outputs: MergeJobOutput[] = [];
+  let job: PlanJobInput = input;
+  for (;;) {
+    const plan = await planJob(job, o);
+    for (const task of plan.tasks)
+      await runSegment(
+        {
+          ...task,
+          ...(input.budget ? { budget: input.budget } : {}),
+          ...(input.capacity ? { capacity: input.capacity } : {}),
+        },
+        o,
+      );
+    const merged = await mergeJob({ work: input.work, jobId: plan.jobId }, o);
+    outputs.push(merged);
+    const next = nextJobOf(merged);
+    if (!next) return outputs;
+    job = { work: input.work, ...next };
+  }
 }

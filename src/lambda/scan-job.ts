@@ -10,7 +10,14 @@
  *
  * A slice's time budget is the invocation's remaining time less a margin for the commit (so it
  * stops well inside the 15-minute limit), or `budget.timeMs` when smaller.
+ *
+ * The merge that ends a verify-backup check (its last phase: a result without `next`) publishes the
+ * verify function's metrics for a backup check as EMF: `Discrepancies` and `VerifiedAt` (epoch
+ * seconds) with the dimensions SourceTable and BackupLocation (the job's `labels.sourceTable` and
+ * `labels.backupLocation`, by default the table's name and the backup location), in the namespace
+ * of the MetricsNamespace variable. So the verify schedule's alarms watch a check run as a job.
  */
+import { parseTableLocation } from '../core/location.js';
 import { UsageError } from '../core/errors.js';
 import type { SliceBudget } from '../core/scan-job.js';
 import { cachedJobEnvironment } from '../jobs/environment.js';
@@ -26,7 +33,17 @@ import {
   type TaskSliceInput,
   type TaskSliceOutput,
 } from '../jobs/tasks.js';
+import { VERIFY_BACKUP_KIND } from '../jobs/verify-backup-kind.js';
+import { envValue } from './config.js';
 import { lazyEntry } from './entry.js';
+import {
+  DEFAULT_METRICS_NAMESPACE,
+  DIMENSION,
+  emfLine,
+  METRIC,
+  stdoutMetrics,
+  type MetricsWriter,
+} from './metrics.js';
 
 /** Time kept back from a slice for closing its files and committing its state. */
 export const SLICE_COMMIT_MARGIN_MS = 60_000;
@@ -68,8 +85,55 @@ function sliceBudget(event: TaskSliceInput, context: ScanJobContext | undefined)
   return { ...event.budget, ...(timeMs !== undefined ? { timeMs } : {}) };
 }
 
-/** The handler, with the environment it opens tables and stores through (default: the SDK chain). */
-export function createScanJobHandler(env: JobEnvironment = cachedJobEnvironment()): ScanJobHandler {
+export interface ScanJobDeps {
+  /** Where EMF lines go (default stdout, the function's log group). */
+  readonly metrics?: MetricsWriter;
+  readonly metricsNamespace?: string;
+  readonly now?: () => number;
+}
+
+/** The result of a verify-backup job's last phase, as far as its metrics need it. */
+interface VerifyResult {
+  readonly table?: string;
+  readonly backup?: string;
+  readonly next?: unknown;
+  readonly labels?: { readonly sourceTable?: unknown; readonly backupLocation?: unknown };
+  readonly discrepancies?: { readonly total?: number };
+}
+
+/** Discrepancies and VerifiedAt of a finished verify-backup check (nothing for any other merge). */
+function publishVerifyMetrics(out: MergeJobOutput, deps: ScanJobDeps): void {
+  const r = out.result as VerifyResult | undefined;
+  if (out.kind !== VERIFY_BACKUP_KIND || !out.done || !r || r.next !== undefined) return;
+  const now = (deps.now ?? Date.now)();
+  const label = (v: unknown, fallback: () => string) => (typeof v === 'string' && v !== '' ? v : fallback());
+  (deps.metrics ?? stdoutMetrics)(
+    emfLine({
+      namespace: deps.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE,
+      dimensions: {
+        [DIMENSION.sourceTable]: label(
+          r.labels?.sourceTable,
+          () => parseTableLocation(String(r.table)).table,
+        ),
+        [DIMENSION.backupLocation]: label(r.labels?.backupLocation, () => String(r.backup)),
+      },
+      metrics: [
+        { name: METRIC.discrepancies, unit: 'Count', value: r.discrepancies?.total ?? 0 },
+        { name: METRIC.verifiedAt, unit: 'None', value: Math.floor(now / 1000) },
+      ],
+      timestamp: now,
+    }),
+  );
+}
+
+/**
+ * The handler, with the environment it opens tables and stores through (default: the SDK chain)
+ * and where a verify-backup check's metrics go.
+ */
+export function createScanJobHandler(
+  env: JobEnvironment = cachedJobEnvironment(),
+  deps: ScanJobDeps = {},
+): ScanJobHandler {
   return async (event, context) => {
     const e = event as ScanJobEvent | null;
     switch (e?.action) {
@@ -77,8 +141,11 @@ export function createScanJobHandler(env: JobEnvironment = cachedJobEnvironment(
         return planJob(e, { env });
       case 'slice':
         return runTaskSlice({ ...e, budget: sliceBudget(e, context) }, { env });
-      case 'merge':
-        return mergeJob(e, { env });
+      case 'merge': {
+        const out = await mergeJob(e, { env });
+        publishVerifyMetrics(out, deps);
+        return out;
+      }
       default:
         throw new UsageError(
           `scan job event: action must be plan, slice or merge, got ${JSON.stringify((event as { action?: unknown } | null)?.action)}`,
@@ -87,4 +154,7 @@ export function createScanJobHandler(env: JobEnvironment = cachedJobEnvironment(
   };
 }
 
-export const scanJob: ScanJobHandler = lazyEntry(() => createScanJobHandler());
+export const scanJob: ScanJobHandler = lazyEntry(() => {
+  const namespace = envValue(process.env, 'MetricsNamespace');
+  return createScanJobHandler(cachedJobEnvironment(), namespace ? { metricsNamespace: namespace } : {});
+});

@@ -17,8 +17,9 @@
  * - VerifySettleSeconds: re-check a difference after this long before reporting it (default 10).
  * - MetricsNamespace, LogLevel: as for the other handlers.
  *
- * A run must end within the function's timeout (at most 15 minutes): larger tables are verified by
- * a scan job (cdk/scan-job.ts) instead.
+ * A run must end within the function's timeout (at most 15 minutes): a larger table's backup is
+ * verified by a verify-backup scan job instead (the verify schedule's `backupJob`, cdk/scan-job.ts),
+ * whose last merge publishes the same metrics.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ConfigError } from '../core/errors.js';

@@ -58,12 +58,15 @@ describe('the synthesized state machine and roles', () => {
   const slice = segments.ItemProcessor.States.Slice as unknown as Record<string, unknown>;
 
   test('plan, a DISTRIBUTED map of STANDARD children with MaxConcurrency 4, then the failure check and the merge', () => {
-    assert.equal(machine.StartAt, 'Plan');
+    assert.equal(machine.StartAt, 'Start');
     assert.deepEqual(
       Object.keys(machine.States).sort(),
       [
         'AnySegmentFailed',
+        'Chained',
         'Done',
+        'NextJob',
+        'Start',
         'FailedSegments',
         'Merge',
         'MergeIncomplete',
@@ -86,15 +89,46 @@ describe('the synthesized state machine and roles', () => {
       'SegmentFinished',
       'Slice',
     ]);
+    assert.deepEqual(machine.States.Start?.Parameters, {
+      'kind.$': '$.kind',
+      'params.$': '$.params',
+      'segments.$': '$.segments',
+      'jobId.$': '$$.Execution.Name',
+    });
     assert.deepEqual(machine.States.Plan?.Parameters, {
       action: 'plan',
       work: 's3://job-work/scan-jobs',
-      'jobId.$': '$$.Execution.Name',
+      'jobId.$': '$.jobId',
       'kind.$': '$.kind',
       'params.$': '$.params',
       'segments.$': '$.segments',
     });
     assert.equal(machine.States.Plan?.Resource, `{${fnId}.Arn}`);
+  });
+
+  test("a merge result's next job is planned again in the same execution, under the job id it names", () => {
+    assert.deepEqual(machine.States.Merged?.Choices, [
+      { Variable: '$.merge.done', BooleanEquals: true, Next: 'Chained' },
+    ]);
+    assert.deepEqual(machine.States.Chained, {
+      Type: 'Choice',
+      Choices: [{ Variable: '$.merge.result.next', IsPresent: true, Next: 'NextJob' }],
+      Default: 'Done',
+    });
+    assert.deepEqual(machine.States.NextJob, {
+      Type: 'Pass',
+      Parameters: {
+        'kind.$': '$.merge.result.next.kind',
+        'params.$': '$.merge.result.next.params',
+        'segments.$': '$.merge.result.next.segments',
+        'jobId.$': '$.merge.result.next.jobId',
+      },
+      Next: 'Plan',
+    });
+    assert.deepEqual(machine.States.FailedSegments?.Parameters, {
+      'jobId.$': '$.plan.jobId',
+      'failed.$': '$.segments[?(@.error)]',
+    });
   });
 
   test('each child gets its share of the capacity budget; a slice is retried, then caught with its error', () => {
@@ -292,12 +326,14 @@ describe('driving the state machine locally through the handler, against DynamoD
     assert.deepEqual(merge, { ...merge, done: true, totals: { items: ITEMS }, result: { items: ITEMS } });
     const top = interpreter.trace.filter((t) => !t.includes('/'));
     assert.deepEqual(top, [
+      'Start',
       'Plan',
       'Segments',
       'FailedSegments',
       'AnySegmentFailed',
       'Merge',
       'Merged',
+      'Chained',
       'Done',
     ]);
     for (let s = 0; s < 4; s++) {
@@ -414,6 +450,103 @@ test('the state machine drives the real scan-job handler: a backup over 8 segmen
     let count = 0;
     for await (const item of restored.items()) if (item.id) count++;
     assert.equal(count, 237);
+  } finally {
+    env.close();
+  }
+});
+
+// A verify-backup check through the same state machine and the real handler: the digests phase, then
+// the drill-down job its merge names, in one execution; the last merge publishes the verify metrics.
+test('the state machine runs a verify-backup check and its drill-down in one execution: exact discrepancies and one EMF line', async () => {
+  const { createScanJobHandler } = await import('../../src/lambda/scan-job.js');
+  const { cachedJobEnvironment } = await import('../../src/jobs/environment.js');
+  const { backupTable } = await import('../../src/backup/full-backup.js');
+  const { DeleteItemCommand, PutItemCommand } = await import('@aws-sdk/client-dynamodb');
+  const endpoint = await dynamoEndpoint();
+  const client = dynamoClient(endpoint);
+  const table = await createTestTable(client);
+  await putItems(
+    client,
+    table,
+    Array.from({ length: 180 }, (_, i) => ({ id: { S: `k${i}` }, n: { N: String(i) } })),
+  );
+  const bucket = await s3server.createBucket();
+  const s3Options = {
+    s3: { endpoint: s3server.endpoint, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } },
+  };
+  const backup = `s3://${bucket}/backups/${table}`;
+  await backupTable(client, openObjectStore(backup, s3Options), { table, maxItemsPerFile: 25 });
+  // After the backup: 2 new items, 1 changed, 3 deleted.
+  for (const id of ['new1', 'new2'])
+    await client.send(new PutItemCommand({ TableName: table, Item: { id: { S: id } } }));
+  await client.send(new PutItemCommand({ TableName: table, Item: { id: { S: 'k7' }, n: { N: '7.5' } } }));
+  for (const id of ['k1', 'k2', 'k3'])
+    await client.send(new DeleteItemCommand({ TableName: table, Key: { id: { S: id } } }));
+  const { template, fnId } = synth({ bucketName: bucket, metricsNamespace: 'VerifyJobs' });
+  const env = cachedJobEnvironment({
+    client: { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } },
+    store: s3Options,
+  });
+  const lines: string[] = [];
+  const handler = createScanJobHandler(env, {
+    metrics: (line) => lines.push(line),
+    metricsNamespace: 'VerifyJobs',
+    now: () => Date.UTC(2026, 11, 2, 9, 0, 0),
+  });
+  const interpreter = new AslInterpreter({
+    [`{${fnId}.Arn}`]: (payload) => handler(payload, { getRemainingTimeInMillis: () => 15 * 60_000 }),
+  });
+  try {
+    const output = (await interpreter.run(
+      definition(template),
+      {
+        kind: 'verify-backup',
+        params: {
+          table: `${endpoint}/${table}?region=us-east-1`,
+          backup,
+          pageSize: 20,
+          labels: { sourceTable: table, backupLocation: `s3://${bucket}/backups` },
+        },
+        segments: 5,
+      },
+      'verify-1',
+    )) as { merge: { jobId: string; done: boolean; result: Record<string, unknown> } };
+    const top = interpreter.trace.filter((t) => !t.includes('/'));
+    assert.deepEqual(top, [
+      'Start',
+      ...['Plan', 'Segments', 'FailedSegments', 'AnySegmentFailed', 'Merge', 'Merged', 'Chained'],
+      'NextJob',
+      ...['Plan', 'Segments', 'FailedSegments', 'AnySegmentFailed', 'Merge', 'Merged', 'Chained'],
+      'Done',
+    ]);
+    assert.equal(output.merge.jobId, 'verify-1.drill-1');
+    const result = output.merge.result;
+    assert.deepEqual(result.scanned, { primary: 179, replica: 180 });
+    assert.deepEqual(result.discrepancies, { missing: 2, different: 1, extraneous: 3, total: 6 });
+    assert.equal(result.rechecked, 6);
+    assert.equal(result.next, undefined);
+    assert.equal(lines.length, 1);
+    const emf = JSON.parse(lines[0] as string) as Record<string, unknown>;
+    assert.deepEqual(
+      { ...emf, _aws: undefined },
+      {
+        _aws: undefined,
+        SourceTable: table,
+        BackupLocation: `s3://${bucket}/backups`,
+        Discrepancies: 6,
+        VerifiedAt: Date.UTC(2026, 11, 2, 9, 0, 0) / 1000,
+      },
+    );
+    assert.deepEqual((emf._aws as { CloudWatchMetrics: unknown[] }).CloudWatchMetrics, [
+      {
+        Namespace: 'VerifyJobs',
+        Dimensions: [['SourceTable', 'BackupLocation']],
+        Metrics: [
+          { Name: 'Discrepancies', Unit: 'Count' },
+          { Name: 'VerifiedAt', Unit: 'None' },
+        ],
+      },
+    ]);
   } finally {
     env.close();
   }

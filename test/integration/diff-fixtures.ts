@@ -1,6 +1,9 @@
 /** Shared set-up for the diff-* integration tests: a primary and a replica "region" on one DynamoDB Local. */
 import { BatchWriteItemCommand, ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import assert from 'node:assert/strict';
 import { runCliCapture, type CliResult } from '../harness/cli.js';
 import { canonicalKey, keyOf } from '../../src/core/canonical-key.js';
 import type { Item, KeySchema } from '../../src/core/types.js';
@@ -101,4 +104,49 @@ export function kindsByRange(lines: ReadonlyArray<{ kind: string; key: Record<st
 /** `diff-tables <primary> <replica> ...args` in-process. */
 export function diffCli(pair: Pair, args: readonly string[] = []): Promise<CliResult> {
   return runCliCapture(['diff-tables', pair.primaryLocation, pair.replicaLocation, ...args]);
+}
+
+export interface Outcome {
+  readonly code: number;
+  readonly counts: unknown;
+  readonly scanned: unknown;
+  readonly rechecked: unknown;
+  /** Report lines, sorted. */
+  readonly lines: string[];
+  readonly result: CliResult;
+}
+
+/** A diff-tables run with --json and --report: its exit code, counts and sorted report lines. */
+export async function outcome(argv: string[], env?: NodeJS.ProcessEnv): Promise<Outcome> {
+  const report = path.join(mkdtempSync(path.join(tmpdir(), 'verify-report-')), 'report.jsonl');
+  const r = await runCliCapture([...argv, '--json', '--report', report], env ? { env } : {});
+  const out = r.code === 2 ? {} : (JSON.parse(r.stdout) as Record<string, unknown>);
+  const text = r.code === 2 ? '' : readFileSync(report, 'utf8');
+  return {
+    code: r.code,
+    counts: out.discrepancies,
+    scanned: out.scanned,
+    rechecked: out.rechecked,
+    lines: text.split('\n').filter(Boolean).sort(),
+    result: r,
+  };
+}
+
+/** The one-process diff and the job on the same data: the same exit code, counts and report lines. */
+export async function assertSameAsOneProcess(
+  table: string,
+  backup: string,
+  job: string[],
+  extra: string[] = [],
+  env?: NodeJS.ProcessEnv,
+): Promise<Outcome> {
+  const one = await outcome(['diff-tables', table, backup, '--against-backup', ...extra], env);
+  assert.notEqual(one.code, 2, one.result.stderr);
+  const viaJob = await outcome(['diff-tables', table, backup, '--against-backup', ...extra, ...job], env);
+  assert.equal(viaJob.code, one.code, viaJob.result.stderr);
+  assert.deepEqual(viaJob.counts, one.counts);
+  assert.deepEqual(viaJob.scanned, one.scanned);
+  assert.deepEqual(viaJob.rechecked, one.rechecked);
+  assert.deepEqual(viaJob.lines, one.lines);
+  return viaJob;
 }

@@ -108,6 +108,7 @@ test('docs/library.md has an example with its output under every section', () =>
       'Check and fix one item',
       'Full backup and restore',
       'Scan jobs: planJob, runTaskSlice, mergeJob',
+      'Verify a table against its backup as a job: runJobChain',
       'Change log, point-in-time restore and history',
       'Follow a stream: replicateTable',
       'Multi-active group: replicateGroup',

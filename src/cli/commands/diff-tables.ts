@@ -50,6 +50,12 @@ ${STORE_HELP}
   --debug                  print stack traces on errors
 
 ${JOB_HELP}
+  With --against-backup, --work runs a verify-backup job: segment s reads table segment s and the
+  backup's data files s, s+M, ...; each side's items are added into per-bucket digests (count and
+  a 128-bit sum, buckets by key hash), so equal digests prove the table equal to the backup in one
+  pass; buckets that differ are read again by drill-down jobs (<job>.drill-1, ...) that name each
+  discrepancy exactly as the one-process form does. --repair, --settle, --parallel,
+  --items-per-second and --show-items do not apply.
 
 Output: without --json, each discrepancy as "<kind> <key>" and a summary; progress on stderr when
 it is a terminal. Exit codes: 0 the tables are equal, 1 differences were found (with --repair: found
