@@ -65,6 +65,7 @@ test('table-to-table commands load neither the S3 nor the Streams client unless 
   // Port 1 refuses at once: each command fails (exit 2) after loading what its run needs.
   for (const args of [
     ['copy', 'localhost:1/a', 'localhost:1/b'],
+    ['diff-tables', 'localhost:1/a', 'localhost:1/b'],
     ['describe', 'localhost:1/a'],
   ]) {
     const r = await modulesLoadedBy(args);

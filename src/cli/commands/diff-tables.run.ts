@@ -14,10 +14,6 @@ import { tableSide, tableTarget, type DiffSide, type RepairTarget } from '../../
 import { intOption, numberOption, stringOption, writeJson, type CliIO, type ParsedArgs } from '../command.js';
 import { parseDuration } from '../duration.js';
 import { closing, openTable, type OpenTable } from '../locations.js';
-import { openBackupStore } from '../backup-store.js';
-import { timeOption } from '../time-option.js';
-import { resolveRestoreSource } from '../../backup/restore-source.js';
-import { snapshotSide } from '../../diff/backup-side.js';
 import { progressReporter } from '../progress.js';
 import { jobRunOptions } from '../job-options.js';
 import { PRIVATE_FILE_MODE } from '../../storage/local-files.js';
@@ -80,7 +76,7 @@ function shareOption(args: ParsedArgs): Share | undefined {
 }
 
 /** One read budget per table (each table has its own capacity), from --read-budget and --items-per-second. */
-function readBudget(args: ParsedArgs): CapacityBudget | undefined {
+export function readBudget(args: ParsedArgs): CapacityBudget | undefined {
   const unitsPerSecond = numberOption(args, 'read-budget');
   const itemsPerSecond = numberOption(args, 'items-per-second');
   if (unitsPerSecond === undefined && itemsPerSecond === undefined) return undefined;
@@ -131,7 +127,9 @@ export async function run(args: ParsedArgs, io: CliIO): Promise<number> {
         '--against-backup compares a table with a backup: --repair, --backfill and --segment/--segments do not apply',
       );
     }
-    return againstBackup(io, args, primaryText, replicaText, { scope, settleMs, reportFile });
+    return import('./diff-tables.backup.js').then((m) =>
+      m.againstBackup(io, args, primaryText, replicaText, { scope, settleMs, reportFile }),
+    );
   }
   return openPair('diff-tables', io, primaryText, replicaText, async (pair) => {
     const view = (side: DiffSide): DiffSide => (group ? groupMemberSide(side, group) : side);
@@ -162,7 +160,7 @@ function groupNames(args: ParsedArgs): GroupMetadataNames | undefined {
   return parseMetadataNames(names);
 }
 
-interface CompareOptions {
+export interface CompareOptions {
   readonly scope: { share?: Share; parallel?: number };
   readonly settleMs: number;
   readonly reportFile: string | undefined;
@@ -170,7 +168,7 @@ interface CompareOptions {
 }
 
 /** Runs the diff, writing report lines as discrepancies are confirmed, then the summary; returns the exit code. */
-async function compareAndReport(
+export async function compareAndReport(
   io: CliIO,
   args: ParsedArgs,
   primary: DiffSide,
@@ -207,37 +205,6 @@ async function compareAndReport(
     progress.done();
     await closeReport(report);
   }
-}
-
-/**
- * `diff-tables <table> <backup-location> --against-backup`: the table against the backup's state
- * (the newest complete full backup or export, or a change log's latest state). The backup is
- * verified (checksums, counts) before the comparison starts.
- */
-async function againstBackup(
-  io: CliIO,
-  args: ParsedArgs,
-  tableText: string,
-  backupText: string,
-  o: Omit<CompareOptions, 'repair'>,
-): Promise<number> {
-  const table = openTable(tableText, io);
-  const backup = openBackupStore(backupText, args, io);
-  return closing([table.client, backup], async () => {
-    const info = await describeTable(table.client, table.table);
-    const jobId = stringOption(args, 'jobid');
-    const at = timeOption(args, 'at');
-    const source = await resolveRestoreSource(backup.store, {
-      keySchema: info.keySchema,
-      ...(jobId ? { jobId } : {}),
-      ...(at !== undefined ? { at } : {}),
-    });
-    if (source.keySchema) {
-      assertSameKeySchema(info.keySchema, source.keySchema, [`table ${table.label}`, source.label]);
-    }
-    const primary = sideOf({ ...table, info }, readBudget(args));
-    return compareAndReport(io, args, primary, snapshotSide(source, info.keySchema), o);
-  });
 }
 
 async function runBackfill(
