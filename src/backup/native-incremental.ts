@@ -18,8 +18,8 @@
  * changes, ordered like logged stream records by time (WriteTimestampMicros) — one change per item
  * and window, so the order within a key is the order of the windows. Because a window keeps only an
  * item's last change, the state at a moment strictly inside a window is known only if no item changed
- * after that moment within it (readExportChanges refuses otherwise), and consecutive windows must
- * leave no gap (assertExportCoverage).
+ * after that moment within it (readExportChanges refuses otherwise) or the log's stream segments
+ * reach that moment (stateAt), and consecutive windows must leave no gap (assertExportCoverage).
  */
 import { keyId, keyOf, scalarType } from '../core/canonical-key.js';
 import { fromDynamoJson } from '../core/ddb-json.js';

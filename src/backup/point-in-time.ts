@@ -207,16 +207,18 @@ export type LatestChanges = Map<string, LoggedChange>;
 /**
  * Reads every change in [from, to] and keeps the last one of each key. Re-delivered copies are
  * harmless: a copy of the winning change is the same change. Reads the whole range before
- * returning, so a corrupt segment fails before anything is written.
+ * returning, so a corrupt segment fails before anything is written. `strictTo` (default true)
+ * refuses a `to` inside a native export window that hides later changes (readExportChanges).
  */
 export async function latestChangePerKey(
   logStore: ObjectStore,
   range: { readonly from: number; readonly to: number },
   check?: SegmentCheck,
+  strictTo = true,
 ): Promise<{ latest: LatestChanges; read: number }> {
   const latest: LatestChanges = new Map();
   let read = 0;
-  for await (const change of readChanges(logStore, range, { ...(check ? { check } : {}), strictTo: true })) {
+  for await (const change of readChanges(logStore, range, { ...(check ? { check } : {}), strictTo })) {
     read++;
     if (change.eventName !== 'REMOVE' && !change.newImage)
       throw new InvalidDataError(
@@ -319,12 +321,16 @@ export async function stateAt(
   const base = chooseBase(await listSnapshots(logStore), at, where);
   const gaps = await listGaps(logStore);
   assertNoGap(gaps, base, at, where);
-  assertExportCoverage(await listExportWindows(logStore), base, at, where, await lastStreamChange(logStore));
+  const streamEnd = await lastStreamChange(logStore);
+  assertExportCoverage(await listExportWindows(logStore), base, at, where, streamEnd);
   const reader = await openSnapshot(snapshotStore(logStore, base), base, options.verifyData ?? true);
+  // Up to their newest change the stream segments hold every change (the coverage rule), so an
+  // export window around `at` that kept only later changes of some items hides nothing then.
   const { latest, read } = await latestChangePerKey(
     logStore,
     { from: changesFrom(base, gaps), to: at },
     segmentCheck(owner, where),
+    streamEnd === undefined || at > streamEnd,
   );
   const keysChanged = latest.size;
   return {
