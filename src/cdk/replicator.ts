@@ -158,7 +158,7 @@ export interface DynamoDbReplicatorProps {
     readonly backup?: lambda.Code;
     readonly verify?: lambda.Code;
     readonly nativeExport?: lambda.Code;
-    /** The scan-job function of `verify.backupJob`. */
+    /** The scan-job function of `verify.backupJob` and `verify.replicaJob`. */
     readonly scanJob?: lambda.Code;
   };
   /**
@@ -500,7 +500,9 @@ export class DynamoDbReplicator extends Construct {
         : {}),
       namespace: props.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE,
       code: props.code?.verify ?? bundleCode('verify'),
-      ...(verify.backupJob ? { scanJobCode: props.code?.scanJob ?? bundleCode('scanJob') } : {}),
+      ...(verify.backupJob || verify.replicaJob
+        ? { scanJobCode: props.code?.scanJob ?? bundleCode('scanJob') }
+        : {}),
       runtime: REPLICATOR_RUNTIME,
       logRetention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
     });

@@ -73,8 +73,9 @@ export interface ScanJobProps {
   readonly timeout?: Duration;
   readonly logRetention?: logs.RetentionDays;
   /**
-   * The CloudWatch namespace of the metrics a verify-backup check publishes when its last phase is
-   * merged (Discrepancies, VerifiedAt). Default: DynamoDBReplicator.
+   * The CloudWatch namespace of the metrics a scheduled check publishes when it is merged (a
+   * verify-backup check's last phase, a diff job labelled with a replicaTable): Discrepancies,
+   * VerifiedAt. Default: DynamoDBReplicator.
    */
   readonly metricsNamespace?: string;
 }
@@ -201,6 +202,8 @@ export function childCapacity(
 
 export class ScanJob extends Construct {
   readonly fn: lambda.Function;
+  /** The function's role: what the props name; grant more (tables reached otherwise) on it. */
+  readonly role: iam.Role;
   readonly stateMachine: sfn.StateMachine;
   /** `s3://<bucket>/<prefix>`: the `work` every step gets. */
   readonly work: string;
@@ -236,6 +239,7 @@ export class ScanJob extends Construct {
       },
     );
     this.fn = fn;
+    this.role = role;
     grantJobAccess(role, props, workPrefix);
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       definitionBody: sfn.DefinitionBody.fromChainable(

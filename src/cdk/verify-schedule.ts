@@ -9,9 +9,14 @@
  * With `backupJob`, the change log is verified by a ScanJob execution instead (a verify-backup job
  * and its drill-down, cdk/scan-job.ts), started by the same rule: for tables one 15-minute run
  * cannot read. Its last merge publishes the same metrics under the same dimensions, so the same
- * alarms watch it.
+ * alarms watch it. With `replicaJob`, each replica is verified the same way: a ScanJob execution of
+ * a `diff` job (no repair, the same settle re-check) per replica and run, whose merge publishes the
+ * metrics under SourceTable and ReplicaTable. Each check may move to a job on its own (the two
+ * options are separate so a deployment chooses per check); when every check runs as a job there is
+ * no verify function. EventBridge allows five targets per rule: further targets go on more rules
+ * with the same schedule.
  */
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -19,9 +24,11 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import type * as s3 from 'aws-cdk-lib/aws-s3';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { ConfigError } from '../core/errors.js';
+import { formatTableLocation } from '../core/location.js';
+import { MAX_SETTLE_MS } from '../jobs/diff-kind.js';
 import { ScanJob } from './scan-job.js';
 import { DIMENSION, METRIC } from '../lambda/metrics.js';
 import type { MetricsDestination } from './dashboard.js';
@@ -51,6 +58,12 @@ export interface VerifyScheduleProps {
    * inside the verify function: for a table too large to read in one 15-minute run. Default: none.
    */
   readonly backupJob?: VerifyBackupJobProps;
+  /**
+   * Verify each replica by a scan job (a Step Functions execution of a `diff` job per replica and
+   * run) instead of inside the verify function: for a table too large to read in one 15-minute run.
+   * Default: none.
+   */
+  readonly replicaJob?: VerifyReplicaJobProps;
 }
 
 /** The scan job that verifies the change log on the schedule (`verify.backupJob`). */
@@ -68,6 +81,23 @@ export interface VerifyBackupJobProps {
   readonly workPrefix?: string;
 }
 
+/** The scan job that verifies each replica on the schedule (`verify.replicaJob`). */
+export interface VerifyReplicaJobProps {
+  /** Segment tasks both tables are split into (1 to 10,000). Default: 16. */
+  readonly segments?: number;
+  /** Segments running at once. Default: 10. */
+  readonly maxConcurrency?: number;
+  /**
+   * Read capacity units per second the whole job may use on each of the two tables, split over the
+   * segments running at once. Default: verify.readCapacity, else no limit.
+   */
+  readonly readCapacity?: number;
+  /** The bucket its job folders live in. Default: the backup bucket, else a bucket made for it. */
+  readonly workBucket?: s3.IBucket;
+  /** Where its job folders live in that bucket. Default: `verify-replica-jobs`. */
+  readonly workPrefix?: string;
+}
+
 /** What the replicator hands over: the deployment's tables, log and settings. */
 export interface VerifyJobInput {
   readonly props: VerifyScheduleProps;
@@ -77,6 +107,7 @@ export interface VerifyJobInput {
     readonly region: string;
     readonly account?: string;
     readonly roleArn?: string;
+    readonly externalId?: string;
   }[];
   /** Environment naming the replicas, as the replicate function gets it. */
   readonly replicaEnvironment: Record<string, string>;
@@ -84,7 +115,7 @@ export interface VerifyJobInput {
   readonly namespace: string;
   /** The `verify` package. */
   readonly code: lambda.Code;
-  /** The `scanJob` package (for `backupJob`). */
+  /** The `scanJob` package (for `backupJob` and `replicaJob`). */
   readonly scanJobCode?: lambda.Code;
   readonly runtime: lambda.Runtime;
   readonly logRetention: logs.RetentionDays;
@@ -113,6 +144,33 @@ function checkProps(props: VerifyScheduleProps): void {
   whole('readCapacity', props.readCapacity, 1_000_000);
   whole('backupJob.segments', props.backupJob?.segments, 10_000);
   whole('backupJob.readCapacity', props.backupJob?.readCapacity, 1_000_000);
+  whole('replicaJob.segments', props.replicaJob?.segments, 10_000);
+  whole('replicaJob.readCapacity', props.replicaJob?.readCapacity, 1_000_000);
+  if (props.replicaJob && (props.settle?.toMilliseconds() ?? 0) > MAX_SETTLE_MS)
+    throw new ConfigError(
+      `DynamoDbReplicator: verify.settle must be at most ${MAX_SETTLE_MS / 1000} seconds with verify.replicaJob (a job's slice re-checks within its commit margin)`,
+    );
+}
+
+/**
+ * A replica's location as a diff job opens it: `region/table`, with its role and ExternalId as the
+ * location's identity (the way the verify function assumes it). The location is data in the rule's
+ * input, so an ExternalId must be known at synthesis.
+ */
+export function replicaJobLocation(r: VerifyJobInput['replicas'][number]): string {
+  if (r.externalId !== undefined && Token.isUnresolved(r.externalId))
+    throw new ConfigError(
+      `DynamoDbReplicator: verify.replicaJob needs the ExternalId of ${r.region}/${r.tableName} as text, not a token (it is part of the job's table location)`,
+    );
+  const role = r.roleArn
+    ? { arn: r.roleArn, ...(r.externalId !== undefined ? { externalId: r.externalId } : {}) }
+    : undefined;
+  return formatTableLocation({
+    kind: 'aws',
+    region: r.region,
+    table: r.tableName,
+    ...(role ? { identity: { role } } : {}),
+  });
 }
 
 /** The destinations a run checks, by its props: replicas and/or the change log. */
@@ -135,18 +193,31 @@ export function verifyDestinations(input: VerifyJobInput): MetricsDestination[] 
   return out;
 }
 
+/** Targets EventBridge allows on one rule. */
+const TARGETS_PER_RULE = 5;
+
 export class VerifySchedule extends Construct {
-  /** The verify function; undefined when its only check, the change log's, runs as a scan job. */
+  /** The verify function; undefined when every check runs as a scan job. */
   readonly fn?: lambda.Function;
   /** The scan job verifying the change log (`backupJob`). */
   readonly backupJob?: ScanJob;
+  /** The scan job verifying each replica (`replicaJob`). */
+  readonly replicaJob?: ScanJob;
+  /** The schedule (the first rule when there are more than five targets). */
   readonly rule: events.Rule;
+  /** Every rule of the schedule, five targets each at most. */
+  readonly rules: events.Rule[] = [];
+  private targetCount = 0;
   /** Per check: persistent discrepancies, then not verified. */
   readonly alarms: cloudwatch.Alarm[] = [];
   /** Per check, the Discrepancies metric (maximum per interval). */
   readonly discrepancyMetrics: cloudwatch.Metric[] = [];
 
-  constructor(scope: Construct, id: string, input: VerifyJobInput) {
+  constructor(
+    scope: Construct,
+    id: string,
+    private readonly input: VerifyJobInput,
+  ) {
     super(scope, id);
     const { props } = input;
     checkProps(props);
@@ -158,16 +229,33 @@ export class VerifySchedule extends Construct {
     const checksReplicas = destinations.some((d) => d.dimension === DIMENSION.replicaTable);
     const checksLog = destinations.some((d) => d.dimension === DIMENSION.backupLocation);
     const logByJob = checksLog && props.backupJob !== undefined;
-    this.rule = new events.Rule(this, 'Schedule', {
-      schedule: events.Schedule.rate(props.every),
-      description: 'dynamodb-replicator: run the verify job',
-    });
-    if (checksReplicas || (checksLog && !logByJob)) {
-      this.fn = this.verifyFunction(input, { replicas: checksReplicas, log: checksLog && !logByJob });
-      this.rule.addTarget(new targets.LambdaFunction(this.fn, { retryAttempts: 0 }));
+    const replicasByJob = checksReplicas && props.replicaJob !== undefined;
+    this.rule = this.addRule();
+    const inFunction = { replicas: checksReplicas && !replicasByJob, log: checksLog && !logByJob };
+    if (inFunction.replicas || inFunction.log) {
+      this.fn = this.verifyFunction(input, inFunction);
+      this.schedule(new targets.LambdaFunction(this.fn, { retryAttempts: 0 }));
     }
     if (logByJob && input.backup) this.backupJob = this.addBackupJob(input, input.backup);
+    if (replicasByJob) this.replicaJob = this.addReplicaJob(input);
     for (const d of destinations) this.addCheckAlarms(input, d, props.every);
+  }
+
+  private addRule(): events.Rule {
+    const n = this.rules.length;
+    const rule = new events.Rule(this, n === 0 ? 'Schedule' : `Schedule${n + 1}`, {
+      schedule: events.Schedule.rate(this.input.props.every),
+      description: 'dynamodb-replicator: run the verify job',
+    });
+    this.rules.push(rule);
+    return rule;
+  }
+
+  /** Adds a target to the schedule: on the last rule, or on a new one when that one is full. */
+  private schedule(target: events.IRuleTarget): void {
+    if (this.targetCount === this.rules.length * TARGETS_PER_RULE) this.addRule();
+    (this.rules.at(-1) as events.Rule).addTarget(target);
+    this.targetCount += 1;
   }
 
   /** The verify function, with read access to exactly what it compares. */
@@ -233,7 +321,7 @@ export class VerifySchedule extends Construct {
       metricsNamespace: input.namespace,
       logRetention: input.logRetention,
     });
-    this.rule.addTarget(
+    this.schedule(
       new targets.SfnStateMachine(job.stateMachine, {
         input: events.RuleTargetInput.fromObject({
           kind: 'verify-backup',
@@ -251,6 +339,56 @@ export class VerifySchedule extends Construct {
       }),
     );
     return job;
+  }
+
+  /**
+   * The scan job verifying each replica against the source table: one `diff` execution per replica
+   * and run (no repair, the verify settle), its merge reporting under the dimensions the alarms watch.
+   */
+  private addReplicaJob(input: VerifyJobInput): ScanJob {
+    const o = input.props.replicaJob ?? {};
+    const table = input.sourceTable.tableName;
+    const readCapacity = o.readCapacity ?? input.props.readCapacity;
+    const job = new ScanJob(this, 'ReplicaJob', {
+      code: input.scanJobCode ?? input.code,
+      workBucket: o.workBucket ?? input.backup?.bucket ?? this.jobBucket(),
+      workPrefix: o.workPrefix ?? 'verify-replica-jobs',
+      readTables: [input.sourceTable],
+      ...(o.maxConcurrency !== undefined ? { maxConcurrency: o.maxConcurrency } : {}),
+      ...(readCapacity !== undefined ? { capacity: { readUnitsPerSecond: readCapacity } } : {}),
+      metricsNamespace: input.namespace,
+      logRetention: input.logRetention,
+    });
+    grantReplicaAccess(job.role, input.replicas, { sid: 'ReadReplicaTables', actions: READ_ACTIONS });
+    const settleMs = (input.props.settle ?? Duration.seconds(10)).toMilliseconds();
+    for (const r of input.replicas)
+      this.schedule(
+        new targets.SfnStateMachine(job.stateMachine, {
+          input: events.RuleTargetInput.fromObject({
+            kind: 'diff',
+            params: {
+              primary: table,
+              replica: replicaJobLocation(r),
+              repair: false,
+              settleMs,
+              labels: { sourceTable: table, replicaTable: `${r.region}/${r.tableName}` },
+            },
+            segments: o.segments ?? 16,
+          }),
+          retryAttempts: 0,
+        }),
+      );
+    return job;
+  }
+
+  /** A bucket for the replica job's folders when the deployment has no backup bucket. */
+  private jobBucket(): s3.Bucket {
+    return new s3.Bucket(this, 'JobBucket', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
   }
 
   private addCheckAlarms(input: VerifyJobInput, d: MetricsDestination, every: Duration): void {

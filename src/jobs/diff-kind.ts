@@ -8,12 +8,15 @@
  * since the segment holding it in the primary owns it). Each slice writes its report lines to
  * `segments/<s>/report-<slice>-<run>.jsonl` in the job folder and, with repair, writes the fixes
  * before it commits; the merge concatenates the committed parts in segment and slice order into
- * `report.jsonl`. There is no settle re-check in a job: run a job on a quiet pair, or re-run the
- * keys it reports with diff-record.
+ * `report.jsonl`. With `settleMs` (a scheduled check of a live pair), a slice reads the keys it found
+ * differing once more after that long and reports only those still differing (changes in flight are
+ * not counted, as diffTables' settle re-check); without it, run a job on a quiet pair, or re-run the
+ * keys it reports with diff-record. `labels` (any JSON) is copied to the merge result: a scheduled
+ * check's metric dimensions (lambda/scan-job.ts publishes them).
  */
 import { canonicalKey, keyOf } from '../core/canonical-key.js';
 import { fromDynamoJson } from '../core/ddb-json.js';
-import { InvalidDataError } from '../core/errors.js';
+import { InvalidDataError, UsageError } from '../core/errors.js';
 import { mergeTotals, type JsonValue, type SliceOutcome } from '../core/scan-job.js';
 import type { Item, Key, KeySchema } from '../core/types.js';
 import { batchGetAll } from '../dynamodb/batch-get.js';
@@ -24,6 +27,7 @@ import { classify, type Discrepancy } from '../diff/diff-tables.js';
 import { itemFingerprint } from '../diff/fingerprint.js';
 import { reportLine } from '../diff/report.js';
 import { budgetSpent } from '../core/scan-job.js';
+import { sleep } from '../core/backoff.js';
 import { segmentFolder } from './job-folder.js';
 import {
   continuationField,
@@ -41,6 +45,8 @@ import type { CapacityBudget } from '../dynamodb/capacity.js';
 
 export const REPORT_FILE = 'report.jsonl';
 const RECHECK_BATCH = 100;
+/** Longest settle wait a slice may take (it runs inside the slice's commit margin). */
+export const MAX_SETTLE_MS = 30_000;
 
 type SideTag = 'p' | 'r';
 /** A key seen on one side only so far: [canonical key, side, fingerprint]. */
@@ -185,6 +191,27 @@ async function judge(
   return found;
 }
 
+/** The settle re-check: the candidates found differing, read again after `settleMs`. */
+async function settle(
+  ctx: SliceContext,
+  settleMs: number,
+  candidates: readonly Candidate[],
+  found: readonly Discrepancy[],
+  judgeAgain: (c: readonly Candidate[]) => Promise<Discrepancy[]>,
+): Promise<Discrepancy[]> {
+  if (settleMs === 0 || found.length === 0) return [...found];
+  await sleep(settleMs, ctx.signal);
+  const differing = new Set(found.map((d) => d.keyText));
+  return judgeAgain(candidates.filter((c) => differing.has(c.keyText)));
+}
+
+function settleParam(params: SliceContext['job']['params']): number {
+  const ms = optionalCount(params, 'settleMs', 0) ?? 0;
+  if (ms > MAX_SETTLE_MS)
+    throw new UsageError(`job parameter "settleMs" must be at most ${MAX_SETTLE_MS}, got ${ms}`);
+  return ms;
+}
+
 function countKinds(found: readonly Discrepancy[]) {
   const n = (k: Discrepancy['kind']) => found.filter((d) => d.kind === k).length;
   return {
@@ -222,13 +249,17 @@ async function recordFindings(
   return { repaired, outputs: [{ report: key, lines: found.length }] };
 }
 
-/** Job parameters: `primary`, `replica` (table locations), `repair` (boolean), optional `pageSize`. */
+/**
+ * Job parameters: `primary`, `replica` (table locations), `repair` (boolean), optional `pageSize`,
+ * `settleMs` (0 to MAX_SETTLE_MS) and `labels` (any JSON, copied to the result).
+ */
 export const diffKind: JobKindSpec = {
   kind: 'diff',
   checkParams(params) {
     stringParam(params, 'primary');
     stringParam(params, 'replica');
     optionalCount(params, 'pageSize');
+    settleParam(params);
   },
   async plan(env, params) {
     const primary = env.openTable(stringParam(params, 'primary'));
@@ -278,13 +309,17 @@ export const diffKind: JobKindSpec = {
     }
     const done = p.done && r.done;
     if (done) join.drain();
-    const found = await judge(
-      join.candidates,
-      { ...primary, budget: budgets.primary },
-      { ...replica, budget: budgets.replica },
-      schema,
-      job.segments > 1,
-    );
+    const judgeNow = (candidates: readonly Candidate[]) =>
+      judge(
+        candidates,
+        { ...primary, budget: budgets.primary },
+        { ...replica, budget: budgets.replica },
+        schema,
+        job.segments > 1,
+      );
+    const settleMs = settleParam(job.params);
+    const seen = await judgeNow(join.candidates);
+    const found = await settle(ctx, settleMs, join.candidates, seen, judgeNow);
     const { repaired, outputs } = await recordFindings(ctx, found, replica, schema);
     return {
       done,
@@ -301,6 +336,7 @@ export const diffKind: JobKindSpec = {
         rechecked: join.candidates.length,
         ...countKinds(found),
         repaired,
+        ...(settleMs > 0 ? { settled: seen.length - found.length } : {}),
       },
       outputs,
     };
@@ -324,7 +360,9 @@ export const diffKind: JobKindSpec = {
         total: totals.total ?? 0,
       },
       ...(ctx.job.params.repair === true ? { repaired: { written: totals.repaired ?? 0 } } : {}),
+      ...(totals.settled !== undefined ? { settled: totals.settled } : {}),
       report: `${ctx.folder.label}/${REPORT_FILE}`,
+      ...(ctx.job.params.labels !== undefined ? { labels: ctx.job.params.labels } : {}),
     };
   },
 };

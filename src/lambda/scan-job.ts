@@ -16,6 +16,10 @@
  * seconds) with the dimensions SourceTable and BackupLocation (the job's `labels.sourceTable` and
  * `labels.backupLocation`, by default the table's name and the backup location), in the namespace
  * of the MetricsNamespace variable. So the verify schedule's alarms watch a check run as a job.
+ * Likewise the merge of a scheduled replica check, a `diff` job whose `labels` name a
+ * `replicaTable`: the dimensions SourceTable (`labels.sourceTable`, by default the primary's table
+ * name) and ReplicaTable (`labels.replicaTable`), as the verify function reports a replica. A diff
+ * job without those labels (one run by hand) publishes nothing.
  */
 import { parseTableLocation } from '../core/location.js';
 import { UsageError } from '../core/errors.js';
@@ -33,6 +37,7 @@ import {
   type TaskSliceInput,
   type TaskSliceOutput,
 } from '../jobs/tasks.js';
+import { diffKind } from '../jobs/diff-kind.js';
 import { VERIFY_BACKUP_KIND } from '../jobs/verify-backup-kind.js';
 import { envValue } from './config.js';
 import { lazyEntry } from './entry.js';
@@ -92,31 +97,48 @@ export interface ScanJobDeps {
   readonly now?: () => number;
 }
 
-/** The result of a verify-backup job's last phase, as far as its metrics need it. */
+/** The result of a verify-backup job's last phase or a diff job, as far as its metrics need it. */
 interface VerifyResult {
   readonly table?: string;
   readonly backup?: string;
+  readonly primary?: string;
   readonly next?: unknown;
-  readonly labels?: { readonly sourceTable?: unknown; readonly backupLocation?: unknown };
+  readonly labels?: {
+    readonly sourceTable?: unknown;
+    readonly backupLocation?: unknown;
+    readonly replicaTable?: unknown;
+  };
   readonly discrepancies?: { readonly total?: number };
 }
 
-/** Discrepancies and VerifiedAt of a finished verify-backup check (nothing for any other merge). */
+const label = (v: unknown, fallback: () => string) => (typeof v === 'string' && v !== '' ? v : fallback());
+
+/** The check a finished merge completes, as its metric dimensions; undefined for any other merge. */
+function checkDimensions(out: MergeJobOutput, r: VerifyResult): Record<string, string> | undefined {
+  if (out.kind === VERIFY_BACKUP_KIND && r.next === undefined)
+    return {
+      [DIMENSION.sourceTable]: label(r.labels?.sourceTable, () => parseTableLocation(String(r.table)).table),
+      [DIMENSION.backupLocation]: label(r.labels?.backupLocation, () => String(r.backup)),
+    };
+  const replica = r.labels?.replicaTable;
+  if (out.kind === diffKind.kind && typeof replica === 'string' && replica !== '')
+    return {
+      [DIMENSION.sourceTable]: label(r.labels?.sourceTable, () => parseTableLocation(String(r.primary)).table),
+      [DIMENSION.replicaTable]: replica,
+    };
+  return undefined;
+}
+
+/** Discrepancies and VerifiedAt of a finished scheduled check (nothing for any other merge). */
 function publishVerifyMetrics(out: MergeJobOutput, deps: ScanJobDeps): void {
   const r = out.result as VerifyResult | undefined;
-  if (out.kind !== VERIFY_BACKUP_KIND || !out.done || !r || r.next !== undefined) return;
+  const dimensions = out.done && r ? checkDimensions(out, r) : undefined;
+  if (!r || !dimensions) return;
   const now = (deps.now ?? Date.now)();
-  const label = (v: unknown, fallback: () => string) => (typeof v === 'string' && v !== '' ? v : fallback());
   (deps.metrics ?? stdoutMetrics)(
     emfLine({
       namespace: deps.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE,
-      dimensions: {
-        [DIMENSION.sourceTable]: label(
-          r.labels?.sourceTable,
-          () => parseTableLocation(String(r.table)).table,
-        ),
-        [DIMENSION.backupLocation]: label(r.labels?.backupLocation, () => String(r.backup)),
-      },
+      dimensions,
       metrics: [
         { name: METRIC.discrepancies, unit: 'Count', value: r.discrepancies?.total ?? 0 },
         { name: METRIC.verifiedAt, unit: 'None', value: Math.floor(now / 1000) },
