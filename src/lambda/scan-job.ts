@@ -123,7 +123,10 @@ function checkDimensions(out: MergeJobOutput, r: VerifyResult): Record<string, s
   const replica = r.labels?.replicaTable;
   if (out.kind === diffKind.kind && typeof replica === 'string' && replica !== '')
     return {
-      [DIMENSION.sourceTable]: label(r.labels?.sourceTable, () => parseTableLocation(String(r.primary)).table),
+      [DIMENSION.sourceTable]: label(
+        r.labels?.sourceTable,
+        () => parseTableLocation(String(r.primary)).table,
+      ),
       [DIMENSION.replicaTable]: replica,
     };
   return undefined;
