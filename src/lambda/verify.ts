@@ -19,7 +19,7 @@
  *
  * A run must end within the function's timeout (at most 15 minutes): a larger table's backup is
  * verified by a verify-backup scan job instead (the verify schedule's `backupJob`, cdk/scan-job.ts),
- * whose last merge publishes the same metrics.
+ * and its replicas by a diff scan job each (`replicaJob`), whose merges publish the same metrics.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ConfigError } from '../core/errors.js';
