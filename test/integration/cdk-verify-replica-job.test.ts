@@ -8,6 +8,8 @@
  * through the real scan-job handler against DynamoDB Local and s3rver: a pair with known
  * differences gives their exact counts and an equal pair reached by assuming a role (through the STS
  * stand-in) gives 0, each ending with the EMF line the verify function writes for the same pair.
+ * Then the diff kind's settle re-check on its own: a difference repaired while a slice waits is not
+ * counted, and a diff job without labels (one run by hand) publishes no metric.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -441,4 +443,74 @@ test('each rule target’s input through the synthesized state machine and the r
   assert.equal(farLine?.ReplicaTable, `ap-southeast-2/${names.far}`);
   assert.equal(farLine?.Discrepancies, 0);
   assert.equal(farLine?.VerifiedAt, NOW / 1000);
+});
+
+test('a diff job’s settle re-check clears a difference repaired while it waits; without labels its merge publishes nothing; settleMs is bounded', async () => {
+  const source = dynamoClient(endpoint);
+  const replica = dynamoClient(endpoint, 'eu-west-1');
+  const [primaryTable, replicaTable] = [await createTestTable(source), await createTestTable(replica)];
+  const items = Array.from({ length: 40 }, (_, i) => ({ id: { S: `k${i}` }, v: { N: String(i) } }));
+  await putItems(source, primaryTable, items);
+  await putItems(replica, replicaTable, items.slice(1));
+  await replica.send(
+    new PutItemCommand({ TableName: replicaTable, Item: { id: { S: 'k7' }, v: { N: '-7' } } }),
+  );
+  // A change in flight cannot be timed against the slice's wait on a real table: this hook (on the
+  // job's replica client only) lands the replication of k7 right after the first re-read saw it
+  // differ, so the settle re-read finds k7 equal and k0 still missing.
+  const jobReplica = dynamoClient(endpoint, 'eu-west-1');
+  let landed = false;
+  jobReplica.middlewareStack.add(
+    (next, context) => async (args) => {
+      const out = await next(args);
+      if (context.commandName === 'BatchGetItemCommand' && !landed) {
+        landed = true;
+        await replica.send(new PutItemCommand({ TableName: replicaTable, Item: items[7] as never }));
+      }
+      return out;
+    },
+    { step: 'initialize', name: 'landReplicationOfK7' },
+  );
+  const work = `s3://${await s3server.createBucket()}/jobs`;
+  const store = cachedJobEnvironment({
+    store: {
+      s3: { endpoint: s3server.endpoint, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } },
+    },
+  });
+  const env: JobEnvironment = {
+    openTable: (location) =>
+      location === primaryTable
+        ? { client: source, table: primaryTable, label: primaryTable }
+        : { client: jobReplica, table: replicaTable, label: `eu-west-1/${replicaTable}` },
+    openStore: (location) => store.openStore(location),
+  };
+  const lines: string[] = [];
+  const handler = createScanJobHandler(env, { metrics: (line) => lines.push(line) });
+  const params = {
+    primary: primaryTable,
+    replica: `eu-west-1/${replicaTable}`,
+    repair: false,
+    settleMs: 200,
+  };
+  try {
+    await assert.rejects(
+      handler({ action: 'plan', work, kind: 'diff', params: { ...params, settleMs: 30_001 }, segments: 1 }),
+      (e: Error) => e.name === 'UsageError' && /"settleMs" must be at most 30000, got 30001/.test(e.message),
+    );
+    await handler({ action: 'plan', work, kind: 'diff', params, segments: 1, jobId: 'by-hand' });
+    const slice = (await handler({ action: 'slice', work, jobId: 'by-hand', segment: 0 })) as {
+      done: boolean;
+    };
+    assert.equal(slice.done, true);
+    const merged = (await handler({ action: 'merge', work, jobId: 'by-hand' })) as unknown as {
+      result: { discrepancies: unknown; settled: number; rechecked: number };
+    };
+    assert.equal(landed, true);
+    assert.equal(merged.result.rechecked, 2);
+    assert.equal(merged.result.settled, 1);
+    assert.deepEqual(merged.result.discrepancies, { missing: 1, different: 0, extraneous: 0, total: 1 });
+    assert.deepEqual(lines, []);
+  } finally {
+    store.close();
+  }
 });
