@@ -6,7 +6,6 @@
  * of the same key (retries included) to finish, and is not sent at all if that earlier write failed.
  */
 import {
-  BatchWriteItemCommand,
   type BatchWriteItemCommandInput,
   type BatchWriteItemCommandOutput,
   type DynamoDBClient,
@@ -19,6 +18,7 @@ import type { UnprocessedError } from '../core/errors.js';
 import { itemSize } from '../core/item-size.js';
 import { assertItemLimits, assertKeyLimits } from '../core/item-limits.js';
 import type { Item, Key, KeySchema } from '../core/types.js';
+import { batchWriteCommand } from './batch-write-body.js';
 import { consumedCapacityParam, type CapacityBudget } from './capacity.js';
 import { clientLocation } from './client.js';
 import { isThrottlingError, translateSdkError } from './sdk-errors.js';
@@ -336,7 +336,7 @@ export class WriteScheduler {
       let output: BatchWriteItemCommandOutput;
       try {
         output = await this.client.send(
-          new BatchWriteItemCommand(
+          batchWriteCommand(
             buildBatchWriteInput(pending, budget !== undefined || this.options.reportCapacity === true),
           ),
           {
