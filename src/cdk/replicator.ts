@@ -496,7 +496,13 @@ export class DynamoDbReplicator extends Construct {
       replicas,
       replicaEnvironment: replicas.length > 0 ? replicaEnvironment(replicas) : {},
       ...(props.backup && this.backupBucket
-        ? { backup: { bucket: this.backupBucket, prefix: backupPrefix(props.backup) } }
+        ? {
+            backup: {
+              bucket: this.backupBucket,
+              prefix: backupPrefix(props.backup),
+              owned: props.backup.bucket === undefined,
+            },
+          }
         : {}),
       namespace: props.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE,
       code: props.code?.verify ?? bundleCode('verify'),

@@ -64,6 +64,17 @@ export interface VerifyScheduleProps {
    * Default: none.
    */
   readonly replicaJob?: VerifyReplicaJobProps;
+  /**
+   * How long the folders of `backupJob` and `replicaJob` (states, digests, reports) are kept in a
+   * bucket this deployment created; they expire by a lifecycle rule on their folder. In a bucket
+   * passed in, add a rule of your own. Default: 30 days.
+   */
+  readonly jobRetention?: Duration;
+}
+
+/** Job folders under `prefix` expire after `retention` (default 30 days) in a bucket the deployment made. */
+function expireJobFolders(bucket: s3.IBucket, prefix: string, retention = Duration.days(30)): void {
+  if (bucket instanceof s3.Bucket) bucket.addLifecycleRule({ prefix: `${prefix}/`, expiration: retention });
 }
 
 /** The scan job that verifies the change log on the schedule (`verify.backupJob`). */
@@ -111,7 +122,12 @@ export interface VerifyJobInput {
   }[];
   /** Environment naming the replicas, as the replicate function gets it. */
   readonly replicaEnvironment: Record<string, string>;
-  readonly backup?: { readonly bucket: s3.IBucket; readonly prefix: string };
+  readonly backup?: {
+    readonly bucket: s3.IBucket;
+    readonly prefix: string;
+    /** The deployment created the bucket (so the job folders in it may get a lifecycle rule). */
+    readonly owned?: boolean;
+  };
   readonly namespace: string;
   /** The `verify` package. */
   readonly code: lambda.Code;
@@ -310,10 +326,12 @@ export class VerifySchedule extends Construct {
     const table = input.sourceTable.tableName;
     const log = `${backup.prefix}/${table}`;
     const readCapacity = o.readCapacity ?? input.props.readCapacity;
+    const workPrefix = o.workPrefix ?? 'verify-jobs';
+    if (backup.owned) expireJobFolders(backup.bucket, workPrefix, input.props.jobRetention);
     const job = new ScanJob(this, 'BackupJob', {
       code: input.scanJobCode ?? input.code,
       workBucket: backup.bucket,
-      workPrefix: o.workPrefix ?? 'verify-jobs',
+      workPrefix,
       readTables: [input.sourceTable],
       backups: [{ bucket: backup.bucket, prefix: log }],
       ...(o.maxConcurrency !== undefined ? { maxConcurrency: o.maxConcurrency } : {}),
@@ -349,10 +367,14 @@ export class VerifySchedule extends Construct {
     const o = input.props.replicaJob ?? {};
     const table = input.sourceTable.tableName;
     const readCapacity = o.readCapacity ?? input.props.readCapacity;
+    const workPrefix = o.workPrefix ?? 'verify-replica-jobs';
+    const workBucket = o.workBucket ?? input.backup?.bucket ?? this.jobBucket();
+    if (!o.workBucket && (!input.backup || input.backup.owned))
+      expireJobFolders(workBucket, workPrefix, input.props.jobRetention);
     const job = new ScanJob(this, 'ReplicaJob', {
       code: input.scanJobCode ?? input.code,
-      workBucket: o.workBucket ?? input.backup?.bucket ?? this.jobBucket(),
-      workPrefix: o.workPrefix ?? 'verify-replica-jobs',
+      workBucket,
+      workPrefix,
       readTables: [input.sourceTable],
       ...(o.maxConcurrency !== undefined ? { maxConcurrency: o.maxConcurrency } : {}),
       ...(readCapacity !== undefined ? { capacity: { readUnitsPerSecond: readCapacity } } : {}),

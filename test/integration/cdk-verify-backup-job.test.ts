@@ -170,6 +170,46 @@ describe('the template', () => {
   });
 });
 
+test('job folders expire in a backup bucket the deployment made (jobRetention), never in one passed in', () => {
+  const stack = new Stack(new App(), 'Owned', { env: { account: ACCOUNT, region: 'us-east-1' } });
+  const sourceTable = dynamodb.Table.fromTableAttributes(stack, 'Users', {
+    tableName: 'users',
+    tableStreamArn: `arn:aws:dynamodb:us-east-1:${ACCOUNT}:table/users/stream/2026-01-01T00:00:00.000`,
+  });
+  new DynamoDbReplicator(stack, 'Replicator', {
+    sourceTable,
+    backup: { prefix: 'logs' },
+    code: { replicate: inline, backup: inline, verify: inline, scanJob: inline },
+    verify: { every: Duration.hours(6), backupJob: {}, replicaJob: {}, jobRetention: Duration.days(7) },
+    replicas: [{ tableName: 'users', region: 'eu-west-1' }],
+  });
+  const buckets = Object.values(Template.fromStack(stack).findResources('AWS::S3::Bucket')) as {
+    Properties: { LifecycleConfiguration?: { Rules: unknown[] } };
+  }[];
+  assert.equal(buckets.length, 1);
+  assert.deepEqual(buckets[0]?.Properties.LifecycleConfiguration?.Rules, [
+    { ExpirationInDays: 7, Prefix: 'verify-jobs/', Status: 'Enabled' },
+    { ExpirationInDays: 7, Prefix: 'verify-replica-jobs/', Status: 'Enabled' },
+  ]);
+  // A bucket passed in is the user's, even one made in the same stack: no rule is added to it.
+  const theirs = new Stack(new App(), 'Theirs', { env: { account: ACCOUNT, region: 'us-east-1' } });
+  new DynamoDbReplicator(theirs, 'Replicator', {
+    sourceTable: dynamodb.Table.fromTableAttributes(theirs, 'Users', {
+      tableName: 'users',
+      tableStreamArn: `arn:aws:dynamodb:us-east-1:${ACCOUNT}:table/users/stream/2026-01-01T00:00:00.000`,
+    }),
+    backup: { bucket: new s3.Bucket(theirs, 'MyBackups'), prefix: 'logs' },
+    code: { replicate: inline, backup: inline, verify: inline, scanJob: inline },
+    verify: { every: Duration.hours(6), backupJob: {}, replicaJob: {} },
+    replicas: [{ tableName: 'users', region: 'eu-west-1' }],
+  });
+  const mine = Object.values(Template.fromStack(theirs).findResources('AWS::S3::Bucket')) as {
+    Properties?: { LifecycleConfiguration?: unknown };
+  }[];
+  assert.equal(mine.length, 1);
+  assert.equal(mine[0]?.Properties?.LifecycleConfiguration, undefined);
+});
+
 test('the rule’s input through the synthesized state machine and the real handler: both phases, then the exact count in the alarm’s metric', async () => {
   const client = dynamoClient(endpoint);
   const table = await createTestTable(client);

@@ -140,9 +140,16 @@ describe('the template', () => {
     assert.deepEqual((segments.ItemProcessor.States.Slice?.Parameters as { capacity: unknown }).capacity, {
       readUnitsPerSecond: 150,
     });
-    const bucket = Object.keys(template.findResources('AWS::S3::Bucket'));
+    const buckets = template.findResources('AWS::S3::Bucket');
+    const bucket = Object.keys(buckets);
     assert.equal(bucket.length, 1);
     assert.match(bucket[0] as string, /^ReplicatorVerifyJobBucket/);
+    // Its job folders expire (default 30 days); nothing else is in that bucket.
+    assert.deepEqual(
+      (Object.values(buckets)[0] as { Properties: { LifecycleConfiguration?: unknown } }).Properties
+        .LifecycleConfiguration,
+      { Rules: [{ ExpirationInDays: 30, Prefix: 'verify-replica-jobs/', Status: 'Enabled' }] },
+    );
     const statements = roleStatements(template, 'VerifyReplicaJobFunctionRole').filter(
       (s) => !s.actions.includes('logs:PutLogEvents'),
     );
