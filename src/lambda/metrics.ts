@@ -94,6 +94,27 @@ export function emfLine(doc: MetricsDocument): string {
 }
 
 /** Where EMF lines go: stdout by default, which Lambda sends to the function's log group. */
+/**
+ * The EMF line of one finished verify check (the verify function's and a scheduled verify job's
+ * alike, so the alarms see one metric): its discrepancies and when it was verified (epoch seconds).
+ */
+export function verifyCheckLine(
+  namespace: string | undefined,
+  dimensions: Record<string, string>,
+  discrepancies: number,
+  verifiedAt: number,
+): string {
+  return emfLine({
+    namespace: namespace ?? DEFAULT_METRICS_NAMESPACE,
+    dimensions,
+    metrics: [
+      { name: METRIC.discrepancies, unit: 'Count', value: discrepancies },
+      { name: METRIC.verifiedAt, unit: 'None', value: Math.floor(verifiedAt / 1000) },
+    ],
+    timestamp: verifiedAt,
+  });
+}
+
 export type MetricsWriter = (line: string) => void;
 
 export const stdoutMetrics: MetricsWriter = (line) => {

@@ -41,14 +41,7 @@ import { diffKind } from '../jobs/diff-kind.js';
 import { VERIFY_BACKUP_KIND } from '../jobs/verify-backup-kind.js';
 import { envValue } from './config.js';
 import { lazyEntry } from './entry.js';
-import {
-  DEFAULT_METRICS_NAMESPACE,
-  DIMENSION,
-  emfLine,
-  METRIC,
-  stdoutMetrics,
-  type MetricsWriter,
-} from './metrics.js';
+import { DIMENSION, type MetricsWriter, stdoutMetrics, verifyCheckLine } from './metrics.js';
 
 /** Time kept back from a slice for closing its files and committing its state. */
 export const SLICE_COMMIT_MARGIN_MS = 60_000;
@@ -139,15 +132,7 @@ function publishVerifyMetrics(out: MergeJobOutput, deps: ScanJobDeps): void {
   if (!r || !dimensions) return;
   const now = (deps.now ?? Date.now)();
   (deps.metrics ?? stdoutMetrics)(
-    emfLine({
-      namespace: deps.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE,
-      dimensions,
-      metrics: [
-        { name: METRIC.discrepancies, unit: 'Count', value: r.discrepancies?.total ?? 0 },
-        { name: METRIC.verifiedAt, unit: 'None', value: Math.floor(now / 1000) },
-      ],
-      timestamp: now,
-    }),
+    verifyCheckLine(deps.metricsNamespace, dimensions, r.discrepancies?.total ?? 0, now),
   );
 }
 

@@ -40,14 +40,7 @@ import {
 } from './config.js';
 import { lazyEntry } from './entry.js';
 import { createLogger, type Logger, type LogLevel } from './log.js';
-import {
-  DEFAULT_METRICS_NAMESPACE,
-  DIMENSION,
-  emfLine,
-  METRIC,
-  stdoutMetrics,
-  type MetricsWriter,
-} from './metrics.js';
+import { DIMENSION, type MetricsWriter, stdoutMetrics, verifyCheckLine } from './metrics.js';
 
 export interface VerifyConfig {
   readonly sourceTable: string;
@@ -206,20 +199,11 @@ function emitVerifyMetrics(
   outcomes.forEach((o, i) => {
     const check = checks[i];
     if (!o.ok || !check) return;
-    write(
-      emfLine({
-        namespace: config.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE,
-        dimensions: {
-          [DIMENSION.sourceTable]: config.sourceTable,
-          [check.destination.dimension]: check.destination.value,
-        },
-        metrics: [
-          { name: METRIC.discrepancies, unit: 'Count', value: o.discrepancies.total },
-          { name: METRIC.verifiedAt, unit: 'None', value: Math.floor(o.verifiedAt / 1000) },
-        ],
-        timestamp: o.verifiedAt,
-      }),
-    );
+    const dimensions = {
+      [DIMENSION.sourceTable]: config.sourceTable,
+      [check.destination.dimension]: check.destination.value,
+    };
+    write(verifyCheckLine(config.metricsNamespace, dimensions, o.discrepancies.total, o.verifiedAt));
   });
 }
 
