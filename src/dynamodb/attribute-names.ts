@@ -13,9 +13,9 @@
  * `__proto__` attribute the SDK lost back into the output, parsed from that body. Every client the
  * project creates has them; a library user passing their own clients should call this on them.
  */
-import { finished, type Readable } from 'node:stream';
 import { ownAttribute, setAttribute } from '../core/attribute-map.js';
 import { TYPE_KEYS, valueFromDynamoJson } from '../core/ddb-json.js';
+import { isReadable, readBody } from './response-body.js';
 
 const RAW_BODY = Symbol('rawBodyWithProto');
 const MARKER = Buffer.from('"__proto__"');
@@ -38,34 +38,10 @@ function isObject(v: unknown): v is Record<string, unknown> {
   );
 }
 
-function isReadable(v: unknown): v is Readable {
-  return typeof v === 'object' && v !== null && typeof (v as { pipe?: unknown }).pipe === 'function';
-}
-
 function isTypedValue(v: unknown): boolean {
   if (!isObject(v)) return false;
   const keys = Object.keys(v);
   return keys.length === 1 && TYPE_KEYS.has(keys[0] as string);
-}
-
-/**
- * The whole body as one Buffer. Not node:stream/consumers' buffer(): that goes through a Blob and
- * copies every response twice, which cost a 50,000-item copy about 60 ms of CPU (2,200 responses).
- */
-function readBody(body: Readable): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    body.on('data', (chunk: Buffer | string) => {
-      const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-      chunks.push(bytes);
-      size += bytes.length;
-    });
-    finished(body, (error) => {
-      if (error) reject(error);
-      else resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
-    });
-  });
 }
 
 /**

@@ -7,6 +7,7 @@ import {
 import type { AttributeValue, Item } from '../core/types.js';
 import { consumedCapacityParam, type CapacityBudget } from './capacity.js';
 import { projectionExpression, readPages } from './paging.js';
+import { withWireItems } from './wire-items.js';
 
 export interface QueryOptions {
   readonly table: string;
@@ -36,20 +37,22 @@ export async function* queryPages(client: DynamoDBClient, o: QueryOptions): Asyn
     { action: 'Query', table: o.table, budget: o.budget, signal: o.signal },
     (start, signal) =>
       client.send(
-        new QueryCommand({
-          TableName: o.table,
-          IndexName: o.index,
-          KeyConditionExpression: o.keyCondition,
-          FilterExpression: o.filter,
-          ExpressionAttributeNames: Object.keys(names).length > 0 ? names : undefined,
-          ExpressionAttributeValues: o.values as Record<string, SdkAttributeValue> | undefined,
-          ProjectionExpression: projection.ProjectionExpression,
-          ConsistentRead: o.consistentRead,
-          ScanIndexForward: o.scanForward,
-          Limit: o.pageSize,
-          ExclusiveStartKey: start,
-          ...consumedCapacityParam(o.budget !== undefined),
-        }),
+        withWireItems(
+          new QueryCommand({
+            TableName: o.table,
+            IndexName: o.index,
+            KeyConditionExpression: o.keyCondition,
+            FilterExpression: o.filter,
+            ExpressionAttributeNames: Object.keys(names).length > 0 ? names : undefined,
+            ExpressionAttributeValues: o.values as Record<string, SdkAttributeValue> | undefined,
+            ProjectionExpression: projection.ProjectionExpression,
+            ConsistentRead: o.consistentRead,
+            ScanIndexForward: o.scanForward,
+            Limit: o.pageSize,
+            ExclusiveStartKey: start,
+            ...consumedCapacityParam(o.budget !== undefined),
+          }),
+        ),
         { abortSignal: signal },
       ),
   );

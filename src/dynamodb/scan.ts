@@ -14,6 +14,7 @@ import { consumedCapacityParam, type CapacityBudget } from './capacity.js';
 import { mergePages } from './page-channel.js';
 import { projectionExpression, readKeyedPages, readPages, type KeyedPage } from './paging.js';
 import { callDynamo } from './sdk-errors.js';
+import { withWireItems } from './wire-items.js';
 
 export { queryItems, queryPages, type QueryOptions } from './query.js';
 export type { KeyedPage } from './paging.js';
@@ -64,15 +65,17 @@ function scanRequest(o: ScanOptions) {
       ? { Segment: o.segment, TotalSegments: o.totalSegments }
       : {};
   return (start: Record<string, SdkAttributeValue> | undefined) =>
-    new ScanCommand({
-      TableName: o.table,
-      ExclusiveStartKey: start,
-      ConsistentRead: o.consistentRead,
-      Limit: start === undefined ? (o.firstPageSize ?? o.pageSize) : o.pageSize,
-      ...consumedCapacityParam(o.budget !== undefined),
-      ...split,
-      ...projectionExpression(o.projection),
-    });
+    withWireItems(
+      new ScanCommand({
+        TableName: o.table,
+        ExclusiveStartKey: start,
+        ConsistentRead: o.consistentRead,
+        Limit: start === undefined ? (o.firstPageSize ?? o.pageSize) : o.pageSize,
+        ...consumedCapacityParam(o.budget !== undefined),
+        ...split,
+        ...projectionExpression(o.projection),
+      }),
+    );
 }
 
 /** Pages of one segment (or of the whole table when no segment is given). */
