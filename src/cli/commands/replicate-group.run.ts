@@ -1,7 +1,6 @@
 // `replicate --multi-active`, loaded only when it runs (its help is in replicate.ts).
 import path from 'node:path';
 import { UsageError } from '../../core/errors.js';
-import { redactUrls } from '../../core/redact.js';
 import { createStreamsClient } from '../../streams/client.js';
 import { FileCheckpointStore } from '../../replicate/checkpoint.js';
 import { checkCheckpointFile } from '../../replicate/checkpoint-file.js';
@@ -11,9 +10,7 @@ import {
   checkGroupMembers,
   replicateGroup,
   type GroupDirectionStats,
-  type GroupEvent,
   type GroupMember,
-  type GroupSummary,
 } from '../../replicate/replicate-group.js';
 import { stopOnSignals } from '../stop-signals.js';
 import { openBackupStore } from '../backup-store.js';
@@ -22,6 +19,7 @@ import { parseDuration } from '../duration.js';
 import { serveStatus } from '../status-server.js';
 import { parseMetadataNames } from '../group-options.js';
 import { cliClientOptions, closing, openTable } from '../locations.js';
+import { groupPrinter, printStatusPageUrl } from '../replicate-output.js';
 
 /** One-way options that mean nothing in a group. */
 const ONE_WAY_ONLY = [
@@ -82,7 +80,7 @@ export async function run(args: ParsedArgs, io: CliIO): Promise<number> {
           alive: () => running,
         });
         metrics = served.server;
-        io.stderr.write(`status page on ${served.url} (Prometheus text on /metrics, liveness on /healthz)\n`);
+        printStatusPageUrl(io, served.url);
       }
       await replicateGroup({
         members,
@@ -94,7 +92,7 @@ export async function run(args: ParsedArgs, io: CliIO): Promise<number> {
         ...(s.stopWhenIdleMs !== undefined ? { stopWhenIdleMs: s.stopWhenIdleMs } : {}),
         statsEveryMs: s.statsEveryMs,
         signal: stop.signal,
-        onEvent: printer(io, s.json),
+        onEvent: groupPrinter(io, s.json),
         onDirections: (d) => (directions = d),
       });
       return 0;
@@ -146,24 +144,5 @@ function parseGroupSettings(args: ParsedArgs) {
     ...(checkpointDir ? { checkpointDir } : {}),
     ...(conflictLog ? { conflictLog } : {}),
     json: args.values.json === true,
-  };
-}
-
-/** Events as lines: JSON on stdout with --json; otherwise stats and events on stderr, the summary on stdout. */
-function printer(io: CliIO, json: boolean): (event: GroupEvent) => void {
-  return (event) => {
-    if (json) {
-      io.stdout.write(redactUrls(JSON.stringify(event)) + '\n');
-      return;
-    }
-    if (event.event === 'stopped') {
-      const summary = event as GroupSummary;
-      const conflicts = summary.directions.reduce((n, d) => n + d.counters.conflicts, 0);
-      const records = summary.directions.reduce((n, d) => n + d.records, 0);
-      io.stdout.write(
-        `replicate --multi-active stopped (${summary.reason}): ${records} records over ${summary.directions.length} directions, ${conflicts} conflicts\n`,
-      );
-    } else
-      io.stderr.write(redactUrls(`${event.event}: ${JSON.stringify({ ...event, event: undefined })}`) + '\n');
   };
 }

@@ -1,18 +1,13 @@
 // The `replicate` command itself, loaded only when it runs (its spec and help are in replicate.ts).
 import { UsageError } from '../../core/errors.js';
 import { parseTableLocation } from '../../core/location.js';
-import { redactUrls } from '../../core/redact.js';
 import { createDynamoClient } from '../../dynamodb/client.js';
 import { createStreamsClient } from '../../streams/client.js';
 import { DynamoCheckpointStore, FileCheckpointStore } from '../../replicate/checkpoint.js';
 import { checkCheckpointFile, defaultCheckpointFile } from '../../replicate/checkpoint-file.js';
 import { verifyPrometheusText } from '../../replicate/metrics.js';
-import {
-  checkReplicateOptions,
-  replicateTable,
-  type ReplicateTableEvent,
-} from '../../replicate/replicate-table.js';
-import { type RunnerStats, type RunnerSummary, type StartFrom } from '../../replicate/runner.js';
+import { checkReplicateOptions, replicateTable } from '../../replicate/replicate-table.js';
+import type { StartFrom } from '../../replicate/runner.js';
 import { StatusTracker } from '../../replicate/status.js';
 import { loadTransform } from '../../replicate/transform.js';
 import { openBackupStore } from '../backup-store.js';
@@ -22,6 +17,7 @@ import { parseDuration } from '../duration.js';
 import { stopOnSignals } from '../stop-signals.js';
 import { startStatusPage, type StatusPage } from '../status-server.js';
 import { cliClientOptions, closing, openTable } from '../locations.js';
+import { printStatusPageUrl, replicatePrinter } from '../replicate-output.js';
 import { turnoverOption } from '../time-option.js';
 import { startVerifying } from '../verify-loop.js';
 import { verifySettings } from '../verify-option.js';
@@ -53,7 +49,7 @@ export async function run(args: ParsedArgs, io: CliIO): Promise<number> {
     let page: StatusPage | undefined;
     const backupLog = backupText === undefined ? undefined : openBackupStore(backupText, args, io);
     const changeLog = backupLog?.store.at(source.table);
-    const print = printer(io, s.json);
+    const print = replicatePrinter(io, s.json);
     const ends = tableEnds(source, replicas);
     const verifyStop = new AbortController();
     const verifying =
@@ -73,7 +69,7 @@ export async function run(args: ParsedArgs, io: CliIO): Promise<number> {
           ...(changeLog ? { changeLog } : {}),
           moreMetrics: () => verifyPrometheusText(verifying?.checks() ?? []),
         });
-        io.stderr.write(`status page on ${page.url} (Prometheus text on /metrics, liveness on /healthz)\n`);
+        printStatusPageUrl(io, page.url);
       }
       await replicateTable({
         ...s,
@@ -199,48 +195,4 @@ function parseSettings(args: ParsedArgs) {
     ...(metricsPort !== undefined ? { metricsPort } : {}),
     json: args.values.json === true,
   };
-}
-
-/** Events as lines: stats and the summary on stdout with --json, the rest on stderr unless --json. */
-function printer(io: CliIO, json: boolean): (event: ReplicateTableEvent) => void {
-  return (event) => {
-    if (event.event === 'stats') {
-      if (json) io.stdout.write(JSON.stringify(event) + '\n');
-      else io.stderr.write(statsLine(event, event.recordsPerSecond) + '\n');
-    } else if (event.event === 'stopped') printSummary(io, event, json);
-    // Events carry SDK error messages, which may quote an endpoint: credentials in URLs are redacted.
-    else if (json) io.stdout.write(redactUrls(JSON.stringify(event)) + '\n');
-    else
-      io.stderr.write(redactUrls(`${event.event}: ${JSON.stringify({ ...event, event: undefined })}`) + '\n');
-  };
-}
-
-function statsLine(stats: RunnerStats, recordsPerSecond: number): string {
-  const reading = stats.shards.filter((x) => x.state === 'reading');
-  const perShard = reading
-    .map(
-      (x) => `${x.shardId.slice(-8)}: ${x.records} rec, lag ${x.lagMs === undefined ? '-' : `${x.lagMs} ms`}`,
-    )
-    .join('; ');
-  return (
-    `replicate: ${stats.records} records, ${Math.round(recordsPerSecond)}/s, ` +
-    `lag ${stats.lagMs === undefined ? '-' : `${stats.lagMs} ms`}, ${reading.length} shard(s) open` +
-    (perShard ? ` [${perShard}]` : '')
-  );
-}
-
-function printSummary(
-  io: CliIO,
-  summary: RunnerSummary & { readonly event: 'stopped' },
-  json: boolean,
-): void {
-  if (json) {
-    io.stdout.write(JSON.stringify(summary) + '\n');
-    return;
-  }
-  io.stdout.write(
-    `replicate stopped (${summary.reason}): ${summary.records} records applied, ${summary.skipped} skipped, ` +
-      (summary.rejected > 0 ? `${summary.rejected} rejected (see the records-rejected lines), ` : '') +
-      `${summary.failedAttempts} failed attempts retried, ${summary.checkpoints} checkpoints in ${(summary.uptimeMs / 1000).toFixed(1)} s\n`,
-  );
 }
