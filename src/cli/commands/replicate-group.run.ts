@@ -2,8 +2,7 @@
 import path from 'node:path';
 import { UsageError } from '../../core/errors.js';
 import { createStreamsClient } from '../../streams/client.js';
-import { FileCheckpointStore } from '../../replicate/checkpoint.js';
-import { checkCheckpointFile } from '../../replicate/checkpoint-file.js';
+import { openFileCheckpoint, type FileCheckpointStore } from '../../replicate/checkpoint.js';
 import { groupPrometheusText } from '../../replicate/metrics.js';
 import { StatusTracker } from '../../replicate/status.js';
 import {
@@ -61,7 +60,8 @@ export async function run(args: ParsedArgs, io: CliIO): Promise<number> {
       if (a !== b) files.set(`${a.id} ${b.id}`, path.join(dir, `${a.id}-to-${b.id}.checkpoint.json`));
   const clients = members.flatMap((m) => [m.client, m.streams]);
   return closing(clients, async () => {
-    for (const file of files.values()) await checkCheckpointFile(file);
+    const checkpoints = new Map<string, FileCheckpointStore>();
+    for (const [direction, file] of files) checkpoints.set(direction, await openFileCheckpoint(file));
     const log = openBackupStore(s.conflictLog ?? path.join(dir, 'conflicts'), args, io);
     const stop = stopOnSignals();
     let directions: readonly GroupDirectionStats[] = [];
@@ -84,7 +84,7 @@ export async function run(args: ParsedArgs, io: CliIO): Promise<number> {
       }
       await replicateGroup({
         members,
-        checkpoint: (a, b) => new FileCheckpointStore(files.get(`${a.id} ${b.id}`) as string),
+        checkpoint: (a, b) => checkpoints.get(`${a.id} ${b.id}`) as FileCheckpointStore,
         conflictLog: log.store,
         metadata: s.metadata,
         ...(s.tombstoneTtlMs !== undefined ? { tombstoneTtlMs: s.tombstoneTtlMs } : {}),

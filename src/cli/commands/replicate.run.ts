@@ -3,8 +3,7 @@ import { UsageError } from '../../core/errors.js';
 import { parseTableLocation } from '../../core/location.js';
 import { createDynamoClient } from '../../dynamodb/client.js';
 import { createStreamsClient } from '../../streams/client.js';
-import { DynamoCheckpointStore, FileCheckpointStore } from '../../replicate/checkpoint.js';
-import { checkCheckpointFile, defaultCheckpointFile } from '../../replicate/checkpoint-file.js';
+import { openCheckpointStore } from '../../replicate/checkpoint.js';
 import { verifyPrometheusText } from '../../replicate/metrics.js';
 import { checkReplicateOptions, replicateTable } from '../../replicate/replicate-table.js';
 import type { StartFrom } from '../../replicate/runner.js';
@@ -28,7 +27,6 @@ export async function run(args: ParsedArgs, io: CliIO): Promise<number> {
   const s = parseSettings(args);
   const verify = verifySettings(args);
   const backupText = stringOption(args, 'backup');
-  const backupOnly = args.positionals.length === 1;
   checkReplicateOptions({
     ...s,
     replicas: args.positionals.length - 1,
@@ -36,11 +34,10 @@ export async function run(args: ParsedArgs, io: CliIO): Promise<number> {
   });
   const { source, replicas } = openEnds(args, io);
   const streams = createStreamsClient(source.location, cliClientOptions(io));
-  const table = s.checkpointTable;
-  const checkpointClient = table ? createDynamoClient(table, cliClientOptions(io)) : undefined;
-  const clients = [source.client, ...replicas.map((r) => r.client), streams];
-  return closing(checkpointClient ? [...clients, checkpointClient] : clients, async () => {
-    const checkpoint = await openCheckpoint(s, { source, replicas, backupOnly, checkpointClient });
+  const checkpointAt = checkpointPlace(s, io);
+  const clients = [source.client, ...replicas.map((r) => r.client), streams, ...checkpointAt.clients];
+  return closing(clients, async () => {
+    const checkpoint = await openCheckpointStore({ source, replicas, ...checkpointAt.place });
     const transform = s.transformModule
       ? await loadTransform(s.transformModule, { label: '--transform' })
       : undefined;
@@ -50,14 +47,14 @@ export async function run(args: ParsedArgs, io: CliIO): Promise<number> {
     const backupLog = backupText === undefined ? undefined : openBackupStore(backupText, args, io);
     const changeLog = backupLog?.store.at(source.table);
     const print = replicatePrinter(io, s.json);
-    const ends = tableEnds(source, replicas);
     const verifyStop = new AbortController();
     const verifying =
       verify &&
       startVerifying(io, {
         settings: verify,
         targets: {
-          ...ends,
+          source,
+          replicas,
           ...(changeLog ? { backup: { store: changeLog, label: `${backupText}/${source.table}` } } : {}),
         },
         json: s.json,
@@ -73,7 +70,8 @@ export async function run(args: ParsedArgs, io: CliIO): Promise<number> {
       }
       await replicateTable({
         ...s,
-        ...ends,
+        source,
+        replicas,
         streams,
         checkpoint,
         ...(changeLog ? { changeLog } : {}),
@@ -101,12 +99,6 @@ export async function run(args: ParsedArgs, io: CliIO): Promise<number> {
   });
 }
 
-/** The source and replicas as the engines take them. */
-function tableEnds(source: ReturnType<typeof openTable>, replicas: readonly ReturnType<typeof openTable>[]) {
-  const end = (t: ReturnType<typeof openTable>) => ({ client: t.client, table: t.table, label: t.label });
-  return { source: end(source), replicas: replicas.map(end) };
-}
-
 /** The source and replica tables named on the command line; none may be given twice. */
 function openEnds(args: ParsedArgs, io: CliIO) {
   const source = openTable(args.positionals[0] as string, io);
@@ -119,31 +111,13 @@ function openEnds(args: ParsedArgs, io: CliIO) {
   return { source, replicas };
 }
 
-/** The checkpoint store: a DynamoDB table (with leases) or a local file (checked before use). */
-async function openCheckpoint(
-  s: ReturnType<typeof parseSettings>,
-  o: {
-    source: ReturnType<typeof openTable>;
-    replicas: readonly ReturnType<typeof openTable>[];
-    backupOnly: boolean;
-    checkpointClient: ReturnType<typeof createDynamoClient> | undefined;
-  },
-) {
+/** --checkpoint or --checkpoint-table as openCheckpointStore takes them, with the client a table needs. */
+function checkpointPlace(s: ReturnType<typeof parseSettings>, io: CliIO) {
   const table = s.checkpointTable;
-  if (table && o.checkpointClient) {
-    const name = o.backupOnly
-      ? `${o.source.label} backup`
-      : `${o.source.label} -> ${o.replicas.map((r) => r.label).join(', ')}`;
-    return new DynamoCheckpointStore(
-      o.checkpointClient,
-      table.table,
-      name,
-      s.leaseDurationMs !== undefined ? { durationMs: s.leaseDurationMs } : {},
-    );
-  }
-  const file = s.checkpointFile ?? defaultCheckpointFile(o.source.table, o.backupOnly ? 'backup' : undefined);
-  await checkCheckpointFile(file);
-  return new FileCheckpointStore(file);
+  if (!table) return { clients: [], place: s.checkpointFile ? { file: s.checkpointFile } : {} };
+  const client = createDynamoClient(table, cliClientOptions(io));
+  const lease = s.leaseDurationMs !== undefined ? { durationMs: s.leaseDurationMs } : {};
+  return { clients: [client], place: { table: { client, table: table.table, lease } } };
 }
 
 /** Options of a multi-active group only. */
