@@ -375,11 +375,22 @@ export {
   type ShardStats,
   type StartFrom,
 } from './replicate/runner.js';
+/**
+ * Where a runner keeps its checkpoint: a local file or an item of a DynamoDB table, each held under
+ * a lease. `openCheckpointStore` opens it as the `replicate` command does: the default file or item
+ * named after the source and replicas, a file checked (UsageError) before the first batch.
+ *
+ * @example
+ * const checkpoint = await openCheckpointStore({ source, replicas: [replica] }); // .dynamodb-replicator/users.checkpoint.json
+ * await replicateTable({ source, replicas: [replica], streams, checkpoint });
+ */
 export {
   DynamoCheckpointStore,
   FileCheckpointStore,
+  openCheckpointStore,
   type CheckpointState,
   type CheckpointStore,
+  type OpenCheckpointOptions,
   type ShardCheckpoint,
 } from './replicate/checkpoint.js';
 export type {

@@ -10,6 +10,7 @@ import { sleep } from '../core/backoff.js';
 import { InvalidDataError, NotFoundError } from '../core/errors.js';
 import { callDynamo } from '../dynamodb/sdk-errors.js';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../storage/local-files.js';
+import { checkCheckpointFile, defaultCheckpointFile } from './checkpoint-file.js';
 import {
   DynamoLease,
   FileLease,
@@ -231,6 +232,46 @@ export class DynamoCheckpointStore implements CheckpointStore {
       throw error;
     }
   }
+}
+
+export interface OpenCheckpointOptions {
+  /** The runner's source and replicas (none: a backup-only runner); labels default to the table names. */
+  readonly source: { readonly table: string; readonly label?: string };
+  readonly replicas: readonly { readonly table: string; readonly label?: string }[];
+  /** The checkpoint file. Default `.dynamodb-replicator/<source table>[.backup].checkpoint.json`. */
+  readonly file?: string;
+  /** Keep the checkpoint in this DynamoDB table (hash key `id` S) instead of a file. */
+  readonly table?: {
+    readonly client: DynamoDBClient;
+    readonly table: string;
+    readonly lease?: DynamoLeaseOptions;
+  };
+}
+
+/**
+ * The checkpoint store of a `replicateTable` runner, as the `replicate` command opens it: an item of
+ * `table` named after the source and replicas (`<source> -> <replica>, ...`, or `<source> backup`),
+ * or else a file, refused (UsageError) when it could not be saved. A backup-only runner keeps a
+ * checkpoint of its own, never shared with a replicating runner of the same source.
+ */
+export async function openCheckpointStore(o: OpenCheckpointOptions): Promise<CheckpointStore> {
+  const label = (t: { readonly table: string; readonly label?: string }) => t.label ?? t.table;
+  const backupOnly = o.replicas.length === 0;
+  if (o.table) {
+    const id = backupOnly
+      ? `${label(o.source)} backup`
+      : `${label(o.source)} -> ${o.replicas.map(label).join(', ')}`;
+    return new DynamoCheckpointStore(o.table.client, o.table.table, id, o.table.lease);
+  }
+  return openFileCheckpoint(
+    o.file ?? defaultCheckpointFile(o.source.table, backupOnly ? 'backup' : undefined),
+  );
+}
+
+/** A file's checkpoint store, once checkCheckpointFile has found that it can be saved there. */
+export async function openFileCheckpoint(file: string): Promise<FileCheckpointStore> {
+  await checkCheckpointFile(file);
+  return new FileCheckpointStore(file);
 }
 
 export interface SavePacing {

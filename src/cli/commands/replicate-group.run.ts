@@ -1,19 +1,15 @@
 // `replicate --multi-active`, loaded only when it runs (its help is in replicate.ts).
 import path from 'node:path';
 import { UsageError } from '../../core/errors.js';
-import { redactUrls } from '../../core/redact.js';
 import { createStreamsClient } from '../../streams/client.js';
-import { FileCheckpointStore } from '../../replicate/checkpoint.js';
-import { checkCheckpointFile } from '../../replicate/checkpoint-file.js';
+import { openFileCheckpoint, type FileCheckpointStore } from '../../replicate/checkpoint.js';
 import { groupPrometheusText } from '../../replicate/metrics.js';
 import { StatusTracker } from '../../replicate/status.js';
 import {
   checkGroupMembers,
   replicateGroup,
   type GroupDirectionStats,
-  type GroupEvent,
   type GroupMember,
-  type GroupSummary,
 } from '../../replicate/replicate-group.js';
 import { stopOnSignals } from '../stop-signals.js';
 import { openBackupStore } from '../backup-store.js';
@@ -22,6 +18,7 @@ import { parseDuration } from '../duration.js';
 import { serveStatus } from '../status-server.js';
 import { parseMetadataNames } from '../group-options.js';
 import { cliClientOptions, closing, openTable } from '../locations.js';
+import { groupPrinter, printStatusPageUrl } from '../replicate-output.js';
 
 /** One-way options that mean nothing in a group. */
 const ONE_WAY_ONLY = [
@@ -63,7 +60,8 @@ export async function run(args: ParsedArgs, io: CliIO): Promise<number> {
       if (a !== b) files.set(`${a.id} ${b.id}`, path.join(dir, `${a.id}-to-${b.id}.checkpoint.json`));
   const clients = members.flatMap((m) => [m.client, m.streams]);
   return closing(clients, async () => {
-    for (const file of files.values()) await checkCheckpointFile(file);
+    const checkpoints = new Map<string, FileCheckpointStore>();
+    for (const [direction, file] of files) checkpoints.set(direction, await openFileCheckpoint(file));
     const log = openBackupStore(s.conflictLog ?? path.join(dir, 'conflicts'), args, io);
     const stop = stopOnSignals();
     let directions: readonly GroupDirectionStats[] = [];
@@ -82,11 +80,11 @@ export async function run(args: ParsedArgs, io: CliIO): Promise<number> {
           alive: () => running,
         });
         metrics = served.server;
-        io.stderr.write(`status page on ${served.url} (Prometheus text on /metrics, liveness on /healthz)\n`);
+        printStatusPageUrl(io, served.url);
       }
       await replicateGroup({
         members,
-        checkpoint: (a, b) => new FileCheckpointStore(files.get(`${a.id} ${b.id}`) as string),
+        checkpoint: (a, b) => checkpoints.get(`${a.id} ${b.id}`) as FileCheckpointStore,
         conflictLog: log.store,
         metadata: s.metadata,
         ...(s.tombstoneTtlMs !== undefined ? { tombstoneTtlMs: s.tombstoneTtlMs } : {}),
@@ -94,7 +92,7 @@ export async function run(args: ParsedArgs, io: CliIO): Promise<number> {
         ...(s.stopWhenIdleMs !== undefined ? { stopWhenIdleMs: s.stopWhenIdleMs } : {}),
         statsEveryMs: s.statsEveryMs,
         signal: stop.signal,
-        onEvent: printer(io, s.json),
+        onEvent: groupPrinter(io, s.json),
         onDirections: (d) => (directions = d),
       });
       return 0;
@@ -146,24 +144,5 @@ function parseGroupSettings(args: ParsedArgs) {
     ...(checkpointDir ? { checkpointDir } : {}),
     ...(conflictLog ? { conflictLog } : {}),
     json: args.values.json === true,
-  };
-}
-
-/** Events as lines: JSON on stdout with --json; otherwise stats and events on stderr, the summary on stdout. */
-function printer(io: CliIO, json: boolean): (event: GroupEvent) => void {
-  return (event) => {
-    if (json) {
-      io.stdout.write(redactUrls(JSON.stringify(event)) + '\n');
-      return;
-    }
-    if (event.event === 'stopped') {
-      const summary = event as GroupSummary;
-      const conflicts = summary.directions.reduce((n, d) => n + d.counters.conflicts, 0);
-      const records = summary.directions.reduce((n, d) => n + d.records, 0);
-      io.stdout.write(
-        `replicate --multi-active stopped (${summary.reason}): ${records} records over ${summary.directions.length} directions, ${conflicts} conflicts\n`,
-      );
-    } else
-      io.stderr.write(redactUrls(`${event.event}: ${JSON.stringify({ ...event, event: undefined })}`) + '\n');
   };
 }

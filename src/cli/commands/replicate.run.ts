@@ -1,18 +1,12 @@
 // The `replicate` command itself, loaded only when it runs (its spec and help are in replicate.ts).
 import { UsageError } from '../../core/errors.js';
 import { parseTableLocation } from '../../core/location.js';
-import { redactUrls } from '../../core/redact.js';
 import { createDynamoClient } from '../../dynamodb/client.js';
 import { createStreamsClient } from '../../streams/client.js';
-import { DynamoCheckpointStore, FileCheckpointStore } from '../../replicate/checkpoint.js';
-import { checkCheckpointFile, defaultCheckpointFile } from '../../replicate/checkpoint-file.js';
+import { openCheckpointStore } from '../../replicate/checkpoint.js';
 import { verifyPrometheusText } from '../../replicate/metrics.js';
-import {
-  checkReplicateOptions,
-  replicateTable,
-  type ReplicateTableEvent,
-} from '../../replicate/replicate-table.js';
-import { type RunnerStats, type RunnerSummary, type StartFrom } from '../../replicate/runner.js';
+import { checkReplicateOptions, replicateTable } from '../../replicate/replicate-table.js';
+import type { StartFrom } from '../../replicate/runner.js';
 import { StatusTracker } from '../../replicate/status.js';
 import { loadTransform } from '../../replicate/transform.js';
 import { openBackupStore } from '../backup-store.js';
@@ -22,6 +16,7 @@ import { parseDuration } from '../duration.js';
 import { stopOnSignals } from '../stop-signals.js';
 import { startStatusPage, type StatusPage } from '../status-server.js';
 import { cliClientOptions, closing, openTable } from '../locations.js';
+import { printStatusPageUrl, replicatePrinter } from '../replicate-output.js';
 import { turnoverOption } from '../time-option.js';
 import { startVerifying } from '../verify-loop.js';
 import { verifySettings } from '../verify-option.js';
@@ -32,7 +27,6 @@ export async function run(args: ParsedArgs, io: CliIO): Promise<number> {
   const s = parseSettings(args);
   const verify = verifySettings(args);
   const backupText = stringOption(args, 'backup');
-  const backupOnly = args.positionals.length === 1;
   checkReplicateOptions({
     ...s,
     replicas: args.positionals.length - 1,
@@ -40,11 +34,10 @@ export async function run(args: ParsedArgs, io: CliIO): Promise<number> {
   });
   const { source, replicas } = openEnds(args, io);
   const streams = createStreamsClient(source.location, cliClientOptions(io));
-  const table = s.checkpointTable;
-  const checkpointClient = table ? createDynamoClient(table, cliClientOptions(io)) : undefined;
-  const clients = [source.client, ...replicas.map((r) => r.client), streams];
-  return closing(checkpointClient ? [...clients, checkpointClient] : clients, async () => {
-    const checkpoint = await openCheckpoint(s, { source, replicas, backupOnly, checkpointClient });
+  const checkpointAt = checkpointPlace(s, io);
+  const clients = [source.client, ...replicas.map((r) => r.client), streams, ...checkpointAt.clients];
+  return closing(clients, async () => {
+    const checkpoint = await openCheckpointStore({ source, replicas, ...checkpointAt.place });
     const transform = s.transformModule
       ? await loadTransform(s.transformModule, { label: '--transform' })
       : undefined;
@@ -53,15 +46,15 @@ export async function run(args: ParsedArgs, io: CliIO): Promise<number> {
     let page: StatusPage | undefined;
     const backupLog = backupText === undefined ? undefined : openBackupStore(backupText, args, io);
     const changeLog = backupLog?.store.at(source.table);
-    const print = printer(io, s.json);
-    const ends = tableEnds(source, replicas);
+    const print = replicatePrinter(io, s.json);
     const verifyStop = new AbortController();
     const verifying =
       verify &&
       startVerifying(io, {
         settings: verify,
         targets: {
-          ...ends,
+          source,
+          replicas,
           ...(changeLog ? { backup: { store: changeLog, label: `${backupText}/${source.table}` } } : {}),
         },
         json: s.json,
@@ -73,11 +66,12 @@ export async function run(args: ParsedArgs, io: CliIO): Promise<number> {
           ...(changeLog ? { changeLog } : {}),
           moreMetrics: () => verifyPrometheusText(verifying?.checks() ?? []),
         });
-        io.stderr.write(`status page on ${page.url} (Prometheus text on /metrics, liveness on /healthz)\n`);
+        printStatusPageUrl(io, page.url);
       }
       await replicateTable({
         ...s,
-        ...ends,
+        source,
+        replicas,
         streams,
         checkpoint,
         ...(changeLog ? { changeLog } : {}),
@@ -105,12 +99,6 @@ export async function run(args: ParsedArgs, io: CliIO): Promise<number> {
   });
 }
 
-/** The source and replicas as the engines take them. */
-function tableEnds(source: ReturnType<typeof openTable>, replicas: readonly ReturnType<typeof openTable>[]) {
-  const end = (t: ReturnType<typeof openTable>) => ({ client: t.client, table: t.table, label: t.label });
-  return { source: end(source), replicas: replicas.map(end) };
-}
-
 /** The source and replica tables named on the command line; none may be given twice. */
 function openEnds(args: ParsedArgs, io: CliIO) {
   const source = openTable(args.positionals[0] as string, io);
@@ -123,31 +111,13 @@ function openEnds(args: ParsedArgs, io: CliIO) {
   return { source, replicas };
 }
 
-/** The checkpoint store: a DynamoDB table (with leases) or a local file (checked before use). */
-async function openCheckpoint(
-  s: ReturnType<typeof parseSettings>,
-  o: {
-    source: ReturnType<typeof openTable>;
-    replicas: readonly ReturnType<typeof openTable>[];
-    backupOnly: boolean;
-    checkpointClient: ReturnType<typeof createDynamoClient> | undefined;
-  },
-) {
+/** --checkpoint or --checkpoint-table as openCheckpointStore takes them, with the client a table needs. */
+function checkpointPlace(s: ReturnType<typeof parseSettings>, io: CliIO) {
   const table = s.checkpointTable;
-  if (table && o.checkpointClient) {
-    const name = o.backupOnly
-      ? `${o.source.label} backup`
-      : `${o.source.label} -> ${o.replicas.map((r) => r.label).join(', ')}`;
-    return new DynamoCheckpointStore(
-      o.checkpointClient,
-      table.table,
-      name,
-      s.leaseDurationMs !== undefined ? { durationMs: s.leaseDurationMs } : {},
-    );
-  }
-  const file = s.checkpointFile ?? defaultCheckpointFile(o.source.table, o.backupOnly ? 'backup' : undefined);
-  await checkCheckpointFile(file);
-  return new FileCheckpointStore(file);
+  if (!table) return { clients: [], place: s.checkpointFile ? { file: s.checkpointFile } : {} };
+  const client = createDynamoClient(table, cliClientOptions(io));
+  const lease = s.leaseDurationMs !== undefined ? { durationMs: s.leaseDurationMs } : {};
+  return { clients: [client], place: { table: { client, table: table.table, lease } } };
 }
 
 /** Options of a multi-active group only. */
@@ -199,48 +169,4 @@ function parseSettings(args: ParsedArgs) {
     ...(metricsPort !== undefined ? { metricsPort } : {}),
     json: args.values.json === true,
   };
-}
-
-/** Events as lines: stats and the summary on stdout with --json, the rest on stderr unless --json. */
-function printer(io: CliIO, json: boolean): (event: ReplicateTableEvent) => void {
-  return (event) => {
-    if (event.event === 'stats') {
-      if (json) io.stdout.write(JSON.stringify(event) + '\n');
-      else io.stderr.write(statsLine(event, event.recordsPerSecond) + '\n');
-    } else if (event.event === 'stopped') printSummary(io, event, json);
-    // Events carry SDK error messages, which may quote an endpoint: credentials in URLs are redacted.
-    else if (json) io.stdout.write(redactUrls(JSON.stringify(event)) + '\n');
-    else
-      io.stderr.write(redactUrls(`${event.event}: ${JSON.stringify({ ...event, event: undefined })}`) + '\n');
-  };
-}
-
-function statsLine(stats: RunnerStats, recordsPerSecond: number): string {
-  const reading = stats.shards.filter((x) => x.state === 'reading');
-  const perShard = reading
-    .map(
-      (x) => `${x.shardId.slice(-8)}: ${x.records} rec, lag ${x.lagMs === undefined ? '-' : `${x.lagMs} ms`}`,
-    )
-    .join('; ');
-  return (
-    `replicate: ${stats.records} records, ${Math.round(recordsPerSecond)}/s, ` +
-    `lag ${stats.lagMs === undefined ? '-' : `${stats.lagMs} ms`}, ${reading.length} shard(s) open` +
-    (perShard ? ` [${perShard}]` : '')
-  );
-}
-
-function printSummary(
-  io: CliIO,
-  summary: RunnerSummary & { readonly event: 'stopped' },
-  json: boolean,
-): void {
-  if (json) {
-    io.stdout.write(JSON.stringify(summary) + '\n');
-    return;
-  }
-  io.stdout.write(
-    `replicate stopped (${summary.reason}): ${summary.records} records applied, ${summary.skipped} skipped, ` +
-      (summary.rejected > 0 ? `${summary.rejected} rejected (see the records-rejected lines), ` : '') +
-      `${summary.failedAttempts} failed attempts retried, ${summary.checkpoints} checkpoints in ${(summary.uptimeMs / 1000).toFixed(1)} s\n`,
-  );
 }
