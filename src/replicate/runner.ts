@@ -197,7 +197,8 @@ interface ShardTrack {
 
 /**
  * Reads a table's stream and applies it to replicas. Shards are read parent before child, each in
- * order, several at once; within a shard, pages that share no key apply concurrently (PageWindow),
+ * order, several at once; within a shard, pages that share no key apply concurrently and pages read
+ * while earlier ones are written are joined into fuller requests (PageWindow),
  * and the checkpoint, saved behind the applies, never passes a record that is not durably applied on
  * every replica together with every record before it.
  *
