@@ -23,7 +23,10 @@ export interface WindowPage<E> {
   committed: number;
   /** Every record is durable; sent to `complete` when the page's turn comes. */
   completion?: { readonly event: E };
-  /** Part of it failed and is retried after a backoff: meanwhile it holds no small page back. */
+  /**
+   * Part of it failed and is retried after a backoff: from then on it holds no small page back (the
+   * pages read after it need not wait out its retries).
+   */
   retrying?: boolean;
 }
 
