@@ -10,7 +10,10 @@
  *
  * Same-run baseline at each rate: `streamRead` is the same load read by a bare shard reader that
  * applies nothing (write time to record in hand): no stream consumer can do better on this machine.
- * The runner's lag is reported next to it and as a ratio.
+ * The runner's lag is reported next to it and as a ratio. In a layout with a replica, a second floor
+ * (`bareReplicator*`): a bare reader that also writes each page to the replica with plain
+ * BatchWriteItem on the same emulator(s), i.e. the least any consumer that must write its replica
+ * there can do; the runner is compared with it too.
  *
  * The runner's replica is on the source's DynamoDB Local or on a second one (BENCH_LAG_LAYOUTS), to
  * tell the runner's own cost from the load its replica writes add to the emulator serving the source.
@@ -27,8 +30,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { DeleteTableCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import {
+  BatchWriteItemCommand,
+  DeleteTableCommand,
+  DynamoDBClient,
+  PutItemCommand,
+  type WriteRequest as SdkWriteRequest,
+} from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
+import { canonicalKey } from '../src/core/canonical-key.js';
 import type { Change } from '../src/core/change.js';
 import { changeFromSdkRecord } from '../src/core/change-sources.js';
 import { describeTable } from '../src/dynamodb/tables.js';
@@ -179,6 +189,81 @@ async function streamReadLag(clients: Clients, rate: number, seconds: number) {
   }
 }
 
+/**
+ * The second floor, for layouts with a replica: a bare reader that writes each page's changes to the
+ * replica table itself with plain SDK BatchWriteItem (the last change per key of the page, one
+ * request per 25 of them, unprocessed items sent again), no checkpoint, no scheduler, no ordering
+ * across pages. A page's requests are sent without waiting for the previous page's. Lag of a change
+ * = its request acknowledged. No consumer that must write its replica on this emulator does less.
+ */
+async function bareReplicatorLag(clients: Clients, rate: number, seconds: number) {
+  const suffix = Date.now().toString(36);
+  const table = `bench-lag-bare-source-${suffix}`;
+  const replicaTable = `bench-lag-bare-replica-${suffix}`;
+  await createDemoTable(clients.source, table, true);
+  await createDemoTable(clients.replica, replicaTable, false);
+  const { streamArn } = await describeTable(clients.source, table);
+  const stream = await describeStream(clients.streams, streamArn as string);
+  const shardId = stream.shards[0]?.shardId as string;
+  const reader = new ShardReader(clients.streams, streamArn as string, shardId, { type: 'TRIM_HORIZON' });
+  const lag = new LagRecorder(originFromAttribute(WRITTEN_AT));
+  const stop = new AbortController();
+  const writes = new Set<Promise<void>>();
+  let failure: unknown;
+  const fail = (error: unknown) => {
+    if (!stop.signal.aborted) failure ??= error;
+  };
+  const reading = (async () => {
+    while (!stop.signal.aborted) {
+      const page = await reader.next(stop.signal);
+      const last = new Map<string, Change>();
+      for (const [i, r] of page.records.entries()) {
+        const change = changeFromSdkRecord(r, i, shardId);
+        const key = canonicalKey(change.keys);
+        last.delete(key);
+        last.set(key, change);
+      }
+      const changes = [...last.values()];
+      for (let i = 0; i < changes.length; i += 25) {
+        const part = changes.slice(i, i + 25);
+        const write = writeBare(clients.replica, replicaTable, part).then(
+          () =>
+            lag.onBatch({
+              shardId,
+              changes: part,
+              result: undefined as never,
+              attempts: 1,
+              appliedAt: Date.now(),
+            }),
+          fail,
+        );
+        writes.add(write);
+        void write.finally(() => writes.delete(write));
+      }
+    }
+  })().catch(fail);
+  try {
+    return await lagUnderLoad(clients, table, rate, seconds, lag, () => failure);
+  } finally {
+    stop.abort();
+    await reading;
+    await Promise.all(writes);
+    await clients.source.send(new DeleteTableCommand({ TableName: table })).catch(() => {});
+    await clients.replica.send(new DeleteTableCommand({ TableName: replicaTable })).catch(() => {});
+  }
+}
+
+/** One BatchWriteItem of `changes` (distinct keys), sent again for its unprocessed items. */
+async function writeBare(client: DynamoDBClient, table: string, changes: readonly Change[]): Promise<void> {
+  let requests: SdkWriteRequest[] = changes.map((c) =>
+    c.newImage ? { PutRequest: { Item: c.newImage } } : { DeleteRequest: { Key: c.keys } },
+  );
+  while (requests.length > 0) {
+    const out = await client.send(new BatchWriteItemCommand({ RequestItems: { [table]: requests } }));
+    requests = out.UnprocessedItems?.[table] ?? [];
+  }
+}
+
 /** The runner replicating the same load from a fresh source table to a replica in another region. */
 export async function runnerLag(clients: Clients, rate: number, seconds: number, applyNothing = false) {
   const suffix = Date.now().toString(36);
@@ -269,6 +354,13 @@ const LAYOUT_KEYS: Record<Layout, string> = {
   'apply-nothing': 'runnerApplyingNothing',
 };
 
+/** Where each layout's bare replicator figures go. */
+const FLOOR_KEYS: Record<Layout, string> = {
+  shared: 'bareReplicatorSharedEmulator',
+  separate: 'bareReplicatorSeparateReplicaEmulator',
+  'apply-nothing': '',
+};
+
 function envLayouts(): Layout[] {
   const raw = process.env.BENCH_LAG_LAYOUTS;
   if (raw === undefined) return [...DEFAULT_LAYOUTS];
@@ -306,8 +398,24 @@ const GOAL_P99_RATIO = 1.3;
 type RunnerRun = Awaited<ReturnType<typeof runnerLag>>;
 type BaseRun = Awaited<ReturnType<typeof streamReadLag>>;
 
-/** One layout's runner figures at one rate, against the bare reader's at the same rate. */
-function runnerFigures(run: RunnerRun, base: BaseRun): Record<string, unknown> {
+type FloorRun = Awaited<ReturnType<typeof bareReplicatorLag>>;
+
+/** The runner's goal against a floor: p50 within +50 ms, p99 within 1.3x. */
+function meetsGoal(r: RunnerRun['lag'], floor: BaseRun['lag']): boolean {
+  return (
+    (r.p50 ?? Infinity) <= (floor.p50 ?? NaN) + GOAL_P50_EXTRA_MS &&
+    (r.p99 ?? Infinity) <= (floor.p99 ?? NaN) * GOAL_P99_RATIO
+  );
+}
+
+const ratio = (a: number | undefined, b: number | undefined) =>
+  Math.round(((a ?? NaN) / (b ?? NaN)) * 100) / 100;
+
+/**
+ * One layout's runner figures at one rate, against the bare reader's at the same rate and, in a
+ * layout with a replica, against the bare replicator's on the same layout.
+ */
+function runnerFigures(run: RunnerRun, base: BaseRun, floor?: FloorRun): Record<string, unknown> {
   const r = run.lag;
   const b = base.lag;
   const puts = latencies(run.load.putLatencies);
@@ -320,12 +428,29 @@ function runnerFigures(run: RunnerRun, base: BaseRun): Record<string, unknown> {
     lagMaxMs: Math.round(r.max ?? NaN),
     sourcePutP50Ms: puts.p50,
     sourcePutP99Ms: puts.p99,
-    lagP50VsStreamRead: Math.round(((r.p50 ?? NaN) / (b.p50 ?? NaN)) * 100) / 100,
-    lagP99VsStreamRead: Math.round(((r.p99 ?? NaN) / (b.p99 ?? NaN)) * 100) / 100,
+    lagP50VsStreamRead: ratio(r.p50, b.p50),
+    lagP99VsStreamRead: ratio(r.p99, b.p99),
     meetsTargets: (r.p50 ?? Infinity) <= 100 && (r.p99 ?? Infinity) <= 500,
-    meetsCurveGoal:
-      (r.p50 ?? Infinity) <= (b.p50 ?? NaN) + GOAL_P50_EXTRA_MS &&
-      (r.p99 ?? Infinity) <= (b.p99 ?? NaN) * GOAL_P99_RATIO,
+    meetsCurveGoal: meetsGoal(r, b),
+    ...(floor
+      ? {
+          lagP50VsBareReplicator: ratio(r.p50, floor.lag.p50),
+          lagP99VsBareReplicator: ratio(r.p99, floor.lag.p99),
+          meetsCurveGoalVsBareReplicator: meetsGoal(r, floor.lag),
+        }
+      : {}),
+  };
+}
+
+/** The bare replicator's own figures in one layout. */
+function floorFigures(floor: FloorRun): Record<string, unknown> {
+  const puts = latencies(floor.load.putLatencies);
+  return {
+    achievedWritesPerSecond: Math.round(floor.load.achievedWritesPerSecond),
+    lagSamples: floor.lag.count,
+    lagP50Ms: Math.round(floor.lag.p50 ?? NaN),
+    lagP99Ms: Math.round(floor.lag.p99 ?? NaN),
+    sourcePutP99Ms: puts.p99,
   };
 }
 
@@ -346,6 +471,9 @@ export async function measureReplicationLag(
   const out: Record<string, unknown> = {
     lagDefinition: 'replica write acknowledged minus client time before the source PutItem',
     baselineDefinition: 'the same load read by a bare shard reader (record in hand), nothing applied',
+    replicaFloorDefinition:
+      'layouts with a replica: the same load read by a bare shard reader that writes each page to the ' +
+      'replica on the same layout with plain BatchWriteItem (25 per request, no checkpoint, no scheduler)',
     layouts: {
       shared: "the replica table on the source's DynamoDB Local",
       separate: 'the replica table on a second DynamoDB Local',
@@ -370,10 +498,15 @@ export async function measureReplicationLag(
       emulatorSaturated: saturated,
     };
     for (const layout of layouts) {
+      const floor =
+        layout === 'apply-nothing'
+          ? undefined
+          : await onFreshServer(layout, (clients) => bareReplicatorLag(clients, rate, seconds));
+      if (floor) step[FLOOR_KEYS[layout]] = floorFigures(floor);
       const run = await onFreshServer(layout, (clients) =>
         runnerLag(clients, rate, seconds, layout === 'apply-nothing'),
       );
-      step[LAYOUT_KEYS[layout]] = runnerFigures(run, base);
+      step[LAYOUT_KEYS[layout]] = runnerFigures(run, base, floor);
     }
     out[`rate${rate}`] = step;
     process.stderr.write(`bench replicate-lag: ${JSON.stringify(step)}\n`);

@@ -7,6 +7,7 @@ import { changeFromSdkRecord } from '../core/change-sources.js';
 import { APPLY_RETRY } from '../core/retry-policies.js';
 import { InvalidDataError, ReplicatorError, ServiceError } from '../core/errors.js';
 import {
+  DEFAULT_POLLING,
   describeStream,
   GAP_ADVICE,
   parentFirstOrder,
@@ -24,6 +25,7 @@ import {
   type ShardCheckpoint,
 } from './checkpoint.js';
 import { applyChanges, type ApplyOptions, type ApplyResult } from './engine.js';
+import { MAX_BATCH_WRITES } from '../dynamodb/write-scheduler.js';
 import { PageWindow, type WindowPage } from './page-window.js';
 import { CheckpointLeaseLostError, type CheckpointLease } from './lease.js';
 
@@ -34,6 +36,12 @@ export type StartFrom = 'trim-horizon' | 'latest';
  * previous page's replica writes, only for its own (and for a page writing one of its items).
  */
 const PAGES_APPLYING_PER_SHARD = 4;
+
+/**
+ * Most records pages read while earlier ones are written are joined into (one GetRecords page at
+ * most): bounds a shard's memory while its window is full.
+ */
+const MAX_JOINED_RECORDS = 1000;
 
 /**
  * Least time between two checkpoint saves. Saved back to back, a file checkpoint (lock check, write,
@@ -189,7 +197,8 @@ interface ShardTrack {
 
 /**
  * Reads a table's stream and applies it to replicas. Shards are read parent before child, each in
- * order, several at once; within a shard, pages that share no key apply concurrently (PageWindow),
+ * order, several at once; within a shard, pages that share no key apply concurrently and pages read
+ * while earlier ones are written are joined into fuller requests (PageWindow),
  * and the checkpoint, saved behind the applies, never passes a record that is not durably applied on
  * every replica together with every record before it.
  *
@@ -447,13 +456,8 @@ export class StreamRunner {
         if (signal.aborted) return undefined;
         throw error;
       });
-    // A change log is written page by page in stream order: there, pages apply one at a time.
-    const window = new PageWindow<BatchEvent>(
-      o.logChanges ? 1 : PAGES_APPLYING_PER_SHARD,
-      (durable) => this.checkpointDurable(track, durable),
-      (event) => o.onBatch?.(event),
-    );
     const outcome: ApplyOutcome = { stopped: false };
+    const window = this.openWindow(track, limit, outcome);
     // While records flow, the next page is fetched while this one is applied (pages in memory per
     // shard: the ones applying and one more).
     let fetching: Promise<ShardPage | undefined> | undefined = fetch();
@@ -463,7 +467,7 @@ export class StreamRunner {
         fetching = undefined;
         if (!page || signal.aborted) break;
         if (!page.end) fetching = fetch();
-        if (page.records.length > 0) await this.takePage(track, page, window, limit, outcome);
+        if (page.records.length > 0) await this.takePage(track, page, window, outcome);
         track.caughtUp = page.caughtUp && window.size === 0;
         if (page.end) {
           await window.drain();
@@ -481,15 +485,55 @@ export class StreamRunner {
   }
 
   /**
-   * Starts applying a page as soon as the window admits it (no key shared with a page still being
-   * applied). A page whose records the backfill's copy holds already only moves the checkpoint past
-   * them, once every earlier page is durable.
+   * The shard's page window: a page started by it is applied under `limit`; one started after a
+   * stop or a failure is not applied at all. Pages read while earlier ones are written are joined
+   * (see PageWindow), up to one GetRecords page of records.
+   */
+  private openWindow(
+    track: ShardTrack,
+    limit: ReturnType<typeof pLimit>,
+    outcome: ApplyOutcome,
+  ): PageWindow<BatchEvent> {
+    const o = this.options;
+    const start = (page: WindowPage<BatchEvent>): void => {
+      if (this.internal.signal.aborted || outcome.stopped || outcome.failure) {
+        // Stopped or failed while this page waited for its turn: it is not applied at all.
+        window.abandon(page);
+        return;
+      }
+      void limit(() => this.applyBatch(track, window, page)).then(
+        (applied) => {
+          if (applied) return;
+          // Stopped while retrying a failed part: what is durable is checkpointed; stop here.
+          outcome.stopped = true;
+          window.abandon(page);
+        },
+        (error: unknown) => {
+          outcome.failure ??= { error };
+          window.abandon(page);
+        },
+      );
+    };
+    const readLimit = o.polling?.limit ?? DEFAULT_POLLING.limit;
+    // A change log is written page by page in stream order: there, pages apply one at a time.
+    const window: PageWindow<BatchEvent> = new PageWindow<BatchEvent>(
+      o.logChanges ? 1 : PAGES_APPLYING_PER_SHARD,
+      (durable) => this.checkpointDurable(track, durable),
+      (event) => o.onBatch?.(event),
+      { start, fullPage: Math.min(MAX_BATCH_WRITES, readLimit), maxRecords: MAX_JOINED_RECORDS },
+    );
+    return window;
+  }
+
+  /**
+   * Hands a page to the window, which starts it (or the waiting page it joins) as soon as it may. A
+   * page whose records the backfill's copy holds already only moves the checkpoint past them, once
+   * every earlier page is durable.
    */
   private async takePage(
     track: ShardTrack,
     page: ShardPage,
     window: PageWindow<BatchEvent>,
-    limit: ReturnType<typeof pLimit>,
     outcome: ApplyOutcome,
   ): Promise<void> {
     const shardId = track.info.shardId;
@@ -505,24 +549,7 @@ export class StreamRunner {
       this.commitBehind(track, track.lastSequenceNumber);
       return;
     }
-    const applying = await window.admit(changes, new Set(changes.map((c) => canonicalKey(c.keys))));
-    if (this.internal.signal.aborted || outcome.stopped || outcome.failure) {
-      // Stopped or failed while this page waited for its turn: it is not applied at all.
-      window.abandon(applying);
-      return;
-    }
-    void limit(() => this.applyBatch(track, window, applying)).then(
-      (applied) => {
-        if (applied) return;
-        // Stopped while retrying a failed part: what is durable is checkpointed; stop here.
-        outcome.stopped = true;
-        window.abandon(applying);
-      },
-      (error: unknown) => {
-        outcome.failure ??= { error };
-        window.abandon(applying);
-      },
-    );
+    await window.offer(changes, new Set(changes.map((c) => canonicalKey(c.keys))));
   }
 
   /** The shard is closed and every record applied: its checkpoint says finished. */
